@@ -1,0 +1,42 @@
+using Microsoft.EntityFrameworkCore;
+using MindJourney.Api.Data;
+using MindJourney.Api.Infrastructure;
+using MindJourney.Api.Responses;
+using MindJourney.Api.Sessions;
+using MindJourney.Api.Telemetry;
+using Npgsql;
+
+namespace MindJourney.Api;
+
+public static class ApplicationServiceExtensions
+{
+    /// <summary>Name of the connection string (ConnectionStrings:mindjourney) the AppHost hands to the API.</summary>
+    public const string DatabaseName = "mindjourney";
+
+    public static IHostApplicationBuilder AddApplicationServices(this IHostApplicationBuilder builder)
+    {
+        // One pooled data source for everything: the hot path uses it directly, EF Core for the rest.
+        builder.AddNpgsqlDataSource(DatabaseName, configureDataSourceBuilder: dataSource =>
+            // Session creation sends the same few statements over and over: keep them prepared.
+            dataSource.ConnectionStringBuilder.MaxAutoPrepare = 32);
+        builder.Services.AddDbContextPool<MindJourneyDbContext>((services, options) => options
+            .UseNpgsql(services.GetRequiredService<NpgsqlDataSource>())
+            .UseSnakeCaseNamingConvention());
+
+        builder.Services.AddSingleton<VisitorNumberingTelemetry>();
+        builder.Services.AddSingleton<VisitorNumberAssigner>();
+        builder.Services.AddSingleton<ResponseRecorder>();
+
+        builder.Services.ConfigureHttpJsonOptions(options =>
+            options.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
+        // Binding failures (malformed JSON, wrong types) become exceptions that ApiExceptionHandler turns into 4xx.
+        builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
+        builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<ApiExceptionHandler>();
+        builder.Services.AddSessionRateLimiting(builder.Configuration);
+
+        builder.Services.AddOpenApi();
+
+        return builder;
+    }
+}

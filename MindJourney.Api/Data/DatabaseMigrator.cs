@@ -1,0 +1,59 @@
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+
+namespace MindJourney.Api.Data;
+
+internal static class DatabaseMigrator
+{
+    // Any fixed 64-bit key; every replica takes the same lock, so only one applies migrations at a time.
+    private const long MigrationLockKey = 0x4D4A_4D49_4752_4154; // "MJMIGRAT"
+    private static readonly TimeSpan StartupDeadline = TimeSpan.FromSeconds(60);
+
+    /// <summary>Applies EF Core migrations before the API takes traffic. Replicas that start together queue on a
+    /// PostgreSQL advisory lock (EF's own migration lock does not cover the first creation of its history
+    /// table), and a database that is still starting is retried until the deadline.</summary>
+    public static async Task MigrateDatabaseAsync(this WebApplication app, CancellationToken cancellationToken = default)
+    {
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(DatabaseMigrator));
+        var dataSource = app.Services.GetRequiredService<NpgsqlDataSource>();
+        var deadline = DateTime.UtcNow + StartupDeadline;
+
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using var lockConnection = await dataSource.OpenConnectionAsync(cancellationToken);
+                await ExecuteAsync(lockConnection, $"SELECT pg_advisory_lock({MigrationLockKey})", cancellationToken);
+                try
+                {
+                    await using var scope = app.Services.CreateAsyncScope();
+                    var db = scope.ServiceProvider.GetRequiredService<MindJourneyDbContext>();
+                    var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
+                    if (pending.Count > 0)
+                    {
+                        logger.LogInformation("Applying {Count} database migration(s): {Migrations}", pending.Count, string.Join(", ", pending));
+                        await db.Database.MigrateAsync(cancellationToken);
+                    }
+                }
+                finally
+                {
+                    // Closing a pooled connection keeps its PostgreSQL session (and the lock) alive: unlock explicitly.
+                    await ExecuteAsync(lockConnection, $"SELECT pg_advisory_unlock({MigrationLockKey})", CancellationToken.None);
+                }
+
+                return;
+            }
+            catch (NpgsqlException ex) when (ex.IsTransient && DateTime.UtcNow < deadline)
+            {
+                logger.LogWarning("Database not reachable yet (attempt {Attempt}): {Message}", attempt, ex.Message);
+                await Task.Delay(TimeSpan.FromSeconds(Math.Min(attempt, 5)), cancellationToken);
+            }
+        }
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}

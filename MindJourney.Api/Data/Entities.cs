@@ -1,0 +1,80 @@
+namespace MindJourney.Api.Data;
+
+// Table and column names follow the original platform (snake_case, see DESIGN.md §4).
+
+public sealed class Experiment
+{
+    public Guid Id { get; set; }
+    public required string Title { get; set; }
+    public string? Description { get; set; }
+    public int TotalLevels { get; set; }
+    public bool IsActive { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public List<ExperimentLevel> Levels { get; set; } = [];
+}
+
+public sealed class ExperimentLevel
+{
+    public Guid Id { get; set; }
+    public Guid ExperimentId { get; set; }
+    public int LevelNumber { get; set; }
+    public required string Title { get; set; }
+    public string? Description { get; set; }
+
+    /// <summary>JSON array of questions: <c>[{ id, type, prompt }]</c>.</summary>
+    public required string Questions { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+public sealed class User
+{
+    public Guid Id { get; set; }
+    public bool IsAnonymous { get; set; }
+
+    /// <summary>The visitor number belongs to the person; every session and response inherits it.</summary>
+    public int? VisitorNumber { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+}
+
+public sealed class ExperimentSession
+{
+    public Guid Id { get; set; }
+    public Guid UserId { get; set; }
+    public Guid ExperimentId { get; set; }
+    public int? VisitorNumber { get; set; }
+    public int CurrentLevel { get; set; }
+    public string? BranchingPath { get; set; }
+    public bool IsCompleted { get; set; }
+
+    /// <summary>Free JSON kept for the client (jsonb).</summary>
+    public string? SessionData { get; set; }
+
+    public string? IdempotencyKey { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+
+    public Experiment? Experiment { get; set; }
+}
+
+public sealed class ExperimentResponse
+{
+    public Guid Id { get; set; }
+    public Guid SessionId { get; set; }
+    public Guid UserId { get; set; }
+    public int? VisitorNumber { get; set; }
+    public required string LevelId { get; set; }
+    public required string QuestionId { get; set; }
+    public required string ResponseType { get; set; }
+
+    /// <summary>The answer as JSON (jsonb).</summary>
+    public required string ResponseData { get; set; }
+
+    /// <summary>Storage object name of the stored file or text, when there is one.</summary>
+    public string? FileId { get; set; }
+    public string? FileUrl { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}

@@ -1,0 +1,74 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace MindJourney.Api.Data;
+
+public sealed class MindJourneyDbContext(DbContextOptions<MindJourneyDbContext> options) : DbContext(options)
+{
+    /// <summary>Source of visitor numbers. CACHE 1 (PostgreSQL's default) keeps numbers in arrival order
+    /// across connections and replicas; a larger cache would hand out numbers out of order.</summary>
+    public const string VisitorNumberSequence = "visitor_counter_sequence";
+
+    public DbSet<Experiment> Experiments => Set<Experiment>();
+    public DbSet<ExperimentLevel> ExperimentLevels => Set<ExperimentLevel>();
+    public DbSet<User> Users => Set<User>();
+    public DbSet<ExperimentSession> ExperimentSessions => Set<ExperimentSession>();
+    public DbSet<ExperimentResponse> ExperimentResponses => Set<ExperimentResponse>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.HasSequence<int>(VisitorNumberSequence).StartsAt(1).IncrementsBy(1);
+
+        modelBuilder.Entity<Experiment>(e =>
+        {
+            e.ToTable("experiments", t => t.HasCheckConstraint("ck_experiments_total_levels", "total_levels > 0"));
+            e.Property(x => x.Title).HasMaxLength(200);
+            e.Property(x => x.CreatedAt).HasDefaultValueSql("now()");
+            e.HasMany(x => x.Levels).WithOne().HasForeignKey(x => x.ExperimentId);
+        });
+
+        modelBuilder.Entity<ExperimentLevel>(e =>
+        {
+            e.ToTable("experiment_levels");
+            e.Property(x => x.Title).HasMaxLength(200);
+            e.Property(x => x.Questions).HasColumnType("jsonb");
+            e.Property(x => x.CreatedAt).HasDefaultValueSql("now()");
+            e.HasIndex(x => new { x.ExperimentId, x.LevelNumber }).IsUnique();
+        });
+
+        modelBuilder.Entity<User>(e =>
+        {
+            e.ToTable("users");
+            e.HasIndex(x => x.VisitorNumber).IsUnique();
+            e.Property(x => x.CreatedAt).HasDefaultValueSql("now()");
+            e.Property(x => x.UpdatedAt).HasDefaultValueSql("now()");
+        });
+
+        modelBuilder.Entity<ExperimentSession>(e =>
+        {
+            e.ToTable("experiment_sessions");
+            e.Property(x => x.SessionData).HasColumnType("jsonb");
+            e.HasIndex(x => x.IdempotencyKey).IsUnique();
+            e.HasIndex(x => x.UserId);
+            e.HasIndex(x => x.VisitorNumber);
+            e.HasOne<User>().WithMany().HasForeignKey(x => x.UserId);
+            e.HasOne(x => x.Experiment).WithMany().HasForeignKey(x => x.ExperimentId);
+            e.Property(x => x.CreatedAt).HasDefaultValueSql("now()");
+            e.Property(x => x.UpdatedAt).HasDefaultValueSql("now()");
+        });
+
+        modelBuilder.Entity<ExperimentResponse>(e =>
+        {
+            e.ToTable("experiment_responses");
+            e.Property(x => x.LevelId).HasMaxLength(200);
+            e.Property(x => x.QuestionId).HasMaxLength(200);
+            e.Property(x => x.ResponseType).HasMaxLength(16);
+            e.Property(x => x.ResponseData).HasColumnType("jsonb");
+            e.HasOne<ExperimentSession>().WithMany().HasForeignKey(x => x.SessionId);
+            e.HasOne<User>().WithMany().HasForeignKey(x => x.UserId);
+            e.HasIndex(x => new { x.SessionId, x.CreatedAt });
+            e.Property(x => x.CreatedAt).HasDefaultValueSql("now()");
+        });
+
+        SeedData.Apply(modelBuilder);
+    }
+}

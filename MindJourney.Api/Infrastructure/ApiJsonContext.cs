@@ -1,0 +1,20 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using MindJourney.Api.Experiments;
+using MindJourney.Api.Responses;
+using MindJourney.Api.Sessions;
+
+namespace MindJourney.Api.Infrastructure;
+
+/// <summary>Source-generated JSON for the API's own types: no reflection on the hot path.</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSerializable(typeof(CreateSessionRequest))]
+[JsonSerializable(typeof(UpdateSessionRequest))]
+[JsonSerializable(typeof(SessionResponse))]
+[JsonSerializable(typeof(CreateResponseRequest))]
+[JsonSerializable(typeof(ResponseResponse))]
+[JsonSerializable(typeof(List<ResponseResponse>))]
+[JsonSerializable(typeof(ExperimentResponse))]
+[JsonSerializable(typeof(LevelResponse))]
+[JsonSerializable(typeof(List<LevelResponse>))]
+internal sealed partial class ApiJsonContext : JsonSerializerContext;

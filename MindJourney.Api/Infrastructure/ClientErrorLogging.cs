@@ -1,0 +1,21 @@
+namespace MindJourney.Api.Infrastructure;
+
+/// <summary>Logs each refused request once, at one place, whatever refused it (validation, binding, routing,
+/// rate limiting). The route pattern is logged rather than the raw path, so no client-chosen text reaches the log.</summary>
+internal sealed partial class ClientErrorLogging(RequestDelegate next, ILogger<ClientErrorLogging> logger)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        await next(context);
+
+        var status = context.Response.StatusCode;
+        if (status is >= 400 and < 500)
+        {
+            var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "(no route)";
+            LogRefused(logger, context.Request.Method, route, status);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused {Method} {Route} with {Status}")]
+    private static partial void LogRefused(ILogger logger, string method, string route, int status);
+}

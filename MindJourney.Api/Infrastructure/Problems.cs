@@ -1,0 +1,24 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace MindJourney.Api.Infrastructure;
+
+/// <summary>RFC 9457 problem results with the contract's shape: status, title, detail.</summary>
+public static class Problems
+{
+    public static ProblemHttpResult BadRequest(string detail) => Create(StatusCodes.Status400BadRequest, "Invalid request", detail);
+    public static ProblemHttpResult NotFound(string detail) => Create(StatusCodes.Status404NotFound, "Not found", detail);
+    public static ProblemHttpResult Conflict(string detail) => Create(StatusCodes.Status409Conflict, "Conflict", detail);
+    public static ProblemHttpResult Unauthorized(string detail) => Create(StatusCodes.Status401Unauthorized, "Unauthorized", detail);
+    public static ProblemHttpResult PayloadTooLarge(string detail) => Create(StatusCodes.Status413PayloadTooLarge, "Payload too large", detail);
+    public static ProblemHttpResult UnsupportedMediaType(string detail) => Create(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", detail);
+
+    public static ProblemHttpResult Create(int status, string title, string detail) =>
+        TypedResults.Problem(detail: detail, statusCode: status, title: title);
+}
+
+public static class RequestLimits
+{
+    /// <summary>JSON bodies of the participant routes. Generous for answers, small enough that a flood of
+    /// oversized bodies costs little.</summary>
+    public const long JsonBodyBytes = 1024 * 1024;
+}

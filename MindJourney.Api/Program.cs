@@ -1,0 +1,39 @@
+using MindJourney.Api;
+using MindJourney.Api.Data;
+using MindJourney.Api.Experiments;
+using MindJourney.Api.Infrastructure;
+using MindJourney.Api.Responses;
+using MindJourney.Api.Sessions;
+using Scalar.AspNetCore;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.AddServiceDefaults();
+builder.AddApplicationServices();
+
+var app = builder.Build();
+
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.UseMiddleware<ClientErrorLogging>();
+app.UseRateLimiter();
+
+if (app.Environment.IsDevelopment())
+{
+    app.MapOpenApi();
+    app.MapScalarApiReference();
+}
+
+app.UseDefaultFiles();
+app.UseStaticFiles();
+
+app.MapDefaultEndpoints();
+app.MapExperimentsApi();
+app.MapSessionsApi();
+app.MapResponsesApi();
+
+await app.MigrateDatabaseAsync();
+app.Run();
+
+/// <summary>Entry point, visible to the test host.</summary>
+public partial class Program;

@@ -1,0 +1,59 @@
+using System.Text.Json;
+using MindJourney.Api.Data;
+
+namespace MindJourney.Api.Responses;
+
+/// <summary>Body of <c>POST /api/response</c> (JSON form). <c>responseData</c> may be a JSON value, or a string
+/// holding JSON as the original client sends it.</summary>
+public sealed record CreateResponseRequest(
+    Guid? SessionId,
+    string? LevelId,
+    string? QuestionId,
+    string? ResponseType,
+    JsonElement? ResponseData);
+
+public sealed record StorageInfo(string Status, string? ObjectName)
+{
+    public const string Stored = "stored";
+    public const string Pending = "pending";
+    public const string None = "none";
+
+    public static readonly StorageInfo NotStored = new(None, null);
+}
+
+public sealed record ResponseResponse(
+    Guid Id,
+    Guid SessionId,
+    Guid UserId,
+    int? VisitorNumber,
+    string LevelId,
+    string QuestionId,
+    string ResponseType,
+    JsonElement ResponseData,
+    string? FileId,
+    string? FileUrl,
+    DateTimeOffset CreatedAt,
+    StorageInfo Storage)
+{
+    public static ResponseResponse From(ExperimentResponse r) => From(r, r.FileId is null ? StorageInfo.NotStored : new StorageInfo(StorageInfo.Stored, r.FileId));
+
+    public static ResponseResponse From(ExperimentResponse r, StorageInfo storage)
+    {
+        using var data = JsonDocument.Parse(r.ResponseData);
+        return new(r.Id, r.SessionId, r.UserId, r.VisitorNumber, r.LevelId, r.QuestionId, r.ResponseType,
+            data.RootElement.Clone(), r.FileId, r.FileUrl, r.CreatedAt, storage);
+    }
+}
+
+public static class ResponseTypes
+{
+    public const string Text = "text";
+    public const string Voice = "voice";
+    public const string Video = "video";
+    public const string Photo = "photo";
+    public const string Email = "email";
+
+    public static readonly IReadOnlyList<string> All = [Text, Voice, Video, Photo, Email];
+
+    public static bool IsKnown(string? value) => value is not null && All.Contains(value);
+}

@@ -1,0 +1,41 @@
+using System.Text.Json;
+
+namespace MindJourney.Api.Sessions;
+
+/// <summary>Body of <c>POST /api/session</c>. Unknown fields are ignored, as the original platform did.</summary>
+public sealed record CreateSessionRequest(
+    Guid? ExperimentId,
+    Guid? UserId,
+    int? CurrentLevel,
+    string? BranchingPath,
+    JsonElement? SessionData);
+
+/// <summary>Body of <c>PATCH /api/session/{id}</c>. The identity fields are read only so that an attempt to
+/// change them is refused rather than silently ignored.</summary>
+public sealed record UpdateSessionRequest(
+    int? CurrentLevel,
+    bool? IsCompleted,
+    string? BranchingPath,
+    JsonElement? SessionData,
+    JsonElement VisitorNumber,
+    JsonElement UserId,
+    JsonElement Id,
+    JsonElement ExperimentId);
+
+public sealed record SessionResponse(
+    Guid Id,
+    Guid UserId,
+    Guid ExperimentId,
+    int? VisitorNumber,
+    int CurrentLevel,
+    int TotalLevels,
+    int PercentComplete,
+    string? BranchingPath,
+    bool IsCompleted,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt)
+{
+    /// <summary>"Level 1 of 4" is 25 % complete; a completed session is 100 %.</summary>
+    public static int Percent(int currentLevel, int totalLevels, bool isCompleted) =>
+        isCompleted ? 100 : totalLevels <= 0 ? 0 : Math.Clamp(currentLevel * 100 / totalLevels, 0, 100);
+}

@@ -1,0 +1,169 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
+using MindJourney.Api.Data;
+using MindJourney.Api.Infrastructure;
+using MindJourney.Api.Responses;
+
+namespace MindJourney.Api.Sessions;
+
+public static class SessionsApi
+{
+    public const string IdempotencyKeyHeader = "Idempotency-Key";
+    private const int MaxIdempotencyKeyLength = 200;
+    private const int MaxBranchingPathLength = 2000;
+
+    public static IEndpointRouteBuilder MapSessionsApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/session")
+            .WithTags("Sessions")
+            .WithMetadata(new RequestSizeLimitAttribute(RequestLimits.JsonBodyBytes));
+
+        api.MapPost("/", CreateSession)
+            .WithName("CreateSession")
+            .WithSummary("Press Play: start a session and give the visitor their number")
+            .RequireRateLimiting(RateLimiting.SessionCreationPolicy);
+        api.MapGet("/{id:guid}", GetSession).WithName("GetSession");
+        api.MapPatch("/{id:guid}", UpdateSession).WithName("UpdateSession")
+            .WithSummary("Move a session through its levels; its identity and visitor number cannot change");
+        api.MapGet("/{id:guid}/responses", ListResponses).WithName("ListSessionResponses");
+
+        return app;
+    }
+
+    public static async Task<Results<Created<SessionResponse>, ProblemHttpResult>> CreateSession(
+        CreateSessionRequest request,
+        [FromHeader(Name = IdempotencyKeyHeader)] string? idempotencyKey,
+        VisitorNumberAssigner assigner,
+        HttpContext http,
+        CancellationToken cancellationToken)
+    {
+        if (request.ExperimentId is not { } experimentId || experimentId == Guid.Empty)
+        {
+            return Problems.BadRequest("experimentId is required.");
+        }
+
+        if (request.CurrentLevel is < 1)
+        {
+            return Problems.BadRequest("currentLevel must be 1 or more.");
+        }
+
+        if (request.BranchingPath is { Length: > MaxBranchingPathLength })
+        {
+            return Problems.BadRequest($"branchingPath is longer than {MaxBranchingPathLength} characters.");
+        }
+
+        if (idempotencyKey is not null && (idempotencyKey.Length is 0 or > MaxIdempotencyKeyLength || idempotencyKey.Any(char.IsControl)))
+        {
+            return Problems.BadRequest($"The {IdempotencyKeyHeader} header must be 1 to {MaxIdempotencyKeyLength} printable characters.");
+        }
+
+        var result = await assigner.StartSessionAsync(experimentId, request.UserId, request.CurrentLevel ?? 1,
+            request.BranchingPath, request.SessionData, idempotencyKey, cancellationToken);
+
+        if (result.Session is not { } session)
+        {
+            return result.Error switch
+            {
+                StartSessionError.ExperimentNotFound or StartSessionError.UserNotFound => Problems.NotFound(result.Detail!),
+                StartSessionError.ExperimentInactive => Problems.Conflict(result.Detail!),
+                _ => Problems.BadRequest(result.Detail!),
+            };
+        }
+
+        if (result.Replayed)
+        {
+            http.Response.Headers["Idempotent-Replayed"] = "true";
+        }
+
+        return TypedResults.Created($"/api/session/{session.Id}", session);
+    }
+
+    public static async Task<Results<Ok<SessionResponse>, ProblemHttpResult>> GetSession(
+        Guid id, MindJourneyDbContext db, CancellationToken cancellationToken)
+    {
+        var session = await db.ExperimentSessions.AsNoTracking()
+            .Where(s => s.Id == id)
+            .Select(s => new { Session = s, s.Experiment!.TotalLevels })
+            .FirstOrDefaultAsync(cancellationToken);
+
+        return session is null
+            ? Problems.NotFound($"No session with id '{id}'.")
+            : TypedResults.Ok(ToResponse(session.Session, session.TotalLevels));
+    }
+
+    public static async Task<Results<Ok<SessionResponse>, ProblemHttpResult>> UpdateSession(
+        Guid id, UpdateSessionRequest request, MindJourneyDbContext db, CancellationToken cancellationToken)
+    {
+        foreach (var (name, value) in new[] { ("visitorNumber", request.VisitorNumber), ("userId", request.UserId), ("id", request.Id), ("experimentId", request.ExperimentId) })
+        {
+            if (value.ValueKind != JsonValueKind.Undefined)
+            {
+                return Problems.BadRequest($"{name} cannot be changed.");
+            }
+        }
+
+        if (request.BranchingPath is { Length: > MaxBranchingPathLength })
+        {
+            return Problems.BadRequest($"branchingPath is longer than {MaxBranchingPathLength} characters.");
+        }
+
+        var session = await db.ExperimentSessions.Include(s => s.Experiment).FirstOrDefaultAsync(s => s.Id == id, cancellationToken);
+        if (session is null)
+        {
+            return Problems.NotFound($"No session with id '{id}'.");
+        }
+
+        var totalLevels = session.Experiment!.TotalLevels;
+        if (request.CurrentLevel is { } level)
+        {
+            if (level < 1 || level > totalLevels)
+            {
+                return Problems.BadRequest($"currentLevel must be between 1 and {totalLevels}.");
+            }
+
+            session.CurrentLevel = level;
+        }
+
+        if (request.IsCompleted is { } completed)
+        {
+            session.IsCompleted = completed;
+        }
+
+        if (request.BranchingPath is not null)
+        {
+            session.BranchingPath = request.BranchingPath;
+        }
+
+        if (request.SessionData is { } data)
+        {
+            session.SessionData = data.GetRawText();
+        }
+
+        session.UpdatedAt = DateTimeOffset.UtcNow;
+        await db.SaveChangesAsync(cancellationToken);
+        return TypedResults.Ok(ToResponse(session, totalLevels));
+    }
+
+    public static async Task<Results<Ok<List<ResponseResponse>>, ProblemHttpResult>> ListResponses(
+        Guid id, MindJourneyDbContext db, CancellationToken cancellationToken)
+    {
+        if (!await db.ExperimentSessions.AnyAsync(s => s.Id == id, cancellationToken))
+        {
+            return Problems.NotFound($"No session with id '{id}'.");
+        }
+
+        var responses = await db.ExperimentResponses.AsNoTracking()
+            .Where(r => r.SessionId == id)
+            .OrderBy(r => r.CreatedAt).ThenBy(r => r.Id)
+            .ToListAsync(cancellationToken);
+
+        return TypedResults.Ok(responses.ConvertAll(ResponseResponse.From));
+    }
+
+    private static SessionResponse ToResponse(ExperimentSession s, int totalLevels) => new(
+        s.Id, s.UserId, s.ExperimentId, s.VisitorNumber, s.CurrentLevel, totalLevels,
+        SessionResponse.Percent(s.CurrentLevel, totalLevels, s.IsCompleted), s.BranchingPath, s.IsCompleted,
+        s.CreatedAt, s.UpdatedAt);
+}

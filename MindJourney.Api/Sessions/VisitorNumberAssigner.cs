@@ -1,0 +1,184 @@
+using System.Diagnostics;
+using System.Text.Json;
+using MindJourney.Api.Telemetry;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace MindJourney.Api.Sessions;
+
+public enum StartSessionError
+{
+    None,
+    ExperimentNotFound,
+    ExperimentInactive,
+    LevelOutOfRange,
+    UserNotFound,
+}
+
+public readonly record struct StartSessionResult(SessionResponse? Session, bool Replayed, StartSessionError Error, string? Detail)
+{
+    public static StartSessionResult Failed(StartSessionError error, string detail) => new(null, false, error, detail);
+}
+
+/// <summary>
+/// THE place where a visitor number is assigned. Starting a session writes the user's number, the user row and
+/// the session row in one database round trip (<see cref="VisitorNumberSql"/>); when numbering fails the session
+/// is still created, without a number, so the participant can play (the admin recovery numbers it later).
+/// </summary>
+public sealed partial class VisitorNumberAssigner(
+    NpgsqlDataSource dataSource,
+    VisitorNumberingTelemetry telemetry,
+    ILogger<VisitorNumberAssigner> logger)
+{
+    public async Task<StartSessionResult> StartSessionAsync(
+        Guid experimentId, Guid? userId, int currentLevel, string? branchingPath, JsonElement? sessionData,
+        string? idempotencyKey, CancellationToken cancellationToken)
+    {
+        var sessionId = Guid.CreateVersion7();
+        var startedAt = Stopwatch.GetTimestamp();
+        using var activity = VisitorNumberingTelemetry.ActivitySource.StartActivity(VisitorNumberingTelemetry.AssignActivity);
+        activity?.SetTag(VisitorNumberingTelemetry.SessionIdTag, sessionId);
+
+        var args = new StatementArguments(experimentId, currentLevel, userId ?? Guid.CreateVersion7(), sessionId,
+            branchingPath, sessionData is { } data ? data.GetRawText() : null, idempotencyKey);
+
+        Row? row;
+        string outcome;
+        try
+        {
+            row = await ExecuteAsync(userId is null ? VisitorNumberSql.NewVisitor : VisitorNumberSql.ReturningUser, args, cancellationToken);
+            outcome = row is { NewlyAssigned: true } ? VisitorNumberingTelemetry.OutcomeAssigned : VisitorNumberingTelemetry.OutcomeReused;
+        }
+        catch (NpgsqlException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            var errorType = ex is PostgresException pg ? pg.SqlState : ex.GetType().FullName!;
+            LogNumberingFailed(logger, ex.Message, ex);
+            activity?.SetTag(VisitorNumberingTelemetry.ErrorTypeTag, errorType);
+            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
+
+            // If this one fails too the database is unreachable, and the caller answers 503.
+            row = await ExecuteAsync(userId is null ? VisitorNumberSql.NewVisitorWithoutNumber : VisitorNumberSql.ReturningUserWithoutNumbering, args, cancellationToken);
+            outcome = row is { Session.VisitorNumber: not null } ? VisitorNumberingTelemetry.OutcomeReused : VisitorNumberingTelemetry.OutcomeFallback;
+            if (row is not null && outcome == VisitorNumberingTelemetry.OutcomeFallback)
+            {
+                telemetry.Fallbacks.Add(1, new KeyValuePair<string, object?>(VisitorNumberingTelemetry.ErrorTypeTag, errorType));
+                LogFallback(logger);
+            }
+        }
+
+        if (row is not { } created)
+        {
+            return await DiagnoseAsync(experimentId, userId, currentLevel, cancellationToken);
+        }
+
+        var session = created.Session;
+        activity?.SetTag(VisitorNumberingTelemetry.VisitorNumberTag, session.VisitorNumber);
+        activity?.SetTag(VisitorNumberingTelemetry.OutcomeTag, outcome);
+        if (created.Replayed)
+        {
+            // The first request already counted this assignment.
+            return new StartSessionResult(session, true, StartSessionError.None, null);
+        }
+
+        var outcomeTag = new KeyValuePair<string, object?>(VisitorNumberingTelemetry.OutcomeTag, outcome);
+        telemetry.Assignments.Add(1, outcomeTag);
+        telemetry.AssignDuration.Record(Stopwatch.GetElapsedTime(startedAt).TotalSeconds, outcomeTag);
+        if (session.VisitorNumber is { } number)
+        {
+            LogAssigned(logger, number, session.Id);
+        }
+
+        return new StartSessionResult(session, false, StartSessionError.None, null);
+    }
+
+    private async Task<Row?> ExecuteAsync(string sql, StatementArguments args, CancellationToken cancellationToken)
+    {
+        await using var batch = dataSource.CreateBatch();
+        if (args.IdempotencyKey is not null)
+        {
+            var lockKey = new NpgsqlBatchCommand(VisitorNumberSql.LockKey);
+            lockKey.Parameters.Add(new NpgsqlParameter<string> { TypedValue = args.IdempotencyKey });
+            batch.BatchCommands.Add(lockKey);
+        }
+
+        var command = new NpgsqlBatchCommand(sql);
+        var p = command.Parameters;
+        p.Add(new NpgsqlParameter<Guid> { TypedValue = args.ExperimentId });
+        p.Add(new NpgsqlParameter<int> { TypedValue = args.CurrentLevel });
+        p.Add(new NpgsqlParameter<Guid> { TypedValue = args.UserId });
+        p.Add(new NpgsqlParameter<Guid> { TypedValue = args.SessionId });
+        p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)args.BranchingPath ?? DBNull.Value });
+        p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Jsonb, Value = (object?)args.SessionData ?? DBNull.Value });
+        p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)args.IdempotencyKey ?? DBNull.Value });
+        batch.BatchCommands.Add(command);
+
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        if (args.IdempotencyKey is not null)
+        {
+            await reader.NextResultAsync(cancellationToken);
+        }
+
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+
+        var totalLevels = reader.GetInt32(9);
+        var currentLevel = reader.GetInt32(4);
+        var isCompleted = reader.GetBoolean(6);
+        var session = new SessionResponse(
+            Id: reader.GetGuid(0),
+            UserId: reader.GetGuid(1),
+            ExperimentId: reader.GetGuid(2),
+            VisitorNumber: reader.IsDBNull(3) ? null : reader.GetInt32(3),
+            CurrentLevel: currentLevel,
+            TotalLevels: totalLevels,
+            PercentComplete: SessionResponse.Percent(currentLevel, totalLevels, isCompleted),
+            BranchingPath: reader.IsDBNull(5) ? null : reader.GetString(5),
+            IsCompleted: isCompleted,
+            CreatedAt: reader.GetFieldValue<DateTimeOffset>(7),
+            UpdatedAt: reader.GetFieldValue<DateTimeOffset>(8));
+        return new Row(session, NewlyAssigned: reader.GetBoolean(10), Replayed: reader.GetBoolean(11));
+    }
+
+    private async Task<StartSessionResult> DiagnoseAsync(Guid experimentId, Guid? userId, int currentLevel, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(VisitorNumberSql.Diagnose);
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = experimentId });
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = userId ?? Guid.Empty });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+
+        if (reader.IsDBNull(0))
+        {
+            return StartSessionResult.Failed(StartSessionError.ExperimentNotFound, $"No experiment with id '{experimentId}'.");
+        }
+
+        var totalLevels = reader.GetInt32(0);
+        if (!reader.GetBoolean(1))
+        {
+            return StartSessionResult.Failed(StartSessionError.ExperimentInactive, $"Experiment '{experimentId}' is not active.");
+        }
+
+        if (currentLevel < 1 || currentLevel > totalLevels)
+        {
+            return StartSessionResult.Failed(StartSessionError.LevelOutOfRange, $"currentLevel must be between 1 and {totalLevels}.");
+        }
+
+        return StartSessionResult.Failed(StartSessionError.UserNotFound, $"No user with id '{userId}'.");
+    }
+
+    private readonly record struct StatementArguments(
+        Guid ExperimentId, int CurrentLevel, Guid UserId, Guid SessionId, string? BranchingPath, string? SessionData, string? IdempotencyKey);
+
+    private readonly record struct Row(SessionResponse Session, bool NewlyAssigned, bool Replayed);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "✅ Assigned visitor number {VisitorNumber} to session {SessionId}")]
+    private static partial void LogAssigned(ILogger logger, int visitorNumber, Guid sessionId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "❌ Error creating session with visitor number: {Detail}")]
+    private static partial void LogNumberingFailed(ILogger logger, string detail, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "⚠️ Session created without visitor number as fallback")]
+    private static partial void LogFallback(ILogger logger);
+}

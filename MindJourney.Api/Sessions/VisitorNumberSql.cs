@@ -1,0 +1,96 @@
+namespace MindJourney.Api.Sessions;
+
+/// <summary>
+/// The SQL that creates a session together with its visitor number, in ONE statement (one round trip): the
+/// original platform ran nextval and then several separate updates, so a failure between them burned a number.
+/// Parameters: $1 experiment id, $2 current level, $3 user id, $4 session id, $5 branching path,
+/// $6 session data (jsonb), $7 idempotency key (null when none).
+/// </summary>
+internal static class VisitorNumberSql
+{
+    // A replay of an Idempotency-Key finds its session here; when it does, nothing below inserts anything and
+    // no sequence value is consumed. The caller serialises equal keys with an advisory lock (see LockKeySql).
+    private const string Prefix = """
+        WITH existing AS (
+            SELECT s.id, s.user_id, s.experiment_id, s.visitor_number, s.current_level, s.branching_path,
+                   s.is_completed, s.created_at, s.updated_at, e.total_levels
+            FROM experiment_sessions s JOIN experiments e ON e.id = s.experiment_id
+            WHERE $7::text IS NOT NULL AND s.idempotency_key = $7
+        ),
+        experiment AS (
+            SELECT id, total_levels FROM experiments
+            WHERE id = $1 AND is_active AND $2 BETWEEN 1 AND total_levels
+              AND NOT EXISTS (SELECT 1 FROM existing)
+        ),
+        """;
+
+    private const string Suffix = """
+        created AS (
+            INSERT INTO experiment_sessions (id, user_id, experiment_id, visitor_number, current_level, branching_path,
+                                             is_completed, session_data, idempotency_key, created_at, updated_at)
+            SELECT $4, v.id, e.id, v.visitor_number, $2, $5, FALSE, $6, $7, now(), now()
+            FROM visitor v CROSS JOIN experiment e
+            RETURNING id, user_id, experiment_id, visitor_number, current_level, branching_path, is_completed,
+                      created_at, updated_at
+        )
+        SELECT c.id, c.user_id, c.experiment_id, c.visitor_number, c.current_level, c.branching_path, c.is_completed,
+               c.created_at, c.updated_at, e.total_levels, v.newly_assigned, FALSE AS replayed
+        FROM created c CROSS JOIN experiment e CROSS JOIN visitor v
+        UNION ALL
+        SELECT x.id, x.user_id, x.experiment_id, x.visitor_number, x.current_level, x.branching_path, x.is_completed,
+               x.created_at, x.updated_at, x.total_levels, FALSE, TRUE
+        FROM existing x
+        """;
+
+    /// <summary>A new (anonymous) visitor: the user row takes the next number, the session copies it.</summary>
+    public const string NewVisitor = Prefix + """
+        visitor AS (
+            INSERT INTO users (id, is_anonymous, visitor_number, created_at, updated_at)
+            SELECT $3, TRUE, nextval('visitor_counter_sequence'), now(), now() FROM experiment
+            RETURNING id, visitor_number, TRUE AS newly_assigned
+        ),
+        """ + Suffix;
+
+    /// <summary>A returning user keeps their number; one who never got one (an earlier fallback) gets the next.
+    /// The row lock makes two simultaneous sessions of the same user agree on one number; COALESCE evaluates
+    /// nextval only when the user has no number, so a returning visitor consumes no sequence value.</summary>
+    public const string ReturningUser = Prefix + """
+        visitor AS (
+            UPDATE users u
+            SET visitor_number = COALESCE(u.visitor_number, nextval('visitor_counter_sequence')),
+                updated_at = CASE WHEN u.visitor_number IS NULL THEN now() ELSE u.updated_at END
+            FROM (SELECT id, visitor_number AS previous FROM users WHERE id = $3 FOR UPDATE) p
+            WHERE u.id = p.id AND EXISTS (SELECT 1 FROM experiment)
+            RETURNING u.id, u.visitor_number, p.previous IS NULL AS newly_assigned
+        ),
+        """ + Suffix;
+
+    /// <summary>Fallback when numbering failed: the participant can still play; the admin recovery numbers them
+    /// later. A new visitor's user row is created without a number.</summary>
+    public const string NewVisitorWithoutNumber = Prefix + """
+        visitor AS (
+            INSERT INTO users (id, is_anonymous, visitor_number, created_at, updated_at)
+            SELECT $3, TRUE, NULL, now(), now() FROM experiment
+            RETURNING id, visitor_number, FALSE AS newly_assigned
+        ),
+        """ + Suffix;
+
+    /// <summary>Fallback for a returning user: the session takes whatever number the user already has.</summary>
+    public const string ReturningUserWithoutNumbering = Prefix + """
+        visitor AS (
+            SELECT u.id, u.visitor_number, FALSE AS newly_assigned
+            FROM users u WHERE u.id = $3 AND EXISTS (SELECT 1 FROM experiment)
+        ),
+        """ + Suffix;
+
+    /// <summary>Runs first in the same batch (one round trip, one implicit transaction) when the request carries
+    /// an Idempotency-Key: two requests with the same key queue here instead of both numbering a visitor.</summary>
+    public const string LockKey = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
+
+    /// <summary>Why a session was not created (only run on that rare path).</summary>
+    public const string Diagnose = """
+        SELECT (SELECT total_levels FROM experiments WHERE id = $1),
+               (SELECT is_active FROM experiments WHERE id = $1),
+               EXISTS (SELECT 1 FROM users WHERE id = $2)
+        """;
+}

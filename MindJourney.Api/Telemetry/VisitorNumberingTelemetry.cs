@@ -1,0 +1,50 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace MindJourney.Api.Telemetry;
+
+/// <summary>Names and instruments of the visitor-numbering telemetry (DESIGN.md §6). Dashboards depend on
+/// these names: change them only together with the contract.</summary>
+public sealed class VisitorNumberingTelemetry
+{
+    public const string SourceName = "MindJourney.VisitorNumbering";
+
+    public const string AssignActivity = "visitor_number.assign";
+    public const string RecoverActivity = "visitor_number.recover";
+
+    public const string SessionIdTag = "mindjourney.session.id";
+    public const string VisitorNumberTag = "mindjourney.visitor.number";
+    public const string OutcomeTag = "mindjourney.visitor_number.outcome";
+    public const string ErrorTypeTag = "error.type";
+
+    public const string OutcomeAssigned = "assigned";
+    public const string OutcomeReused = "reused";
+    public const string OutcomeFallback = "fallback";
+
+    public static readonly ActivitySource ActivitySource = new(SourceName);
+
+    private readonly Meter _meter;
+
+    public VisitorNumberingTelemetry(IMeterFactory meterFactory)
+    {
+        _meter = meterFactory.Create(SourceName);
+        Assignments = _meter.CreateCounter<long>("mindjourney.visitor_number.assignments", "{assignment}",
+            "Sessions given a visitor number, by outcome (assigned, reused, fallback).");
+        Fallbacks = _meter.CreateCounter<long>("mindjourney.visitor_number.fallbacks", "{session}",
+            "Sessions created without a visitor number because numbering failed, by error.type.");
+        AssignDuration = _meter.CreateHistogram<double>("mindjourney.visitor_number.assign.duration", "s",
+            "Time to create a session with its visitor number, database round trip included.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5] });
+        Recovered = _meter.CreateCounter<long>("mindjourney.visitor_number.recovered", "{session}",
+            "Sessions numbered after the fact by the admin recovery.");
+        RateLimited = _meter.CreateCounter<long>("mindjourney.visitor_number.rate_limited", "{request}",
+            "Session starts refused with 429 because one address started too many.");
+    }
+
+    public Counter<long> Assignments { get; }
+    public Counter<long> Fallbacks { get; }
+    public Histogram<double> AssignDuration { get; }
+    public Counter<long> Recovered { get; }
+    public Counter<long> RateLimited { get; }
+
+}

@@ -1,0 +1,47 @@
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace MindJourney.Testing;
+
+/// <summary>One instance of the real API (its real Program, middleware and database code) served by Kestrel on a
+/// free loopback port, so requests cross a real HTTP stack with its real limits. Several hosts on one database
+/// stand for several replicas.</summary>
+public sealed class ApiHost : WebApplicationFactory<Program>
+{
+    private readonly string _connectionString;
+    private readonly IReadOnlyDictionary<string, string?> _settings;
+
+    public ApiHost(string connectionString, IReadOnlyDictionary<string, string?>? settings = null)
+    {
+        _connectionString = connectionString;
+        _settings = settings ?? new Dictionary<string, string?>();
+        UseKestrel(0);
+    }
+
+    /// <summary>Where the host listens, e.g. http://127.0.0.1:41234 (for browsers and the load harness).</summary>
+    public Uri ServerAddress
+    {
+        get
+        {
+            StartServer();
+            var address = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            return new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("localhost", "127.0.0.1", StringComparison.Ordinal));
+        }
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment(Environments.Production);
+        builder.UseSetting("ConnectionStrings:mindjourney", _connectionString);
+        // Tests drive hundreds of sessions from one address; the rate-limit tests turn it back on.
+        builder.UseSetting("MindJourney:RateLimit:SessionsPerWindow", "0");
+        foreach (var (key, value) in _settings)
+        {
+            builder.UseSetting(key, value);
+        }
+    }
+}
