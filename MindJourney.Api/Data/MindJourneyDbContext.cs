@@ -50,6 +50,8 @@ public sealed class MindJourneyDbContext(DbContextOptions<MindJourneyDbContext> 
             e.HasIndex(x => x.IdempotencyKey).IsUnique();
             e.HasIndex(x => x.UserId);
             e.HasIndex(x => x.VisitorNumber);
+            // Recovery and the audit look for sessions still without a number, oldest first: keep that set indexed.
+            e.HasIndex(x => new { x.CreatedAt, x.Id }).HasFilter("visitor_number IS NULL").HasDatabaseName("ix_experiment_sessions_unnumbered");
             e.HasOne<User>().WithMany().HasForeignKey(x => x.UserId);
             e.HasOne(x => x.Experiment).WithMany().HasForeignKey(x => x.ExperimentId);
             e.Property(x => x.CreatedAt).HasDefaultValueSql("now()");

@@ -294,6 +294,10 @@ namespace MindJourney.Api.Data.Migrations
                     b.HasIndex("VisitorNumber")
                         .HasDatabaseName("ix_experiment_sessions_visitor_number");
 
+                    b.HasIndex("CreatedAt", "Id")
+                        .HasDatabaseName("ix_experiment_sessions_unnumbered")
+                        .HasFilter("visitor_number IS NULL");
+
                     b.ToTable("experiment_sessions", (string)null);
                 });
 

@@ -1,0 +1,122 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using System.Security.Cryptography;
+using System.Text;
+using Aspire.Hosting.Lifecycle;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using MindJourney.Hosting;
+using Npgsql;
+
+namespace MindJourney.AppHost.LocalPostgres;
+
+/// <summary>The machine's own PostgreSQL server, run as an Aspire executable: for machines with no container
+/// engine. Its connection string names the application database, which its health check creates.</summary>
+public sealed class LocalPostgresResource(string name, string command, string workingDirectory, string databaseName)
+    : ExecutableResource(name, command, workingDirectory), IResourceWithConnectionString
+{
+    public const string EndpointName = "tcp";
+
+    public required ParameterResource Password { get; init; }
+
+    public string DatabaseName { get; } = databaseName;
+
+    public EndpointReference Endpoint => new(this, EndpointName);
+
+    public ReferenceExpression ServerConnectionString => ReferenceExpression.Create(
+        $"Host={Endpoint.Property(EndpointProperty.Host)};Port={Endpoint.Property(EndpointProperty.Port)};Username=postgres;Password={Password}");
+
+    public ReferenceExpression ConnectionStringExpression => ReferenceExpression.Create(
+        $"{ServerConnectionString};Database={DatabaseName}");
+}
+
+public static class LocalPostgresBuilderExtensions
+{
+    /// <summary>initdb once into a data folder that survives restarts, then <c>postgres</c> on 127.0.0.1 and a
+    /// free port, as the <c>postgres</c> user when we are root, with default durability (fsync on).</summary>
+    public static IResourceBuilder<LocalPostgresResource> AddLocalPostgres(this IDistributedApplicationBuilder builder, string name, string databaseName)
+    {
+        var bin = PostgresInstallation.FindBinDirectory(builder.Configuration["MindJourney:LocalPostgres:BinPath"])
+            ?? throw new DistributedApplicationException(
+                "No container runtime answers and no PostgreSQL server binaries were found. Install one: " +
+                "'apt-get install -y postgresql' (Debian/Ubuntu), Docker or Podman; or set MindJourney:Postgres=external " +
+                "with ConnectionStrings:mindjourney.");
+
+        var dataDirectory = Path.Combine(DataRoot(builder), "postgres");
+        var port = builder.Configuration.GetValue<int?>("MindJourney:LocalPostgres:Port") ?? PostgresInstallation.FindFreePort();
+        var password = builder.AddParameter($"{name}-password", new GenerateParameterDefault { MinLength = 24, Special = false }, secret: true, persist: true);
+
+        var (command, arguments) = PostgresInstallation.AsServerUser(Path.Combine(bin, "postgres"),
+            PostgresInstallation.ServerArguments(dataDirectory, port));
+
+        var resource = new LocalPostgresResource(name, command, Path.GetDirectoryName(dataDirectory)!, databaseName) { Password = password.Resource };
+        var healthCheckKey = $"{name}-database-ready";
+        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(healthCheckKey,
+            _ => new DatabaseCreatingHealthCheck(resource), failureStatus: null, tags: null));
+
+        builder.Eventing.Subscribe<BeforeResourceStartedEvent>(resource, async (_, cancellationToken) =>
+            await PostgresInstallation.InitializeDataDirectoryAsync(bin, dataDirectory,
+                await password.Resource.GetValueAsync(cancellationToken) ?? throw new InvalidOperationException("No postgres password."),
+                cancellationToken));
+
+        return builder.AddResource(resource)
+            .WithArgs([.. arguments])
+            .WithEndpoint(port: port, targetPort: port, scheme: "tcp", name: LocalPostgresResource.EndpointName, isProxied: false)
+            .WithHealthCheck(healthCheckKey)
+            .WithIconName("DatabaseStack");
+    }
+
+    /// <summary><c>MindJourney:DataPath</c>, else a folder the <c>postgres</c> user can reach: under the AppHost
+    /// when we are not root, else under /var/tmp (root's home is closed to other users).</summary>
+    private static string DataRoot(IDistributedApplicationBuilder builder)
+    {
+        if (builder.Configuration["MindJourney:DataPath"] is { Length: > 0 } configured)
+        {
+            return Path.GetFullPath(configured);
+        }
+
+        if (!PostgresInstallation.RunningAsRoot)
+        {
+            return Path.Combine(builder.AppHostDirectory, ".data");
+        }
+
+        var id = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(builder.AppHostDirectory)))[..12].ToLowerInvariant();
+        return Path.Combine("/var/tmp", "mindjourney", id);
+    }
+
+    /// <summary>Healthy once the server accepts connections and the application database exists (created here
+    /// on the first start).</summary>
+    private sealed class DatabaseCreatingHealthCheck(LocalPostgresResource resource) : IHealthCheck
+    {
+        private bool _databaseExists;
+
+        public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+        {
+            try
+            {
+                var server = await resource.ServerConnectionString.GetValueAsync(cancellationToken);
+                await using var connection = new NpgsqlConnection($"{server};Database=postgres;Pooling=false;Timeout=3");
+                await connection.OpenAsync(cancellationToken);
+                if (!_databaseExists)
+                {
+                    await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = $1", connection)
+                    {
+                        Parameters = { new() { Value = resource.DatabaseName } },
+                    };
+                    if (await exists.ExecuteScalarAsync(cancellationToken) is null)
+                    {
+                        await using var create = new NpgsqlCommand($"CREATE DATABASE \"{resource.DatabaseName}\"", connection);
+                        await create.ExecuteNonQueryAsync(cancellationToken);
+                    }
+
+                    _databaseExists = true;
+                }
+
+                return HealthCheckResult.Healthy();
+            }
+            catch (Exception ex) when (ex is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException)
+            {
+                return HealthCheckResult.Unhealthy("PostgreSQL is not ready yet.", ex);
+            }
+        }
+    }
+}

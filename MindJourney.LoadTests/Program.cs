@@ -1,0 +1,3 @@
+using MindJourney.LoadTests.Cli;
+
+return await CliApp.RunAsync(args, CliEnvironment.FromProcess()).ConfigureAwait(false);

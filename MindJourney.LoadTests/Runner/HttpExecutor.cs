@@ -1,0 +1,130 @@
+using System.Buffers;
+using MindJourney.LoadTests.Metrics;
+
+namespace MindJourney.LoadTests.Runner;
+
+/// <summary>One HTTP attempt: its timings, status, and the answer body in a pooled buffer (call <see cref="Release"/>).</summary>
+internal struct Answer
+{
+    public long IntendedTicks;
+    public long SentTicks;
+    public long EndTicks;
+    public int Status;
+    public RequestOutcome Outcome;
+    public long BytesSent;
+    public byte[]? Buffer;
+    public int Length;
+
+    public readonly bool IsSuccess => Outcome == RequestOutcome.Ok;
+
+    public readonly ReadOnlySpan<byte> Body => Buffer is null ? default : Buffer.AsSpan(0, Length);
+
+    public void Release()
+    {
+        if (Buffer is not null)
+        {
+            ArrayPool<byte>.Shared.Return(Buffer);
+            Buffer = null;
+        }
+    }
+}
+
+/// <summary>Sends requests and records them into a step; the body is read into a pooled buffer, never a new array.</summary>
+internal sealed class HttpExecutor(HttpClient http, MetricsCollector metrics, TimeSpan timeout)
+{
+    private const int MaxBody = 64 * 1024 * 1024;
+
+    public HttpClient Http => http;
+
+    /// <summary>
+    /// Sends <paramref name="request"/> (and disposes it). <paramref name="intendedStartTicks"/> is the scheduled start
+    /// in the open model (0 = measure from the send). Throws <see cref="OperationCanceledException"/> only when the
+    /// run's hard stop fired; every other failure is an outcome.
+    /// </summary>
+    public async ValueTask<Answer> SendAsync(VirtualUser user, HttpRequestMessage request, long bytesSent, long intendedStartTicks, CancellationToken hardStop)
+    {
+        var answer = new Answer { BytesSent = bytesSent };
+        var token = user.BeginRequest(timeout);
+        answer.SentTicks = Ticks.Now;
+        answer.IntendedTicks = intendedStartTicks == 0 ? answer.SentTicks : intendedStartTicks;
+        try
+        {
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token).ConfigureAwait(false);
+            answer.Status = (int)response.StatusCode;
+            (answer.Buffer, answer.Length) = await ReadBodyAsync(response.Content, token).ConfigureAwait(false);
+            answer.Outcome = response.IsSuccessStatusCode ? RequestOutcome.Ok : RequestOutcome.HttpError;
+        }
+        catch (OperationCanceledException) when (hardStop.IsCancellationRequested)
+        {
+            answer.Release();
+            user.EndRequest();
+            metrics.RecordAbort();
+            throw;
+        }
+        catch (OperationCanceledException)
+        {
+            answer.Outcome = RequestOutcome.Timeout;
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException or InvalidOperationException)
+        {
+            answer.Outcome = answer.Status == 0 ? RequestOutcome.TransportError : RequestOutcome.InvalidResponse;
+        }
+        finally
+        {
+            request.Dispose();
+        }
+
+        answer.EndTicks = Ticks.Now;
+        user.EndRequest();
+        return answer;
+    }
+
+    /// <summary>Records the attempt; <paramref name="bodyValid"/> false turns a 2xx into "invalid_response".</summary>
+    public static void Record(StepMetrics step, in Answer answer, bool bodyValid = true)
+    {
+        var outcome = answer.Outcome == RequestOutcome.Ok && !bodyValid ? RequestOutcome.InvalidResponse : answer.Outcome;
+        step.Record(answer.IntendedTicks, answer.SentTicks, answer.EndTicks, answer.Status, outcome, answer.BytesSent, answer.Length);
+    }
+
+    private static async ValueTask<(byte[] Buffer, int Length)> ReadBodyAsync(HttpContent content, CancellationToken token)
+    {
+        var declared = content.Headers.ContentLength;
+        var buffer = ArrayPool<byte>.Shared.Rent(declared is > 0 and < MaxBody ? (int)declared.Value + 1 : 4096);
+        var length = 0;
+        try
+        {
+            var stream = await content.ReadAsStreamAsync(token).ConfigureAwait(false);
+            await using (stream.ConfigureAwait(false))
+            {
+                while (true)
+                {
+                    if (length == buffer.Length)
+                    {
+                        if (buffer.Length >= MaxBody)
+                        {
+                            throw new InvalidOperationException("The answer body is larger than the harness reads.");
+                        }
+
+                        var bigger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                        buffer.AsSpan(0, length).CopyTo(bigger);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = bigger;
+                    }
+
+                    var n = await stream.ReadAsync(buffer.AsMemory(length), token).ConfigureAwait(false);
+                    if (n == 0)
+                    {
+                        return (buffer, length);
+                    }
+
+                    length += n;
+                }
+            }
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
+    }
+}

@@ -1,0 +1,313 @@
+using System.Net;
+using MindJourney.LoadTests.Checks;
+using MindJourney.LoadTests.Metrics;
+using MindJourney.LoadTests.Options;
+using MindJourney.LoadTests.Scenarios;
+
+namespace MindJourney.LoadTests.Runner;
+
+/// <summary>Runs a load test against the MindJourney HTTP API and checks what it handed out.</summary>
+public static class LoadTestRunner
+{
+    /// <summary>Time after the end of the load phase that in-flight work gets before it is cut (beyond the request timeout).</summary>
+    private static readonly TimeSpan DrainGrace = TimeSpan.FromSeconds(5);
+
+    /// <summary>The handler the harness uses: one pool, enough connections for every user, recycled connections.</summary>
+    public static SocketsHttpHandler CreateHandler(LoadTestOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return new SocketsHttpHandler
+        {
+            MaxConnectionsPerServer = Math.Max(options.ConnectionLimit, 1),
+            PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
+            ConnectTimeout = options.RequestTimeout,
+            AutomaticDecompression = DecompressionMethods.None,
+            UseCookies = false,
+            UseProxy = false,
+            AllowAutoRedirect = false,
+        };
+    }
+
+    /// <inheritdoc cref="RunAsync(LoadTestOptions, HttpMessageHandler?, IProgress{LiveStats}?, CancellationToken)"/>
+    public static Task<LoadTestResult> RunAsync(LoadTestOptions options, HttpMessageHandler? handler = null, CancellationToken cancellationToken = default) =>
+        RunAsync(options, handler, progress: null, cancellationToken);
+
+    /// <summary>
+    /// Runs the load described by <paramref name="options"/>, then the domain checks and thresholds.
+    /// </summary>
+    /// <param name="options">Validated here too: invalid options throw <see cref="ArgumentException"/> (the loopback rule included).</param>
+    /// <param name="handler">The HTTP handler to send through (not disposed); null = <see cref="CreateHandler"/>.</param>
+    /// <param name="progress">Gets a <see cref="LiveStats"/> each second of the load phase.</param>
+    /// <param name="cancellationToken">Stops the run early; the partial result comes back with <c>Interrupted</c> and does not pass.</param>
+    public static async Task<LoadTestResult> RunAsync(LoadTestOptions options, HttpMessageHandler? handler, IProgress<LiveStats>? progress, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var problems = options.Validate();
+        if (problems.Count > 0)
+        {
+            throw new ArgumentException(string.Join(" ", problems), nameof(options));
+        }
+
+        var ownsHandler = handler is null;
+        handler ??= CreateHandler(options);
+        using var http = new HttpClient(handler, ownsHandler) { Timeout = Timeout.InfiniteTimeSpan };
+        var startedAt = DateTimeOffset.UtcNow;
+        var apiBase = options.ApiUrl.AbsoluteUri.TrimEnd('/');
+        var percentiles = options.Percentiles;
+        var metrics = new MetricsCollector(IScenario.StepsOf(options.Scenario));
+
+        // setup: the active experiment, and the audit before
+        var (experimentId, setupError) = await GetExperimentIdAsync(http, apiBase, options.RequestTimeout, cancellationToken).ConfigureAwait(false);
+        if (setupError is not null || cancellationToken.IsCancellationRequested)
+        {
+            return Unstarted(options, metrics, startedAt, cancellationToken.IsCancellationRequested ? null : setupError, cancellationToken.IsCancellationRequested);
+        }
+
+        AuditSnapshot? auditBefore = null;
+        string? auditBeforeError = null;
+        if (options.AdminKey is { } key)
+        {
+            (auditBefore, auditBeforeError) = await AdminApi.GetAuditAsync(http, apiBase, key, options.RequestTimeout, cancellationToken).ConfigureAwait(false);
+        }
+
+        // load phase
+        using var hard = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var ledger = new RunLedger();
+        var executor = new HttpExecutor(http, metrics, options.RequestTimeout);
+        var context = new RunContext(options, executor, metrics, ledger, experimentId, hard.Token);
+        var scenario = IScenario.For(options.Scenario, context);
+
+        var loadStart = Ticks.Now;
+        metrics.Start(loadStart);
+        long? endTicks = options.EffectiveDuration is { } duration ? loadStart + Ticks.FromTimeSpan(duration) : null;
+        using var stopRegistration = stop.Token.Register(() =>
+        {
+            try
+            {
+                hard.CancelAfter(options.RequestTimeout + DrainGrace);
+            }
+            catch (ObjectDisposedException)
+            {
+                // the run already ended
+            }
+        });
+        if (options.EffectiveDuration is { } d)
+        {
+            stop.CancelAfter(d);
+        }
+
+        using var samplerStop = new CancellationTokenSource();
+        var sampler = SampleEverySecondAsync(metrics, progress, samplerStop.Token);
+
+        if (options.Model == LoadModel.Open)
+        {
+            await LoadModels.RunOpenAsync(context, scenario, loadStart, endTicks, stop.Token).ConfigureAwait(false);
+        }
+        else
+        {
+            await LoadModels.RunClosedAsync(context, scenario, stop.Token).ConfigureAwait(false);
+        }
+
+        var loadEnd = Ticks.Now;
+        await samplerStop.CancelAsync().ConfigureAwait(false);
+        await sampler.ConfigureAwait(false);
+        var last = metrics.Sample(loadEnd); // the final, partial interval: always taken
+        progress?.Report(last);
+        var interrupted = cancellationToken.IsCancellationRequested;
+        var seconds = Math.Max(Ticks.ToSeconds(loadEnd - loadStart), 1e-6);
+
+        // after: audit, uploads, checks
+        AuditSnapshot? auditAfter = null;
+        string? auditAfterError = null;
+        if (options.AdminKey is { } key2 && !interrupted)
+        {
+            (auditAfter, auditAfterError) = await AdminApi.GetAuditAsync(http, apiBase, key2, options.RequestTimeout, cancellationToken).ConfigureAwait(false);
+        }
+
+        var sessions = ledger.Sessions.ToArray();
+        var numbers = sessions.Where(s => s.VisitorNumber is not null).Select(s => s.VisitorNumber!.Value).Order().ToArray();
+        var checks = new List<CheckResult>
+        {
+            VisitorNumberChecks.Uniqueness(sessions.Select(s => s.VisitorNumber), options.AllowFallback),
+            Contiguity(options, numbers, sessions.Length, auditBefore, auditBeforeError, auditAfter, auditAfterError),
+        };
+
+        if (options.Scenario == ScenarioKind.Journey)
+        {
+            checks.Add(VisitorNumberChecks.ResponsesCarrySessionNumber(ledger.ResponsesCompared, ledger.ResponsesMismatched, ledger.MismatchExamples.ToArray()));
+        }
+        else
+        {
+            checks.Add(CheckResult.Skip(CheckNames.ResponsesCarrySessionNumber, "the session scenario creates no responses (use --scenario journey)"));
+        }
+
+        checks.Add(options.AdminKey is null
+            ? CheckResult.Skip(CheckNames.AuditClean, "needs --admin-key (or ADMIN_API_KEY) to read the audit")
+            : auditAfter is not null
+                ? VisitorNumberChecks.AuditClean(auditAfter)
+                : CheckResult.Fail(CheckNames.AuditClean, auditAfterError ?? "the audit after the run was not read"));
+
+        if (options.Scenario == ScenarioKind.Journey)
+        {
+            var uploads = ledger.Uploads.ToArray();
+            var sample = UploadChecks.Sample(uploads, options.VerifySample);
+            checks.Add(UploadChecks.Stored(sample, uploads.Length));
+            checks.Add(interrupted
+                ? CheckResult.Skip(CheckNames.UploadsDownloadMatch, "the run was interrupted")
+                : await UploadChecks.DownloadMatchAsync(http, apiBase, sample, options.AdminKey, options.RequestTimeout, cancellationToken).ConfigureAwait(false));
+        }
+        else
+        {
+            checks.Add(CheckResult.Skip(CheckNames.UploadsStored, "the session scenario uploads nothing (use --scenario journey)"));
+            checks.Add(CheckResult.Skip(CheckNames.UploadsDownloadMatch, "the session scenario uploads nothing (use --scenario journey)"));
+        }
+
+        // totals and thresholds
+        var steps = metrics.Steps.Select(s => s.ToResult(seconds, percentiles, options.Model == LoadModel.Open)).ToArray();
+        var ok = steps.Sum(s => s.Ok);
+        var failed = steps.Sum(s => s.Failed);
+        var dropped = metrics.Dropped;
+        var attempts = ok + failed + dropped;
+        var totals = new RunTotals
+        {
+            Requests = ok + failed,
+            Ok = ok,
+            Failed = failed,
+            Dropped = dropped,
+            Aborted = metrics.Aborted,
+            IterationsOk = metrics.IterationsOk,
+            IterationsFailed = metrics.IterationsFailed,
+            Rps = (ok + failed) / seconds,
+            ErrorRate = attempts == 0 ? 0 : (failed + dropped) / (double)attempts,
+            SessionsCreated = sessions.Length,
+            FallbackSessions = sessions.Count(s => s.VisitorNumber is null),
+            BytesSent = steps.Sum(s => s.BytesSent),
+            BytesReceived = steps.Sum(s => s.BytesReceived),
+            MaxScheduleLagMs = metrics.MaxScheduleLagMs,
+        };
+        var p99 = metrics.AllRequests([99]).At(99) ?? 0;
+        var thresholds = ThresholdEvaluator.Evaluate(options, p99, totals.ErrorRate, ok / seconds);
+        var passed = !interrupted && checks.All(c => c.Outcome != CheckOutcome.Failed) && thresholds.All(t => t.Passed);
+
+        return new LoadTestResult
+        {
+            Options = options with { AdminKey = null },
+            AdminKeyProvided = options.AdminKey is not null,
+            Model = options.Model,
+            Scenario = options.Scenario,
+            StartedAt = startedAt,
+            FinishedAt = DateTimeOffset.UtcNow,
+            DurationSeconds = seconds,
+            Interrupted = interrupted,
+            Totals = totals,
+            AllRequests = metrics.AllRequests(percentiles),
+            Steps = steps,
+            Series = metrics.Series,
+            Checks = checks,
+            Thresholds = thresholds,
+            AuditBefore = auditBefore,
+            AuditAfter = auditAfter,
+            VisitorNumbers = numbers,
+            Passed = passed,
+        };
+    }
+
+    private static CheckResult Contiguity(LoadTestOptions options, int[] numbers, int sessions, AuditSnapshot? before, string? beforeError, AuditSnapshot? after, string? afterError)
+    {
+        if (numbers.Length == 0 && sessions > 0 && options.AllowFallback)
+        {
+            return CheckResult.Skip(CheckNames.VisitorNumbersContiguous, "every session was a fallback (null number), allowed by --allow-fallback");
+        }
+
+        if (options.AdminKey is null)
+        {
+            return VisitorNumberChecks.ContiguousAmongThemselves(numbers);
+        }
+
+        if (before is null || after is null)
+        {
+            return CheckResult.Fail(CheckNames.VisitorNumbersContiguous, beforeError ?? afterError ?? "the audit was not read");
+        }
+
+        return VisitorNumberChecks.ContiguousWithSequence(numbers, before.SequenceLastValue, after.SequenceLastValue);
+    }
+
+    private static async Task SampleEverySecondAsync(MetricsCollector metrics, IProgress<LiveStats>? progress, CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop).ConfigureAwait(false))
+            {
+                var live = metrics.Sample(Ticks.Now);
+                progress?.Report(live);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // the load phase ended
+        }
+    }
+
+    private static async Task<(Guid Id, string? Error)> GetExperimentIdAsync(HttpClient http, string apiBase, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout);
+        try
+        {
+            using var response = await http.GetAsync(apiBase + "/experiment", cts.Token).ConfigureAwait(false);
+            var body = await response.Content.ReadAsByteArrayAsync(cts.Token).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+            {
+                return (Guid.Empty, $"GET {apiBase}/experiment answered {(int)response.StatusCode} {response.ReasonPhrase}; the run needs an active experiment");
+            }
+
+            return ApiJson.TryReadExperiment(body, out var id, out _)
+                ? (id, null)
+                : (Guid.Empty, $"GET {apiBase}/experiment answered a body without an experiment id");
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return (Guid.Empty, $"GET {apiBase}/experiment timed out after {timeout.TotalSeconds:0.#} s; is the API running?");
+        }
+        catch (OperationCanceledException)
+        {
+            return (Guid.Empty, "interrupted");
+        }
+        catch (HttpRequestException e)
+        {
+            return (Guid.Empty, $"GET {apiBase}/experiment failed: {e.Message}; is the API running?");
+        }
+    }
+
+    private static LoadTestResult Unstarted(LoadTestOptions options, MetricsCollector metrics, DateTimeOffset startedAt, string? error, bool interrupted)
+    {
+        const string reason = "the load did not start";
+        return new LoadTestResult
+        {
+            Options = options with { AdminKey = null },
+            AdminKeyProvided = options.AdminKey is not null,
+            Model = options.Model,
+            Scenario = options.Scenario,
+            StartedAt = startedAt,
+            FinishedAt = DateTimeOffset.UtcNow,
+            Interrupted = interrupted,
+            FatalError = error,
+            Totals = new RunTotals(),
+            AllRequests = LatencySummary.Empty(options.Percentiles),
+            Steps = metrics.Steps.Select(s => s.ToResult(0, options.Percentiles, options.Model == LoadModel.Open)).ToArray(),
+            Checks =
+            [
+                CheckResult.Skip(CheckNames.VisitorNumbersUnique, reason),
+                CheckResult.Skip(CheckNames.VisitorNumbersContiguous, reason),
+                CheckResult.Skip(CheckNames.ResponsesCarrySessionNumber, reason),
+                CheckResult.Skip(CheckNames.AuditClean, reason),
+                CheckResult.Skip(CheckNames.UploadsStored, reason),
+                CheckResult.Skip(CheckNames.UploadsDownloadMatch, reason),
+            ],
+            Passed = false,
+        };
+    }
+}

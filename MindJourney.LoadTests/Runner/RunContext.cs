@@ -1,0 +1,62 @@
+using System.Globalization;
+using System.Text;
+using MindJourney.LoadTests.Metrics;
+using MindJourney.LoadTests.Options;
+
+namespace MindJourney.LoadTests.Runner;
+
+/// <summary>Per-run constants (URIs, the session body) and shared services, built once before the load starts.</summary>
+internal sealed class RunContext
+{
+    private readonly string _keyPrefix;
+    private long _idempotencyCounter;
+    private int _uploadCounter;
+
+    public RunContext(LoadTestOptions options, HttpExecutor executor, MetricsCollector metrics, RunLedger ledger, Guid experimentId, CancellationToken hardStop)
+    {
+        Options = options;
+        Executor = executor;
+        Metrics = metrics;
+        Ledger = ledger;
+        ExperimentId = experimentId;
+        HardStop = hardStop;
+        ApiBase = options.ApiUrl.AbsoluteUri.TrimEnd('/');
+        ExperimentUri = new Uri(ApiBase + "/experiment");
+        SessionUri = new Uri(ApiBase + "/session");
+        ResponseUri = new Uri(ApiBase + "/response");
+        SessionBody = Encoding.UTF8.GetBytes($"{{\"experimentId\":\"{experimentId:D}\"}}");
+        _keyPrefix = "loadtest-" + Guid.NewGuid().ToString("N")[..12] + "-";
+    }
+
+    public LoadTestOptions Options { get; }
+
+    public HttpExecutor Executor { get; }
+
+    public MetricsCollector Metrics { get; }
+
+    public RunLedger Ledger { get; }
+
+    public Guid ExperimentId { get; }
+
+    public CancellationToken HardStop { get; }
+
+    public string ApiBase { get; }
+
+    public Uri ExperimentUri { get; }
+
+    public Uri SessionUri { get; }
+
+    public Uri ResponseUri { get; }
+
+    /// <summary><c>{"experimentId":"..."}</c>, shared read-only by every POST /api/session.</summary>
+    public ReadOnlyMemory<byte> SessionBody { get; }
+
+    /// <summary>A key unique to this request (run prefix + counter).</summary>
+    public string NextIdempotencyKey()
+    {
+        var n = Interlocked.Increment(ref _idempotencyCounter);
+        return string.Create(CultureInfo.InvariantCulture, $"{_keyPrefix}{n}");
+    }
+
+    public int NextUploadOrdinal() => Interlocked.Increment(ref _uploadCounter);
+}

@@ -1,0 +1,48 @@
+using MindJourney.LoadTests.Metrics;
+using MindJourney.LoadTests.Runner;
+
+namespace MindJourney.LoadTests.Scenarios;
+
+/// <summary>"Play" only: POST /api/session with a unique Idempotency-Key.</summary>
+internal sealed class SessionScenario(RunContext context) : IScenario
+{
+    public static readonly IReadOnlyList<string> StepList = [StepNames.CreateSession];
+
+    private readonly StepMetrics _step = context.Metrics.Step(StepNames.CreateSession);
+
+    public IReadOnlyList<string> Steps => StepList;
+
+    public async ValueTask<bool> RunIterationAsync(VirtualUser user, long scheduledStartTicks)
+    {
+        var session = await CreateSessionAsync(context, _step, user, scheduledStartTicks).ConfigureAwait(false);
+        return session is not null;
+    }
+
+    /// <summary>POST /api/session; the created session, or null when the step failed.</summary>
+    internal static async ValueTask<CreatedSession?> CreateSessionAsync(RunContext context, StepMetrics step, VirtualUser user, long intendedStartTicks)
+    {
+        var content = new ReadOnlyMemoryContent(context.SessionBody);
+        content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
+        var request = new HttpRequestMessage(HttpMethod.Post, context.SessionUri) { Content = content };
+        request.Headers.TryAddWithoutValidation("Idempotency-Key", context.NextIdempotencyKey());
+
+        var answer = await context.Executor.SendAsync(user, request, context.SessionBody.Length, intendedStartTicks, context.HardStop).ConfigureAwait(false);
+        try
+        {
+            var valid = ApiJson.TryReadSession(answer.Body, out var id, out var number);
+            HttpExecutor.Record(step, answer, valid);
+            if (!answer.IsSuccess || !valid)
+            {
+                return null;
+            }
+
+            context.Ledger.SessionCreated(id, number);
+            context.Metrics.SessionCreated();
+            return new CreatedSession(id, number);
+        }
+        finally
+        {
+            answer.Release();
+        }
+    }
+}

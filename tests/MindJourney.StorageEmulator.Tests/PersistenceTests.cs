@@ -1,0 +1,101 @@
+using Google.Cloud.Storage.V1;
+using Microsoft.Extensions.Logging;
+
+namespace MindJourney.StorageEmulator.Tests;
+
+/// <summary>With a data folder, objects survive a stop and a start on the same port (always our emulator, in-process).</summary>
+public sealed class PersistenceTests : IDisposable
+{
+    private readonly string _dataPath = Path.Combine(Path.GetTempPath(), "mj-storage-test-" + Guid.NewGuid().ToString("N"));
+
+    private static StorageEmulatorOptions Options(int port, string dataPath) => new()
+    {
+        Port = port,
+        DataPath = dataPath,
+        ConfigureLogging = logging => logging.SetMinimumLevel(LogLevel.Warning),
+    };
+
+    private static StorageClient Client(StorageEmulatorHandle emulator) =>
+        new StorageClientBuilder { BaseUri = emulator.BaseUri.ToString(), UnauthenticatedAccess = true }.Build();
+
+    [Fact]
+    public async Task Objects_SurviveRestart_OnSamePortAndFolder()
+    {
+        const string bucket = "persist-bucket";
+        var small = "experiment-responses/2025-01-01/session-1/text/1_text-response.txt";
+        var big = "experiment-responses/2025-01-01/session-1/video/2_clip.webm";
+        var smallData = "persisted ✓"u8.ToArray();
+        var bigData = StorageFixture.RandomBytes(1_200_000, seed: 42);
+        int port;
+        long bigGeneration;
+
+        await using (var first = await StorageEmulatorServer.StartAsync(Options(0, _dataPath)))
+        {
+            port = first.Port;
+            using var client = Client(first);
+            await client.CreateBucketAsync(StorageFixture.ProjectId, bucket);
+            await client.UploadObjectAsync(new Google.Apis.Storage.v1.Data.Object
+            {
+                Bucket = bucket,
+                Name = small,
+                ContentType = "text/plain",
+                Metadata = new Dictionary<string, string> { ["visitorNumber"] = "9" },
+            }, new MemoryStream(smallData));
+            var uploaded = await client.UploadObjectAsync(bucket, big, "video/webm", new MemoryStream(bigData),
+                new UploadObjectOptions { ChunkSize = UploadObjectOptions.MinimumChunkSize * 2 });
+            bigGeneration = uploaded.Generation!.Value;
+            await client.PatchObjectAsync(new Google.Apis.Storage.v1.Data.Object
+            {
+                Bucket = bucket,
+                Name = small,
+                Metadata = new Dictionary<string, string> { ["responseId"] = "r-1" },
+            });
+            await client.UploadObjectAsync(bucket, "to-delete.txt", null, new MemoryStream([1]));
+            await client.DeleteObjectAsync(bucket, "to-delete.txt");
+        }
+
+        // Stopped: the port refuses connections ("storage down").
+        using (var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(5) })
+        {
+            await Assert.ThrowsAsync<HttpRequestException>(() => probe.GetAsync($"http://127.0.0.1:{port}/health"));
+        }
+
+        await using var second = await StorageEmulatorServer.StartAsync(Options(port, _dataPath));
+        Assert.Equal(port, second.Port);
+        using var again = Client(second);
+
+        Assert.Equal(bucket, (await again.GetBucketAsync(bucket)).Name);
+        var smallObject = await again.GetObjectAsync(bucket, small);
+        Assert.Equal(new Dictionary<string, string> { ["visitorNumber"] = "9", ["responseId"] = "r-1" }, smallObject.Metadata);
+        Assert.Equal(2, smallObject.Metageneration);
+        Assert.Equal("text/plain", smallObject.ContentType);
+
+        var bigObject = await again.GetObjectAsync(bucket, big);
+        Assert.Equal(bigGeneration, bigObject.Generation);
+        using var buffer = new MemoryStream();
+        await again.DownloadObjectAsync(bucket, big, buffer,
+            new DownloadObjectOptions { DownloadValidationMode = DownloadValidationMode.Always });
+        Assert.Equal(bigData, buffer.ToArray());
+
+        Assert.Equal(new[] { small, big }, again.ListObjects(bucket).Select(o => o.Name));
+
+        var overwritten = await again.UploadObjectAsync(bucket, big, "video/webm", new MemoryStream([1, 2]));
+        Assert.True(overwritten.Generation > bigGeneration);
+
+        // Only live blobs and sidecars are left on disk.
+        var files = Directory.GetFiles(Path.Combine(_dataPath, "buckets", bucket, "objects"));
+        Assert.Equal(2, files.Count(f => f.EndsWith(".json", StringComparison.Ordinal)));
+        Assert.Equal(2, files.Count(f => f.EndsWith(".bin", StringComparison.Ordinal)));
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_dataPath, recursive: true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+    }
+}
