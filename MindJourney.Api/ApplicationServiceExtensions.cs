@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using MindJourney.Api.Admin;
 using MindJourney.Api.Data;
 using MindJourney.Api.Infrastructure;
 using MindJourney.Api.Responses;
@@ -34,6 +35,7 @@ public static class ApplicationServiceExtensions
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<ApiExceptionHandler>();
         builder.Services.AddSessionRateLimiting(builder.Configuration);
+        builder.Services.AddAdminServices(builder.Configuration);
 
         builder.Services.AddOpenApi();
 

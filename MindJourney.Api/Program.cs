@@ -1,4 +1,5 @@
 using MindJourney.Api;
+using MindJourney.Api.Admin;
 using MindJourney.Api.Data;
 using MindJourney.Api.Experiments;
 using MindJourney.Api.Infrastructure;
@@ -17,6 +18,8 @@ app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseMiddleware<ClientErrorLogging>();
 app.UseRateLimiter();
+app.UseAuthentication();
+app.UseAuthorization();
 
 if (app.Environment.IsDevelopment())
 {
@@ -31,6 +34,7 @@ app.MapDefaultEndpoints();
 app.MapExperimentsApi();
 app.MapSessionsApi();
 app.MapResponsesApi();
+app.MapAdminApi();
 
 await app.MigrateDatabaseAsync();
 app.Run();

@@ -10,9 +10,13 @@ var builder = DistributedApplication.CreateBuilder(args);
 // PostgreSQL: a container, the machine's own server binaries, or an external server (MindJourney:Postgres).
 var database = builder.AddMindJourneyDatabase();
 
+// The admin routes' key: generated on the first run and kept in the AppHost's user secrets.
+var adminApiKey = builder.AddParameter("admin-api-key", new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true, persist: true);
+
 builder.AddProject<Projects.MindJourney_Api>("api")
     .WithReference(database, connectionName: "mindjourney")
     .WaitFor(database)
+    .WithEnvironment("Admin__ApiKey", adminApiKey)
     .WithReplicas(builder.Configuration.GetValue("MindJourney:ApiReplicas", 1))
     .WithRateLimitSettings(builder.Configuration)
     .WithHttpHealthCheck("/health")

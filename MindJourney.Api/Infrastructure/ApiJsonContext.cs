@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using MindJourney.Api.Admin;
 using MindJourney.Api.Experiments;
 using MindJourney.Api.Responses;
 using MindJourney.Api.Sessions;
@@ -17,4 +18,6 @@ namespace MindJourney.Api.Infrastructure;
 [JsonSerializable(typeof(ExperimentResponse))]
 [JsonSerializable(typeof(LevelResponse))]
 [JsonSerializable(typeof(List<LevelResponse>))]
+[JsonSerializable(typeof(RecoveryResult))]
+[JsonSerializable(typeof(AuditReport))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

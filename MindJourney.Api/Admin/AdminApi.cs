@@ -1,0 +1,43 @@
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace MindJourney.Api.Admin;
+
+public static class AdminApi
+{
+    public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/admin")
+            .WithTags("Admin")
+            .RequireAuthorization(AdminKeyAuthenticationHandler.PolicyName);
+
+        api.MapPost("/assign-visitor-numbers", AssignVisitorNumbers)
+            .WithName("AssignVisitorNumbers")
+            .WithSummary("Number every user and session still without a visitor number, oldest first");
+        api.MapGet("/visitor-numbers/audit", Audit)
+            .WithName("AuditVisitorNumbers")
+            .WithSummary("Duplicates, gaps, mismatches and pending uploads");
+
+        return app;
+    }
+
+    public static async Task<Ok<RecoveryResult>> AssignVisitorNumbers(VisitorNumberRecovery recovery, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await recovery.RecoverAsync(cancellationToken));
+
+    public static async Task<Ok<AuditReport>> Audit(VisitorNumberAudit audit, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await audit.RunAsync(_ => Task.FromResult(0L), cancellationToken));
+
+    public static IServiceCollection AddAdminServices(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.Configure<AdminOptions>(configuration.GetSection(AdminOptions.SectionName));
+        services.AddAuthentication()
+            .AddScheme<AuthenticationSchemeOptions, AdminKeyAuthenticationHandler>(AdminKeyAuthenticationHandler.SchemeName, null);
+        services.AddAuthorizationBuilder()
+            .AddPolicy(AdminKeyAuthenticationHandler.PolicyName, policy => policy
+                .AddAuthenticationSchemes(AdminKeyAuthenticationHandler.SchemeName)
+                .RequireRole(AdminKeyAuthenticationHandler.PolicyName));
+        services.AddSingleton<VisitorNumberRecovery>();
+        services.AddSingleton<VisitorNumberAudit>();
+        return services;
+    }
+}

@@ -1,0 +1,72 @@
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Encodings.Web;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+
+namespace MindJourney.Api.Admin;
+
+/// <summary>Settings under <c>Admin</c>. The AppHost passes the Aspire secret parameter <c>admin-api-key</c> as
+/// <c>Admin__ApiKey</c>.</summary>
+public sealed class AdminOptions
+{
+    public const string SectionName = "Admin";
+
+    public string? ApiKey { get; set; }
+}
+
+/// <summary>
+/// Authenticates the admin routes with a shared key sent as <c>Authorization: Bearer &lt;key&gt;</c> or
+/// <c>X-Admin-Key: &lt;key&gt;</c>. Fails closed: with no key configured nobody is an admin. The comparison takes
+/// the same time whatever the guess, and the key is never logged.
+/// </summary>
+public sealed class AdminKeyAuthenticationHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder,
+    IOptionsMonitor<AdminOptions> admin)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "AdminKey";
+    public const string PolicyName = "admin";
+    public const string KeyHeader = "X-Admin-Key";
+
+    protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var configured = admin.CurrentValue.ApiKey;
+        var presented = PresentedKey(Request.Headers);
+        if (presented is null)
+        {
+            return Task.FromResult(AuthenticateResult.NoResult());
+        }
+
+        if (string.IsNullOrEmpty(configured) || !KeysMatch(presented, configured))
+        {
+            return Task.FromResult(AuthenticateResult.Fail("Invalid admin key."));
+        }
+
+        var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, "admin"), new Claim(ClaimTypes.Role, PolicyName)], SchemeName);
+        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
+    }
+
+    private static string? PresentedKey(IHeaderDictionary headers)
+    {
+        if (headers.TryGetValue(KeyHeader, out var key) && key.Count == 1 && !string.IsNullOrEmpty(key[0]))
+        {
+            return key[0];
+        }
+
+        var authorization = headers.Authorization.ToString();
+        const string bearer = "Bearer ";
+        return authorization.StartsWith(bearer, StringComparison.OrdinalIgnoreCase) && authorization.Length > bearer.Length
+            ? authorization[bearer.Length..].Trim()
+            : null;
+    }
+
+    /// <summary>Hashing first makes both sides the same length, so FixedTimeEquals leaks neither content nor length.</summary>
+    private static bool KeysMatch(string presented, string configured) =>
+        CryptographicOperations.FixedTimeEquals(
+            SHA256.HashData(Encoding.UTF8.GetBytes(presented)),
+            SHA256.HashData(Encoding.UTF8.GetBytes(configured)));
+}

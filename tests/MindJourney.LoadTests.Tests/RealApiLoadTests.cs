@@ -1,0 +1,46 @@
+using MindJourney.LoadTests.Checks;
+using MindJourney.LoadTests.Options;
+using MindJourney.LoadTests.Runner;
+using MindJourney.Testing;
+
+namespace MindJourney.LoadTests.Tests;
+
+/// <summary>The concurrency run in CI: the harness drives the real API (real Kestrel, real PostgreSQL) with 50
+/// users for a bounded time, and every domain check must pass.</summary>
+public sealed class RealApiLoadTests(PostgresServer postgres) : IClassFixture<PostgresServer>
+{
+    private const string AdminKey = "load-test-admin-key-31c4";
+
+    [Fact]
+    public async Task Fifty_users_playing_for_five_seconds_get_unique_contiguous_numbers_and_a_clean_audit()
+    {
+        await using var api = await TestApi.StartAsync(postgres, settings: new Dictionary<string, string?> { ["Admin:ApiKey"] = AdminKey });
+        var options = new LoadTestOptions
+        {
+            ApiUrl = new Uri(api.Hosts[0].ServerAddress, "/api"),
+            Users = 50,
+            Duration = TimeSpan.FromSeconds(5),
+            Scenario = ScenarioKind.Session,
+            AdminKey = AdminKey,
+            Quiet = true,
+            MaxErrorRate = 0,
+        };
+
+        var result = await LoadTestRunner.RunAsync(options);
+
+        Assert.Null(result.FatalError);
+        foreach (var name in new[] { "visitor_numbers_unique", "visitor_numbers_contiguous", "audit_clean" })
+        {
+            var check = Assert.Single(result.Checks, c => c.Name == name);
+            Assert.True(check.Outcome == CheckOutcome.Passed, $"{check.Name}: {check.Outcome} {check.Detail}");
+        }
+
+        // The Play-only scenario stores no responses or files; those checks say so rather than pass.
+        Assert.All(result.Checks.Where(c => c.Outcome != CheckOutcome.Passed), c => Assert.Equal(CheckOutcome.Skipped, c.Outcome));
+        Assert.True(result.Passed);
+        Assert.True(result.VisitorNumbers.Count >= 50, $"only {result.VisitorNumbers.Count} sessions in 5 s");
+        // What the harness saw is what the database holds.
+        Assert.Equal(result.VisitorNumbers.Count, await api.ScalarAsync<long>("SELECT count(*) FROM users"));
+        Assert.Equal(result.VisitorNumbers.Max(), await api.SequencePositionAsync());
+    }
+}
