@@ -4,6 +4,7 @@ using MindJourney.Api.Data;
 using MindJourney.Api.Infrastructure;
 using MindJourney.Api.Responses;
 using MindJourney.Api.Sessions;
+using MindJourney.Api.Storage;
 using MindJourney.Api.Telemetry;
 using Npgsql;
 
@@ -27,6 +28,7 @@ public static class ApplicationServiceExtensions
         builder.Services.AddSingleton<VisitorNumberingTelemetry>();
         builder.Services.AddSingleton<VisitorNumberAssigner>();
         builder.Services.AddSingleton<ResponseRecorder>();
+        builder.AddResponseStorage();
 
         builder.Services.ConfigureHttpJsonOptions(options =>
             options.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));

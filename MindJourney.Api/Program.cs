@@ -5,6 +5,7 @@ using MindJourney.Api.Experiments;
 using MindJourney.Api.Infrastructure;
 using MindJourney.Api.Responses;
 using MindJourney.Api.Sessions;
+using MindJourney.Api.Storage;
 using Scalar.AspNetCore;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -34,6 +35,7 @@ app.MapDefaultEndpoints();
 app.MapExperimentsApi();
 app.MapSessionsApi();
 app.MapResponsesApi();
+app.MapStorageApi();
 app.MapAdminApi();
 
 await app.MigrateDatabaseAsync();

@@ -13,9 +13,13 @@ var database = builder.AddMindJourneyDatabase();
 // The admin routes' key: generated on the first run and kept in the AppHost's user secrets.
 var adminApiKey = builder.AddParameter("admin-api-key", new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true, persist: true);
 
+// Uploads: our Firebase-Storage-compatible emulator on :9199, the official one, or none (MindJourney:StorageEmulator).
+var storage = builder.AddFirebaseStorage();
+
 builder.AddProject<Projects.MindJourney_Api>("api")
     .WithReference(database, connectionName: "mindjourney")
     .WaitFor(database)
+    .WithFirebaseStorage(storage)
     .WithEnvironment("Admin__ApiKey", adminApiKey)
     .WithReplicas(builder.Configuration.GetValue("MindJourney:ApiReplicas", 1))
     .WithRateLimitSettings(builder.Configuration)

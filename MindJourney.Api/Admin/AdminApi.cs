@@ -25,7 +25,7 @@ public static class AdminApi
         TypedResults.Ok(await recovery.RecoverAsync(cancellationToken));
 
     public static async Task<Ok<AuditReport>> Audit(VisitorNumberAudit audit, CancellationToken cancellationToken) =>
-        TypedResults.Ok(await audit.RunAsync(_ => Task.FromResult(0L), cancellationToken));
+        TypedResults.Ok(await audit.RunAsync(cancellationToken));
 
     public static IServiceCollection AddAdminServices(this IServiceCollection services, IConfiguration configuration)
     {

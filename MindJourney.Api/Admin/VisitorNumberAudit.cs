@@ -4,7 +4,7 @@ namespace MindJourney.Api.Admin;
 
 /// <summary>
 /// Proves the numbering is sound: no number held by two people, the gaps among assigned numbers, sessions and
-/// responses whose number disagrees with their owner's, and uploads not yet delivered. Each query walks an index
+/// responses whose number disagrees with their owner's, and uploads not yet delivered (all from one snapshot). Each query walks an index
 /// (users.visitor_number is unique, unnumbered sessions have a partial index), so it stays fast on large studies.
 /// </summary>
 public sealed class VisitorNumberAudit(NpgsqlDataSource dataSource)
@@ -21,15 +21,26 @@ public sealed class VisitorNumberAudit(NpgsqlDataSource dataSource)
                (SELECT count(*) FROM experiment_responses r JOIN experiment_sessions s ON s.id = r.session_id
                 WHERE r.visitor_number IS DISTINCT FROM s.visitor_number),
                (SELECT min(visitor_number) FROM users),
-               (SELECT max(visitor_number) FROM users)
+               (SELECT max(visitor_number) FROM users),
+               (SELECT count(*) FROM storage_deliveries)
         """;
 
-    // users.visitor_number is unique, so a number can only be shared through sessions: one number, two people.
+    // users.visitor_number is unique, so if two people share a number, at least one of them holds it on a session
+    // whose number differs from its user's. Only those numbers are examined: no pass over every session.
     private const string DuplicatesSql = """
-        SELECT visitor_number, count(DISTINCT user_id)
-        FROM experiment_sessions WHERE visitor_number IS NOT NULL
-        GROUP BY visitor_number HAVING count(DISTINCT user_id) > 1
-        ORDER BY visitor_number LIMIT 1000
+        WITH suspect AS (
+            SELECT DISTINCT s.visitor_number
+            FROM experiment_sessions s JOIN users u ON u.id = s.user_id
+            WHERE s.visitor_number IS NOT NULL AND s.visitor_number IS DISTINCT FROM u.visitor_number
+        )
+        SELECT n.visitor_number, count(DISTINCT holder.user_id)
+        FROM suspect n
+        CROSS JOIN LATERAL (
+            SELECT user_id FROM experiment_sessions WHERE visitor_number = n.visitor_number
+            UNION SELECT id FROM users WHERE visitor_number = n.visitor_number
+        ) holder
+        GROUP BY n.visitor_number HAVING count(DISTINCT holder.user_id) > 1
+        ORDER BY n.visitor_number LIMIT 1000
         """;
 
     // Walks the unique index in order; no sort.
@@ -42,13 +53,13 @@ public sealed class VisitorNumberAudit(NpgsqlDataSource dataSource)
         ORDER BY number LIMIT $1
         """;
 
-    public async Task<AuditReport> RunAsync(Func<CancellationToken, Task<long>> pendingUploads, CancellationToken cancellationToken)
+    public async Task<AuditReport> RunAsync(CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         // One snapshot for every figure, so they agree with each other.
         await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
 
-        long sequence, users, numbered, unnumbered, mismatchedSessions, mismatchedResponses;
+        long sequence, users, numbered, unnumbered, mismatchedSessions, mismatchedResponses, pendingUploads;
         long? min, max;
         await using (var command = new NpgsqlCommand(CountsSql, connection) { CommandTimeout = 300 })
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
@@ -62,6 +73,7 @@ public sealed class VisitorNumberAudit(NpgsqlDataSource dataSource)
             mismatchedResponses = reader.GetInt64(5);
             min = reader.IsDBNull(6) ? null : reader.GetInt32(6);
             max = reader.IsDBNull(7) ? null : reader.GetInt32(7);
+            pendingUploads = reader.GetInt64(8);
         }
 
         var duplicates = new List<DuplicateNumber>();
@@ -110,7 +122,6 @@ public sealed class VisitorNumberAudit(NpgsqlDataSource dataSource)
 
         var truncated = gaps.Count > MaxGapsListed;
         return new AuditReport(sequence, users, numbered, unnumbered, duplicates,
-            truncated ? gaps[..MaxGapsListed] : gaps, truncated, mismatchedSessions, mismatchedResponses,
-            await pendingUploads(cancellationToken));
+            truncated ? gaps[..MaxGapsListed] : gaps, truncated, mismatchedSessions, mismatchedResponses, pendingUploads);
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using MindJourney.Api.Storage;
 using MindJourney.Api.Telemetry;
 using Npgsql;
 
@@ -11,6 +12,7 @@ namespace MindJourney.Api.Admin;
 /// </summary>
 public sealed partial class VisitorNumberRecovery(
     NpgsqlDataSource dataSource,
+    ResponseStorage storage,
     VisitorNumberingTelemetry telemetry,
     ILogger<VisitorNumberRecovery> logger)
 {
@@ -142,11 +144,21 @@ public sealed partial class VisitorNumberRecovery(
     }
 
     /// <summary>Stored objects carry the visitor number in their metadata; bring them in line after the commit
-    /// (storage is not part of the database transaction, and a failure here leaves the database right).</summary>
-    private Task<int> UpdateStoredObjectsAsync(List<(string ObjectName, int VisitorNumber)> objects, CancellationToken cancellationToken)
+    /// (storage is not part of the database transaction, and a failure here leaves the database right).
+    /// Objects not in storage yet (pending) take the row's number when delivered; objects storage could not patch
+    /// now are patched later by the delivery worker, which compares each row with what its object carries.</summary>
+    private async Task<int> UpdateStoredObjectsAsync(List<(string ObjectName, int VisitorNumber)> objects, CancellationToken cancellationToken)
     {
-        _ = cancellationToken;
-        return Task.FromResult(objects.Count == 0 ? 0 : 0);
+        var updated = 0;
+        await Parallel.ForEachAsync(objects, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
+            async (item, ct) =>
+            {
+                if (await storage.UpdateVisitorNumberAsync(item.ObjectName, item.VisitorNumber, ct))
+                {
+                    Interlocked.Increment(ref updated);
+                }
+            });
+        return updated;
     }
 
     private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)

@@ -77,4 +77,12 @@ public sealed class ExperimentResponse
     public string? FileId { get; set; }
     public string? FileUrl { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
+
+    /// <summary>Where the file or text stands: <c>pending</c> (kept in <see cref="StorageDelivery"/> until
+    /// delivered), <c>stored</c>, or null when nothing goes to storage.</summary>
+    public string? StorageStatus { get; set; }
+
+    /// <summary>The visitor number the stored object's metadata carries; differs from <see cref="VisitorNumber"/>
+    /// after a recovery until the metadata is patched (the storage worker finds such rows by this).</summary>
+    public int? ObjectVisitorNumber { get; set; }
 }

@@ -13,6 +13,8 @@ public sealed class MindJourneyDbContext(DbContextOptions<MindJourneyDbContext> 
     public DbSet<User> Users => Set<User>();
     public DbSet<ExperimentSession> ExperimentSessions => Set<ExperimentSession>();
     public DbSet<ExperimentResponse> ExperimentResponses => Set<ExperimentResponse>();
+    public DbSet<StorageDelivery> StorageDeliveries => Set<StorageDelivery>();
+    public DbSet<StorageDeliveryChunk> StorageDeliveryChunks => Set<StorageDeliveryChunk>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -69,6 +71,30 @@ public sealed class MindJourneyDbContext(DbContextOptions<MindJourneyDbContext> 
             e.HasOne<User>().WithMany().HasForeignKey(x => x.UserId);
             e.HasIndex(x => new { x.SessionId, x.CreatedAt });
             e.Property(x => x.CreatedAt).HasDefaultValueSql("now()");
+            // Object names are unique (two uploads never share one), and the admin recovery finds rows by them.
+            e.HasIndex(x => x.FileId).IsUnique();
+            e.Property(x => x.StorageStatus).HasMaxLength(16);
+            // Only stored objects whose metadata lags the row's number: the storage worker's to-do list stays tiny.
+            e.HasIndex(x => x.Id).HasFilter("storage_status = 'stored' AND visitor_number IS DISTINCT FROM object_visitor_number")
+                .HasDatabaseName("ix_experiment_responses_object_number_stale");
+        });
+
+        modelBuilder.Entity<StorageDelivery>(e =>
+        {
+            e.ToTable("storage_deliveries");
+            e.HasKey(x => x.ResponseId);
+            e.HasOne<ExperimentResponse>().WithOne().HasForeignKey<StorageDelivery>(x => x.ResponseId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(x => x.NextAttemptAt);
+            e.Property(x => x.ContentType).HasMaxLength(200);
+            e.Property(x => x.Md5Hash).HasColumnName("md5_hash");
+            e.Property(x => x.CreatedAt).HasDefaultValueSql("now()");
+        });
+
+        modelBuilder.Entity<StorageDeliveryChunk>(e =>
+        {
+            e.ToTable("storage_delivery_chunks");
+            e.HasKey(x => new { x.ResponseId, x.Sequence });
+            e.HasOne<StorageDelivery>().WithMany().HasForeignKey(x => x.ResponseId).OnDelete(DeleteBehavior.Cascade);
         });
 
         SeedData.Apply(modelBuilder);

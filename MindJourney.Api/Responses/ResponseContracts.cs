@@ -35,7 +35,8 @@ public sealed record ResponseResponse(
     DateTimeOffset CreatedAt,
     StorageInfo Storage)
 {
-    public static ResponseResponse From(ExperimentResponse r) => From(r, r.FileId is null ? StorageInfo.NotStored : new StorageInfo(StorageInfo.Stored, r.FileId));
+    public static ResponseResponse From(ExperimentResponse r) =>
+        From(r, r.StorageStatus is { } status && r.FileId is not null ? new StorageInfo(status, r.FileId) : StorageInfo.NotStored);
 
     public static ResponseResponse From(ExperimentResponse r, StorageInfo storage)
     {

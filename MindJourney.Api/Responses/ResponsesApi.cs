@@ -1,7 +1,11 @@
 using System.Text.Json;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
 using MindJourney.Api.Infrastructure;
+using MindJourney.Api.Storage;
+using MindJourney.Api.Telemetry;
 
 namespace MindJourney.Api.Responses;
 
@@ -9,20 +13,74 @@ public static class ResponsesApi
 {
     public const int MaxIdLength = 200;
 
+    /// <summary>Room for the form fields and multipart framing around the largest file.</summary>
+    private const long FormOverheadBytes = 64 * 1024;
+
     public static IEndpointRouteBuilder MapResponsesApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api").WithTags("Responses");
 
+        // One route, two forms: JSON answers keep the 1 MiB limit (set per request below), a multipart upload may
+        // carry the largest media file plus its fields.
+        var storage = app.ServiceProvider.GetRequiredService<IOptions<StorageOptions>>().Value;
+        var multipartLimit = storage.MaxMediaBytes + Math.Max(storage.MaxTextBytes, RequestLimits.JsonBodyBytes) + FormOverheadBytes;
         api.MapPost("/response", CreateResponse)
             .WithName("CreateResponse")
-            .WithSummary("Record a participant's answer; it inherits the session's visitor number")
-            .WithMetadata(new RequestSizeLimitAttribute(RequestLimits.JsonBodyBytes));
+            .WithSummary("Record a participant's answer (JSON, or multipart with a file); it inherits the session's visitor number")
+            .Accepts<CreateResponseRequest>("application/json", "multipart/form-data")
+            .WithMetadata(new RequestSizeLimitAttribute(multipartLimit))
+            .WithFormOptions(multipartBodyLengthLimit: multipartLimit);
 
         return app;
     }
 
     public static async Task<Results<Created<ResponseResponse>, ProblemHttpResult>> CreateResponse(
-        CreateResponseRequest request, ResponseRecorder recorder, CancellationToken cancellationToken)
+        HttpContext http, ResponseRecorder recorder, ResponseStorage storage, StorageDeliverer deliverer,
+        StorageTelemetry telemetry, IOptions<StorageOptions> storageOptions, CancellationToken cancellationToken)
+    {
+        var options = storageOptions.Value;
+        if (ResponseForm.IsMultipart(http.Request))
+        {
+            var (form, problem) = await ResponseForm.ReadAsync(http.Request, options.MaxMediaBytes, options.MaxTextBytes, cancellationToken);
+            if (form is null)
+            {
+                return problem!;
+            }
+
+            await using (form)
+            {
+                return await CreateAsync(form.Request, form.File, multipart: true, recorder, storage, deliverer, telemetry, options, cancellationToken);
+            }
+        }
+
+        if (!http.Request.HasJsonContentType())
+        {
+            return Problems.UnsupportedMediaType("Send application/json, or multipart/form-data with a file part.");
+        }
+
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = RequestLimits.JsonBodyBytes;
+        }
+
+        CreateResponseRequest? request;
+        try
+        {
+            request = await http.Request.ReadFromJsonAsync(ApiJsonContext.Default.CreateResponseRequest, cancellationToken);
+        }
+        catch (JsonException ex)
+        {
+            return Problems.BadRequest($"The body is not valid JSON for a response: {ex.Message}");
+        }
+
+        return request is null
+            ? Problems.BadRequest("The body must be a JSON object.")
+            : await CreateAsync(request, file: null, multipart: false, recorder, storage, deliverer, telemetry, options, cancellationToken);
+    }
+
+    private static async Task<Results<Created<ResponseResponse>, ProblemHttpResult>> CreateAsync(
+        CreateResponseRequest request, UploadContent? file, bool multipart, ResponseRecorder recorder, ResponseStorage storage,
+        StorageDeliverer deliverer, StorageTelemetry telemetry, StorageOptions options, CancellationToken cancellationToken)
     {
         if (Validate(request) is { } problem)
         {
@@ -34,13 +92,116 @@ public static class ResponsesApi
             return Problems.BadRequest("responseData must be JSON, or a string.");
         }
 
-        var created = await recorder.RecordAsync(request.SessionId!.Value, request.LevelId!, request.QuestionId!,
-            request.ResponseType!, responseData, cancellationToken);
+        var sessionId = request.SessionId!.Value;
+        var responseType = request.ResponseType!;
+        if (ChooseContent(responseType, responseData, file, multipart, options, out var text) is { } refused)
+        {
+            return refused;
+        }
 
-        return created is null
-            ? Problems.NotFound($"No session with id '{request.SessionId}'.")
-            : TypedResults.Created($"/api/session/{created.SessionId}/responses", created);
+        var content = file ?? (text is null ? null : UploadContent.FromText(text));
+        if (content is null)
+        {
+            // Nothing goes to storage (an email, or an answer without a file or text).
+            var created = await recorder.RecordAsync(sessionId, request.LevelId!, request.QuestionId!, responseType, responseData, cancellationToken);
+            return created is null ? UnknownSession(sessionId) : Created(created);
+        }
+
+        await using (content)
+        {
+            var lease = storage.IsConfigured ? options.UploadTimeout + StorageOptions.LeaseMargin : TimeSpan.Zero;
+            var recorded = await recorder.RecordWithContentAsync(sessionId, request.LevelId!, request.QuestionId!,
+                responseType, responseData, content, lease, cancellationToken);
+            if (recorded is null)
+            {
+                return UnknownSession(sessionId);
+            }
+
+            // From here on the upload is durable and acknowledged whatever happens to storage.
+            telemetry.UploadSize.Record(content.Length, new KeyValuePair<string, object?>(StorageTelemetry.ResponseTypeTag, responseType));
+            var stored = false;
+            if (storage.IsConfigured)
+            {
+                try
+                {
+                    // Not the request's token: a client that leaves must not cut a delivery half-way.
+                    stored = await deliverer.DeliverAsync(recorded.Delivery, _ => Task.FromResult(content.OpenRead()),
+                        options.UploadTimeout, fromRequest: true, CancellationToken.None);
+                }
+                catch (Npgsql.NpgsqlException)
+                {
+                    // The database went away after the commit: the delivery's lease ends and a worker takes it.
+                }
+            }
+            else
+            {
+                telemetry.RecordUpload(responseType, StorageTelemetry.OutcomeQueued);
+            }
+
+            var response = recorded.Response;
+            response.StorageStatus = stored ? StorageInfo.Stored : StorageInfo.Pending;
+            return Created(ResponseResponse.From(response));
+        }
     }
+
+    /// <summary>What goes to storage: the file (of the right kind), or a text answer as text-response.txt, or
+    /// nothing. A refusal is a 4xx, before anything is written.</summary>
+    private static ProblemHttpResult? ChooseContent(string responseType, string responseDataJson, UploadContent? file,
+        bool multipart, StorageOptions options, out string? text)
+    {
+        text = null;
+        if (file is not null)
+        {
+            if (MediaTypes.AllowedFor(responseType) is not { } allowed)
+            {
+                return Problems.BadRequest($"A '{responseType}' response takes no file; send its answer in responseData.");
+            }
+
+            if (!MediaTypes.Matches(file.ContentType, allowed))
+            {
+                return Problems.UnsupportedMediaType(
+                    $"A '{responseType}' file must be {allowed}; got '{MediaTypes.Describe(file.ContentType)}'.");
+            }
+
+            return null;
+        }
+
+        if (multipart && MediaTypes.AllowedFor(responseType) is not null)
+        {
+            return Problems.BadRequest($"A '{responseType}' upload needs a '{ResponseForm.FilePartName}' part.");
+        }
+
+        if (responseType == ResponseTypes.Text)
+        {
+            text = TextOf(responseDataJson);
+            if (text is not null && System.Text.Encoding.UTF8.GetByteCount(text) > options.MaxTextBytes)
+            {
+                return Problems.PayloadTooLarge($"The text answer is larger than {options.MaxTextBytes} bytes.");
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The answer text written to <c>text-response.txt</c>: a string answer as it is, an object's
+    /// <c>text</c> property, else the JSON itself; nothing for a null answer.</summary>
+    internal static string? TextOf(string responseDataJson)
+    {
+        using var document = JsonDocument.Parse(responseDataJson);
+        var root = document.RootElement;
+        return root.ValueKind switch
+        {
+            JsonValueKind.Null => null,
+            JsonValueKind.String => root.GetString(),
+            JsonValueKind.Object when root.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String => t.GetString(),
+            _ => root.GetRawText(),
+        };
+    }
+
+    private static ProblemHttpResult UnknownSession(Guid sessionId) => Problems.NotFound($"No session with id '{sessionId}'.");
+
+    private static Created<ResponseResponse> Created(ResponseResponse created) =>
+        TypedResults.Created($"/api/session/{created.SessionId}/responses", created);
 
     internal static ProblemHttpResult? Validate(CreateResponseRequest request)
     {
@@ -96,4 +257,49 @@ public static class ResponsesApi
         json = element.GetRawText();
         return true;
     }
+}
+
+/// <summary>Which files each response type takes, by the part's declared content type.</summary>
+internal static class MediaTypes
+{
+    /// <summary>"audio/*", "video/*", "image/*", or null when the type takes no file.</summary>
+    public static string? AllowedFor(string responseType) => responseType switch
+    {
+        ResponseTypes.Voice => "audio/*",
+        ResponseTypes.Video => "video/*",
+        ResponseTypes.Photo => "image/*",
+        _ => null,
+    };
+
+    public static bool Matches(string contentType, string allowed)
+    {
+        var mediaType = Bare(contentType);
+        var slash = mediaType.IndexOf('/', StringComparison.Ordinal);
+        if (slash <= 0 || slash == mediaType.Length - 1 || !mediaType.All(c => char.IsAsciiLetterOrDigit(c) || "/.+-_".Contains(c)))
+        {
+            return false;
+        }
+
+        // SVG is an image that can run script when served from our origin.
+        return mediaType.StartsWith(allowed[..^1], StringComparison.Ordinal) && mediaType != "image/svg+xml";
+    }
+
+    /// <summary>The part's content type as stored and served back: as sent when it is short printable ASCII,
+    /// else its bare media type, else nothing (which no response type accepts).</summary>
+    public static string Normalise(string? contentType)
+    {
+        var value = (contentType ?? "").Trim();
+        if (value.Length <= 200 && value.All(c => c is >= ' ' and <= '~'))
+        {
+            return value;
+        }
+
+        var bare = Bare(value);
+        return bare.Length <= 100 && bare.All(c => c is > ' ' and <= '~') ? bare : "";
+    }
+
+    /// <summary>"video/webm" of "Video/WebM; codecs=vp8,opus".</summary>
+    public static string Bare(string contentType) => contentType.Split(';', 2)[0].Trim().ToLowerInvariant();
+
+    public static string Describe(string contentType) => contentType.Length == 0 ? "(none)" : Bare(contentType) is { Length: <= 100 } bare ? bare : "(too long)";
 }

@@ -67,7 +67,7 @@ public static class LocalPostgresBuilderExtensions
 
     /// <summary><c>MindJourney:DataPath</c>, else a folder the <c>postgres</c> user can reach: under the AppHost
     /// when we are not root, else under /var/tmp (root's home is closed to other users).</summary>
-    private static string DataRoot(IDistributedApplicationBuilder builder)
+    internal static string DataRoot(IDistributedApplicationBuilder builder)
     {
         if (builder.Configuration["MindJourney:DataPath"] is { Length: > 0 } configured)
         {

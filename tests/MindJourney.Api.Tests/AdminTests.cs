@@ -69,6 +69,38 @@ public sealed class AdminTests(PostgresServer postgres)
     }
 
     [Fact]
+    public async Task Recovery_writes_the_new_number_into_stored_objects_and_the_audit_counts_uploads_still_pending()
+    {
+        await using var storage = await TestStorage.StartAsync();
+        await using var api = await TestApi.StartAsync(postgres, settings: WithAdminKey, storage: storage);
+        await Uploads.NewSessionAsync(api);
+        await Uploads.NewSessionAsync(api);
+        await api.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence MAXVALUE 2");
+        var fallback = await Uploads.NewSessionAsync(api);
+        var stored = await Uploads.PostTextAsync(api.Client, fallback.GetProperty("id").GetGuid(), "before the recovery");
+        Assert.Equal("stored", Uploads.Status(stored));
+        Assert.Equal("", (await storage.Client.GetObjectAsync(TestStorage.Bucket, Uploads.ObjectName(stored))).Metadata["visitorNumber"]);
+        await api.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence NO MAXVALUE");
+
+        var result = await RecoverAsync(api.Client);
+
+        Assert.Equal(1, result.GetProperty("objectsUpdated").GetInt32());
+        Assert.Equal("3", (await storage.Client.GetObjectAsync(TestStorage.Bucket, Uploads.ObjectName(stored))).Metadata["visitorNumber"]);
+
+        await storage.StopAsync();
+        var pending = await Uploads.PostTextAsync(api.Client, fallback.GetProperty("id").GetGuid(), "while storage is down");
+        Assert.Equal("pending", Uploads.Status(pending));
+        Assert.Equal(1, (await AuditAsync(api.Client)).GetProperty("pendingUploads").GetInt64());
+
+        await storage.StartAgainAsync();
+        await Uploads.WaitUntilStoredAsync(api, pending.GetProperty("id").GetGuid());
+        var audit = await AuditAsync(api.Client);
+        Assert.Equal(0, audit.GetProperty("pendingUploads").GetInt64());
+        Assert.Equal(0, audit.GetProperty("mismatchedResponses").GetInt64());
+        Assert.Equal("3", (await storage.Client.GetObjectAsync(TestStorage.Bucket, Uploads.ObjectName(pending))).Metadata["visitorNumber"]);
+    }
+
+    [Fact]
     public async Task Two_concurrent_recoveries_assign_each_number_once()
     {
         await using var api = await TestApi.StartAsync(postgres, instances: 2, settings: WithAdminKey);

@@ -8,26 +8,66 @@ namespace MindJourney.Testing;
 public sealed class TestApi : IAsyncDisposable
 {
     private readonly List<ApiHost> _hosts = [];
+    private readonly IReadOnlyDictionary<string, string?> _settings;
 
-    private TestApi(string connectionString) => ConnectionString = connectionString;
+    private TestApi(string connectionString, IReadOnlyDictionary<string, string?> settings)
+    {
+        ConnectionString = connectionString;
+        _settings = settings;
+    }
 
     public string ConnectionString { get; }
+
+    /// <summary>The storage emulator the hosts use, when the test asked for one.</summary>
+    public TestStorage? Storage { get; private init; }
 
     public IReadOnlyList<ApiHost> Hosts => _hosts;
 
     public HttpClient Client => _hosts[0].CreateClient();
 
-    public static async Task<TestApi> StartAsync(PostgresServer server, int instances = 1, IReadOnlyDictionary<string, string?>? settings = null)
+    /// <summary>Hosts on a fresh database; with <paramref name="storage"/>, pointed at that emulator, with a storage
+    /// worker that polls and retries within a second (so tests need not wait for production backoffs).</summary>
+    public static async Task<TestApi> StartAsync(PostgresServer server, int instances = 1, IReadOnlyDictionary<string, string?>? settings = null,
+        TestStorage? storage = null)
     {
-        var api = new TestApi(await server.CreateDatabaseAsync());
+        var merged = new Dictionary<string, string?>();
+        if (storage is not null)
+        {
+            foreach (var (key, value) in storage.Settings)
+            {
+                merged[key] = value;
+            }
+
+            merged["MindJourney:Storage:PollIntervalSeconds"] = "0.1";
+            merged["MindJourney:Storage:RetryInitialDelaySeconds"] = "0.2";
+            merged["MindJourney:Storage:RetryMaxDelaySeconds"] = "1";
+            merged["MindJourney:Storage:UploadTimeoutSeconds"] = "5";
+        }
+
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            merged[key] = value;
+        }
+
+        var api = new TestApi(await server.CreateDatabaseAsync(), merged) { Storage = storage };
         for (var i = 0; i < instances; i++)
         {
-            api._hosts.Add(new ApiHost(api.ConnectionString, settings));
+            api._hosts.Add(new ApiHost(api.ConnectionString, merged));
         }
 
         // Start them together, as replicas would: migrations must not race.
         await Task.WhenAll(api._hosts.Select(h => Task.Run(h.StartServer)));
         return api;
+    }
+
+    /// <summary>Stops host <paramref name="index"/> (as a crash or deploy would) and starts a new one with the same
+    /// settings on the same database in its place.</summary>
+    public async Task RestartHostAsync(int index = 0)
+    {
+        await _hosts[index].DisposeAsync();
+        var host = new ApiHost(ConnectionString, _settings);
+        host.StartServer();
+        _hosts[index] = host;
     }
 
     public async Task<T> ScalarAsync<T>(string sql)

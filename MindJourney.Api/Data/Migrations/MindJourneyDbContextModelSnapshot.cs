@@ -186,6 +186,10 @@ namespace MindJourney.Api.Data.Migrations
                         .HasColumnType("character varying(200)")
                         .HasColumnName("level_id");
 
+                    b.Property<int?>("ObjectVisitorNumber")
+                        .HasColumnType("integer")
+                        .HasColumnName("object_visitor_number");
+
                     b.Property<string>("QuestionId")
                         .IsRequired()
                         .HasMaxLength(200)
@@ -207,6 +211,11 @@ namespace MindJourney.Api.Data.Migrations
                         .HasColumnType("uuid")
                         .HasColumnName("session_id");
 
+                    b.Property<string>("StorageStatus")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("storage_status");
+
                     b.Property<Guid>("UserId")
                         .HasColumnType("uuid")
                         .HasColumnName("user_id");
@@ -217,6 +226,14 @@ namespace MindJourney.Api.Data.Migrations
 
                     b.HasKey("Id")
                         .HasName("pk_experiment_responses");
+
+                    b.HasIndex("FileId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_experiment_responses_file_id");
+
+                    b.HasIndex("Id")
+                        .HasDatabaseName("ix_experiment_responses_object_number_stale")
+                        .HasFilter("storage_status = 'stored' AND visitor_number IS DISTINCT FROM object_visitor_number");
 
                     b.HasIndex("UserId")
                         .HasDatabaseName("ix_experiment_responses_user_id");
@@ -301,6 +318,89 @@ namespace MindJourney.Api.Data.Migrations
                     b.ToTable("experiment_sessions", (string)null);
                 });
 
+            modelBuilder.Entity("MindJourney.Api.Data.StorageDelivery", b =>
+                {
+                    b.Property<Guid>("ResponseId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("response_id");
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("integer")
+                        .HasColumnName("attempts");
+
+                    b.Property<string>("ContentType")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("content_type");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at")
+                        .HasDefaultValueSql("now()");
+
+                    b.Property<string>("LastError")
+                        .HasColumnType("text")
+                        .HasColumnName("last_error");
+
+                    b.Property<string>("Md5Hash")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("md5_hash");
+
+                    b.Property<DateTimeOffset>("NextAttemptAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("next_attempt_at");
+
+                    b.Property<string>("ObjectName")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("object_name");
+
+                    b.Property<string>("OriginalName")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("original_name");
+
+                    b.Property<long>("SizeBytes")
+                        .HasColumnType("bigint")
+                        .HasColumnName("size_bytes");
+
+                    b.Property<DateTimeOffset>("UploadedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("uploaded_at");
+
+                    b.HasKey("ResponseId")
+                        .HasName("pk_storage_deliveries");
+
+                    b.HasIndex("NextAttemptAt")
+                        .HasDatabaseName("ix_storage_deliveries_next_attempt_at");
+
+                    b.ToTable("storage_deliveries", (string)null);
+                });
+
+            modelBuilder.Entity("MindJourney.Api.Data.StorageDeliveryChunk", b =>
+                {
+                    b.Property<Guid>("ResponseId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("response_id");
+
+                    b.Property<int>("Sequence")
+                        .HasColumnType("integer")
+                        .HasColumnName("sequence");
+
+                    b.Property<byte[]>("Data")
+                        .IsRequired()
+                        .HasColumnType("bytea")
+                        .HasColumnName("data");
+
+                    b.HasKey("ResponseId", "Sequence")
+                        .HasName("pk_storage_delivery_chunks");
+
+                    b.ToTable("storage_delivery_chunks", (string)null);
+                });
+
             modelBuilder.Entity("MindJourney.Api.Data.User", b =>
                 {
                     b.Property<Guid>("Id")
@@ -382,6 +482,26 @@ namespace MindJourney.Api.Data.Migrations
                         .HasConstraintName("fk_experiment_sessions_users_user_id");
 
                     b.Navigation("Experiment");
+                });
+
+            modelBuilder.Entity("MindJourney.Api.Data.StorageDelivery", b =>
+                {
+                    b.HasOne("MindJourney.Api.Data.ExperimentResponse", null)
+                        .WithOne()
+                        .HasForeignKey("MindJourney.Api.Data.StorageDelivery", "ResponseId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_storage_deliveries_experiment_responses_response_id");
+                });
+
+            modelBuilder.Entity("MindJourney.Api.Data.StorageDeliveryChunk", b =>
+                {
+                    b.HasOne("MindJourney.Api.Data.StorageDelivery", null)
+                        .WithMany()
+                        .HasForeignKey("ResponseId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_storage_delivery_chunks_storage_deliveries_response_id");
                 });
 
             modelBuilder.Entity("MindJourney.Api.Data.Experiment", b =>

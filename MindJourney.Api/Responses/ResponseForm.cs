@@ -1,0 +1,183 @@
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Net.Http.Headers;
+using MindJourney.Api.Infrastructure;
+using MindJourney.Api.Storage;
+
+namespace MindJourney.Api.Responses;
+
+/// <summary>A multipart <c>POST /api/response</c>: the same fields as the JSON form, plus the <c>file</c> part,
+/// spooled to a temporary file as it arrives.</summary>
+internal sealed class ResponseForm : IAsyncDisposable
+{
+    public const string FilePartName = "file";
+
+    private const int MaxBoundaryLength = 70; // RFC 2046
+    private const int MaxIdFieldBytes = 4 * ResponsesApi.MaxIdLength; // 200 characters of UTF-8
+
+    private static readonly HashSet<string> IdFields = ["sessionId", "levelId", "questionId", "responseType"];
+
+    private ResponseForm(CreateResponseRequest request, UploadContent? file)
+    {
+        Request = request;
+        File = file;
+    }
+
+    public CreateResponseRequest Request { get; }
+
+    public UploadContent? File { get; }
+
+    public static bool IsMultipart(HttpRequest request) =>
+        MediaTypeHeaderValue.TryParse(request.ContentType, out var type)
+        && type.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Reads the form, or says with a 4xx what is wrong with it. The file part stops being read as soon
+    /// as it passes <paramref name="maxFileBytes"/>.</summary>
+    public static async Task<(ResponseForm? Form, ProblemHttpResult? Problem)> ReadAsync(
+        HttpRequest request, long maxFileBytes, long maxFieldBytes, CancellationToken cancellationToken)
+    {
+        var boundary = MediaTypeHeaderValue.Parse(request.ContentType).Boundary;
+        var boundaryText = HeaderUtilities.RemoveQuotes(boundary).Value;
+        if (string.IsNullOrWhiteSpace(boundaryText) || boundaryText.Length > MaxBoundaryLength)
+        {
+            return (null, Problems.BadRequest("multipart/form-data needs a boundary of 1 to 70 characters."));
+        }
+
+        var fields = new Dictionary<string, string>(StringComparer.Ordinal);
+        UploadContent? file = null;
+        try
+        {
+            var reader = new MultipartReader(boundaryText, request.Body);
+            MultipartSection? section;
+            while ((section = await reader.ReadNextSectionAsync(cancellationToken)) is not null)
+            {
+                if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
+                    || !disposition.DispositionType.Equals("form-data", StringComparison.OrdinalIgnoreCase)
+                    || HeaderUtilities.RemoveQuotes(disposition.Name).Value is not { Length: > 0 } name)
+                {
+                    return await FailAsync(file, Problems.BadRequest("Every part must be form-data with a name."));
+                }
+
+                if (disposition.IsFileDisposition())
+                {
+                    if (name != FilePartName)
+                    {
+                        return await FailAsync(file, Problems.BadRequest($"The only file part accepted is '{FilePartName}'."));
+                    }
+
+                    if (file is not null)
+                    {
+                        return await FailAsync(file, Problems.BadRequest($"Send one '{FilePartName}' part, not several."));
+                    }
+
+                    var clientName = HeaderUtilities.RemoveQuotes(disposition.FileNameStar).Value is { Length: > 0 } star
+                        ? star
+                        : HeaderUtilities.RemoveQuotes(disposition.FileName).Value;
+                    file = await UploadContent.SpoolAsync(section.Body, maxFileBytes, MediaTypes.Normalise(section.ContentType), clientName, cancellationToken);
+                    if (file is null)
+                    {
+                        return (null, Problems.PayloadTooLarge($"The file is larger than {maxFileBytes} bytes."));
+                    }
+
+                    continue;
+                }
+
+                var isId = IdFields.Contains(name);
+                var value = await ReadFieldAsync(section.Body, isId ? MaxIdFieldBytes : maxFieldBytes, cancellationToken);
+                if (value is null)
+                {
+                    return await FailAsync(file, isId
+                        ? Problems.BadRequest($"{name} is at most {ResponsesApi.MaxIdLength} characters.")
+                        : Problems.PayloadTooLarge($"The form field '{Truncate(name)}' is longer than {maxFieldBytes} bytes."));
+                }
+
+                if (!isId && name != "responseData")
+                {
+                    continue; // unknown fields are ignored, as in the JSON form
+                }
+
+                if (!fields.TryAdd(name, value))
+                {
+                    return await FailAsync(file, Problems.BadRequest($"The form field '{Truncate(name)}' is sent more than once."));
+                }
+            }
+        }
+        catch (Exception ex) when (ex is InvalidDataException or IOException && ex is not BadHttpRequestException)
+        {
+            // A broken multipart body (missing end boundary, oversized part headers, a client that stopped).
+            return await FailAsync(file, Problems.BadRequest("The multipart body is malformed or incomplete."));
+        }
+        catch
+        {
+            if (file is not null)
+            {
+                await file.DisposeAsync();
+            }
+
+            throw;
+        }
+
+        Guid? sessionId = null;
+        if (fields.TryGetValue("sessionId", out var sessionText))
+        {
+            if (!Guid.TryParse(sessionText, out var parsed))
+            {
+                return await FailAsync(file, Problems.BadRequest("sessionId must be a uuid."));
+            }
+
+            sessionId = parsed;
+        }
+
+        JsonElement? responseData = fields.TryGetValue("responseData", out var data) ? StringElement(data) : null;
+        var fieldsRequest = new CreateResponseRequest(sessionId, fields.GetValueOrDefault("levelId"),
+            fields.GetValueOrDefault("questionId"), fields.GetValueOrDefault("responseType"), responseData);
+        return (new ResponseForm(fieldsRequest, file), null);
+    }
+
+    /// <summary>A form field as the JSON string the original client sends in the JSON form.</summary>
+    private static JsonElement StringElement(string value)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStringValue(value);
+        }
+
+        using var document = JsonDocument.Parse(buffer.WrittenMemory);
+        return document.RootElement.Clone();
+    }
+
+    private static async Task<string?> ReadFieldAsync(Stream body, long limit, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[8192];
+        int read;
+        while ((read = await body.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > limit)
+            {
+                return null;
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+    }
+
+    private static async Task<(ResponseForm?, ProblemHttpResult?)> FailAsync(UploadContent? file, ProblemHttpResult problem)
+    {
+        if (file is not null)
+        {
+            await file.DisposeAsync();
+        }
+
+        return (null, problem);
+    }
+
+    private static string Truncate(string name) => name.Length > 40 ? name[..40] + "…" : name;
+
+    public ValueTask DisposeAsync() => File?.DisposeAsync() ?? ValueTask.CompletedTask;
+}

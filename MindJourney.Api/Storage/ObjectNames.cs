@@ -1,0 +1,110 @@
+using System.Globalization;
+using System.Text;
+
+namespace MindJourney.Api.Storage;
+
+/// <summary>Storage object names and metadata of responses (DESIGN.md §5).</summary>
+public static class ObjectNames
+{
+    public const string Prefix = "experiment-responses";
+    public const string TextFileName = "text-response.txt";
+    public const string TextContentType = "text/plain; charset=utf-8";
+
+    /// <summary>Longest sanitised file name kept in an object name (GCS allows 1024 bytes for the whole name).</summary>
+    public const int MaxFileNameLength = 100;
+
+    /// <summary>Longest client file name kept in the <c>originalName</c> metadata.</summary>
+    public const int MaxOriginalNameLength = 255;
+
+    private const string FallbackFileName = "file";
+
+    /// <summary><c>experiment-responses/{yyyy-MM-dd}/session-{sessionId}/{responseType}/{timestamp}_{name}</c>, in
+    /// UTC, with the whole session id (the original cut it to 8 characters, which can collide).</summary>
+    public static string For(Guid sessionId, string responseType, DateTimeOffset uploadedAt, string fileName) =>
+        string.Create(CultureInfo.InvariantCulture,
+            $"{Prefix}/{uploadedAt.UtcDateTime:yyyy-MM-dd}/session-{sessionId:D}/{responseType}/{uploadedAt.ToUnixTimeMilliseconds()}_{fileName}");
+
+    /// <summary>The client's file name reduced to letters, digits, '.', '-' and '_': the last path segment only,
+    /// control characters dropped, anything else replaced by '_', no leading dots (no "..", no hidden files), at
+    /// most <see cref="MaxFileNameLength"/> characters with the extension kept. Never empty, never a path.</summary>
+    public static string SanitiseFileName(string? clientName)
+    {
+        var name = clientName ?? "";
+        var slash = name.LastIndexOfAny(['/', '\\']);
+        if (slash >= 0)
+        {
+            name = name[(slash + 1)..];
+        }
+
+        var builder = new StringBuilder(name.Length);
+        foreach (var c in name)
+        {
+            if (char.IsControl(c))
+            {
+                continue;
+            }
+
+            var keep = char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_';
+            var next = keep ? c : '_';
+            if (next == '_' && builder.Length > 0 && builder[^1] == '_')
+            {
+                continue; // "my  (1).webm" → "my_1_.webm", not a row of underscores
+            }
+
+            builder.Append(next);
+        }
+
+        var sanitised = builder.ToString().TrimStart('.', '_', '-');
+        if (sanitised.Length > MaxFileNameLength)
+        {
+            var dot = sanitised.LastIndexOf('.');
+            var extension = dot > 0 && sanitised.Length - dot <= 16 ? sanitised[dot..] : "";
+            sanitised = sanitised[..(MaxFileNameLength - extension.Length)] + extension;
+        }
+
+        return sanitised.Trim('.').Length == 0 ? FallbackFileName : sanitised;
+    }
+
+    /// <summary>What the <c>originalName</c> metadata keeps of the client's name: no control characters, bounded.</summary>
+    public static string OriginalName(string? clientName)
+    {
+        var cleaned = new string((clientName ?? "").Where(c => !char.IsControl(c)).ToArray()).Trim();
+        return cleaned.Length > MaxOriginalNameLength ? cleaned[..MaxOriginalNameLength] : cleaned;
+    }
+}
+
+/// <summary>One upload on its way to storage, with what its object's metadata says. <see cref="VisitorNumber"/> is
+/// read from the response row when the delivery starts, so a number back-filled by the admin recovery is the one
+/// stored.</summary>
+public sealed record DeliveryItem(
+    Guid ResponseId,
+    string ObjectName,
+    string ContentType,
+    long SizeBytes,
+    string Md5Hash,
+    string OriginalName,
+    DateTimeOffset UploadedAt,
+    int Attempts,
+    Guid SessionId,
+    Guid UserId,
+    Guid ExperimentId,
+    int? VisitorNumber,
+    string ResponseType)
+{
+    /// <summary>The object's custom metadata (all strings, DESIGN.md §5); visitorNumber is empty while the
+    /// session has no number yet.</summary>
+    public Dictionary<string, string> Metadata() => new()
+    {
+        ["visitorNumber"] = VisitorNumberText(VisitorNumber),
+        ["sessionId"] = SessionId.ToString("D"),
+        ["userId"] = UserId.ToString("D"),
+        ["experimentId"] = ExperimentId.ToString("D"),
+        ["responseId"] = ResponseId.ToString("D"),
+        ["responseType"] = ResponseType,
+        ["uploadedAt"] = UploadedAt.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture),
+        ["originalName"] = OriginalName,
+    };
+
+    public static string VisitorNumberText(int? visitorNumber) =>
+        visitorNumber?.ToString(CultureInfo.InvariantCulture) ?? "";
+}

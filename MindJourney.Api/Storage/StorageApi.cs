@@ -1,0 +1,127 @@
+using System.Data;
+using Microsoft.AspNetCore.Http.HttpResults;
+using MindJourney.Api.Infrastructure;
+using Npgsql;
+
+namespace MindJourney.Api.Storage;
+
+public static partial class StorageApi
+{
+    public static IEndpointRouteBuilder MapStorageApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGroup("/api").WithTags("Storage")
+            .MapGet("/download/{responseId:guid}", Download)
+            .WithName("DownloadResponseFile")
+            .WithSummary("The stored file (or text) of a response, streamed with its content type");
+
+        return app;
+    }
+
+    private const string LookupSql = """
+        SELECT r.file_id, r.storage_status, d.content_type, d.size_bytes
+        FROM experiment_responses r LEFT JOIN storage_deliveries d ON d.response_id = r.id
+        WHERE r.id = $1
+        """;
+
+    /// <summary>From storage once delivered; while pending, from the durable copy in the database (the lookup and
+    /// the read share one snapshot, so a delivery finishing meanwhile cannot pull the bytes away).</summary>
+    public static async Task<Results<PushStreamHttpResult, ProblemHttpResult>> Download(
+        Guid responseId, HttpContext http, NpgsqlDataSource dataSource, ResponseStorage storage, ILoggerFactory loggers,
+        CancellationToken cancellationToken)
+    {
+        var logger = loggers.CreateLogger(typeof(StorageApi));
+        var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        http.Response.RegisterForDisposeAsync(connection);
+        var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
+        http.Response.RegisterForDisposeAsync(transaction);
+
+        string? objectName, status, pendingType;
+        long pendingSize;
+        await using (var lookup = new NpgsqlCommand(LookupSql, connection, transaction))
+        {
+            lookup.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = responseId });
+            await using var reader = await lookup.ExecuteReaderAsync(cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                return Problems.NotFound($"No response with id '{responseId}'.");
+            }
+
+            objectName = reader.IsDBNull(0) ? null : reader.GetString(0);
+            status = reader.IsDBNull(1) ? null : reader.GetString(1);
+            pendingType = reader.IsDBNull(2) ? null : reader.GetString(2);
+            pendingSize = reader.IsDBNull(3) ? 0 : reader.GetInt64(3);
+        }
+
+        if (objectName is null || status is null)
+        {
+            return Problems.NotFound($"Response '{responseId}' has no stored file.");
+        }
+
+        var fileName = objectName[(objectName.LastIndexOf('/') + 1)..];
+        SetSafeHeaders(http);
+        if (pendingType is not null)
+        {
+            var content = await ChunkedContentStream.OpenAsync(connection, transaction, responseId, cancellationToken);
+            http.Response.RegisterForDisposeAsync(content);
+            http.Response.ContentLength = pendingSize;
+            return TypedResults.Stream(async body => await content.CopyToAsync(body, http.RequestAborted), pendingType, fileName);
+        }
+
+        await transaction.DisposeAsync();
+        await connection.DisposeAsync();
+        if (!storage.IsConfigured)
+        {
+            return Problems.Create(StatusCodes.Status503ServiceUnavailable, "Service unavailable", "Storage is not configured on this server.");
+        }
+
+        Google.Apis.Storage.v1.Data.Object? stored;
+        try
+        {
+            stored = await storage.FindAsync(objectName, cancellationToken);
+        }
+        catch (Exception ex) when (ResponseStorage.IsUnavailable(ex) && !cancellationToken.IsCancellationRequested)
+        {
+            http.Response.Headers.RetryAfter = "5";
+            return Problems.Create(StatusCodes.Status503ServiceUnavailable, "Service unavailable", "Storage cannot be reached; please retry.");
+        }
+
+        if (stored is null)
+        {
+            LogMissing(logger, responseId);
+            return Problems.NotFound($"The file of response '{responseId}' is no longer in storage.");
+        }
+
+        if (stored.Size is { } size)
+        {
+            http.Response.ContentLength = (long)size;
+        }
+
+        return TypedResults.Stream(async body =>
+        {
+            try
+            {
+                await storage.DownloadAsync(stored, body, http.RequestAborted);
+            }
+            catch (Exception ex) when (ResponseStorage.IsUnavailable(ex))
+            {
+                // Headers are gone already: cut the connection so the client sees an incomplete body, not a short file.
+                LogInterrupted(logger, responseId, ex.GetType().Name);
+                http.Abort();
+            }
+        }, stored.ContentType ?? "application/octet-stream", fileName);
+    }
+
+    /// <summary>Uploads are client-chosen bytes served from our origin: never sniffed, never run as a page.</summary>
+    private static void SetSafeHeaders(HttpContext http)
+    {
+        http.Response.Headers.XContentTypeOptions = "nosniff";
+        http.Response.Headers.ContentSecurityPolicy = "sandbox; default-src 'none'";
+        http.Response.Headers.CacheControl = "private, no-store";
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Stored file of response {ResponseId} is missing from storage")]
+    private static partial void LogMissing(ILogger logger, Guid responseId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Download of response {ResponseId} interrupted by storage ({Error})")]
+    private static partial void LogInterrupted(ILogger logger, Guid responseId, string error);
+}

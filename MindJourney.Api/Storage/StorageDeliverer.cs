@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Options;
+using MindJourney.Api.Telemetry;
+
+namespace MindJourney.Api.Storage;
+
+/// <summary>One delivery attempt, the same for the request that accepted the upload and for the worker: upload
+/// within a deadline, then mark the response stored, or put the delivery back with a backoff.</summary>
+public sealed partial class StorageDeliverer(
+    ResponseStorage storage,
+    StorageDeliveries deliveries,
+    StorageTelemetry telemetry,
+    IOptions<StorageOptions> options,
+    ILogger<StorageDeliverer> logger)
+{
+    /// <summary>After storage failed to answer, requests stop waiting for it this long (they answer pending at once
+    /// and leave the upload to the worker), unless a delivery succeeds meanwhile. Keeps an outage from adding the
+    /// full upload timeout to every request.</summary>
+    private static readonly TimeSpan OutageMemory = TimeSpan.FromSeconds(5);
+
+    private const long NoRecentFailure = long.MinValue / 2; // far in the past, and no overflow when subtracted
+
+    private long _storageFailedAt = NoRecentFailure;
+
+    /// <summary>True when the object is in storage and the response marked stored. Never throws for storage
+    /// trouble; the delivery stays pending and is retried.</summary>
+    public async Task<bool> DeliverAsync(DeliveryItem item, Func<CancellationToken, Task<Stream>> openContent, TimeSpan timeout,
+        bool fromRequest, CancellationToken cancellationToken)
+    {
+        if (fromRequest && Environment.TickCount64 - Interlocked.Read(ref _storageFailedAt) < OutageMemory.TotalMilliseconds)
+        {
+            telemetry.RecordUpload(item.ResponseType, StorageTelemetry.OutcomeQueued);
+            await deliveries.RescheduleAsync(item.ResponseId, TimeSpan.Zero, "storage was unavailable moments ago; left to the worker", CancellationToken.None);
+            return false;
+        }
+
+        using var activity = StorageTelemetry.ActivitySource.StartActivity(StorageTelemetry.UploadActivity);
+        activity?.SetTag(StorageTelemetry.ResponseTypeTag, item.ResponseType);
+        activity?.SetTag(StorageTelemetry.ResponseIdTag, item.ResponseId);
+        activity?.SetTag(StorageTelemetry.AttemptTag, item.Attempts);
+
+        int? carried;
+        using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            deadline.CancelAfter(timeout);
+            try
+            {
+                await using var content = await openContent(deadline.Token);
+                var stored = await storage.UploadAsync(item, content, deadline.Token);
+                carried = stored.Metadata is { } metadata && metadata.TryGetValue("visitorNumber", out var n) && int.TryParse(n, out var parsed) ? parsed : null;
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Whatever went wrong (storage down, slow, refusing, an answer the client could not read), the
+                // bytes stay in the outbox and the delivery is tried again later.
+                var error = ex is OperationCanceledException ? $"no answer from storage within {timeout.TotalSeconds:0.#} s" : Describe(ex);
+                var outcome = fromRequest ? StorageTelemetry.OutcomeQueued : StorageTelemetry.OutcomeFailed;
+                activity?.SetTag(StorageTelemetry.OutcomeTag, outcome);
+                activity?.SetTag(StorageTelemetry.ErrorTypeTag, ex.GetType().FullName);
+                activity?.SetStatus(ActivityStatusCode.Error, error);
+                telemetry.RecordUpload(item.ResponseType, outcome);
+
+                if (ResponseStorage.IsUnavailable(ex))
+                {
+                    Interlocked.Exchange(ref _storageFailedAt, Environment.TickCount64);
+                }
+
+                var delay = ex is StorageConflictException
+                    ? TimeSpan.FromSeconds(options.Value.RetryMaxDelaySeconds)
+                    : options.Value.RetryDelay(item.Attempts);
+                if (ex is StorageConflictException)
+                {
+                    LogConflict(logger, item.ResponseId, item.ObjectName);
+                }
+                else
+                {
+                    LogNotDelivered(logger, item.ResponseId, item.Attempts, error, delay.TotalSeconds);
+                }
+
+                // Bookkeeping must not be cut short by the client leaving: the lease would only delay the retry.
+                await deliveries.RescheduleAsync(item.ResponseId, delay, error, CancellationToken.None);
+                return false;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Shutting down mid-attempt: hand the delivery back now rather than when the lease ends, so another
+                // replica (or this one after its restart) takes it at once.
+                using var release = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                try
+                {
+                    await deliveries.RescheduleAsync(item.ResponseId, TimeSpan.Zero, "interrupted by shutdown", release.Token);
+                }
+                catch (Exception ex) when (ex is Npgsql.NpgsqlException or OperationCanceledException)
+                {
+                    // The lease ends on its own.
+                }
+
+                throw;
+            }
+        }
+
+        Interlocked.Exchange(ref _storageFailedAt, NoRecentFailure);
+        await deliveries.CompleteAsync(item.ResponseId, carried, CancellationToken.None);
+        activity?.SetTag(StorageTelemetry.OutcomeTag, StorageTelemetry.OutcomeStored);
+        telemetry.RecordUpload(item.ResponseType, StorageTelemetry.OutcomeStored);
+        if (!fromRequest)
+        {
+            LogDelivered(logger, item.ResponseId, item.Attempts);
+        }
+
+        return true;
+    }
+
+    /// <summary>The exception's kind and status, not its message (which could echo a URL or a header).</summary>
+    private static string Describe(Exception ex) => ex is Google.GoogleApiException api
+        ? $"storage answered {(int)api.HttpStatusCode} {api.HttpStatusCode}"
+        : ex is HttpRequestException { HttpRequestError: var kind } ? $"storage unreachable ({kind})" : ex.GetType().Name;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Upload of response {ResponseId} not delivered (attempt {Attempt}): {Error}; kept, next try in {DelaySeconds:0.#} s")]
+    private static partial void LogNotDelivered(ILogger logger, Guid responseId, int attempt, string error, double delaySeconds);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Upload of response {ResponseId} not delivered: {ObjectName} already exists in storage with other content; kept pending")]
+    private static partial void LogConflict(ILogger logger, Guid responseId, string objectName);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Upload of response {ResponseId} delivered to storage (attempt {Attempt})")]
+    private static partial void LogDelivered(ILogger logger, Guid responseId, int attempt);
+}

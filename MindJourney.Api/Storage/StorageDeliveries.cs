@@ -1,0 +1,358 @@
+using System.Data;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace MindJourney.Api.Storage;
+
+/// <summary>
+/// The durable outbox of uploads not yet in storage (<c>storage_deliveries</c> + <c>storage_delivery_chunks</c>).
+/// Several API replicas share it: a claim takes due rows with <c>FOR UPDATE SKIP LOCKED</c> and leases them by
+/// moving <c>next_attempt_at</c> past the attempt's deadline, so each delivery has one runner at a time, and a
+/// runner that dies only delays it until the lease ends.
+/// </summary>
+public sealed class StorageDeliveries(NpgsqlDataSource dataSource)
+{
+    /// <summary>Slice size of stored content: bounded memory on both sides, few rows.</summary>
+    public const int ChunkBytes = 1024 * 1024;
+
+    private static readonly TimeSpan CountCacheLifetime = TimeSpan.FromSeconds(5);
+
+    private const string ClaimSql = """
+        UPDATE storage_deliveries d
+        SET attempts = d.attempts + 1,
+            next_attempt_at = now() + make_interval(secs => $2 + d.size_bytes / $3::double precision)
+        FROM (SELECT response_id FROM storage_deliveries
+              WHERE next_attempt_at <= now()
+              ORDER BY next_attempt_at
+              LIMIT $1
+              FOR UPDATE SKIP LOCKED) due,
+             experiment_responses r
+             JOIN experiment_sessions s ON s.id = r.session_id
+        WHERE d.response_id = due.response_id AND r.id = d.response_id
+        RETURNING d.response_id, d.object_name, d.content_type, d.size_bytes, d.md5_hash, d.original_name,
+                  d.uploaded_at, d.attempts, r.session_id, r.user_id, s.experiment_id, r.visitor_number, r.response_type
+        """;
+
+    // Deleting the row (its chunks go with it) and marking the response stored is one statement: there is no
+    // moment when the upload is neither pending nor stored.
+    private const string CompleteSql = """
+        WITH done AS (DELETE FROM storage_deliveries WHERE response_id = $1 RETURNING response_id)
+        UPDATE experiment_responses SET storage_status = 'stored', object_visitor_number = $2
+        WHERE id IN (SELECT response_id FROM done)
+        """;
+
+    private long _cachedPending = -1; // unknown until first counted
+    private long _cachedAt;
+    private int _refreshing;
+
+    /// <summary>Uploads accepted but not yet in storage (the admin audit's <c>pendingUploads</c>).</summary>
+    public async Task<long> CountPendingAsync(CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("SELECT count(*) FROM storage_deliveries");
+        var count = (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+        Interlocked.Exchange(ref _cachedPending, count);
+        Interlocked.Exchange(ref _cachedAt, Environment.TickCount64);
+        return count;
+    }
+
+    /// <summary>The last known pending count for the metrics gauge; refreshed in the background at most every few
+    /// seconds, so a scrape never waits for (or floods) the database. Null until first known.</summary>
+    internal long? CachedPendingCount()
+    {
+        if (Environment.TickCount64 - Interlocked.Read(ref _cachedAt) > CountCacheLifetime.TotalMilliseconds
+            && Interlocked.Exchange(ref _refreshing, 1) == 0)
+        {
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await CountPendingAsync();
+                }
+                catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
+                {
+                    // The gauge keeps the last value; the health check and the worker report the database.
+                }
+                finally
+                {
+                    Interlocked.Exchange(ref _cachedAt, Environment.TickCount64);
+                    Volatile.Write(ref _refreshing, 0);
+                }
+            });
+        }
+
+        return Interlocked.Read(ref _cachedPending) is >= 0 and var known ? known : null;
+    }
+
+    /// <summary>Writes <paramref name="content"/> as the delivery's chunks, in the caller's transaction (binary COPY:
+    /// streamed, one slice in memory at a time).</summary>
+    internal static async Task WriteContentAsync(NpgsqlConnection connection, Guid responseId, Stream content, CancellationToken cancellationToken)
+    {
+        await using var importer = await connection.BeginBinaryImportAsync(
+            "COPY storage_delivery_chunks (response_id, sequence, data) FROM STDIN (FORMAT BINARY)", cancellationToken);
+        var buffer = new byte[ChunkBytes];
+        var sequence = 0;
+        while (true)
+        {
+            var filled = 0;
+            int read;
+            while (filled < buffer.Length && (read = await content.ReadAsync(buffer.AsMemory(filled), cancellationToken)) > 0)
+            {
+                filled += read;
+            }
+
+            if (filled == 0 && sequence > 0)
+            {
+                break;
+            }
+
+            await importer.StartRowAsync(cancellationToken);
+            await importer.WriteAsync(responseId, NpgsqlDbType.Uuid, cancellationToken);
+            await importer.WriteAsync(sequence++, NpgsqlDbType.Integer, cancellationToken);
+            await importer.WriteAsync(new ArraySegment<byte>(buffer, 0, filled), NpgsqlDbType.Bytea, cancellationToken);
+            if (filled < buffer.Length)
+            {
+                break;
+            }
+        }
+
+        await importer.CompleteAsync(cancellationToken);
+    }
+
+    /// <summary>Claims up to <paramref name="limit"/> due deliveries, each leased for its attempt's time, with the
+    /// response's current visitor number.</summary>
+    internal async Task<List<DeliveryItem>> ClaimDueAsync(int limit, StorageOptions options, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(ClaimSql);
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
+        command.Parameters.Add(new NpgsqlParameter<double> { TypedValue = (options.UploadTimeout + StorageOptions.LeaseMargin).TotalSeconds });
+        command.Parameters.Add(new NpgsqlParameter<double> { TypedValue = Math.Max(1, options.MinUploadBytesPerSecond) });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var items = new List<DeliveryItem>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            items.Add(new DeliveryItem(
+                ResponseId: reader.GetGuid(0),
+                ObjectName: reader.GetString(1),
+                ContentType: reader.GetString(2),
+                SizeBytes: reader.GetInt64(3),
+                Md5Hash: reader.GetString(4),
+                OriginalName: reader.GetString(5),
+                UploadedAt: reader.GetFieldValue<DateTimeOffset>(6),
+                Attempts: reader.GetInt32(7),
+                SessionId: reader.GetGuid(8),
+                UserId: reader.GetGuid(9),
+                ExperimentId: reader.GetGuid(10),
+                VisitorNumber: reader.IsDBNull(11) ? null : reader.GetInt32(11),
+                ResponseType: reader.GetString(12)));
+        }
+
+        return items;
+    }
+
+    /// <summary>The upload is in storage: forget its bytes and mark the response stored, noting which visitor
+    /// number the object's metadata carries.</summary>
+    internal async Task CompleteAsync(Guid responseId, int? objectVisitorNumber, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(CompleteSql);
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = responseId });
+        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Integer, Value = (object?)objectVisitorNumber ?? DBNull.Value });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    internal async Task RescheduleAsync(Guid responseId, TimeSpan delay, string error, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            "UPDATE storage_deliveries SET next_attempt_at = now() + $2, last_error = $3 WHERE response_id = $1");
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = responseId });
+        command.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = delay });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = error.Length > 500 ? error[..500] : error });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>The stored content of a pending delivery, streamed from the database; the stream owns its
+    /// connection.</summary>
+    internal async Task<Stream> OpenContentAsync(Guid responseId, CancellationToken cancellationToken)
+    {
+        var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            return await ChunkedContentStream.OpenAsync(connection, null, responseId, cancellationToken);
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Stored objects whose <c>visitorNumber</c> metadata lags their response row (a recovery ran while
+    /// storage was down, or raced a delivery).</summary>
+    internal async Task<List<(Guid ResponseId, string ObjectName, int? VisitorNumber)>> FindStaleObjectsAsync(int limit, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT id, file_id, visitor_number FROM experiment_responses
+            WHERE storage_status = 'stored' AND visitor_number IS DISTINCT FROM object_visitor_number
+            LIMIT $1
+            """);
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var stale = new List<(Guid, string, int?)>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            stale.Add((reader.GetGuid(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetInt32(2)));
+        }
+
+        return stale;
+    }
+
+    internal async Task SetObjectVisitorNumberAsync(Guid responseId, int? visitorNumber, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("UPDATE experiment_responses SET object_visitor_number = $2 WHERE id = $1");
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = responseId });
+        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Integer, Value = (object?)visitorNumber ?? DBNull.Value });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}
+
+/// <summary>A delivery's chunks read in order as one stream, straight from the database reader.</summary>
+internal sealed class ChunkedContentStream : Stream
+{
+    private readonly NpgsqlConnection _connection;
+    private readonly NpgsqlTransaction? _transaction;
+    private readonly NpgsqlCommand _command;
+    private readonly NpgsqlDataReader _reader;
+    private Stream? _current;
+    private bool _disposed;
+
+    private ChunkedContentStream(NpgsqlConnection connection, NpgsqlTransaction? transaction, NpgsqlCommand command, NpgsqlDataReader reader)
+    {
+        _connection = connection;
+        _transaction = transaction;
+        _command = command;
+        _reader = reader;
+    }
+
+    /// <summary>Opens the chunks of <paramref name="responseId"/> on <paramref name="connection"/> (and inside
+    /// <paramref name="transaction"/>, when given); the stream owns and disposes both.</summary>
+    public static async Task<ChunkedContentStream> OpenAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, Guid responseId, CancellationToken cancellationToken)
+    {
+        var command = new NpgsqlCommand("SELECT data FROM storage_delivery_chunks WHERE response_id = $1 ORDER BY sequence", connection, transaction);
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = responseId });
+        try
+        {
+            var reader = await command.ExecuteReaderAsync(CommandBehavior.SequentialAccess, cancellationToken);
+            return new ChunkedContentStream(connection, transaction, command, reader);
+        }
+        catch
+        {
+            await command.DisposeAsync();
+            throw;
+        }
+    }
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            if (_current is null)
+            {
+                if (!await _reader.ReadAsync(cancellationToken))
+                {
+                    return 0;
+                }
+
+                _current = await _reader.GetStreamAsync(0, cancellationToken);
+            }
+
+            var read = await _current.ReadAsync(buffer, cancellationToken);
+            if (read > 0 || buffer.Length == 0)
+            {
+                return read;
+            }
+
+            await _current.DisposeAsync();
+            _current = null;
+        }
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override int Read(byte[] buffer, int offset, int count)
+    {
+        while (true)
+        {
+            if (_current is null)
+            {
+                if (!_reader.Read())
+                {
+                    return 0;
+                }
+
+                _current = _reader.GetStream(0);
+            }
+
+            var read = _current.Read(buffer, offset, count);
+            if (read > 0 || count == 0)
+            {
+                return read;
+            }
+
+            _current.Dispose();
+            _current = null;
+        }
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    public override async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        if (_current is not null)
+        {
+            await _current.DisposeAsync();
+        }
+
+        await _reader.DisposeAsync();
+        await _command.DisposeAsync();
+        if (_transaction is not null)
+        {
+            await _transaction.DisposeAsync();
+        }
+
+        await _connection.DisposeAsync();
+        GC.SuppressFinalize(this);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && !_disposed)
+        {
+            _disposed = true;
+            _current?.Dispose();
+            _reader.Dispose();
+            _command.Dispose();
+            _transaction?.Dispose();
+            _connection.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+}

@@ -1,0 +1,105 @@
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace MindJourney.Api.Storage;
+
+/// <summary>
+/// Delivers what requests could not (storage down, slow, or not configured yet) from the durable outbox, with
+/// capped exponential backoff; resumes after a restart because the outbox is in the database. Also keeps stored
+/// objects' <c>visitorNumber</c> metadata in line with their response rows after an admin recovery.
+/// </summary>
+public sealed partial class StorageDeliveryWorker(
+    ResponseStorage storage,
+    StorageDeliveries deliveries,
+    StorageDeliverer deliverer,
+    IOptions<StorageOptions> options,
+    ILogger<StorageDeliveryWorker> logger) : BackgroundService
+{
+    private const int StaleObjectBatch = 50;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var settings = options.Value;
+        if (!storage.IsConfigured)
+        {
+            LogNoStorage(logger, StorageTarget.BucketKey, StorageTarget.EmulatorHostKey);
+            return;
+        }
+
+        LogStarted(logger, storage.Target.Mode, storage.Target.Bucket!);
+        var idle = TimeSpan.FromSeconds(Math.Max(0.05, settings.PollIntervalSeconds));
+        var databaseDown = false;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var busy = false;
+            try
+            {
+                var due = await deliveries.ClaimDueAsync(Math.Max(1, settings.MaxParallelDeliveries), settings, stoppingToken);
+                busy = due.Count > 0;
+                await Task.WhenAll(due.Select(item => deliverer.DeliverAsync(item,
+                    token => deliveries.OpenContentAsync(item.ResponseId, token),
+                    settings.AttemptTimeout(item.SizeBytes), fromRequest: false, stoppingToken)));
+
+                await RefreshStaleMetadataAsync(stoppingToken);
+                databaseDown = false;
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                // Never let the worker die (a failed BackgroundService stops the host): claimed deliveries keep
+                // their lease and come back when it ends. Log an outage once, not every poll.
+                if (!databaseDown)
+                {
+                    LogRoundFailed(logger, ex.GetType().Name, ex.Message);
+                }
+
+                databaseDown = ex is NpgsqlException or TimeoutException;
+                busy = false;
+            }
+
+            if (!busy)
+            {
+                try
+                {
+                    await Task.Delay(idle, stoppingToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    private async Task RefreshStaleMetadataAsync(CancellationToken cancellationToken)
+    {
+        foreach (var (responseId, objectName, visitorNumber) in await deliveries.FindStaleObjectsAsync(StaleObjectBatch, cancellationToken))
+        {
+            try
+            {
+                await storage.PatchVisitorNumberAsync(objectName, visitorNumber, cancellationToken);
+            }
+            catch (Google.GoogleApiException ex) when (ex.HttpStatusCode == System.Net.HttpStatusCode.NotFound)
+            {
+                LogObjectMissing(logger, responseId);
+            }
+            catch (Exception ex) when (ResponseStorage.IsUnavailable(ex) && !cancellationToken.IsCancellationRequested)
+            {
+                return; // storage is down: next round
+            }
+
+            await deliveries.SetObjectVisitorNumberAsync(responseId, visitorNumber, cancellationToken);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "No storage configured (neither {BucketKey} nor {EmulatorKey}): uploads are accepted and kept in the database as pending until the API runs with storage")]
+    private static partial void LogNoStorage(ILogger logger, string bucketKey, string emulatorKey);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Storage delivery worker started ({Mode}, bucket {Bucket})")]
+    private static partial void LogStarted(ILogger logger, StorageMode mode, string bucket);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Storage delivery round failed ({Error}: {Detail}); retrying")]
+    private static partial void LogRoundFailed(ILogger logger, string error, string detail);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Stored object of response {ResponseId} is missing from storage; its visitor number metadata cannot be updated")]
+    private static partial void LogObjectMissing(ILogger logger, Guid responseId);
+}

@@ -1,0 +1,87 @@
+namespace MindJourney.Api.Storage;
+
+/// <summary>Settings under <c>MindJourney:Storage</c>. Where storage is comes from the platform's own variables
+/// (<see cref="StorageTarget"/>).</summary>
+public sealed class StorageOptions
+{
+    public const string SectionName = "MindJourney:Storage";
+
+    /// <summary>Largest text answer written to storage as <c>text-response.txt</c>.</summary>
+    public long MaxTextBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Largest voice, video or photo file.</summary>
+    public long MaxMediaBytes { get; set; } = 200L * 1024 * 1024;
+
+    /// <summary>How long a request waits for storage before it answers <c>pending</c> and leaves the upload to
+    /// the worker.</summary>
+    public double UploadTimeoutSeconds { get; set; } = 10;
+
+    /// <summary>The worker gives a big file this much extra time per second of transfer on top of
+    /// <see cref="UploadTimeoutSeconds"/> (bytes per second it must at least reach).</summary>
+    public long MinUploadBytesPerSecond { get; set; } = 1024 * 1024;
+
+    /// <summary>First retry delay after a failed delivery; doubles per attempt up to <see cref="RetryMaxDelaySeconds"/>.</summary>
+    public double RetryInitialDelaySeconds { get; set; } = 2;
+
+    public double RetryMaxDelaySeconds { get; set; } = 300;
+
+    /// <summary>How often an idle worker looks for deliveries that are due.</summary>
+    public double PollIntervalSeconds { get; set; } = 2;
+
+    /// <summary>Deliveries one API instance runs at once.</summary>
+    public int MaxParallelDeliveries { get; set; } = 4;
+
+    public TimeSpan UploadTimeout => TimeSpan.FromSeconds(Math.Max(0.1, UploadTimeoutSeconds));
+
+    /// <summary>The time one attempt may take for <paramref name="sizeBytes"/>; the lease a claim takes is a
+    /// little longer, so nobody else starts the same delivery meanwhile.</summary>
+    public TimeSpan AttemptTimeout(long sizeBytes) =>
+        UploadTimeout + TimeSpan.FromSeconds(Math.Min(3600, sizeBytes / (double)Math.Max(1, MinUploadBytesPerSecond)));
+
+    public static TimeSpan LeaseMargin => TimeSpan.FromSeconds(30);
+
+    /// <summary>Exponential backoff, capped, with ±20 % jitter so replicas do not retry in lockstep.</summary>
+    public TimeSpan RetryDelay(int attempts)
+    {
+        var initial = Math.Max(0.05, RetryInitialDelaySeconds);
+        var seconds = Math.Min(Math.Max(initial, RetryMaxDelaySeconds), initial * Math.Pow(2, Math.Clamp(attempts - 1, 0, 30)));
+        return TimeSpan.FromSeconds(seconds * (0.8 + (Random.Shared.NextDouble() * 0.4)));
+    }
+}
+
+public enum StorageMode
+{
+    /// <summary>Nothing configured: uploads are kept in the database as pending until storage is configured.</summary>
+    None,
+
+    /// <summary><c>STORAGE_EMULATOR_HOST</c>: an emulator over plain HTTP, unauthenticated.</summary>
+    Emulator,
+
+    /// <summary><c>FIREBASE_STORAGE_BUCKET</c> (+ <c>FIREBASE_SERVICE_ACCOUNT_KEY</c>): Firebase Storage.</summary>
+    Firebase,
+}
+
+/// <summary>Where storage is, read from the variables the original platform used (environment or any other
+/// configuration source).</summary>
+public sealed record StorageTarget(StorageMode Mode, string? Bucket, string? EmulatorHost)
+{
+    public const string EmulatorHostKey = "STORAGE_EMULATOR_HOST";
+    public const string BucketKey = "FIREBASE_STORAGE_BUCKET";
+    public const string ServiceAccountKeyKey = "FIREBASE_SERVICE_ACCOUNT_KEY";
+
+    /// <summary>Bucket used with an emulator when none is named.</summary>
+    public const string DefaultEmulatorBucket = "mindjourney-dev.appspot.com";
+
+    public static StorageTarget From(IConfiguration configuration)
+    {
+        var bucket = configuration[BucketKey] is { Length: > 0 } b ? b.Trim() : null;
+        if (configuration[EmulatorHostKey] is { Length: > 0 } host)
+        {
+            // Accept "host:port" (the convention) and "http://host:port/" alike.
+            var hostAndPort = host.Trim().Replace("http://", "", StringComparison.OrdinalIgnoreCase).TrimEnd('/');
+            return new StorageTarget(StorageMode.Emulator, bucket ?? DefaultEmulatorBucket, hostAndPort);
+        }
+
+        return bucket is null ? new StorageTarget(StorageMode.None, null, null) : new StorageTarget(StorageMode.Firebase, bucket, null);
+    }
+}

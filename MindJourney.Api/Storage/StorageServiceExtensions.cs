@@ -1,0 +1,29 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using MindJourney.Api.Telemetry;
+
+namespace MindJourney.Api.Storage;
+
+public static class StorageServiceExtensions
+{
+    /// <summary>Storage of response files and texts: the client (or none), the durable outbox, its worker, the
+    /// telemetry and a readiness check that degrades rather than fails.</summary>
+    public static IHostApplicationBuilder AddResponseStorage(this IHostApplicationBuilder builder)
+    {
+        builder.Services.Configure<StorageOptions>(builder.Configuration.GetSection(StorageOptions.SectionName));
+        builder.Services.AddSingleton(StorageTarget.From(builder.Configuration));
+        builder.Services.AddSingleton<ResponseStorage>();
+        builder.Services.AddSingleton<StorageDeliveries>();
+        builder.Services.AddSingleton<StorageDeliverer>();
+        builder.Services.AddSingleton(services =>
+        {
+            var telemetry = ActivatorUtilities.CreateInstance<StorageTelemetry>(services);
+            var deliveries = services.GetRequiredService<StorageDeliveries>();
+            telemetry.ObservePending(deliveries.CachedPendingCount);
+            return telemetry;
+        });
+        builder.Services.AddHostedService<StorageDeliveryWorker>();
+        builder.Services.AddSingleton<StorageHealthCheck>();
+        builder.Services.AddHealthChecks().AddCheck<StorageHealthCheck>("storage", HealthStatus.Degraded, ["ready"]);
+        return builder;
+    }
+}

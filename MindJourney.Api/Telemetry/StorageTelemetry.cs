@@ -1,0 +1,54 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace MindJourney.Api.Telemetry;
+
+/// <summary>Names and instruments of the storage telemetry (DESIGN.md §6). Dashboards depend on these names:
+/// change them only together with the contract.</summary>
+public sealed class StorageTelemetry
+{
+    public const string SourceName = "MindJourney.Storage";
+
+    public const string UploadActivity = "storage.upload";
+
+    public const string ResponseTypeTag = "mindjourney.response.type";
+    public const string ResponseIdTag = "mindjourney.response.id";
+    public const string AttemptTag = "mindjourney.storage.attempt";
+    public const string OutcomeTag = "outcome";
+    public const string ErrorTypeTag = "error.type";
+
+    /// <summary>The object is in storage.</summary>
+    public const string OutcomeStored = "stored";
+
+    /// <summary>The request could not reach storage in time: the upload is kept and the worker delivers it.</summary>
+    public const string OutcomeQueued = "queued";
+
+    /// <summary>A worker's delivery attempt failed; it is retried later.</summary>
+    public const string OutcomeFailed = "failed";
+
+    public static readonly ActivitySource ActivitySource = new(SourceName);
+
+    private readonly Meter _meter;
+
+    public StorageTelemetry(IMeterFactory meterFactory)
+    {
+        _meter = meterFactory.Create(SourceName);
+        Uploads = _meter.CreateCounter<long>("mindjourney.storage.uploads", "{upload}",
+            "Uploads to storage by mindjourney.response.type and outcome (stored, queued, failed).");
+        UploadSize = _meter.CreateHistogram<long>("mindjourney.storage.upload.size", "By",
+            "Size of the files and texts accepted for storage.",
+            advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = [1_024, 16_384, 131_072, 1_048_576, 8_388_608, 33_554_432, 104_857_600, 209_715_200] });
+    }
+
+    public Counter<long> Uploads { get; }
+    public Histogram<long> UploadSize { get; }
+
+    /// <summary>Registers <c>mindjourney.storage.pending</c>; <paramref name="pending"/> must answer from a cache.</summary>
+    public void ObservePending(Func<long?> pending) =>
+        _meter.CreateObservableGauge("mindjourney.storage.pending",
+            () => pending() is { } count ? [new Measurement<long>(count)] : Array.Empty<Measurement<long>>(),
+            "{upload}", "Uploads accepted but not yet delivered to storage.");
+
+    public void RecordUpload(string responseType, string outcome) =>
+        Uploads.Add(1, new KeyValuePair<string, object?>(ResponseTypeTag, responseType), new KeyValuePair<string, object?>(OutcomeTag, outcome));
+}

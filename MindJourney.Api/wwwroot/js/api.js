@@ -1,0 +1,123 @@
+// The participant routes of the HTTP contract (DESIGN.md §5). Errors are RFC 9457 ProblemDetails; they become
+// ApiError with the status (0 for a network failure) so callers can decide whether a retry makes sense.
+
+export class ApiError extends Error {
+  constructor(status, title, detail, retryAfterSeconds = null) {
+    super(detail || title || (status === 0 ? "The network request failed." : `HTTP ${status}`));
+    this.name = "ApiError";
+    this.status = status;
+    this.title = title ?? null;
+    this.detail = detail ?? null;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+
+  /** Worth trying again: the network, the server (5xx) or the rate limit (429). */
+  get retryable() {
+    return this.status === 0 || this.status === 429 || this.status >= 500;
+  }
+}
+
+function retryAfterOf(value) {
+  const seconds = Number.parseInt(value ?? "", 10);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds : null;
+}
+
+async function errorFrom(response) {
+  let title = null;
+  let detail = null;
+  try {
+    const problem = await response.json();
+    title = typeof problem?.title === "string" ? problem.title : null;
+    detail = typeof problem?.detail === "string" ? problem.detail : null;
+  } catch {
+    // Not JSON (a proxy's page, an empty body): the status says enough.
+  }
+
+  return new ApiError(response.status, title, detail, retryAfterOf(response.headers.get("Retry-After")));
+}
+
+async function request(method, url, { body, headers } = {}) {
+  const init = { method, headers: { Accept: "application/json", ...headers }, cache: "no-store" };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+
+  let response;
+  try {
+    response = await fetch(url, init);
+  } catch {
+    throw new ApiError(0, "Network error", null);
+  }
+
+  if (!response.ok) {
+    throw await errorFrom(response);
+  }
+
+  return response.status === 204 ? null : response.json();
+}
+
+const id = (value) => encodeURIComponent(value);
+
+export const api = {
+  activeExperiment: () => request("GET", "/api/experiment"),
+
+  levels: (experimentId) => request("GET", `/api/experiment/${id(experimentId)}/levels`),
+
+  /** Press Play. The same idempotency key (a retry of the same click) returns the same session and number. */
+  startSession: (body, idempotencyKey) =>
+    request("POST", "/api/session", { body, headers: { "Idempotency-Key": idempotencyKey } }),
+
+  session: (sessionId) => request("GET", `/api/session/${id(sessionId)}`),
+
+  updateSession: (sessionId, changes) => request("PATCH", `/api/session/${id(sessionId)}`, { body: changes }),
+
+  textResponse: ({ sessionId, levelId, questionId, text }) =>
+    request("POST", "/api/response", {
+      body: { sessionId, levelId, questionId, responseType: "text", responseData: { text } },
+    }),
+
+  /**
+   * A recorded or chosen file, as multipart/form-data. XMLHttpRequest rather than fetch because it reports
+   * upload progress. onProgress gets a fraction 0..1 (or null when the size is unknown).
+   */
+  uploadResponse({ sessionId, levelId, questionId, responseType, responseData, file, fileName }, onProgress) {
+    const form = new FormData();
+    form.append("sessionId", sessionId);
+    form.append("levelId", levelId);
+    form.append("questionId", questionId);
+    form.append("responseType", responseType);
+    form.append("responseData", JSON.stringify(responseData));
+    form.append("file", file, fileName);
+
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", "/api/response");
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.upload.addEventListener("progress", (event) => {
+        onProgress?.(event.lengthComputable && event.total > 0 ? event.loaded / event.total : null);
+      });
+      xhr.addEventListener("load", () => {
+        let body = null;
+        try {
+          body = xhr.responseText ? JSON.parse(xhr.responseText) : null;
+        } catch {
+          body = null;
+        }
+
+        if (xhr.status >= 200 && xhr.status < 300) {
+          onProgress?.(1);
+          resolve(body);
+        } else {
+          reject(new ApiError(xhr.status,
+            typeof body?.title === "string" ? body.title : null,
+            typeof body?.detail === "string" ? body.detail : null,
+            retryAfterOf(xhr.getResponseHeader("Retry-After"))));
+        }
+      });
+      xhr.addEventListener("error", () => reject(new ApiError(0, "Network error", null)));
+      xhr.addEventListener("abort", () => reject(new ApiError(0, "Upload cancelled", null)));
+      xhr.send(form);
+    });
+  },
+};

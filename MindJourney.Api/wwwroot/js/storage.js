@@ -1,0 +1,58 @@
+// What survives a reload: the visitor's user id and their current session id. localStorage can be unavailable
+// (private modes, blocked storage); the page then still works, it just cannot resume.
+
+const USER_KEY = "mindjourney.userId";
+const SESSION_KEY = "mindjourney.sessionId";
+
+function read(key) {
+  try {
+    return window.localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+function write(key, value) {
+  try {
+    if (value === null || value === undefined) {
+      window.localStorage.removeItem(key);
+    } else {
+      window.localStorage.setItem(key, value);
+    }
+  } catch {
+    // Storage blocked or full: nothing to resume later, nothing else breaks.
+  }
+}
+
+export const visitorStore = {
+  get userId() {
+    return read(USER_KEY);
+  },
+  get sessionId() {
+    return read(SESSION_KEY);
+  },
+  remember(session) {
+    write(USER_KEY, session.userId);
+    write(SESSION_KEY, session.id);
+  },
+  forgetUser() {
+    write(USER_KEY, null);
+    write(SESSION_KEY, null);
+  },
+  forgetSession() {
+    write(SESSION_KEY, null);
+  },
+};
+
+/** A random idempotency key. crypto.randomUUID needs a secure context; fall back to getRandomValues. */
+export function newIdempotencyKey() {
+  if (typeof crypto.randomUUID === "function") {
+    return crypto.randomUUID();
+  }
+
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

@@ -1,0 +1,253 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using MindJourney.Api.Storage;
+using MindJourney.Api.Telemetry;
+using MindJourney.Testing;
+
+namespace MindJourney.Api.Tests;
+
+/// <summary>Answers and files reach storage (our emulator, through the real Google client) under the contract's
+/// names and metadata, and come back through <c>GET /api/download</c>.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetime
+{
+    private static readonly string[] MetadataKeys =
+        ["visitorNumber", "sessionId", "userId", "experimentId", "responseId", "responseType", "uploadedAt", "originalName"];
+
+    private TestStorage _storage = null!;
+    private TestApi _api = null!;
+
+    public async Task InitializeAsync()
+    {
+        _storage = await TestStorage.StartAsync();
+        _api = await TestApi.StartAsync(postgres, storage: _storage);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _api.DisposeAsync();
+        await _storage.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_text_response_is_stored_as_text_response_txt_with_the_sessions_number()
+    {
+        var session = await Uploads.NewSessionAsync(_api);
+        var sessionId = session.GetProperty("id").GetGuid();
+        var answer = "I came to learn how I focus — «vraiment».";
+
+        var created = await Uploads.PostTextAsync(_api.Client, sessionId, answer);
+
+        var responseId = created.GetProperty("id").GetGuid();
+        var objectName = Uploads.ObjectName(created);
+        Assert.Equal("stored", Uploads.Status(created));
+        Assert.Matches(new Regex($"^experiment-responses/{DateTime.UtcNow:yyyy-MM-dd}/session-{sessionId:D}/text/[0-9]{{13}}_text-response\\.txt$"), objectName);
+        Assert.Equal(objectName, created.GetProperty("fileId").GetString());
+        Assert.Equal($"/api/download/{responseId:D}", created.GetProperty("fileUrl").GetString());
+        Assert.Equal(1, created.GetProperty("visitorNumber").GetInt32());
+
+        var stored = await _storage.Client.GetObjectAsync(TestStorage.Bucket, objectName);
+        Assert.Equal("text/plain; charset=utf-8", stored.ContentType);
+        Assert.Equal(Encoding.UTF8.GetBytes(answer), await _storage.DownloadAsync(objectName));
+        Assert.Equal(MetadataKeys.Order(), stored.Metadata.Keys.Order());
+        Assert.Equal("1", stored.Metadata["visitorNumber"]);
+        Assert.Equal(sessionId.ToString("D"), stored.Metadata["sessionId"]);
+        Assert.Equal(session.GetProperty("userId").GetString(), stored.Metadata["userId"]);
+        Assert.Equal(session.GetProperty("experimentId").GetString(), stored.Metadata["experimentId"]);
+        Assert.Equal(responseId.ToString("D"), stored.Metadata["responseId"]);
+        Assert.Equal("text", stored.Metadata["responseType"]);
+        Assert.Equal("text-response.txt", stored.Metadata["originalName"]);
+        var uploadedAt = DateTimeOffset.Parse(stored.Metadata["uploadedAt"], CultureInfo.InvariantCulture);
+        Assert.InRange(DateTimeOffset.UtcNow - uploadedAt, TimeSpan.Zero, TimeSpan.FromMinutes(1));
+        Assert.EndsWith($"/{uploadedAt.ToUnixTimeMilliseconds()}_text-response.txt", objectName);
+
+        var (bytes, contentType) = await Uploads.DownloadAsync(_api.Client, responseId);
+        Assert.Equal(Encoding.UTF8.GetBytes(answer), bytes);
+        Assert.Equal("text/plain; charset=utf-8", contentType);
+
+        // The session's list reports the same storage state as the creation did.
+        var listed = await _api.Client.GetFromJsonAsync<JsonElement>($"/api/session/{sessionId}/responses");
+        var item = Assert.Single(listed.EnumerateArray());
+        Assert.Equal("stored", Uploads.Status(item));
+        Assert.Equal(objectName, Uploads.ObjectName(item));
+        Assert.Equal(0, await _api.ScalarAsync<long>("SELECT count(*) FROM storage_deliveries"));
+    }
+
+    [Fact]
+    public async Task A_video_upload_goes_to_storage_with_its_name_type_and_metadata_and_downloads_byte_for_byte()
+    {
+        await Uploads.NewSessionAsync(_api); // visitor 1
+        var session = await Uploads.NewSessionAsync(_api); // visitor 2
+        var sessionId = session.GetProperty("id").GetGuid();
+        var video = Uploads.RandomBytes(300 * 1024, seed: 7);
+        var host = _api.Hosts[0];
+        var meters = host.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        using var uploads = new MetricCollector<long>(meters, StorageTelemetry.SourceName, "mindjourney.storage.uploads");
+        using var sizes = new MetricCollector<long>(meters, StorageTelemetry.SourceName, "mindjourney.storage.upload.size");
+        using var spans = new SpanRecorder(StorageTelemetry.SourceName);
+
+        var created = await Uploads.PostCreatedAsync(_api.Client, Uploads.Multipart(Uploads.Fields(sessionId, "video"), video));
+
+        var responseId = created.GetProperty("id").GetGuid();
+        var objectName = Uploads.ObjectName(created);
+        Assert.Equal("stored", Uploads.Status(created));
+        Assert.Equal(2, created.GetProperty("visitorNumber").GetInt32());
+        Assert.Equal(1500, created.GetProperty("responseData").GetProperty("durationMs").GetInt32());
+        Assert.Matches(new Regex($"^experiment-responses/{DateTime.UtcNow:yyyy-MM-dd}/session-{sessionId:D}/video/[0-9]{{13}}_clip\\.webm$"), objectName);
+
+        var stored = await _storage.Client.GetObjectAsync(TestStorage.Bucket, objectName);
+        Assert.Equal("video/webm", stored.ContentType);
+        Assert.Equal((ulong)video.Length, stored.Size);
+        Assert.Equal(MetadataKeys.Order(), stored.Metadata.Keys.Order());
+        Assert.Equal("2", stored.Metadata["visitorNumber"]);
+        Assert.Equal("video", stored.Metadata["responseType"]);
+        Assert.Equal("clip.webm", stored.Metadata["originalName"]);
+        Assert.Equal(responseId.ToString("D"), stored.Metadata["responseId"]);
+        Assert.Equal(video, await _storage.DownloadAsync(objectName));
+
+        var (bytes, contentType) = await Uploads.DownloadAsync(_api.Client, responseId);
+        Assert.Equal(video, bytes);
+        Assert.Equal("video/webm", contentType);
+
+        var counted = Assert.Single(uploads.GetMeasurementSnapshot());
+        Assert.Equal("stored", counted.Tags[StorageTelemetry.OutcomeTag]);
+        Assert.Equal("video", counted.Tags[StorageTelemetry.ResponseTypeTag]);
+        Assert.Equal(video.Length, Assert.Single(sizes.GetMeasurementSnapshot()).Value);
+        var span = Assert.Single(spans.Completed, a => a.OperationName == StorageTelemetry.UploadActivity
+            && Equals(a.GetTagItem(StorageTelemetry.ResponseIdTag), responseId));
+        Assert.Equal("stored", span.GetTagItem(StorageTelemetry.OutcomeTag));
+    }
+
+    [Fact]
+    public async Task A_video_larger_than_kestrels_default_body_limit_is_accepted_while_json_keeps_its_1_MiB_limit()
+    {
+        var sessionId = (await Uploads.NewSessionAsync(_api)).GetProperty("id").GetGuid();
+        var video = Uploads.RandomBytes(40 * 1024 * 1024, seed: 40); // Kestrel refuses bodies over ~28.6 MiB by default
+
+        var created = await Uploads.PostCreatedAsync(_api.Client, Uploads.Multipart(Uploads.Fields(sessionId, "video"), video));
+
+        Assert.Equal("stored", Uploads.Status(created));
+        var stored = await _storage.Client.GetObjectAsync(TestStorage.Bucket, Uploads.ObjectName(created));
+        Assert.Equal((ulong)video.Length, stored.Size);
+        Assert.Equal(Convert.ToBase64String(System.Security.Cryptography.MD5.HashData(video)), stored.Md5Hash);
+        Assert.Equal(video, (await Uploads.DownloadAsync(_api.Client, created.GetProperty("id").GetGuid())).Bytes);
+    }
+
+    public static TheoryData<string, string, string> ClientFileNames => new()
+    {
+        { "path traversal", "filename=\"../../etc/passwd.webm\"", "passwd.webm" },
+        { "windows path", "filename=\"C:\\\\Users\\\\me\\\\..\\\\clip.webm\"", "clip.webm" },
+        { "control characters (RFC 5987)", "filename*=UTF-8''a%01b%07c%0A.webm", "abc.webm" },
+        { "spaces and brackets", "filename=\"my video (1).webm\"", "my_video_1_.webm" },
+        { "only dots", "filename=\"..\"", "file" },
+        { "hidden file", "filename=\".bashrc\"", "bashrc" },
+        { "over-long", $"filename=\"{new string('v', 300)}.webm\"", new string('v', 95) + ".webm" },
+    };
+
+    [Theory]
+    [MemberData(nameof(ClientFileNames))]
+    public async Task Client_file_names_are_sanitised_never_a_path(string why, string fileNameParameter, string expected)
+    {
+        var sessionId = (await Uploads.NewSessionAsync(_api)).GetProperty("id").GetGuid();
+        var video = Uploads.RandomBytes(1024, seed: 3);
+
+        var created = await Uploads.PostCreatedAsync(_api.Client,
+            Uploads.Multipart(Uploads.Fields(sessionId, "video"), video, fileDisposition: $"name=\"file\"; {fileNameParameter}"));
+
+        var objectName = Uploads.ObjectName(created);
+        var prefix = $"experiment-responses/{DateTime.UtcNow:yyyy-MM-dd}/session-{sessionId:D}/video/";
+        Assert.StartsWith(prefix, objectName);
+        var name = objectName[prefix.Length..];
+        Assert.Matches(new Regex("^[0-9]{13}_[A-Za-z0-9._-]+$"), name);
+        Assert.Equal(expected, name[14..]);
+        Assert.DoesNotContain("..", name, StringComparison.Ordinal);
+        var stored = Assert.Single(await _storage.ListAsync(prefix));
+        Assert.Equal(objectName, stored.Name);
+        Assert.DoesNotContain(stored.Metadata["originalName"], char.IsControl);
+        Assert.Equal(video, (await Uploads.DownloadAsync(_api.Client, created.GetProperty("id").GetGuid())).Bytes);
+        _ = why;
+    }
+
+    [Fact]
+    public async Task Voice_and_photo_uploads_and_an_email_answer_go_where_they_belong()
+    {
+        var sessionId = (await Uploads.NewSessionAsync(_api)).GetProperty("id").GetGuid();
+
+        var voice = await Uploads.PostCreatedAsync(_api.Client, Uploads.Multipart(Uploads.Fields(sessionId, "voice"),
+            Uploads.RandomBytes(4096, 1), "audio/webm;codecs=opus", "name=\"file\"; filename=\"note.webm\""));
+        var photo = await Uploads.PostCreatedAsync(_api.Client, Uploads.Multipart(Uploads.Fields(sessionId, "photo"),
+            Uploads.RandomBytes(2048, 2), "image/jpeg", "name=\"file\"; filename=\"me.jpg\""));
+        var email = await Uploads.PostCreatedAsync(_api.Client, JsonContent.Create(new
+        {
+            sessionId, levelId = "4", questionId = "q5", responseType = "email", responseData = "someone@example.org",
+        }));
+
+        Assert.Equal("stored", Uploads.Status(voice));
+        Assert.EndsWith("/voice/" + Uploads.ObjectName(voice).Split('/')[^1], Uploads.ObjectName(voice));
+        Assert.Equal("audio/webm;codecs=opus", (await _storage.Client.GetObjectAsync(TestStorage.Bucket, Uploads.ObjectName(voice))).ContentType);
+        Assert.Equal("stored", Uploads.Status(photo));
+        Assert.EndsWith("_me.jpg", Uploads.ObjectName(photo));
+        Assert.Equal("none", Uploads.Status(email));
+        Assert.Equal(JsonValueKind.Null, email.GetProperty("storage").GetProperty("objectName").ValueKind);
+        Assert.Equal(JsonValueKind.Null, email.GetProperty("fileUrl").ValueKind);
+        Assert.Equal(2, (await _storage.ListAsync($"experiment-responses/")).Count);
+
+        using var download = await _api.Client.GetAsync($"/api/download/{email.GetProperty("id").GetGuid()}");
+        Assert.Equal(HttpStatusCode.NotFound, download.StatusCode);
+        Assert.Equal("application/problem+json", download.Content.Headers.ContentType?.MediaType);
+        using var unknown = await _api.Client.GetAsync($"/api/download/{Guid.NewGuid()}");
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Equal("application/problem+json", unknown.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task A_number_back_filled_later_reaches_stored_objects_and_pending_deliveries()
+    {
+        // A session that fell back to no number (the sequence was exhausted), as the admin recovery finds them.
+        await Uploads.NewSessionAsync(_api);
+        await Uploads.NewSessionAsync(_api);
+        await _api.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence MAXVALUE 2");
+        var session = await Uploads.NewSessionAsync(_api);
+        Assert.Equal(JsonValueKind.Null, session.GetProperty("visitorNumber").ValueKind);
+        var sessionId = session.GetProperty("id").GetGuid();
+
+        var patched = await Uploads.PostTextAsync(_api.Client, sessionId, "first");
+        var swept = await Uploads.PostTextAsync(_api.Client, sessionId, "second");
+        Assert.Equal("", (await _storage.Client.GetObjectAsync(TestStorage.Bucket, Uploads.ObjectName(patched))).Metadata["visitorNumber"]);
+        await _storage.StopAsync();
+        var pending = await Uploads.PostCreatedAsync(_api.Client, Uploads.Multipart(Uploads.Fields(sessionId, "video"), Uploads.RandomBytes(5000, 9)));
+        Assert.Equal("pending", Uploads.Status(pending));
+        await _storage.StartAgainAsync();
+
+        // What the recovery does in the database, then its call for each stored object.
+        await _api.ExecuteAsync($"""
+            UPDATE users SET visitor_number = 77 WHERE id = '{session.GetProperty("userId").GetString()}';
+            UPDATE experiment_sessions SET visitor_number = 77 WHERE id = '{sessionId}';
+            UPDATE experiment_responses SET visitor_number = 77 WHERE session_id = '{sessionId}';
+            """);
+        var storage = _api.Hosts[0].Services.GetRequiredService<ResponseStorage>();
+        Assert.True(await storage.UpdateVisitorNumberAsync(Uploads.ObjectName(patched), 77, CancellationToken.None));
+
+        var first = await _storage.Client.GetObjectAsync(TestStorage.Bucket, Uploads.ObjectName(patched));
+        Assert.Equal("77", first.Metadata["visitorNumber"]);
+        Assert.Equal(MetadataKeys.Order(), first.Metadata.Keys.Order());
+        Assert.Equal("first", Encoding.UTF8.GetString(await _storage.DownloadAsync(first.Name)));
+
+        // The pending upload is delivered with the number current at delivery; the object nobody patched is
+        // brought in line by the worker.
+        await Uploads.WaitUntilStoredAsync(_api, pending.GetProperty("id").GetGuid());
+        Assert.Equal("77", (await _storage.Client.GetObjectAsync(TestStorage.Bucket, Uploads.ObjectName(pending))).Metadata["visitorNumber"]);
+        await Uploads.WaitUntilAsync(async () =>
+            (await _storage.Client.GetObjectAsync(TestStorage.Bucket, Uploads.ObjectName(swept))).Metadata["visitorNumber"] == "77",
+            "the worker patches the stale object");
+        Assert.Equal(0, await _api.ScalarAsync<long>(
+            "SELECT count(*) FROM experiment_responses WHERE visitor_number IS DISTINCT FROM object_visitor_number AND storage_status = 'stored'"));
+        Assert.False(await storage.UpdateVisitorNumberAsync("experiment-responses/not/there.txt", 5, CancellationToken.None));
+    }
+}

@@ -1,0 +1,156 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using MindJourney.Api.Storage;
+using MindJourney.Api.Telemetry;
+using MindJourney.Testing;
+
+namespace MindJourney.Api.Tests;
+
+/// <summary>Nothing acknowledged is lost: an upload accepted while storage is down is kept in the database,
+/// answered <c>pending</c>, and delivered exactly once when storage is back, by whichever replica, also after an
+/// API restart.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class StorageOutageTests(PostgresServer postgres)
+{
+    [Fact]
+    public async Task Storage_down_answers_pending_and_the_worker_delivers_once_when_it_is_back()
+    {
+        await using var storage = await TestStorage.StartAsync();
+        await using var api = await TestApi.StartAsync(postgres, storage: storage);
+        var sessionId = (await Uploads.NewSessionAsync(api)).GetProperty("id").GetGuid();
+        var video = Uploads.RandomBytes(400 * 1024, seed: 11);
+        var meters = api.Hosts[0].Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        using var uploads = new MetricCollector<long>(meters, StorageTelemetry.SourceName, "mindjourney.storage.uploads");
+        using var pendingGauge = new MetricCollector<long>(meters, StorageTelemetry.SourceName, "mindjourney.storage.pending");
+        await storage.StopAsync();
+
+        var created = await Uploads.PostCreatedAsync(api.Client, Uploads.Multipart(Uploads.Fields(sessionId, "video"), video));
+        var text = await Uploads.PostTextAsync(api.Client, sessionId, new { text = "still here" });
+
+        var responseId = created.GetProperty("id").GetGuid();
+        var objectName = Uploads.ObjectName(created);
+        Assert.Equal("pending", Uploads.Status(created));
+        Assert.Equal("pending", Uploads.Status(text));
+        Assert.Equal(objectName, created.GetProperty("fileId").GetString());
+        Assert.Equal(1, await api.ScalarAsync<long>($"SELECT count(*) FROM experiment_responses WHERE id = '{responseId}' AND storage_status = 'pending'"));
+        var deliveries = api.Hosts[0].Services.GetRequiredService<StorageDeliveries>();
+        Assert.Equal(2, await deliveries.CountPendingAsync());
+        pendingGauge.RecordObservableInstruments();
+        Assert.Equal(2, pendingGauge.LastMeasurement?.Value);
+        Assert.Contains(uploads.GetMeasurementSnapshot(), m => (string?)m.Tags[StorageTelemetry.OutcomeTag] == "queued");
+
+        // While pending, the download is served from the durable copy; the session's list says pending too.
+        var (pendingBytes, pendingType) = await Uploads.DownloadAsync(api.Client, responseId);
+        Assert.Equal(video, pendingBytes);
+        Assert.Equal("video/webm", pendingType);
+        var listed = await api.Client.GetFromJsonAsync<JsonElement>($"/api/session/{sessionId}/responses");
+        Assert.All(listed.EnumerateArray(), r => Assert.Equal("pending", Uploads.Status(r)));
+        using (var health = await api.Client.GetAsync("/health"))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, health.StatusCode);
+            Assert.Equal("Degraded", await health.Content.ReadAsStringAsync());
+        }
+
+        // Let the worker fail at least once more against the dead port, then bring storage back.
+        await Uploads.WaitUntilAsync(() => Task.FromResult(uploads.GetMeasurementSnapshot().Any(m => (string?)m.Tags[StorageTelemetry.OutcomeTag] == "failed")),
+            "a failed delivery attempt while storage is down");
+        await storage.StartAgainAsync();
+        await Uploads.WaitUntilStoredAsync(api, responseId);
+        await Uploads.WaitUntilStoredAsync(api, text.GetProperty("id").GetGuid());
+
+        var prefix = $"experiment-responses/{DateTime.UtcNow:yyyy-MM-dd}/session-{sessionId:D}/";
+        var objects = await storage.ListAsync(prefix);
+        Assert.Equal(2, objects.Count);
+        Assert.Single(objects, o => o.Name == objectName);
+        Assert.Equal(video, await storage.DownloadAsync(objectName));
+        Assert.Equal("still here", System.Text.Encoding.UTF8.GetString(await storage.DownloadAsync(Uploads.ObjectName(text))));
+        Assert.Equal(0, await deliveries.CountPendingAsync());
+        Assert.Equal(0, await api.ScalarAsync<long>("SELECT count(*) FROM storage_delivery_chunks"));
+        pendingGauge.RecordObservableInstruments();
+        Assert.Equal(0, pendingGauge.LastMeasurement?.Value);
+        Assert.Equal(2, uploads.GetMeasurementSnapshot().Count(m => (string?)m.Tags[StorageTelemetry.OutcomeTag] == "stored"));
+        Assert.Equal(video, (await Uploads.DownloadAsync(api.Client, responseId)).Bytes);
+    }
+
+    [Fact]
+    public async Task A_pending_upload_is_delivered_by_the_api_that_starts_after_a_restart()
+    {
+        await using var storage = await TestStorage.StartAsync();
+        await using var api = await TestApi.StartAsync(postgres, storage: storage);
+        var sessionId = (await Uploads.NewSessionAsync(api)).GetProperty("id").GetGuid();
+        var voice = Uploads.RandomBytes(64 * 1024, seed: 5);
+        await storage.StopAsync();
+        var created = await Uploads.PostCreatedAsync(api.Client,
+            Uploads.Multipart(Uploads.Fields(sessionId, "voice"), voice, "audio/webm", "name=\"file\"; filename=\"voice-1.webm\""));
+        Assert.Equal("pending", Uploads.Status(created));
+
+        await api.RestartHostAsync();
+        await storage.StartAgainAsync();
+
+        var responseId = created.GetProperty("id").GetGuid();
+        await Uploads.WaitUntilStoredAsync(api, responseId);
+        var stored = Assert.Single(await storage.ListAsync($"experiment-responses/{DateTime.UtcNow:yyyy-MM-dd}/session-{sessionId:D}/"));
+        Assert.Equal(Uploads.ObjectName(created), stored.Name);
+        Assert.Equal("1", stored.Metadata["visitorNumber"]);
+        Assert.Equal(voice, (await Uploads.DownloadAsync(api.Client, responseId)).Bytes);
+    }
+
+    [Fact]
+    public async Task Two_replicas_share_the_backlog_and_each_upload_is_delivered_exactly_once()
+    {
+        await using var storage = await TestStorage.StartAsync();
+        await using var api = await TestApi.StartAsync(postgres, instances: 2, storage: storage);
+        var sessionId = (await Uploads.NewSessionAsync(api)).GetProperty("id").GetGuid();
+        var collectors = api.Hosts.Select(h => new MetricCollector<long>(
+            h.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), StorageTelemetry.SourceName, "mindjourney.storage.uploads")).ToList();
+        await storage.StopAsync();
+
+        var ids = new List<Guid>();
+        for (var i = 0; i < 12; i++)
+        {
+            var client = api.Hosts[i % 2].CreateClient();
+            var created = await Uploads.PostCreatedAsync(client, Uploads.Multipart(Uploads.Fields(sessionId, "photo"),
+                Uploads.RandomBytes(8 * 1024, seed: i), "image/png", $"name=\"file\"; filename=\"photo-{i}.png\""));
+            Assert.Equal("pending", Uploads.Status(created));
+            ids.Add(created.GetProperty("id").GetGuid());
+        }
+
+        await storage.StartAgainAsync();
+        foreach (var id in ids)
+        {
+            await Uploads.WaitUntilStoredAsync(api, id);
+        }
+
+        Assert.Equal(12, (await storage.ListAsync($"experiment-responses/")).Count);
+        // One successful upload per response across both replicas: no delivery ran twice.
+        var stored = collectors.Sum(c => c.GetMeasurementSnapshot().Count(m => (string?)m.Tags[StorageTelemetry.OutcomeTag] == "stored"));
+        Assert.Equal(12, stored);
+        collectors.ForEach(c => c.Dispose());
+    }
+
+    [Fact]
+    public async Task With_no_storage_configured_uploads_are_kept_pending_and_still_downloadable()
+    {
+        await using var api = await TestApi.StartAsync(postgres);
+        var sessionId = (await Uploads.NewSessionAsync(api)).GetProperty("id").GetGuid();
+        var photo = Uploads.RandomBytes(10_000, seed: 4);
+
+        var created = await Uploads.PostCreatedAsync(api.Client,
+            Uploads.Multipart(Uploads.Fields(sessionId, "photo"), photo, "image/jpeg", "name=\"file\"; filename=\"me.jpg\""));
+        var text = await Uploads.PostTextAsync(api.Client, sessionId, "an answer");
+
+        Assert.Equal("pending", Uploads.Status(created));
+        Assert.Equal("pending", Uploads.Status(text));
+        Assert.EndsWith("_me.jpg", Uploads.ObjectName(created));
+        var (bytes, contentType) = await Uploads.DownloadAsync(api.Client, created.GetProperty("id").GetGuid());
+        Assert.Equal(photo, bytes);
+        Assert.Equal("image/jpeg", contentType);
+        Assert.Equal("an answer"u8.ToArray(), (await Uploads.DownloadAsync(api.Client, text.GetProperty("id").GetGuid())).Bytes);
+        Assert.Equal(2, await api.Hosts[0].Services.GetRequiredService<StorageDeliveries>().CountPendingAsync());
+        using var health = await api.Client.GetAsync("/health");
+        Assert.Equal(System.Net.HttpStatusCode.OK, health.StatusCode);
+        Assert.Equal("Degraded", await health.Content.ReadAsStringAsync());
+    }
+}

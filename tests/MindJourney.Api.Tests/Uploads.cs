@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using MindJourney.Testing;
+
+namespace MindJourney.Api.Tests;
+
+/// <summary>Builds the requests of the upload tests and waits for what the storage worker does.</summary>
+internal static class Uploads
+{
+    public static byte[] RandomBytes(int length, int seed)
+    {
+        var bytes = new byte[length];
+        new Random(seed).NextBytes(bytes);
+        return bytes;
+    }
+
+    /// <summary>A multipart body written by hand, so each test controls the exact part headers (file names with
+    /// path segments or control characters, missing content types) that a browser or a script might send.</summary>
+    public static HttpContent Multipart(IReadOnlyDictionary<string, string> fields, byte[]? file = null,
+        string? fileContentType = "video/webm", string fileDisposition = "name=\"file\"; filename=\"clip.webm\"")
+    {
+        const string boundary = "----mindjourney-test-boundary";
+        using var body = new MemoryStream();
+        void Write(string text) => body.Write(Encoding.UTF8.GetBytes(text));
+
+        foreach (var (name, value) in fields)
+        {
+            Write($"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n");
+        }
+
+        if (file is not null)
+        {
+            Write($"--{boundary}\r\nContent-Disposition: form-data; {fileDisposition}\r\n");
+            if (fileContentType is not null)
+            {
+                Write($"Content-Type: {fileContentType}\r\n");
+            }
+
+            Write("\r\n");
+            body.Write(file);
+            Write("\r\n");
+        }
+
+        Write($"--{boundary}--\r\n");
+        var content = new ByteArrayContent(body.ToArray());
+        content.Headers.ContentType = MediaTypeHeaderValue.Parse($"multipart/form-data; boundary={boundary}");
+        return content;
+    }
+
+    public static Dictionary<string, string> Fields(Guid sessionId, string responseType, string responseData = "{\"durationMs\":1500}") => new()
+    {
+        ["sessionId"] = sessionId.ToString(),
+        ["levelId"] = "3",
+        ["questionId"] = "q4",
+        ["responseType"] = responseType,
+        ["responseData"] = responseData,
+    };
+
+    public static async Task<JsonElement> PostCreatedAsync(HttpClient client, HttpContent content)
+    {
+        using var response = await client.PostAsync("/api/response", content);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.Created, $"{(int)response.StatusCode}: {text}");
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    public static Task<JsonElement> PostTextAsync(HttpClient client, Guid sessionId, object responseData) =>
+        PostCreatedAsync(client, JsonContent.Create(new
+        {
+            sessionId, levelId = "1", questionId = "q1", responseType = "text", responseData,
+        }));
+
+    public static async Task<JsonElement> NewSessionAsync(TestApi api) =>
+        await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId = await api.ActiveExperimentIdAsync() });
+
+    /// <summary>Waits until the response's upload is in storage (the worker's job), or fails after 30 s.</summary>
+    public static async Task WaitUntilStoredAsync(TestApi api, Guid responseId)
+    {
+        var clock = Stopwatch.StartNew();
+        while (await api.ScalarAsync<string>($"SELECT storage_status FROM experiment_responses WHERE id = '{responseId}'") != "stored")
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"response {responseId} was not delivered within 30 s");
+            await Task.Delay(100);
+        }
+    }
+
+    public static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"not within 30 s: {what}");
+            await Task.Delay(100);
+        }
+    }
+
+    public static string ObjectName(JsonElement created) => created.GetProperty("storage").GetProperty("objectName").GetString()!;
+
+    public static string Status(JsonElement created) => created.GetProperty("storage").GetProperty("status").GetString()!;
+
+    public static async Task<(byte[] Bytes, string? ContentType)> DownloadAsync(HttpClient client, Guid responseId)
+    {
+        using var response = await client.GetAsync($"/api/download/{responseId}");
+        var bytes = await response.Content.ReadAsByteArrayAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"download {(int)response.StatusCode}: {Encoding.UTF8.GetString(bytes)}");
+        return (bytes, response.Content.Headers.ContentType?.ToString());
+    }
+}

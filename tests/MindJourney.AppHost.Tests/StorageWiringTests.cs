@@ -1,0 +1,97 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+
+namespace MindJourney.AppHost.Tests;
+
+/// <summary>The AppHost's storage wiring: our emulator as <c>firebase-storage</c> (the API waits for it and gets
+/// <c>STORAGE_EMULATOR_HOST</c> and <c>FIREBASE_STORAGE_BUCKET</c>), or the official one, or none.</summary>
+public sealed class StorageWiringTests
+{
+    [Fact]
+    public async Task An_upload_through_the_apphost_lands_in_the_emulator_with_its_metadata_and_on_disk()
+    {
+        var dataPath = Path.Combine(Path.GetTempPath(), $"mindjourney-apphost-storage-{Guid.NewGuid():N}");
+        var port = FreePort(); // not 9199, so a developer's running AppHost does not collide with the test
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        try
+        {
+            var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.MindJourney_AppHost>(
+                ["MindJourney:Postgres=local", $"MindJourney:DataPath={dataPath}", $"MindJourney:StorageEmulatorPort={port}"], timeout.Token);
+            await using var app = await builder.BuildAsync(timeout.Token);
+            await app.StartAsync(timeout.Token);
+            await app.ResourceNotifications.WaitForResourceHealthyAsync("firebase-storage", timeout.Token);
+            await app.ResourceNotifications.WaitForResourceHealthyAsync("api", timeout.Token);
+
+            using var http = app.CreateHttpClient("api");
+            var experiment = await http.GetFromJsonAsync<JsonElement>("/api/experiment", timeout.Token);
+            var created = await http.PostAsJsonAsync("/api/session", new { experimentId = experiment.GetProperty("id").GetGuid() }, timeout.Token);
+            var session = await created.Content.ReadFromJsonAsync<JsonElement>(timeout.Token);
+            var voice = new byte[20_000];
+            new Random(1).NextBytes(voice);
+            using var form = new MultipartFormDataContent
+            {
+                { new StringContent(session.GetProperty("id").GetString()!), "sessionId" },
+                { new StringContent("3"), "levelId" },
+                { new StringContent("q4"), "questionId" },
+                { new StringContent("voice"), "responseType" },
+                { new StringContent("{\"durationMs\":900}"), "responseData" },
+            };
+            var file = new ByteArrayContent(voice);
+            file.Headers.ContentType = new MediaTypeHeaderValue("audio/webm");
+            form.Add(file, "file", "note.webm");
+
+            using var upload = await http.PostAsync("/api/response", form, timeout.Token);
+            var answer = await upload.Content.ReadFromJsonAsync<JsonElement>(timeout.Token);
+
+            Assert.Equal(HttpStatusCode.Created, upload.StatusCode);
+            Assert.Equal("stored", answer.GetProperty("storage").GetProperty("status").GetString());
+            var objectName = answer.GetProperty("storage").GetProperty("objectName").GetString()!;
+            using var storage = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+            var stored = await storage.GetFromJsonAsync<JsonElement>(
+                $"storage/v1/b/mindjourney-dev.appspot.com/o/{Uri.EscapeDataString(objectName)}", timeout.Token);
+            Assert.Equal("audio/webm", stored.GetProperty("contentType").GetString());
+            Assert.Equal("1", stored.GetProperty("metadata").GetProperty("visitorNumber").GetString());
+            Assert.Equal(voice, await http.GetByteArrayAsync($"/api/download/{answer.GetProperty("id").GetString()}", timeout.Token));
+            Assert.NotEmpty(Directory.EnumerateFiles(Path.Combine(dataPath, "storage"), "*", SearchOption.AllDirectories));
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(dataPath, recursive: true);
+            }
+            catch (DirectoryNotFoundException)
+            {
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Firebase_tools_mode_runs_the_official_emulator_through_npm_and_none_mode_runs_no_emulator()
+    {
+        await using var official = await DistributedApplicationTestingBuilder.CreateAsync<Projects.MindJourney_AppHost>(
+            ["MindJourney:Postgres=local", "MindJourney:StorageEmulator=firebase-tools"]);
+        var emulator = Assert.IsType<ExecutableResource>(Assert.Single(official.Resources, r => r.Name == "firebase-storage"), exactMatch: false);
+        Assert.Equal("npm", emulator.Command);
+        Assert.Contains(official.Resources, r => r.Name == "firebase-storage-install");
+        Assert.True(File.Exists(Path.Combine(official.AppHostDirectory, "firebase.json")));
+        Assert.True(File.Exists(Path.Combine(official.AppHostDirectory, "storage.rules")));
+        Assert.Contains("\"firebase-tools\": \"15.", await File.ReadAllTextAsync(Path.Combine(official.AppHostDirectory, "package.json")), StringComparison.Ordinal);
+
+        await using var none = await DistributedApplicationTestingBuilder.CreateAsync<Projects.MindJourney_AppHost>(
+            ["MindJourney:Postgres=local", "MindJourney:StorageEmulator=none"]);
+        Assert.DoesNotContain(none.Resources, r => r.Name.StartsWith("firebase-storage", StringComparison.Ordinal));
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

@@ -1,0 +1,75 @@
+using Microsoft.Playwright;
+
+namespace MindJourney.Web.Tests;
+
+/// <summary>
+/// Playwright (its .NET driver runs on the node binary that the Microsoft.Playwright package ships) driving the
+/// machine's Chromium: Debian's <c>/usr/bin/chromium</c>, or the path in <c>MINDJOURNEY_CHROMIUM</c>. No browser is
+/// downloaded. The fake media flags give getUserMedia a synthetic camera and microphone without a prompt.
+/// </summary>
+public sealed class ChromiumFixture : IAsyncLifetime
+{
+    public const string PathVariable = "MINDJOURNEY_CHROMIUM";
+    private const string DefaultPath = "/usr/bin/chromium";
+
+    private IPlaywright? _playwright;
+
+    public IBrowser Browser { get; private set; } = null!;
+
+    /// <summary>Where step screenshots go: <c>screenshots/</c> in the test output folder.</summary>
+    public static string ScreenshotDirectory { get; } = Path.Combine(AppContext.BaseDirectory, "screenshots");
+
+    public async Task InitializeAsync()
+    {
+        var path = Environment.GetEnvironmentVariable(PathVariable) is { Length: > 0 } configured ? configured : DefaultPath;
+        if (!File.Exists(path))
+        {
+            throw new InvalidOperationException(
+                $"Chromium was not found at '{path}'. Install it (apt-get install -y chromium) or set {PathVariable} to its path.");
+        }
+
+        if (Directory.Exists(ScreenshotDirectory))
+        {
+            Directory.Delete(ScreenshotDirectory, recursive: true); // no stale steps from an earlier run
+        }
+
+        Directory.CreateDirectory(ScreenshotDirectory);
+        _playwright = await Playwright.CreateAsync();
+        Browser = await _playwright.Chromium.LaunchAsync(new()
+        {
+            ExecutablePath = path,
+            Headless = true,
+            Args =
+            [
+                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--use-fake-device-for-media-stream",
+                "--use-fake-ui-for-media-stream",
+            ],
+        });
+    }
+
+    /// <summary>A new, isolated browser profile (own localStorage) on the API at <paramref name="baseUrl"/>.</summary>
+    public async Task<IBrowserContext> NewContextAsync(Uri baseUrl, int width = 1280, int height = 900)
+    {
+        var context = await Browser.NewContextAsync(new()
+        {
+            BaseURL = baseUrl.ToString(),
+            ViewportSize = new() { Width = width, Height = height },
+            Permissions = ["camera", "microphone"],
+            ReducedMotion = ReducedMotion.Reduce,
+            Locale = "en-GB",
+        });
+        context.SetDefaultTimeout(15_000);
+        return context;
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (Browser is not null)
+        {
+            await Browser.CloseAsync();
+        }
+
+        _playwright?.Dispose();
+    }
+}
