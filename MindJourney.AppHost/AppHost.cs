@@ -4,6 +4,7 @@ using MindJourney.AppHost;
 // MindJourney at a glance:
 //
 //   browser / load harness ──HTTP :5000──► api (1..N replicas) ──► PostgreSQL "mindjourney"
+//                                                               ├─► firebase-storage (GCS JSON API, :9199)
 //                                                               └─► dashboard (OTLP traces, metrics, logs)
 var builder = DistributedApplication.CreateBuilder(args);
 
