@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
@@ -60,9 +61,7 @@ public static class Extensions
                     .AddSource("Npgsql")
                     .AddAspNetCoreInstrumentation(options =>
                         // Health probes would drown the traces that matter.
-                        options.Filter = context =>
-                            !context.Request.Path.StartsWithSegments(HealthEndpointPath)
-                            && !context.Request.Path.StartsWithSegments(AlivenessEndpointPath))
+                        options.Filter = context => !IsProbe(context.Request.Path))
                     .AddHttpClientInstrumentation();
             });
 
@@ -92,10 +91,21 @@ public static class Extensions
         return builder;
     }
 
+    private static bool IsProbe(PathString path) =>
+        path.StartsWithSegments(HealthEndpointPath) || path.StartsWithSegments(AlivenessEndpointPath);
+
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
         // Unlike the Aspire template, these answer in every environment: the AppHost, the load harness and an
         // operator's probe all rely on them, and they reveal nothing but Healthy/Unhealthy.
+        // Probes run every few seconds; the database and storage calls inside them would bury the traces that
+        // matter, so nothing under a probe is traced (the probe's own request span is filtered above).
+        app.UseWhen(context => IsProbe(context.Request.Path), probe => probe.Use(async (context, next) =>
+        {
+            using var _ = SuppressInstrumentationScope.Begin();
+            await next(context);
+        }));
+
         app.MapHealthChecks(HealthEndpointPath);
         app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions
         {

@@ -76,10 +76,12 @@ public sealed class VisitorNumberAudit(NpgsqlDataSource dataSource)
             pendingUploads = reader.GetInt64(8);
         }
 
+        // No session disagrees with its user, so no number can be held by two people: nothing more to read.
         var duplicates = new List<DuplicateNumber>();
-        await using (var command = new NpgsqlCommand(DuplicatesSql, connection) { CommandTimeout = 300 })
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        if (mismatchedSessions > 0)
         {
+            await using var command = new NpgsqlCommand(DuplicatesSql, connection) { CommandTimeout = 300 };
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
                 duplicates.Add(new DuplicateNumber(reader.GetInt32(0), reader.GetInt64(1)));

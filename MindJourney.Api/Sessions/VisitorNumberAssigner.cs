@@ -42,22 +42,27 @@ public sealed partial class VisitorNumberAssigner(
         var args = new StatementArguments(experimentId, currentLevel, userId ?? Guid.CreateVersion7(), sessionId,
             branchingPath, sessionData is { } data ? data.GetRawText() : null, idempotencyKey);
 
+        // A database that cannot be reached (or has no connection to spare) numbered nothing and saved nothing:
+        // that surfaces as 503 and the client retries, with its Idempotency-Key. Only a numbering statement that
+        // PostgreSQL ran and refused leads to the fallback below.
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+
         Row? row;
         string outcome;
         try
         {
-            row = await ExecuteAsync(userId is null ? VisitorNumberSql.NewVisitor : VisitorNumberSql.ReturningUser, args, cancellationToken);
+            row = await ExecuteAsync(connection, userId is null ? VisitorNumberSql.NewVisitor : VisitorNumberSql.ReturningUser, args, cancellationToken);
             outcome = row is { NewlyAssigned: true } ? VisitorNumberingTelemetry.OutcomeAssigned : VisitorNumberingTelemetry.OutcomeReused;
         }
-        catch (NpgsqlException ex) when (!cancellationToken.IsCancellationRequested)
+        catch (PostgresException ex) when (!cancellationToken.IsCancellationRequested)
         {
-            var errorType = ex is PostgresException pg ? pg.SqlState : ex.GetType().FullName!;
+            var errorType = ex.SqlState;
             LogNumberingFailed(logger, ex.Message, ex);
             activity?.SetTag(VisitorNumberingTelemetry.ErrorTypeTag, errorType);
             activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
 
             // If this one fails too the database is unreachable, and the caller answers 503.
-            row = await ExecuteAsync(userId is null ? VisitorNumberSql.NewVisitorWithoutNumber : VisitorNumberSql.ReturningUserWithoutNumbering, args, cancellationToken);
+            row = await ExecuteAsync(connection, userId is null ? VisitorNumberSql.NewVisitorWithoutNumber : VisitorNumberSql.ReturningUserWithoutNumbering, args, cancellationToken);
             outcome = row is { Session.VisitorNumber: not null } ? VisitorNumberingTelemetry.OutcomeReused : VisitorNumberingTelemetry.OutcomeFallback;
             if (row is not null && outcome == VisitorNumberingTelemetry.OutcomeFallback)
             {
@@ -68,7 +73,7 @@ public sealed partial class VisitorNumberAssigner(
 
         if (row is not { } created)
         {
-            return await DiagnoseAsync(experimentId, userId, currentLevel, cancellationToken);
+            return await DiagnoseAsync(connection, experimentId, userId, currentLevel, cancellationToken);
         }
 
         var session = created.Session;
@@ -91,9 +96,9 @@ public sealed partial class VisitorNumberAssigner(
         return new StartSessionResult(session, false, StartSessionError.None, null);
     }
 
-    private async Task<Row?> ExecuteAsync(string sql, StatementArguments args, CancellationToken cancellationToken)
+    private static async Task<Row?> ExecuteAsync(NpgsqlConnection connection, string sql, StatementArguments args, CancellationToken cancellationToken)
     {
-        await using var batch = dataSource.CreateBatch();
+        await using var batch = new NpgsqlBatch(connection);
         if (args.IdempotencyKey is not null)
         {
             var lockKey = new NpgsqlBatchCommand(VisitorNumberSql.LockKey);
@@ -141,9 +146,9 @@ public sealed partial class VisitorNumberAssigner(
         return new Row(session, NewlyAssigned: reader.GetBoolean(10), Replayed: reader.GetBoolean(11));
     }
 
-    private async Task<StartSessionResult> DiagnoseAsync(Guid experimentId, Guid? userId, int currentLevel, CancellationToken cancellationToken)
+    private static async Task<StartSessionResult> DiagnoseAsync(NpgsqlConnection connection, Guid experimentId, Guid? userId, int currentLevel, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(VisitorNumberSql.Diagnose);
+        await using var command = new NpgsqlCommand(VisitorNumberSql.Diagnose, connection);
         command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = experimentId });
         command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = userId ?? Guid.Empty });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);

@@ -1,3 +1,4 @@
+using OpenTelemetry;
 using System.Data;
 using Npgsql;
 using NpgsqlTypes;
@@ -66,6 +67,8 @@ public sealed class StorageDeliveries(NpgsqlDataSource dataSource)
             {
                 try
                 {
+                    // Runs at every metrics export: not worth a trace each time.
+                    using var untraced = SuppressInstrumentationScope.Begin();
                     await CountPendingAsync();
                 }
                 catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)

@@ -1,3 +1,4 @@
+using OpenTelemetry;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -34,7 +35,14 @@ public sealed partial class StorageDeliveryWorker(
             var busy = false;
             try
             {
-                var due = await deliveries.ClaimDueAsync(Math.Max(1, settings.MaxParallelDeliveries), settings, stoppingToken);
+                // The poll itself runs every couple of seconds forever: tracing it would bury the traces that
+                // matter. Deliveries it finds are traced (storage.upload).
+                IReadOnlyList<DeliveryItem> due;
+                using (SuppressInstrumentationScope.Begin())
+                {
+                    due = await deliveries.ClaimDueAsync(Math.Max(1, settings.MaxParallelDeliveries), settings, stoppingToken);
+                }
+
                 busy = due.Count > 0;
                 await Task.WhenAll(due.Select(item => deliverer.DeliverAsync(item,
                     token => deliveries.OpenContentAsync(item.ResponseId, token),
@@ -72,7 +80,13 @@ public sealed partial class StorageDeliveryWorker(
 
     private async Task RefreshStaleMetadataAsync(CancellationToken cancellationToken)
     {
-        foreach (var (responseId, objectName, visitorNumber) in await deliveries.FindStaleObjectsAsync(StaleObjectBatch, cancellationToken))
+        IReadOnlyList<(Guid, string, int?)> stale;
+        using (SuppressInstrumentationScope.Begin())
+        {
+            stale = await deliveries.FindStaleObjectsAsync(StaleObjectBatch, cancellationToken);
+        }
+
+        foreach (var (responseId, objectName, visitorNumber) in stale)
         {
             try
             {
