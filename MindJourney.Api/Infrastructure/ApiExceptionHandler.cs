@@ -28,6 +28,7 @@ internal sealed class ApiExceptionHandler(IProblemDetailsService problemDetails)
                 };
                 break;
 
+            case DatabaseUnavailableException:
             case NpgsqlException db when db is not PostgresException || db.IsTransient:
                 problem = new ProblemDetails
                 {

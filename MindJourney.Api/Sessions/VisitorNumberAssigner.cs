@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using MindJourney.Api.Infrastructure;
 using MindJourney.Api.Telemetry;
 using Npgsql;
 using NpgsqlTypes;
@@ -44,8 +45,8 @@ public sealed partial class VisitorNumberAssigner(
 
         // A database that cannot be reached (or has no connection to spare) numbered nothing and saved nothing:
         // that surfaces as 503 and the client retries, with its Idempotency-Key. Only a numbering statement that
-        // PostgreSQL ran and refused leads to the fallback below.
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        // PostgreSQL ran and refused for good (not a transient fault such as a cut connection) leads to the fallback.
+        await using var connection = await OpenAsync(cancellationToken);
 
         Row? row;
         string outcome;
@@ -54,7 +55,7 @@ public sealed partial class VisitorNumberAssigner(
             row = await ExecuteAsync(connection, userId is null ? VisitorNumberSql.NewVisitor : VisitorNumberSql.ReturningUser, args, cancellationToken);
             outcome = row is { NewlyAssigned: true } ? VisitorNumberingTelemetry.OutcomeAssigned : VisitorNumberingTelemetry.OutcomeReused;
         }
-        catch (PostgresException ex) when (!cancellationToken.IsCancellationRequested)
+        catch (PostgresException ex) when (!ex.IsTransient && !cancellationToken.IsCancellationRequested)
         {
             var errorType = ex.SqlState;
             LogNumberingFailed(logger, ex.Message, ex);
@@ -94,6 +95,18 @@ public sealed partial class VisitorNumberAssigner(
         }
 
         return new StartSessionResult(session, false, StartSessionError.None, null);
+    }
+
+    private async Task<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await dataSource.OpenConnectionAsync(cancellationToken);
+        }
+        catch (NpgsqlException ex)
+        {
+            throw new DatabaseUnavailableException(ex);
+        }
     }
 
     private static async Task<Row?> ExecuteAsync(NpgsqlConnection connection, string sql, StatementArguments args, CancellationToken cancellationToken)

@@ -119,6 +119,47 @@ public sealed class SessionNumberingTests(PostgresServer postgres)
     }
 
     [Fact]
+    public async Task When_the_database_refuses_connections_play_answers_503_and_writes_nothing()
+    {
+        await using var api = await TestApi.StartAsync(postgres);
+        var experimentId = await api.ActiveExperimentIdAsync();
+        await CreateSessionAsync(api.Client, new { experimentId });
+        var database = await api.ScalarAsync<string>("SELECT current_database()");
+        await using (var admin = new Npgsql.NpgsqlConnection(postgres.AdminConnectionString))
+        {
+            await admin.OpenAsync();
+            await using var close = new Npgsql.NpgsqlCommand(
+                $"ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS false; " +
+                $"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'", admin);
+            await close.ExecuteNonQueryAsync();
+        }
+
+        try
+        {
+            for (var attempt = 0; attempt < 3; attempt++) // the first may meet a pooled connection that was just cut
+            {
+                var response = await api.Client.PostAsJsonAsync("/api/session", new { experimentId });
+                Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+                Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+                Assert.NotNull(response.Headers.RetryAfter);
+            }
+        }
+        finally
+        {
+            await using var admin = new Npgsql.NpgsqlConnection(postgres.AdminConnectionString);
+            await admin.OpenAsync();
+            await using var open = new Npgsql.NpgsqlCommand($"ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS true", admin);
+            await open.ExecuteNonQueryAsync();
+        }
+
+        Npgsql.NpgsqlConnection.ClearAllPools();
+        Assert.Equal(1, await api.ScalarAsync<long>("SELECT count(*) FROM users"));
+        Assert.Equal(1, await api.SequencePositionAsync());
+        var after = await CreateSessionAsync(api.Client, new { experimentId });
+        Assert.Equal(2, after.GetProperty("visitorNumber").GetInt32());
+    }
+
+    [Fact]
     public async Task A_new_visitor_costs_exactly_one_database_round_trip()
     {
         await using var api = await TestApi.StartAsync(postgres);
