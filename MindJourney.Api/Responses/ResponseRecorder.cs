@@ -12,26 +12,25 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, ILogge
 {
     private const string InsertSql = """
         INSERT INTO experiment_responses (id, session_id, user_id, visitor_number, level_id, question_id,
-                                          response_type, response_data, file_id, file_url, created_at)
-        SELECT $1, s.id, s.user_id, s.visitor_number, $3, $4, $5, $6, $7, $8, now()
+                                          response_type, response_data, created_at)
+        SELECT $1, s.id, s.user_id, s.visitor_number, $3, $4, $5, $6, now()
         FROM experiment_sessions s WHERE s.id = $2
         RETURNING user_id, visitor_number, created_at
         """;
 
+    /// <summary>Saves a response that has nothing to store (an email address, or an answer with neither file nor
+    /// text). Null when the session does not exist.</summary>
     public async Task<ResponseResponse?> RecordAsync(Guid sessionId, string levelId, string questionId,
-        string responseType, string responseDataJson, CancellationToken cancellationToken,
-        Guid? responseId = null, string? fileId = null, string? fileUrl = null, StorageInfo? storage = null)
+        string responseType, string responseDataJson, CancellationToken cancellationToken)
     {
         var entity = new ExperimentResponse
         {
-            Id = responseId ?? Guid.CreateVersion7(),
+            Id = Guid.CreateVersion7(),
             SessionId = sessionId,
             LevelId = levelId,
             QuestionId = questionId,
             ResponseType = responseType,
             ResponseData = responseDataJson,
-            FileId = fileId,
-            FileUrl = fileUrl,
         };
 
         await using var command = dataSource.CreateCommand(InsertSql);
@@ -42,8 +41,6 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, ILogge
         p.Add(new NpgsqlParameter<string> { TypedValue = questionId });
         p.Add(new NpgsqlParameter<string> { TypedValue = responseType });
         p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Jsonb, Value = responseDataJson });
-        p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)fileId ?? DBNull.Value });
-        p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)fileUrl ?? DBNull.Value });
 
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
@@ -56,7 +53,7 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, ILogge
         entity.CreatedAt = reader.GetFieldValue<DateTimeOffset>(2);
 
         Log(sessionId, entity.VisitorNumber);
-        return ResponseResponse.From(entity, storage ?? StorageInfo.NotStored);
+        return ResponseResponse.From(entity, StorageInfo.NotStored);
     }
 
     // The response, its delivery record (leased to this request for its own attempt) and, below, its bytes.
