@@ -54,6 +54,15 @@ public sealed class ExperimentSession
     public string? SessionData { get; set; }
 
     public string? IdempotencyKey { get; set; }
+
+    /// <summary>SHA-256 of what the Idempotency-Key was first sent with (user, experiment, body): a replay must
+    /// match it, so one key can never hand one person's session to another.</summary>
+    public byte[]? IdempotencyFingerprint { get; set; }
+
+    /// <summary>SHA-256 hashes of the session secrets handed out for this session (one per start or replay, a
+    /// few at most). The secrets themselves are never stored.</summary>
+    public byte[][]? SecretHashes { get; set; }
+
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
 
@@ -75,6 +84,9 @@ public sealed class ExperimentResponse
 
     /// <summary>Storage object name of the stored file or text, when there is one.</summary>
     public string? FileId { get; set; }
+
+    /// <summary>Size of the stored file or text, counted against the session's upload quota.</summary>
+    public long? FileSizeBytes { get; set; }
     public string? FileUrl { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 

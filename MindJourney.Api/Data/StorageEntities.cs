@@ -21,6 +21,11 @@ public sealed class StorageDelivery
     public DateTimeOffset NextAttemptAt { get; set; }
 
     public string? LastError { get; set; }
+
+    /// <summary>When storage last refused this upload for good (a 4xx such as 400 or 403, not an outage); the
+    /// audit reports such uploads, and they are retried only at the longest backoff.</summary>
+    public DateTimeOffset? RejectedAt { get; set; }
+
     public DateTimeOffset CreatedAt { get; set; }
 }
 

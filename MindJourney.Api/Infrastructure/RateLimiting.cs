@@ -37,7 +37,7 @@ public static class RateLimiting
                     return RateLimitPartition.GetNoLimiter("off");
                 }
 
-                var client = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+                var client = ClientAddress.PartitionKey(http);
                 return RateLimitPartition.GetFixedWindowLimiter(client, _ => new FixedWindowRateLimiterOptions
                 {
                     PermitLimit = options.SessionsPerWindow,

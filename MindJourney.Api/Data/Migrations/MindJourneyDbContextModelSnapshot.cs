@@ -176,6 +176,10 @@ namespace MindJourney.Api.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("file_id");
 
+                    b.Property<long?>("FileSizeBytes")
+                        .HasColumnType("bigint")
+                        .HasColumnName("file_size_bytes");
+
                     b.Property<string>("FileUrl")
                         .HasColumnType("text")
                         .HasColumnName("file_url");
@@ -269,6 +273,10 @@ namespace MindJourney.Api.Data.Migrations
                         .HasColumnType("uuid")
                         .HasColumnName("experiment_id");
 
+                    b.Property<byte[]>("IdempotencyFingerprint")
+                        .HasColumnType("bytea")
+                        .HasColumnName("idempotency_fingerprint");
+
                     b.Property<string>("IdempotencyKey")
                         .HasColumnType("text")
                         .HasColumnName("idempotency_key");
@@ -276,6 +284,10 @@ namespace MindJourney.Api.Data.Migrations
                     b.Property<bool>("IsCompleted")
                         .HasColumnType("boolean")
                         .HasColumnName("is_completed");
+
+                    b.PrimitiveCollection<byte[][]>("SecretHashes")
+                        .HasColumnType("bytea[]")
+                        .HasColumnName("secret_hashes");
 
                     b.Property<string>("SessionData")
                         .HasColumnType("jsonb")
@@ -362,6 +374,10 @@ namespace MindJourney.Api.Data.Migrations
                         .IsRequired()
                         .HasColumnType("text")
                         .HasColumnName("original_name");
+
+                    b.Property<DateTimeOffset?>("RejectedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("rejected_at");
 
                     b.Property<long>("SizeBytes")
                         .HasColumnType("bigint")
