@@ -41,6 +41,8 @@ public static class ApplicationServiceExtensions
 
         builder.Services.AddSingleton<VisitorNumberingTelemetry>();
         builder.Services.AddSingleton<VisitorNumberAssigner>();
+        builder.Services.Configure<IdempotencyOptions>(builder.Configuration.GetSection(IdempotencyOptions.SectionName));
+        builder.Services.AddHostedService<IdempotencyKeyExpiry>();
         builder.Services.AddSingleton<ResponseRecorder>();
         builder.AddResponseStorage();
 

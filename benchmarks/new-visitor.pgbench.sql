@@ -3,9 +3,16 @@
 \set level 1
 WITH existing AS (
     SELECT s.id, s.user_id, s.experiment_id, s.visitor_number, s.current_level, s.branching_path,
-           s.is_completed, s.created_at, s.updated_at, e.total_levels
+           s.is_completed, s.created_at, s.updated_at, e.total_levels,
+           COALESCE(s.idempotency_fingerprint = NULL::bytea, FALSE) AS same_request
     FROM experiment_sessions s JOIN experiments e ON e.id = s.experiment_id
     WHERE NULL::text::text IS NOT NULL AND s.idempotency_key = NULL::text
+),
+replayed AS (
+    UPDATE experiment_sessions s
+    SET secret_hashes = (s.secret_hashes || sha256(gen_random_uuid()::text::bytea)::bytea)[greatest(1, cardinality(s.secret_hashes) - 6):]
+    FROM existing x
+    WHERE s.id = x.id AND x.same_request
 ),
 experiment AS (
     SELECT id, total_levels FROM experiments
@@ -19,16 +26,17 @@ visitor AS (
 ),
 created AS (
     INSERT INTO experiment_sessions (id, user_id, experiment_id, visitor_number, current_level, branching_path,
-                                     is_completed, session_data, idempotency_key, created_at, updated_at)
-    SELECT gen_random_uuid(), v.id, e.id, v.visitor_number, :level, NULL::text, FALSE, NULL::jsonb, NULL::text, now(), now()
+                                     is_completed, session_data, idempotency_key, idempotency_fingerprint,
+                                     secret_hashes, created_at, updated_at)
+    SELECT gen_random_uuid(), v.id, e.id, v.visitor_number, :level, NULL::text, FALSE, NULL::jsonb, NULL::text, NULL::bytea, ARRAY[sha256(gen_random_uuid()::text::bytea)::bytea], now(), now()
     FROM visitor v CROSS JOIN experiment e
     RETURNING id, user_id, experiment_id, visitor_number, current_level, branching_path, is_completed,
               created_at, updated_at
 )
 SELECT c.id, c.user_id, c.experiment_id, c.visitor_number, c.current_level, c.branching_path, c.is_completed,
-       c.created_at, c.updated_at, e.total_levels, v.newly_assigned, FALSE AS replayed
+       c.created_at, c.updated_at, e.total_levels, v.newly_assigned, FALSE AS replayed, TRUE AS same_request
 FROM created c CROSS JOIN experiment e CROSS JOIN visitor v
 UNION ALL
 SELECT x.id, x.user_id, x.experiment_id, x.visitor_number, x.current_level, x.branching_path, x.is_completed,
-       x.created_at, x.updated_at, x.total_levels, FALSE, TRUE
+       x.created_at, x.updated_at, x.total_levels, FALSE, TRUE, x.same_request
 FROM existing x;

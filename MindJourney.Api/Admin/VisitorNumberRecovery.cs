@@ -64,6 +64,10 @@ public sealed partial class VisitorNumberRecovery(
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
 
         await ExecuteAsync(connection, $"SELECT pg_advisory_xact_lock({RecoveryLockKey})", cancellationToken);
+
+        // Past the lock nothing listens to the caller any more: an admin client that times out must not roll back
+        // a transaction that has taken sequence values (each one would be a gap). The run finishes and is logged.
+        cancellationToken = CancellationToken.None;
         var sessionsScanned = (int)(long)(await ScalarAsync(connection,
             "SELECT count(*) FROM experiment_sessions WHERE visitor_number IS NULL", cancellationToken))!;
 

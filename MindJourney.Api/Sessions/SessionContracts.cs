@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace MindJourney.Api.Sessions;
 
@@ -35,6 +36,11 @@ public sealed record SessionResponse(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt)
 {
+    /// <summary>Only in the answer to <c>POST /api/session</c>: the secret that reads and updates this session
+    /// (header <c>X-Session-Secret</c>). Never stored, never shown again.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? SessionSecret { get; init; }
+
     /// <summary>"Level 1 of 4" is 25 % complete; a completed session is 100 %.</summary>
     public static int Percent(int currentLevel, int totalLevels, bool isCompleted) =>
         isCompleted ? 100 : totalLevels <= 0 ? 0 : Math.Clamp(currentLevel * 100 / totalLevels, 0, 100);

@@ -24,10 +24,13 @@ public static class SessionsApi
             .WithName("CreateSession")
             .WithSummary("Press Play: start a session and give the visitor their number")
             .RequireRateLimiting(RateLimiting.SessionCreationPolicy);
-        api.MapGet("/{id:guid}", GetSession).WithName("GetSession");
-        api.MapPatch("/{id:guid}", UpdateSession).WithName("UpdateSession")
+
+        // A session's own data: its secret (returned by CreateSession) or the admin key.
+        var session = api.MapGroup("/{id:guid}").RequireSessionSecret();
+        session.MapGet("", GetSession).WithName("GetSession");
+        session.MapPatch("", UpdateSession).WithName("UpdateSession")
             .WithSummary("Move a session through its levels; its identity and visitor number cannot change");
-        api.MapGet("/{id:guid}/responses", ListResponses).WithName("ListSessionResponses");
+        session.MapGet("/responses", ListResponses).WithName("ListSessionResponses");
 
         return app;
     }
@@ -68,6 +71,7 @@ public static class SessionsApi
             {
                 StartSessionError.ExperimentNotFound or StartSessionError.UserNotFound => Problems.NotFound(result.Detail!),
                 StartSessionError.ExperimentInactive => Problems.Conflict(result.Detail!),
+                StartSessionError.IdempotencyKeyReused => Problems.UnprocessableEntity(result.Detail!),
                 _ => Problems.BadRequest(result.Detail!),
             };
         }
@@ -77,7 +81,7 @@ public static class SessionsApi
             http.Response.Headers["Idempotent-Replayed"] = "true";
         }
 
-        return TypedResults.Created($"/api/session/{session.Id}", session);
+        return TypedResults.Created($"/api/session/{session.Id}", session with { SessionSecret = result.Secret });
     }
 
     public static async Task<Results<Ok<SessionResponse>, ProblemHttpResult>> GetSession(

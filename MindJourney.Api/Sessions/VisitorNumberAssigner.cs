@@ -14,10 +14,15 @@ public enum StartSessionError
     ExperimentInactive,
     LevelOutOfRange,
     UserNotFound,
+    IdempotencyKeyReused,
 }
 
 public readonly record struct StartSessionResult(SessionResponse? Session, bool Replayed, StartSessionError Error, string? Detail)
 {
+    /// <summary>The session secret handed out with this start (or replay): returned to the client once, kept only
+    /// as a hash.</summary>
+    public string? Secret { get; init; }
+
     public static StartSessionResult Failed(StartSessionError error, string detail) => new(null, false, error, detail);
 }
 
@@ -40,22 +45,30 @@ public sealed partial class VisitorNumberAssigner(
         using var activity = VisitorNumberingTelemetry.ActivitySource.StartActivity(VisitorNumberingTelemetry.AssignActivity);
         activity?.SetTag(VisitorNumberingTelemetry.SessionIdTag, sessionId);
 
+        var sessionDataJson = sessionData is { } data ? data.GetRawText() : null;
+        var fingerprint = idempotencyKey is null ? null
+            : IdempotencyFingerprint.Of(experimentId, userId, currentLevel, branchingPath, sessionDataJson);
+        var secret = SessionSecrets.Issue();
         var args = new StatementArguments(experimentId, currentLevel, userId ?? Guid.CreateVersion7(), sessionId,
-            branchingPath, sessionData is { } data ? data.GetRawText() : null, idempotencyKey);
+            branchingPath, sessionDataJson, idempotencyKey, fingerprint, secret.Hash);
 
         // A database that cannot be reached (or has no connection to spare) numbered nothing and saved nothing:
         // that surfaces as 503 and the client retries, with its Idempotency-Key. Only a numbering statement that
         // PostgreSQL ran and refused for good (not a transient fault such as a cut connection) leads to the fallback.
         await using var connection = await OpenAsync(cancellationToken);
 
+        // From here on the request's cancellation is not passed on: once the numbering statement is sent it runs
+        // to its end whatever the client does, so a client that leaves never burns a number (a cancelled statement
+        // would roll back after nextval). Its retry with the same Idempotency-Key gets the session.
+
         Row? row;
         string outcome;
         try
         {
-            row = await ExecuteAsync(connection, userId is null ? VisitorNumberSql.NewVisitor : VisitorNumberSql.ReturningUser, args, cancellationToken);
+            row = await ExecuteAsync(connection, userId is null ? VisitorNumberSql.NewVisitor : VisitorNumberSql.ReturningUser, args);
             outcome = row is { NewlyAssigned: true } ? VisitorNumberingTelemetry.OutcomeAssigned : VisitorNumberingTelemetry.OutcomeReused;
         }
-        catch (PostgresException ex) when (!ex.IsTransient && !cancellationToken.IsCancellationRequested)
+        catch (PostgresException ex) when (!ex.IsTransient && !PostgresErrors.IsCausedByClientData(ex))
         {
             var errorType = ex.SqlState;
             LogNumberingFailed(logger, ex.Message, ex);
@@ -63,7 +76,7 @@ public sealed partial class VisitorNumberAssigner(
             activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
 
             // If this one fails too the database is unreachable, and the caller answers 503.
-            row = await ExecuteAsync(connection, userId is null ? VisitorNumberSql.NewVisitorWithoutNumber : VisitorNumberSql.ReturningUserWithoutNumbering, args, cancellationToken);
+            row = await ExecuteAsync(connection, userId is null ? VisitorNumberSql.NewVisitorWithoutNumber : VisitorNumberSql.ReturningUserWithoutNumbering, args);
             outcome = row is { Session.VisitorNumber: not null } ? VisitorNumberingTelemetry.OutcomeReused : VisitorNumberingTelemetry.OutcomeFallback;
             if (row is not null && outcome == VisitorNumberingTelemetry.OutcomeFallback)
             {
@@ -77,13 +90,21 @@ public sealed partial class VisitorNumberAssigner(
             return await DiagnoseAsync(connection, experimentId, userId, currentLevel, cancellationToken);
         }
 
+        if (!created.SameRequest)
+        {
+            // Nothing of the first request's session (its user, its number) may reach a different request.
+            return StartSessionResult.Failed(StartSessionError.IdempotencyKeyReused,
+                "This Idempotency-Key was already used for a different request (another user, experiment or body). "
+                + "Send a new key for a new request.");
+        }
+
         var session = created.Session;
         activity?.SetTag(VisitorNumberingTelemetry.VisitorNumberTag, session.VisitorNumber);
         activity?.SetTag(VisitorNumberingTelemetry.OutcomeTag, outcome);
         if (created.Replayed)
         {
             // The first request already counted this assignment.
-            return new StartSessionResult(session, true, StartSessionError.None, null);
+            return new StartSessionResult(session, true, StartSessionError.None, null) { Secret = secret.Value };
         }
 
         var outcomeTag = new KeyValuePair<string, object?>(VisitorNumberingTelemetry.OutcomeTag, outcome);
@@ -94,7 +115,7 @@ public sealed partial class VisitorNumberAssigner(
             LogAssigned(logger, number, session.Id);
         }
 
-        return new StartSessionResult(session, false, StartSessionError.None, null);
+        return new StartSessionResult(session, false, StartSessionError.None, null) { Secret = secret.Value };
     }
 
     private async Task<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken)
@@ -109,7 +130,7 @@ public sealed partial class VisitorNumberAssigner(
         }
     }
 
-    private static async Task<Row?> ExecuteAsync(NpgsqlConnection connection, string sql, StatementArguments args, CancellationToken cancellationToken)
+    private static async Task<Row?> ExecuteAsync(NpgsqlConnection connection, string sql, StatementArguments args)
     {
         await using var batch = new NpgsqlBatch(connection);
         if (args.IdempotencyKey is not null)
@@ -128,15 +149,17 @@ public sealed partial class VisitorNumberAssigner(
         p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)args.BranchingPath ?? DBNull.Value });
         p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Jsonb, Value = (object?)args.SessionData ?? DBNull.Value });
         p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)args.IdempotencyKey ?? DBNull.Value });
+        p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bytea, Value = (object?)args.Fingerprint ?? DBNull.Value });
+        p.Add(new NpgsqlParameter<byte[]> { NpgsqlDbType = NpgsqlDbType.Bytea, TypedValue = args.SecretHash });
         batch.BatchCommands.Add(command);
 
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        await using var reader = await batch.ExecuteReaderAsync();
         if (args.IdempotencyKey is not null)
         {
-            await reader.NextResultAsync(cancellationToken);
+            await reader.NextResultAsync();
         }
 
-        if (!await reader.ReadAsync(cancellationToken))
+        if (!await reader.ReadAsync())
         {
             return null;
         }
@@ -156,7 +179,7 @@ public sealed partial class VisitorNumberAssigner(
             IsCompleted: isCompleted,
             CreatedAt: reader.GetFieldValue<DateTimeOffset>(7),
             UpdatedAt: reader.GetFieldValue<DateTimeOffset>(8));
-        return new Row(session, NewlyAssigned: reader.GetBoolean(10), Replayed: reader.GetBoolean(11));
+        return new Row(session, NewlyAssigned: reader.GetBoolean(10), Replayed: reader.GetBoolean(11), SameRequest: reader.GetBoolean(12));
     }
 
     private static async Task<StartSessionResult> DiagnoseAsync(NpgsqlConnection connection, Guid experimentId, Guid? userId, int currentLevel, CancellationToken cancellationToken)
@@ -187,9 +210,10 @@ public sealed partial class VisitorNumberAssigner(
     }
 
     private readonly record struct StatementArguments(
-        Guid ExperimentId, int CurrentLevel, Guid UserId, Guid SessionId, string? BranchingPath, string? SessionData, string? IdempotencyKey);
+        Guid ExperimentId, int CurrentLevel, Guid UserId, Guid SessionId, string? BranchingPath, string? SessionData,
+        string? IdempotencyKey, byte[]? Fingerprint, byte[] SecretHash);
 
-    private readonly record struct Row(SessionResponse Session, bool NewlyAssigned, bool Replayed);
+    private readonly record struct Row(SessionResponse Session, bool NewlyAssigned, bool Replayed, bool SameRequest);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "✅ Assigned visitor number {VisitorNumber} to session {SessionId}")]
     private static partial void LogAssigned(ILogger logger, int visitorNumber, Guid sessionId);

@@ -4,18 +4,28 @@ namespace MindJourney.Api.Sessions;
 /// The SQL that creates a session together with its visitor number, in ONE statement (one round trip): the
 /// original platform ran nextval and then several separate updates, so a failure between them burned a number.
 /// Parameters: $1 experiment id, $2 current level, $3 user id, $4 session id, $5 branching path,
-/// $6 session data (jsonb), $7 idempotency key (null when none).
+/// $6 session data (jsonb), $7 idempotency key (null when none), $8 the request's fingerprint (null when no key),
+/// $9 the hash of the session secret this request hands out.
 /// </summary>
 internal static class VisitorNumberSql
 {
     // A replay of an Idempotency-Key finds its session here; when it does, nothing below inserts anything and
-    // no sequence value is consumed. The caller serialises equal keys with an advisory lock (see LockKeySql).
+    // no sequence value is consumed. The caller serialises equal keys with an advisory lock (see LockKey).
+    // A replay of the same request (same fingerprint) gets one more session secret (the newest few stay valid, so
+    // a response that was lost costs the client nothing); a key reused for another request gets nothing.
     private const string Prefix = """
         WITH existing AS (
             SELECT s.id, s.user_id, s.experiment_id, s.visitor_number, s.current_level, s.branching_path,
-                   s.is_completed, s.created_at, s.updated_at, e.total_levels
+                   s.is_completed, s.created_at, s.updated_at, e.total_levels,
+                   COALESCE(s.idempotency_fingerprint = $8, FALSE) AS same_request
             FROM experiment_sessions s JOIN experiments e ON e.id = s.experiment_id
             WHERE $7::text IS NOT NULL AND s.idempotency_key = $7
+        ),
+        replayed AS (
+            UPDATE experiment_sessions s
+            SET secret_hashes = (s.secret_hashes || $9::bytea)[greatest(1, cardinality(s.secret_hashes) - 6):]
+            FROM existing x
+            WHERE s.id = x.id AND x.same_request
         ),
         experiment AS (
             SELECT id, total_levels FROM experiments
@@ -27,18 +37,19 @@ internal static class VisitorNumberSql
     private const string Suffix = """
         created AS (
             INSERT INTO experiment_sessions (id, user_id, experiment_id, visitor_number, current_level, branching_path,
-                                             is_completed, session_data, idempotency_key, created_at, updated_at)
-            SELECT $4, v.id, e.id, v.visitor_number, $2, $5, FALSE, $6, $7, now(), now()
+                                             is_completed, session_data, idempotency_key, idempotency_fingerprint,
+                                             secret_hashes, created_at, updated_at)
+            SELECT $4, v.id, e.id, v.visitor_number, $2, $5, FALSE, $6, $7, $8, ARRAY[$9::bytea], now(), now()
             FROM visitor v CROSS JOIN experiment e
             RETURNING id, user_id, experiment_id, visitor_number, current_level, branching_path, is_completed,
                       created_at, updated_at
         )
         SELECT c.id, c.user_id, c.experiment_id, c.visitor_number, c.current_level, c.branching_path, c.is_completed,
-               c.created_at, c.updated_at, e.total_levels, v.newly_assigned, FALSE AS replayed
+               c.created_at, c.updated_at, e.total_levels, v.newly_assigned, FALSE AS replayed, TRUE AS same_request
         FROM created c CROSS JOIN experiment e CROSS JOIN visitor v
         UNION ALL
         SELECT x.id, x.user_id, x.experiment_id, x.visitor_number, x.current_level, x.branching_path, x.is_completed,
-               x.created_at, x.updated_at, x.total_levels, FALSE, TRUE
+               x.created_at, x.updated_at, x.total_levels, FALSE, TRUE, x.same_request
         FROM existing x
         """;
 

@@ -1,6 +1,7 @@
 using System.Data;
 using Microsoft.AspNetCore.Http.HttpResults;
 using MindJourney.Api.Infrastructure;
+using MindJourney.Api.Sessions;
 using Npgsql;
 
 namespace MindJourney.Api.Storage;
@@ -12,6 +13,7 @@ public static partial class StorageApi
         app.MapGroup("/api").WithTags("Storage")
             .MapGet("/download/{responseId:guid}", Download)
             .WithName("DownloadResponseFile")
+            .RequireResponseSessionSecret()
             .WithSummary("The stored file (or text) of a response, streamed with its content type");
 
         return app;

@@ -2,8 +2,9 @@ using System.Collections.Concurrent;
 
 namespace MindJourney.LoadTests.Runner;
 
-/// <summary>A session the run created, with the number the API handed out (null = fallback).</summary>
-public sealed record CreatedSession(Guid Id, int? VisitorNumber);
+/// <summary>A session the run created, with the number the API handed out (null = fallback) and the secret that
+/// reads and updates it.</summary>
+public sealed record CreatedSession(Guid Id, int? VisitorNumber, string? Secret = null);
 
 /// <summary>An upload the run made, and what the API said about it.</summary>
 public sealed record UploadRecord(

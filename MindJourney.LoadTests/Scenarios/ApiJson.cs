@@ -8,11 +8,13 @@ internal sealed record LevelInfo(string Id, int LevelNumber, IReadOnlyList<strin
 /// <summary>Reads the few fields the harness needs from API answers (no full deserialisation).</summary>
 internal static class ApiJson
 {
-    /// <summary>Session 201: <c>id</c> and <c>visitorNumber</c> (which must be present; null = fallback).</summary>
-    public static bool TryReadSession(ReadOnlySpan<byte> json, out Guid id, out int? visitorNumber)
+    /// <summary>Session 201: <c>id</c> and <c>visitorNumber</c> (which must be present; null = fallback), and the
+    /// <c>sessionSecret</c> that later reads and updates of the session need.</summary>
+    public static bool TryReadSession(ReadOnlySpan<byte> json, out Guid id, out int? visitorNumber, out string? secret)
     {
         id = Guid.Empty;
         visitorNumber = null;
+        secret = null;
         bool haveId = false, haveNumber = false;
         try
         {
@@ -51,6 +53,11 @@ internal static class ApiJson
                         visitorNumber = n;
                         haveNumber = true;
                     }
+                }
+                else if (reader.ValueTextEquals("sessionSecret"u8))
+                {
+                    reader.Read();
+                    secret = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
                 }
                 else
                 {

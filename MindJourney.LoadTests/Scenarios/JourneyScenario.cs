@@ -189,6 +189,7 @@ internal sealed class JourneyScenario(RunContext context) : IScenario
         var content = new ByteArrayContent(body);
         content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
         var request = new HttpRequestMessage(HttpMethod.Patch, new Uri($"{context.ApiBase}/session/{session.Id:D}")) { Content = content };
+        request.Headers.TryAddWithoutValidation("X-Session-Secret", session.Secret);
         var answer = await context.Executor.SendAsync(user, request, body.Length, 0, context.HardStop).ConfigureAwait(false);
         try
         {

@@ -29,7 +29,7 @@ internal sealed class SessionScenario(RunContext context) : IScenario
         var answer = await context.Executor.SendAsync(user, request, context.SessionBody.Length, intendedStartTicks, context.HardStop).ConfigureAwait(false);
         try
         {
-            var valid = ApiJson.TryReadSession(answer.Body, out var id, out var number);
+            var valid = ApiJson.TryReadSession(answer.Body, out var id, out var number, out var secret);
             HttpExecutor.Record(step, answer, valid);
             if (!answer.IsSuccess || !valid)
             {
@@ -38,7 +38,7 @@ internal sealed class SessionScenario(RunContext context) : IScenario
 
             context.Ledger.SessionCreated(id, number);
             context.Metrics.SessionCreated();
-            return new CreatedSession(id, number);
+            return new CreatedSession(id, number, secret);
         }
         finally
         {

@@ -59,7 +59,7 @@ public sealed class AdminTests(PostgresServer postgres)
         Assert.Equal(0, await api.ScalarAsync<long>("SELECT count(*) FROM experiment_sessions WHERE visitor_number IS NULL"));
         Assert.Equal(0, await api.ScalarAsync<long>("SELECT count(*) FROM experiment_responses WHERE visitor_number IS DISTINCT FROM 4"));
 
-        var responses = await api.Client.GetFromJsonAsync<JsonElement>($"/api/session/{returning.GetProperty("id")}/responses");
+        var responses = await api.Client.GetFromJsonAsync($"/api/session/{returning.GetProperty("id")}/responses", SessionSecretRequests.SecretOf(returning));
         Assert.Equal(4, responses[0].GetProperty("visitorNumber").GetInt32());
 
         var again = await RecoverAsync(api.Client);

@@ -74,7 +74,9 @@ public sealed class BadInputTests(PostgresServer postgres) : IAsyncLifetime
         var id = _session.GetProperty("id").GetGuid();
         var before = await _api.ScalarAsync<string>($"SELECT row_to_json(s)::text FROM experiment_sessions s WHERE id = '{id}'");
 
-        var response = await _api.Client.PatchAsync($"/api/session/{id}", new StringContent(body, Encoding.UTF8, "application/json"));
+        using var patch = new HttpRequestMessage(HttpMethod.Patch, $"/api/session/{id}") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        patch.Headers.Add(SessionSecretRequests.Header, SessionSecretRequests.SecretOf(_session));
+        var response = await _api.Client.SendAsync(patch);
 
         var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, body);
         Assert.Contains(field, problem.GetProperty("detail").GetString(), StringComparison.OrdinalIgnoreCase);
@@ -92,6 +94,7 @@ public sealed class BadInputTests(PostgresServer postgres) : IAsyncLifetime
     public async Task Unknown_or_malformed_ids_get_404_problem_details(string method, string path)
     {
         using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        request.Headers.Add(SessionSecretRequests.Header, new string('A', 43)); // a well-formed secret of no session
         if (method == "PATCH")
         {
             request.Content = JsonContent.Create(new { currentLevel = 2 });

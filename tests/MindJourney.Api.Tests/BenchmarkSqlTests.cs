@@ -17,7 +17,9 @@ public sealed partial class BenchmarkSqlTests
             .Replace("$4", "gen_random_uuid()", StringComparison.Ordinal)
             .Replace("$5", "NULL::text", StringComparison.Ordinal)
             .Replace("$6", "NULL::jsonb", StringComparison.Ordinal)
-            .Replace("$7", "NULL::text", StringComparison.Ordinal);
+            .Replace("$7", "NULL::text", StringComparison.Ordinal)
+            .Replace("$8", "NULL::bytea", StringComparison.Ordinal)
+            .Replace("$9", "sha256(gen_random_uuid()::text::bytea)", StringComparison.Ordinal);
         var script = File.ReadAllLines(Path.Combine(RepositoryRoot(), "benchmarks", "new-visitor.pgbench.sql"))
             .Where(line => !line.StartsWith("--", StringComparison.Ordinal) && !line.StartsWith('\\'));
 

@@ -67,12 +67,12 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
         Assert.InRange(DateTimeOffset.UtcNow - uploadedAt, TimeSpan.Zero, TimeSpan.FromMinutes(1));
         Assert.EndsWith($"/{uploadedAt.ToUnixTimeMilliseconds()}_text-response.txt", objectName);
 
-        var (bytes, contentType) = await Uploads.DownloadAsync(_api.Client, responseId);
+        var (bytes, contentType) = await Uploads.DownloadAsync(_api.Client, responseId, SessionSecretRequests.SecretOf(session));
         Assert.Equal(Encoding.UTF8.GetBytes(answer), bytes);
         Assert.Equal("text/plain; charset=utf-8", contentType);
 
         // The session's list reports the same storage state as the creation did.
-        var listed = await _api.Client.GetFromJsonAsync<JsonElement>($"/api/session/{sessionId}/responses");
+        var listed = await _api.Client.GetFromJsonAsync($"/api/session/{sessionId}/responses", SessionSecretRequests.SecretOf(session));
         var item = Assert.Single(listed.EnumerateArray());
         Assert.Equal("stored", Uploads.Status(item));
         Assert.Equal(objectName, Uploads.ObjectName(item));
@@ -111,7 +111,7 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
         Assert.Equal(responseId.ToString("D"), stored.Metadata["responseId"]);
         Assert.Equal(video, await _storage.DownloadAsync(objectName));
 
-        var (bytes, contentType) = await Uploads.DownloadAsync(_api.Client, responseId);
+        var (bytes, contentType) = await Uploads.DownloadAsync(_api.Client, responseId, SessionSecretRequests.SecretOf(session));
         Assert.Equal(video, bytes);
         Assert.Equal("video/webm", contentType);
 
@@ -127,7 +127,8 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
     [Fact]
     public async Task A_video_larger_than_kestrels_default_body_limit_is_accepted_while_json_keeps_its_1_MiB_limit()
     {
-        var sessionId = (await Uploads.NewSessionAsync(_api)).GetProperty("id").GetGuid();
+        var session = await Uploads.NewSessionAsync(_api);
+        var sessionId = session.GetProperty("id").GetGuid();
         var video = Uploads.RandomBytes(40 * 1024 * 1024, seed: 40); // Kestrel refuses bodies over ~28.6 MiB by default
 
         var created = await Uploads.PostCreatedAsync(_api.Client, Uploads.Multipart(Uploads.Fields(sessionId, "video"), video));
@@ -136,7 +137,7 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
         var stored = await _storage.Client.GetObjectAsync(TestStorage.Bucket, Uploads.ObjectName(created));
         Assert.Equal((ulong)video.Length, stored.Size);
         Assert.Equal(Convert.ToBase64String(System.Security.Cryptography.MD5.HashData(video)), stored.Md5Hash);
-        Assert.Equal(video, (await Uploads.DownloadAsync(_api.Client, created.GetProperty("id").GetGuid())).Bytes);
+        Assert.Equal(video, (await Uploads.DownloadAsync(_api.Client, created.GetProperty("id").GetGuid(), SessionSecretRequests.SecretOf(session))).Bytes);
     }
 
     public static TheoryData<string, string, string> ClientFileNames => new()
@@ -154,7 +155,8 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
     [MemberData(nameof(ClientFileNames))]
     public async Task Client_file_names_are_sanitised_never_a_path(string why, string fileNameParameter, string expected)
     {
-        var sessionId = (await Uploads.NewSessionAsync(_api)).GetProperty("id").GetGuid();
+        var session = await Uploads.NewSessionAsync(_api);
+        var sessionId = session.GetProperty("id").GetGuid();
         var video = Uploads.RandomBytes(1024, seed: 3);
 
         var created = await Uploads.PostCreatedAsync(_api.Client,
@@ -170,14 +172,15 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
         var stored = Assert.Single(await _storage.ListAsync(prefix));
         Assert.Equal(objectName, stored.Name);
         Assert.DoesNotContain(stored.Metadata["originalName"], char.IsControl);
-        Assert.Equal(video, (await Uploads.DownloadAsync(_api.Client, created.GetProperty("id").GetGuid())).Bytes);
+        Assert.Equal(video, (await Uploads.DownloadAsync(_api.Client, created.GetProperty("id").GetGuid(), SessionSecretRequests.SecretOf(session))).Bytes);
         _ = why;
     }
 
     [Fact]
     public async Task Voice_and_photo_uploads_and_an_email_answer_go_where_they_belong()
     {
-        var sessionId = (await Uploads.NewSessionAsync(_api)).GetProperty("id").GetGuid();
+        var session = await Uploads.NewSessionAsync(_api);
+        var sessionId = session.GetProperty("id").GetGuid();
 
         var voice = await Uploads.PostCreatedAsync(_api.Client, Uploads.Multipart(Uploads.Fields(sessionId, "voice"),
             Uploads.RandomBytes(4096, 1), "audio/webm;codecs=opus", "name=\"file\"; filename=\"note.webm\""));
@@ -198,10 +201,10 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
         Assert.Equal(JsonValueKind.Null, email.GetProperty("fileUrl").ValueKind);
         Assert.Equal(2, (await _storage.ListAsync($"experiment-responses/")).Count);
 
-        using var download = await _api.Client.GetAsync($"/api/download/{email.GetProperty("id").GetGuid()}");
+        using var download = await _api.Client.GetAsync($"/api/download/{email.GetProperty("id").GetGuid()}", SessionSecretRequests.SecretOf(session));
         Assert.Equal(HttpStatusCode.NotFound, download.StatusCode);
         Assert.Equal("application/problem+json", download.Content.Headers.ContentType?.MediaType);
-        using var unknown = await _api.Client.GetAsync($"/api/download/{Guid.NewGuid()}");
+        using var unknown = await _api.Client.GetAsync($"/api/download/{Guid.NewGuid()}", SessionSecretRequests.SecretOf(session));
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
         Assert.Equal("application/problem+json", unknown.Content.Headers.ContentType?.MediaType);
     }

@@ -194,7 +194,7 @@ public sealed class SessionNumberingTests(PostgresServer postgres)
             responseData = "{\"text\":\"I came for the science\"}",
         });
         var created = await post.Content.ReadFromJsonAsync<JsonElement>();
-        var listed = await api.Client.GetFromJsonAsync<JsonElement>($"/api/session/{sessionId}/responses");
+        var listed = await api.Client.GetFromJsonAsync($"/api/session/{sessionId}/responses", SessionSecretRequests.SecretOf(session));
 
         Assert.Equal(HttpStatusCode.Created, post.StatusCode);
         Assert.Equal(2, created.GetProperty("visitorNumber").GetInt32());
@@ -212,9 +212,9 @@ public sealed class SessionNumberingTests(PostgresServer postgres)
         var session = await CreateSessionAsync(api.Client, new { experimentId });
         Assert.Equal(25, session.GetProperty("percentComplete").GetInt32());
 
-        var patched = await api.Client.PatchAsJsonAsync($"/api/session/{session.GetProperty("id")}", new { currentLevel = 3 });
+        var patched = await api.Client.PatchAsJsonAsync($"/api/session/{session.GetProperty("id")}", new { currentLevel = 3 }, SessionSecretRequests.SecretOf(session));
         var body = await patched.Content.ReadFromJsonAsync<JsonElement>();
-        var done = await (await api.Client.PatchAsJsonAsync($"/api/session/{session.GetProperty("id")}", new { isCompleted = true }))
+        var done = await (await api.Client.PatchAsJsonAsync($"/api/session/{session.GetProperty("id")}", new { isCompleted = true }, SessionSecretRequests.SecretOf(session)))
             .Content.ReadFromJsonAsync<JsonElement>();
 
         Assert.Equal(HttpStatusCode.OK, patched.StatusCode);

@@ -19,7 +19,8 @@ public sealed class StorageOutageTests(PostgresServer postgres)
     {
         await using var storage = await TestStorage.StartAsync();
         await using var api = await TestApi.StartAsync(postgres, storage: storage);
-        var sessionId = (await Uploads.NewSessionAsync(api)).GetProperty("id").GetGuid();
+        var session = await Uploads.NewSessionAsync(api);
+        var sessionId = session.GetProperty("id").GetGuid();
         var video = Uploads.RandomBytes(400 * 1024, seed: 11);
         var meters = api.Hosts[0].Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
         using var uploads = new MetricCollector<long>(meters, StorageTelemetry.SourceName, "mindjourney.storage.uploads");
@@ -42,10 +43,10 @@ public sealed class StorageOutageTests(PostgresServer postgres)
         Assert.Contains(uploads.GetMeasurementSnapshot(), m => (string?)m.Tags[StorageTelemetry.OutcomeTag] == "queued");
 
         // While pending, the download is served from the durable copy; the session's list says pending too.
-        var (pendingBytes, pendingType) = await Uploads.DownloadAsync(api.Client, responseId);
+        var (pendingBytes, pendingType) = await Uploads.DownloadAsync(api.Client, responseId, SessionSecretRequests.SecretOf(session));
         Assert.Equal(video, pendingBytes);
         Assert.Equal("video/webm", pendingType);
-        var listed = await api.Client.GetFromJsonAsync<JsonElement>($"/api/session/{sessionId}/responses");
+        var listed = await api.Client.GetFromJsonAsync($"/api/session/{sessionId}/responses", SessionSecretRequests.SecretOf(session));
         Assert.All(listed.EnumerateArray(), r => Assert.Equal("pending", Uploads.Status(r)));
         using (var health = await api.Client.GetAsync("/health"))
         {
@@ -71,7 +72,7 @@ public sealed class StorageOutageTests(PostgresServer postgres)
         pendingGauge.RecordObservableInstruments();
         Assert.Equal(0, pendingGauge.LastMeasurement?.Value);
         Assert.Equal(2, uploads.GetMeasurementSnapshot().Count(m => (string?)m.Tags[StorageTelemetry.OutcomeTag] == "stored"));
-        Assert.Equal(video, (await Uploads.DownloadAsync(api.Client, responseId)).Bytes);
+        Assert.Equal(video, (await Uploads.DownloadAsync(api.Client, responseId, SessionSecretRequests.SecretOf(session))).Bytes);
     }
 
     [Fact]
@@ -79,7 +80,8 @@ public sealed class StorageOutageTests(PostgresServer postgres)
     {
         await using var storage = await TestStorage.StartAsync();
         await using var api = await TestApi.StartAsync(postgres, storage: storage);
-        var sessionId = (await Uploads.NewSessionAsync(api)).GetProperty("id").GetGuid();
+        var session = await Uploads.NewSessionAsync(api);
+        var sessionId = session.GetProperty("id").GetGuid();
         var voice = Uploads.RandomBytes(64 * 1024, seed: 5);
         await storage.StopAsync();
         var created = await Uploads.PostCreatedAsync(api.Client,
@@ -94,7 +96,7 @@ public sealed class StorageOutageTests(PostgresServer postgres)
         var stored = Assert.Single(await storage.ListAsync($"experiment-responses/{DateTime.UtcNow:yyyy-MM-dd}/session-{sessionId:D}/"));
         Assert.Equal(Uploads.ObjectName(created), stored.Name);
         Assert.Equal("1", stored.Metadata["visitorNumber"]);
-        Assert.Equal(voice, (await Uploads.DownloadAsync(api.Client, responseId)).Bytes);
+        Assert.Equal(voice, (await Uploads.DownloadAsync(api.Client, responseId, SessionSecretRequests.SecretOf(session))).Bytes);
     }
 
     [Fact]
@@ -102,7 +104,8 @@ public sealed class StorageOutageTests(PostgresServer postgres)
     {
         await using var storage = await TestStorage.StartAsync();
         await using var api = await TestApi.StartAsync(postgres, instances: 2, storage: storage);
-        var sessionId = (await Uploads.NewSessionAsync(api)).GetProperty("id").GetGuid();
+        var session = await Uploads.NewSessionAsync(api);
+        var sessionId = session.GetProperty("id").GetGuid();
         var collectors = api.Hosts.Select(h => new MetricCollector<long>(
             h.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), StorageTelemetry.SourceName, "mindjourney.storage.uploads")).ToList();
         await storage.StopAsync();
@@ -134,7 +137,8 @@ public sealed class StorageOutageTests(PostgresServer postgres)
     public async Task With_no_storage_configured_uploads_are_kept_pending_and_still_downloadable()
     {
         await using var api = await TestApi.StartAsync(postgres);
-        var sessionId = (await Uploads.NewSessionAsync(api)).GetProperty("id").GetGuid();
+        var session = await Uploads.NewSessionAsync(api);
+        var sessionId = session.GetProperty("id").GetGuid();
         var photo = Uploads.RandomBytes(10_000, seed: 4);
 
         var created = await Uploads.PostCreatedAsync(api.Client,
@@ -144,10 +148,10 @@ public sealed class StorageOutageTests(PostgresServer postgres)
         Assert.Equal("pending", Uploads.Status(created));
         Assert.Equal("pending", Uploads.Status(text));
         Assert.EndsWith("_me.jpg", Uploads.ObjectName(created));
-        var (bytes, contentType) = await Uploads.DownloadAsync(api.Client, created.GetProperty("id").GetGuid());
+        var (bytes, contentType) = await Uploads.DownloadAsync(api.Client, created.GetProperty("id").GetGuid(), SessionSecretRequests.SecretOf(session));
         Assert.Equal(photo, bytes);
         Assert.Equal("image/jpeg", contentType);
-        Assert.Equal("an answer"u8.ToArray(), (await Uploads.DownloadAsync(api.Client, text.GetProperty("id").GetGuid())).Bytes);
+        Assert.Equal("an answer"u8.ToArray(), (await Uploads.DownloadAsync(api.Client, text.GetProperty("id").GetGuid(), SessionSecretRequests.SecretOf(session))).Bytes);
         Assert.Equal(2, await api.Hosts[0].Services.GetRequiredService<StorageDeliveries>().CountPendingAsync());
         using var health = await api.Client.GetAsync("/health");
         Assert.Equal(System.Net.HttpStatusCode.OK, health.StatusCode);

@@ -102,9 +102,9 @@ internal static class Uploads
 
     public static string Status(JsonElement created) => created.GetProperty("storage").GetProperty("status").GetString()!;
 
-    public static async Task<(byte[] Bytes, string? ContentType)> DownloadAsync(HttpClient client, Guid responseId)
+    public static async Task<(byte[] Bytes, string? ContentType)> DownloadAsync(HttpClient client, Guid responseId, string sessionSecret)
     {
-        using var response = await client.GetAsync($"/api/download/{responseId}");
+        using var response = await client.GetAsync($"/api/download/{responseId}", sessionSecret);
         var bytes = await response.Content.ReadAsByteArrayAsync();
         Assert.True(response.StatusCode == HttpStatusCode.OK, $"download {(int)response.StatusCode}: {Encoding.UTF8.GetString(bytes)}");
         return (bytes, response.Content.Headers.ContentType?.ToString());

@@ -56,7 +56,10 @@ public sealed class StorageWiringTests
                 $"storage/v1/b/mindjourney-dev.appspot.com/o/{Uri.EscapeDataString(objectName)}", timeout.Token);
             Assert.Equal("audio/webm", stored.GetProperty("contentType").GetString());
             Assert.Equal("1", stored.GetProperty("metadata").GetProperty("visitorNumber").GetString());
-            Assert.Equal(voice, await http.GetByteArrayAsync($"/api/download/{answer.GetProperty("id").GetString()}", timeout.Token));
+            using var download = new HttpRequestMessage(HttpMethod.Get, $"/api/download/{answer.GetProperty("id").GetString()}");
+            download.Headers.Add("X-Session-Secret", session.GetProperty("sessionSecret").GetString());
+            using var downloaded = await http.SendAsync(download, timeout.Token);
+            Assert.Equal(voice, await downloaded.Content.ReadAsByteArrayAsync(timeout.Token));
             Assert.NotEmpty(Directory.EnumerateFiles(Path.Combine(dataPath, "storage"), "*", SearchOption.AllDirectories));
         }
         finally

@@ -75,7 +75,7 @@ public sealed class MediaAnswerTests(PostgresServer postgres, ChromiumFixture ch
         await participant.ExpectAccessibleAsync();
         await participant.ScreenshotAsync("17-voice-pending-toast.png");
 
-        var responses = await ParticipantJourneyTests.ResponsesAsync(api, Guid.Parse((await participant.StoredSessionIdAsync())!));
+        var responses = await ParticipantJourneyTests.ResponsesAsync(api, participant);
         var voice = Assert.Single(responses, r => r.GetProperty("responseType").GetString() == "voice");
         Assert.Equal(number, voice.GetProperty("visitorNumber").GetInt32());
         Assert.Equal("recording", voice.GetProperty("responseData").GetProperty("source").GetString());

@@ -43,7 +43,7 @@ public sealed class ParticipantJourneyTests(PostgresServer postgres, ChromiumFix
         await participant.ScreenshotAsync("02-welcome-toast.png");
 
         var sessionId = Guid.Parse((await participant.StoredSessionIdAsync())!);
-        var session = await api.Client.GetFromJsonAsync<JsonElement>($"/api/session/{sessionId}");
+        var session = await participant.ReadSessionAsync(api.Client);
         Assert.Equal(number, session.GetProperty("visitorNumber").GetInt32());
         Assert.Equal(session.GetProperty("userId").GetString(), await participant.StoredUserIdAsync());
 
@@ -77,7 +77,7 @@ public sealed class ParticipantJourneyTests(PostgresServer postgres, ChromiumFix
         await participant.ScreenshotAsync("04-level-3-video.png");
 
         // Everything so far is stored with the visitor's number (the text answers, as the page sent them).
-        var textResponses = await ResponsesAsync(api, sessionId);
+        var textResponses = await ResponsesAsync(api, participant);
         Assert.Equal(["q1", "q2", "q3"], textResponses.Select(r => r.GetProperty("questionId").GetString()));
         Assert.All(textResponses, r =>
         {
@@ -140,9 +140,9 @@ public sealed class ParticipantJourneyTests(PostgresServer postgres, ChromiumFix
         output.WriteLine($"Journey (open page → completion screen): {journey.Elapsed.TotalSeconds:F1} s");
 
         // The server agrees: a completed session, five responses with the number, the video stored and served.
-        session = await api.Client.GetFromJsonAsync<JsonElement>($"/api/session/{sessionId}");
+        session = await participant.ReadSessionAsync(api.Client);
         Assert.True(session.GetProperty("isCompleted").GetBoolean());
-        var responses = await ResponsesAsync(api, sessionId);
+        var responses = await ResponsesAsync(api, participant);
         Assert.Equal(["q1", "q2", "q3", "q4", "q5"], responses.Select(r => r.GetProperty("questionId").GetString()));
         Assert.All(responses, r => Assert.Equal(number, r.GetProperty("visitorNumber").GetInt32()));
         var video = Assert.Single(responses, r => r.GetProperty("responseType").GetString() == "video");
@@ -151,7 +151,7 @@ public sealed class ParticipantJourneyTests(PostgresServer postgres, ChromiumFix
         var recorded = video.GetProperty("responseData");
         Assert.InRange(recorded.GetProperty("durationMs").GetInt32(), 500, 10_000);
 
-        using var download = await api.Client.GetAsync($"/api/download/{videoId}");
+        using var download = await participant.DownloadAsync(api.Client, videoId);
         Assert.True(download.IsSuccessStatusCode, $"GET /api/download/{videoId} answered {(int)download.StatusCode}");
         Assert.StartsWith("video/", download.Content.Headers.ContentType?.MediaType);
         var bytes = await download.Content.ReadAsByteArrayAsync();
@@ -169,6 +169,6 @@ public sealed class ParticipantJourneyTests(PostgresServer postgres, ChromiumFix
         Assert.Empty(pageErrors);
     }
 
-    internal static async Task<List<JsonElement>> ResponsesAsync(TestApi api, Guid sessionId) =>
-        [.. (await api.Client.GetFromJsonAsync<JsonElement>($"/api/session/{sessionId}/responses")).EnumerateArray()];
+    internal static async Task<List<JsonElement>> ResponsesAsync(TestApi api, ParticipantPage participant) =>
+        [.. (await participant.ReadSessionAsync(api.Client, "/responses")).EnumerateArray()];
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
+using MindJourney.Testing;
 using static Microsoft.Playwright.Assertions;
 
 namespace MindJourney.Web.Tests;
@@ -83,6 +84,16 @@ internal sealed partial class ParticipantPage(IPage page)
     public Task<string?> StoredSessionIdAsync() => StoredAsync("mindjourney.sessionId");
 
     public Task<string?> StoredUserIdAsync() => StoredAsync("mindjourney.userId");
+
+    public Task<string?> StoredSessionSecretAsync() => StoredAsync("mindjourney.sessionSecret");
+
+    /// <summary>GET of the page's current session (or a path below it), with the secret the page kept, as the
+    /// page itself would read it.</summary>
+    public async Task<System.Text.Json.JsonElement> ReadSessionAsync(HttpClient client, string below = "") =>
+        await client.GetFromJsonAsync($"/api/session/{await StoredSessionIdAsync()}{below}", (await StoredSessionSecretAsync())!);
+
+    public async Task<HttpResponseMessage> DownloadAsync(HttpClient client, Guid responseId) =>
+        await client.GetAsync($"/api/download/{responseId}", (await StoredSessionSecretAsync())!);
 
     /// <summary>Presses Tab until <paramref name="target"/> has focus: proof that the keyboard alone gets there.</summary>
     public async Task TabToAsync(ILocator target, int maxPresses = 12)

@@ -85,7 +85,7 @@ public sealed class SessionStartTests(PostgresServer postgres, ChromiumFixture c
         await participant.ExpectLevelAsync(1);
         await Expect(participant.ErrorToast).ToHaveCountAsync(0);
         await participant.ScreenshotAsync("10-fallback-toast.png");
-        var session = await api.Client.GetFromJsonAsync<JsonElement>($"/api/session/{await participant.StoredSessionIdAsync()}");
+        var session = await participant.ReadSessionAsync(api.Client);
         Assert.Equal(JsonValueKind.Null, session.GetProperty("visitorNumber").ValueKind);
     }
 
@@ -199,7 +199,7 @@ public sealed class SessionStartTests(PostgresServer postgres, ChromiumFixture c
         await Expect(participant.ErrorToast).ToHaveCountAsync(0);
         var userId = await participant.StoredUserIdAsync();
         Assert.NotEqual(stale, userId);
-        var session = await api.Client.GetFromJsonAsync<JsonElement>($"/api/session/{await participant.StoredSessionIdAsync()}");
+        var session = await participant.ReadSessionAsync(api.Client);
         Assert.Equal(userId, session.GetProperty("userId").GetString());
         Assert.Equal(number, session.GetProperty("visitorNumber").GetInt32());
     }

@@ -68,9 +68,12 @@ export const api = {
   startSession: (body, idempotencyKey) =>
     request("POST", "/api/session", { body, headers: { "Idempotency-Key": idempotencyKey } }),
 
-  session: (sessionId) => request("GET", `/api/session/${id(sessionId)}`),
+  /** A session's own data needs the secret its start returned (`sessionSecret`), sent as a header. */
+  session: (sessionId, secret) =>
+    request("GET", `/api/session/${id(sessionId)}`, { headers: { "X-Session-Secret": secret ?? "" } }),
 
-  updateSession: (sessionId, changes) => request("PATCH", `/api/session/${id(sessionId)}`, { body: changes }),
+  updateSession: (sessionId, secret, changes) =>
+    request("PATCH", `/api/session/${id(sessionId)}`, { body: changes, headers: { "X-Session-Secret": secret ?? "" } }),
 
   textResponse: ({ sessionId, levelId, questionId, text }) =>
     request("POST", "/api/response", {

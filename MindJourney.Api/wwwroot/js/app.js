@@ -12,6 +12,7 @@ const MAX_TEXT_LENGTH = 5000;
 const state = {
   experiment: null,
   session: null,
+  sessionSecret: null, // returned once by the session's start; reads and updates the session
   levels: new Map(), // experimentId → levels, ordered by levelNumber
   leaveView: null, // cleanup of the current view (camera, timers)
   busy: false,
@@ -71,6 +72,10 @@ function updateTracker(session) {
 }
 
 function setSession(session) {
+  if (session.sessionSecret) {
+    state.sessionSecret = session.sessionSecret;
+  }
+
   state.session = session;
   visitorStore.remember(session);
   updateTracker(session);
@@ -297,8 +302,8 @@ function renderLevel(level, { focus }) {
     try {
       await saveAnswers(level, fields, saved);
       const next = isLast
-        ? await api.updateSession(session.id, { isCompleted: true })
-        : await api.updateSession(session.id, { currentLevel: level.levelNumber + 1 });
+        ? await api.updateSession(session.id, state.sessionSecret, { isCompleted: true })
+        : await api.updateSession(session.id, state.sessionSecret, { currentLevel: level.levelNumber + 1 });
       state.busy = false;
       setSession(next);
       if (isLast) {
@@ -392,9 +397,11 @@ function announceUpload(created) {
 async function resume(sessionId) {
   let session;
   try {
-    session = await api.session(sessionId);
+    state.sessionSecret = visitorStore.sessionSecret;
+    session = await api.session(sessionId, state.sessionSecret);
   } catch (error) {
-    if (error.status === 404) {
+    if (error.status === 404 || error.status === 401) {
+      // Gone, or no longer ours to read (no secret kept): start a new session; the user keeps their number.
       visitorStore.forgetSession();
       return false;
     }

@@ -1,8 +1,10 @@
-// What survives a reload: the visitor's user id and their current session id. localStorage can be unavailable
-// (private modes, blocked storage); the page then still works, it just cannot resume.
+// What survives a reload: the visitor's user id, their current session id and that session's secret (without it
+// the session cannot be read back). localStorage can be unavailable (private modes, blocked storage); the page then
+// still works, it just cannot resume.
 
 const USER_KEY = "mindjourney.userId";
 const SESSION_KEY = "mindjourney.sessionId";
+const SECRET_KEY = "mindjourney.sessionSecret";
 
 function read(key) {
   try {
@@ -31,16 +33,24 @@ export const visitorStore = {
   get sessionId() {
     return read(SESSION_KEY);
   },
+  get sessionSecret() {
+    return read(SECRET_KEY);
+  },
+  /** The secret comes only with a session's start; later answers about the same session carry none. */
   remember(session) {
     write(USER_KEY, session.userId);
+    if (session.sessionSecret || read(SESSION_KEY) !== session.id) {
+      write(SECRET_KEY, session.sessionSecret ?? null);
+    }
     write(SESSION_KEY, session.id);
   },
   forgetUser() {
     write(USER_KEY, null);
-    write(SESSION_KEY, null);
+    this.forgetSession();
   },
   forgetSession() {
     write(SESSION_KEY, null);
+    write(SECRET_KEY, null);
   },
 };
 

@@ -1,0 +1,63 @@
+using Npgsql;
+using OpenTelemetry;
+
+namespace MindJourney.Api.Sessions;
+
+/// <summary>Settings under <c>MindJourney:Idempotency</c>.</summary>
+public sealed class IdempotencyOptions
+{
+    public const string SectionName = "MindJourney:Idempotency";
+
+    /// <summary>An Idempotency-Key replays its session for at least this long; it is forgotten within one
+    /// <see cref="PruneIntervalSeconds"/> after that, and may then start a new session.</summary>
+    public double KeyLifetimeHours { get; set; } = 24;
+
+    public double PruneIntervalSeconds { get; set; } = 600;
+}
+
+/// <summary>Forgets Idempotency-Keys older than their lifetime, in small batches, on every replica (the update is
+/// idempotent, so replicas need not coordinate). A replay is a retry of a click: minutes, never days.</summary>
+public sealed partial class IdempotencyKeyExpiry(
+    NpgsqlDataSource dataSource,
+    Microsoft.Extensions.Options.IOptions<IdempotencyOptions> options,
+    ILogger<IdempotencyKeyExpiry> logger) : BackgroundService
+{
+    private const int BatchSize = 5000;
+
+    private const string ForgetSql = """
+        UPDATE experiment_sessions SET idempotency_key = NULL, idempotency_fingerprint = NULL
+        WHERE id IN (SELECT id FROM experiment_sessions
+                     WHERE idempotency_key IS NOT NULL AND created_at < now() - $1
+                     LIMIT $2 FOR UPDATE SKIP LOCKED)
+        """;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var lifetime = TimeSpan.FromHours(Math.Max(0, options.Value.KeyLifetimeHours));
+        var interval = TimeSpan.FromSeconds(Math.Max(0.05, options.Value.PruneIntervalSeconds));
+        using var timer = new PeriodicTimer(interval);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            try
+            {
+                using var untraced = SuppressInstrumentationScope.Begin(); // housekeeping, not worth a trace each time
+                int forgotten;
+                do
+                {
+                    await using var command = dataSource.CreateCommand(ForgetSql);
+                    command.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = lifetime });
+                    command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = BatchSize });
+                    forgotten = await command.ExecuteNonQueryAsync(stoppingToken);
+                }
+                while (forgotten == BatchSize);
+            }
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException && !stoppingToken.IsCancellationRequested)
+            {
+                LogFailed(logger, ex.GetType().Name); // the next round tries again
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Forgetting expired Idempotency-Keys failed ({Error}); retrying next round")]
+    private static partial void LogFailed(ILogger logger, string error);
+}

@@ -1,0 +1,57 @@
+using Microsoft.AspNetCore.Authentication;
+using MindJourney.Api.Admin;
+using MindJourney.Api.Infrastructure;
+using Npgsql;
+
+namespace MindJourney.Api.Sessions;
+
+/// <summary>
+/// Reading a session, its answers or its files, and changing it, needs the session's secret (header
+/// <c>X-Session-Secret</c>) or the admin key. Without either the answer is 401; with a secret that is not this
+/// session's, 404, exactly as for a session that does not exist, so nobody can probe which ids exist.
+/// </summary>
+public static class SessionAccess
+{
+    private const string SessionHashesSql = "SELECT secret_hashes FROM experiment_sessions WHERE id = $1";
+
+    private const string ResponseHashesSql = """
+        SELECT s.secret_hashes FROM experiment_responses r JOIN experiment_sessions s ON s.id = r.session_id
+        WHERE r.id = $1
+        """;
+
+    /// <summary>Routes whose <c>{id}</c> is a session id.</summary>
+    public static TBuilder RequireSessionSecret<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
+        builder.AddEndpointFilter(new Filter("id", SessionHashesSql, "session"));
+
+    /// <summary>Routes whose <c>{responseId}</c> is a response id: the secret of the response's session.</summary>
+    public static TBuilder RequireResponseSessionSecret<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
+        builder.AddEndpointFilter(new Filter("responseId", ResponseHashesSql, "response"));
+
+    private sealed class Filter(string routeValue, string hashesSql, string what) : IEndpointFilter
+    {
+        public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+        {
+            var http = context.HttpContext;
+            var id = Guid.Parse((string)http.GetRouteValue(routeValue)!); // the route's guid constraint matched
+            var presented = http.Request.Headers[SessionSecrets.Header];
+            if (presented.Count == 0)
+            {
+                if ((await http.AuthenticateAsync(AdminKeyAuthenticationHandler.SchemeName)).Succeeded)
+                {
+                    return await next(context);
+                }
+
+                return Problems.Unauthorized(
+                    $"Send the session's secret in the {SessionSecrets.Header} header (it was returned when the session started).");
+            }
+
+            var dataSource = http.RequestServices.GetRequiredService<NpgsqlDataSource>();
+            await using var command = dataSource.CreateCommand(hashesSql);
+            command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = id });
+            var hashes = await command.ExecuteScalarAsync(http.RequestAborted) as byte[][];
+            return presented.Count == 1 && SessionSecrets.Matches(presented[0], hashes)
+                ? await next(context)
+                : Problems.NotFound($"No {what} with id '{id}'.");
+        }
+    }
+}

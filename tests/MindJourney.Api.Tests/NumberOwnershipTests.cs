@@ -1,0 +1,206 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using MindJourney.Testing;
+using Npgsql;
+
+namespace MindJourney.Api.Tests;
+
+/// <summary>A number belongs to one person, and only completed work consumes one: a reused Idempotency-Key hands
+/// nothing of its session to another request, a client that leaves burns no number, and neither does an admin whose
+/// recovery call times out.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class NumberOwnershipTests(PostgresServer postgres)
+{
+    private const string AdminKey = "ownership-admin-key-5b1e";
+
+    private static readonly Dictionary<string, string?> WithAdminKey = new() { ["Admin:ApiKey"] = AdminKey };
+
+    public static TheoryData<string, string> OtherRequestsUnderTheSameKey => new()
+    {
+        { "another user", """{"experimentId":"{experiment}","userId":"{user}"}""" },
+        { "another body", """{"experimentId":"{experiment}","branchingPath":"b"}""" },
+        { "another level", """{"experimentId":"{experiment}","currentLevel":2}""" },
+        { "other session data", """{"experimentId":"{experiment}","sessionData":{"a":1}}""" },
+        { "another experiment", """{"experimentId":"00000000-0000-0000-0000-00000000beef"}""" },
+    };
+
+    [Theory]
+    [MemberData(nameof(OtherRequestsUnderTheSameKey))]
+    public async Task A_key_reused_for_another_request_answers_422_and_reveals_nothing(string why, string template)
+    {
+        await using var api = await TestApi.StartAsync(postgres);
+        var experimentId = await api.ActiveExperimentIdAsync();
+        var someoneElse = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
+        var first = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }, "shared-key");
+        var position = await api.SequencePositionAsync();
+
+        var body = template.Replace("{experiment}", experimentId.ToString(), StringComparison.Ordinal)
+            .Replace("{user}", someoneElse.GetProperty("userId").GetString(), StringComparison.Ordinal);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/session")
+        {
+            Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("Idempotency-Key", "shared-key");
+        using var response = await api.Client.SendAsync(request);
+
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.UnprocessableEntity, $"{why}: {(int)response.StatusCode} {text}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.DoesNotContain(first.GetProperty("id").GetString()!, text, StringComparison.Ordinal);
+        Assert.DoesNotContain(first.GetProperty("userId").GetString()!, text, StringComparison.Ordinal);
+        Assert.Equal(position, await api.SequencePositionAsync());
+        Assert.Equal(2, await api.ScalarAsync<long>("SELECT count(*) FROM experiment_sessions"));
+    }
+
+    [Fact]
+    public async Task A_replay_of_the_same_request_gets_the_same_session_and_a_secret_that_works_beside_the_first()
+    {
+        await using var api = await TestApi.StartAsync(postgres);
+        var experimentId = await api.ActiveExperimentIdAsync();
+        var body = new { experimentId, branchingPath = "a", sessionData = new { seed = 7 } };
+
+        var first = await SessionNumberingTests.CreateSessionAsync(api.Client, body, "replayed-key");
+        var replay = await SessionNumberingTests.CreateSessionAsync(api.Client, body, "replayed-key");
+
+        Assert.Equal(first.GetProperty("id").GetGuid(), replay.GetProperty("id").GetGuid());
+        Assert.Equal(first.GetProperty("visitorNumber").GetInt32(), replay.GetProperty("visitorNumber").GetInt32());
+        Assert.Equal(1, await api.SequencePositionAsync());
+        var id = first.GetProperty("id").GetGuid();
+        foreach (var secret in new[] { SessionSecretRequests.SecretOf(first), SessionSecretRequests.SecretOf(replay) })
+        {
+            using var read = await api.Client.GetAsync($"/api/session/{id}", secret);
+            Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task A_key_is_forgotten_after_its_lifetime_and_then_starts_a_new_session()
+    {
+        await using var api = await TestApi.StartAsync(postgres, settings: new Dictionary<string, string?>
+        {
+            ["MindJourney:Idempotency:KeyLifetimeHours"] = (0.5 / 3600).ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["MindJourney:Idempotency:PruneIntervalSeconds"] = "0.2",
+        });
+        var experimentId = await api.ActiveExperimentIdAsync();
+        var first = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }, "short-lived-key");
+
+        await WaitUntilAsync(async () => await api.ScalarAsync<long>("SELECT count(*) FROM experiment_sessions WHERE idempotency_key IS NOT NULL") == 0,
+            "the expired key is forgotten");
+        var later = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }, "short-lived-key");
+
+        Assert.NotEqual(first.GetProperty("id").GetGuid(), later.GetProperty("id").GetGuid());
+        Assert.Equal(first.GetProperty("visitorNumber").GetInt32() + 1, later.GetProperty("visitorNumber").GetInt32());
+    }
+
+    [Fact]
+    public async Task Five_hundred_plays_aborted_at_random_moments_burn_no_number()
+    {
+        await using var api = await TestApi.StartAsync(postgres, settings: WithAdminKey);
+        var experimentId = await api.ActiveExperimentIdAsync();
+        var random = new Random(20261201);
+        var delays = Enumerable.Range(0, 500).Select(_ => TimeSpan.FromMicroseconds(random.Next(0, 6000))).ToArray();
+        using var http = new HttpClient { BaseAddress = api.Hosts[0].ServerAddress };
+        using var gate = new SemaphoreSlim(32);
+
+        var aborted = 0;
+        await Task.WhenAll(delays.Select(async (delay, i) =>
+        {
+            await gate.WaitAsync();
+            try
+            {
+                using var abort = new CancellationTokenSource(delay);
+                using var request = new HttpRequestMessage(HttpMethod.Post, "/api/session") { Content = JsonContent.Create(new { experimentId }) };
+                if (i % 2 == 0)
+                {
+                    request.Headers.Add("Idempotency-Key", $"abort-{i}");
+                }
+
+                using var response = await http.SendAsync(request, abort.Token);
+                Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+            }
+            catch (OperationCanceledException)
+            {
+                Interlocked.Increment(ref aborted);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }));
+
+        // Statements the server had already sent finish on their own: wait until the numbering is quiet.
+        long previous = -1, position;
+        while ((position = await api.SequencePositionAsync()) != previous)
+        {
+            previous = position;
+            await Task.Delay(500);
+        }
+
+        Assert.True(aborted > 50, $"only {aborted} of 500 requests were aborted; the test would prove little");
+        var audit = await AuditAsync(api);
+        Assert.Equal(0, audit.GetProperty("gaps").GetArrayLength());
+        Assert.Equal(audit.GetProperty("sequenceLastValue").GetInt64(), audit.GetProperty("numberedUsers").GetInt64());
+    }
+
+    [Fact]
+    public async Task A_recovery_whose_admin_client_gives_up_still_finishes_and_burns_nothing()
+    {
+        await using var api = await TestApi.StartAsync(postgres, settings: WithAdminKey);
+        var experimentId = await api.ActiveExperimentIdAsync();
+        await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
+        await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
+        await api.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence MAXVALUE 2");
+        var fallbacks = new List<JsonElement>();
+        for (var i = 0; i < 3; i++)
+        {
+            fallbacks.Add(await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }));
+        }
+
+        await api.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence NO MAXVALUE");
+
+        // Someone holds the last fallback session's row: the recovery takes its numbers, then waits on that row.
+        await using var holder = new NpgsqlConnection(api.ConnectionString);
+        await holder.OpenAsync();
+        await using var hold = await holder.BeginTransactionAsync();
+        await using (var lockRow = new NpgsqlCommand($"SELECT 1 FROM experiment_sessions WHERE id = '{fallbacks[^1].GetProperty("id")}' FOR UPDATE", holder, hold))
+        {
+            await lockRow.ExecuteScalarAsync();
+        }
+
+        using (var impatient = new CancellationTokenSource(TimeSpan.FromSeconds(2)))
+        {
+            using var recover = new HttpRequestMessage(HttpMethod.Post, "/api/admin/assign-visitor-numbers");
+            recover.Headers.Add("X-Admin-Key", AdminKey);
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => api.Client.SendAsync(recover, impatient.Token));
+        }
+
+        await hold.RollbackAsync();
+        await WaitUntilAsync(async () => await api.ScalarAsync<long>("SELECT count(*) FROM experiment_sessions WHERE visitor_number IS NULL") == 0,
+            "the recovery finishes although its caller left");
+
+        var audit = await AuditAsync(api);
+        Assert.Equal(0, audit.GetProperty("gaps").GetArrayLength());
+        Assert.Equal(5, audit.GetProperty("sequenceLastValue").GetInt64());
+        Assert.Equal(5, audit.GetProperty("numberedUsers").GetInt64());
+    }
+
+    private static async Task<JsonElement> AuditAsync(TestApi api)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/admin/visitor-numbers/audit");
+        request.Headers.Add("X-Admin-Key", AdminKey);
+        using var response = await api.Client.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!await condition())
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"not within 30 s: {what}");
+            await Task.Delay(100);
+        }
+    }
+}

@@ -1,0 +1,124 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using MindJourney.Testing;
+
+namespace MindJourney.Api.Tests;
+
+/// <summary>A session's data (the session, its answers, its files) and its updates need the secret its start
+/// returned, or the admin key; an id alone, which travels in logs and object names, opens nothing.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class SessionSecretTests(PostgresServer postgres) : IAsyncLifetime
+{
+    private const string AdminKey = "secret-tests-admin-key-91c2";
+    private const string WellFormedStranger = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"; // 32 zero bytes, base64url
+
+    private TestApi _api = null!;
+    private JsonElement _mine;
+    private JsonElement _theirs;
+    private Guid _theirFile;
+
+    public async Task InitializeAsync()
+    {
+        _api = await TestApi.StartAsync(postgres, settings: new Dictionary<string, string?> { ["Admin:ApiKey"] = AdminKey });
+        _mine = await Uploads.NewSessionAsync(_api);
+        _theirs = await Uploads.NewSessionAsync(_api);
+        var answer = await Uploads.PostTextAsync(_api.Client, _theirs.GetProperty("id").GetGuid(), "their private answer");
+        _theirFile = answer.GetProperty("id").GetGuid();
+    }
+
+    public async Task DisposeAsync() => await _api.DisposeAsync();
+
+    [Fact]
+    public async Task The_secret_is_returned_once_by_the_start_and_never_stored_or_shown_again()
+    {
+        var secret = SessionSecretRequests.SecretOf(_mine);
+        Assert.Equal(43, secret.Length); // 32 random bytes, base64url
+
+        var read = await _api.Client.GetFromJsonAsync($"/api/session/{_mine.GetProperty("id")}", secret);
+        Assert.False(read.TryGetProperty("sessionSecret", out _));
+        var stored = await _api.ScalarAsync<string>($"SELECT row_to_json(s)::text FROM experiment_sessions s WHERE id = '{_mine.GetProperty("id")}'");
+        Assert.DoesNotContain(secret, stored, StringComparison.Ordinal);
+    }
+
+    public static TheoryData<string, string> TheirData => new()
+    {
+        { "GET", "/api/session/{theirs}" },
+        { "GET", "/api/session/{theirs}/responses" },
+        { "PATCH", "/api/session/{theirs}" },
+        { "GET", "/api/download/{file}" },
+    };
+
+    [Theory]
+    [MemberData(nameof(TheirData))]
+    public async Task Without_a_secret_the_answer_is_401_and_with_another_sessions_secret_404(string method, string template)
+    {
+        var path = template.Replace("{theirs}", _theirs.GetProperty("id").GetString(), StringComparison.Ordinal)
+            .Replace("{file}", _theirFile.ToString(), StringComparison.Ordinal);
+        var before = await _api.ScalarAsync<string>($"SELECT row_to_json(s)::text FROM experiment_sessions s WHERE id = '{_theirs.GetProperty("id")}'");
+
+        foreach (var (secret, expected) in new[]
+        {
+            ((string?)null, HttpStatusCode.Unauthorized),
+            (SessionSecretRequests.SecretOf(_mine), HttpStatusCode.NotFound),
+            (WellFormedStranger, HttpStatusCode.NotFound),
+            ("not base64 at all!", HttpStatusCode.NotFound),
+        })
+        {
+            using var request = new HttpRequestMessage(new HttpMethod(method), path);
+            if (method == "PATCH")
+            {
+                request.Content = JsonContent.Create(new { currentLevel = 3, isCompleted = true });
+            }
+
+            if (secret is not null)
+            {
+                request.Headers.Add(SessionSecretRequests.Header, secret);
+            }
+
+            using var response = await _api.Client.SendAsync(request);
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == expected, $"{method} {path} with {secret ?? "no secret"}: {(int)response.StatusCode} {text}");
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            Assert.DoesNotContain("their private answer", text, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(before, await _api.ScalarAsync<string>($"SELECT row_to_json(s)::text FROM experiment_sessions s WHERE id = '{_theirs.GetProperty("id")}'"));
+    }
+
+    [Theory]
+    [MemberData(nameof(TheirData))]
+    public async Task The_owner_and_the_admin_may_read_and_update(string method, string template)
+    {
+        var path = template.Replace("{theirs}", _theirs.GetProperty("id").GetString(), StringComparison.Ordinal)
+            .Replace("{file}", _theirFile.ToString(), StringComparison.Ordinal);
+        foreach (var (header, value) in new[] { (SessionSecretRequests.Header, SessionSecretRequests.SecretOf(_theirs)), ("X-Admin-Key", AdminKey) })
+        {
+            using var request = new HttpRequestMessage(new HttpMethod(method), path);
+            if (method == "PATCH")
+            {
+                request.Content = JsonContent.Create(new { currentLevel = 2 });
+            }
+
+            request.Headers.Add(header, value);
+            using var response = await _api.Client.SendAsync(request);
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{method} {path} as {header}: {(int)response.StatusCode}");
+        }
+    }
+
+    [Fact]
+    public async Task The_original_clients_routes_need_no_secret()
+    {
+        var experiment = await _api.Client.GetFromJsonAsync<JsonElement>("/api/experiment");
+        using var start = await _api.Client.PostAsJsonAsync("/api/session", new { experimentId = experiment.GetProperty("id").GetGuid() });
+        var session = await start.Content.ReadFromJsonAsync<JsonElement>();
+        using var answer = await _api.Client.PostAsJsonAsync("/api/response", new
+        {
+            sessionId = session.GetProperty("id").GetGuid(), levelId = "level-1", questionId = "q1", responseType = "text",
+            responseData = "{\"text\":\"no secret needed to answer\"}",
+        });
+
+        Assert.Equal(HttpStatusCode.Created, start.StatusCode);
+        Assert.Equal(HttpStatusCode.Created, answer.StatusCode);
+    }
+}
