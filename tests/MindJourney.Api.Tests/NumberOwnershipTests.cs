@@ -99,35 +99,44 @@ public sealed class NumberOwnershipTests(PostgresServer postgres)
         await using var api = await TestApi.StartAsync(postgres, settings: WithAdminKey);
         var experimentId = await api.ActiveExperimentIdAsync();
         var random = new Random(20261201);
-        var delays = Enumerable.Range(0, 500).Select(_ => TimeSpan.FromMicroseconds(random.Next(0, 6000))).ToArray();
         using var http = new HttpClient { BaseAddress = api.Hosts[0].ServerAddress };
-        using var gate = new SemaphoreSlim(32);
+        await using var holder = new NpgsqlConnection(api.ConnectionString);
+        await holder.OpenAsync();
 
         var aborted = 0;
-        await Task.WhenAll(delays.Select(async (delay, i) =>
+        for (var wave = 0; wave < 10; wave++)
         {
-            await gate.WaitAsync();
-            try
+            // While the experiment's row is held, numbering statements that reach the database take their number
+            // and then wait (the session's foreign key): clients that give up meanwhile leave mid-statement.
+            await using var hold = await holder.BeginTransactionAsync();
+            await using (var lockRow = new NpgsqlCommand($"SELECT 1 FROM experiments WHERE id = '{experimentId}' FOR UPDATE", holder, hold))
             {
-                using var abort = new CancellationTokenSource(delay);
+                await lockRow.ExecuteScalarAsync();
+            }
+
+            var plays = Enumerable.Range(0, 50).Select(async i =>
+            {
+                using var abort = new CancellationTokenSource(TimeSpan.FromMilliseconds(random.Next(1, 60)));
                 using var request = new HttpRequestMessage(HttpMethod.Post, "/api/session") { Content = JsonContent.Create(new { experimentId }) };
                 if (i % 2 == 0)
                 {
-                    request.Headers.Add("Idempotency-Key", $"abort-{i}");
+                    request.Headers.Add("Idempotency-Key", $"abort-{wave}-{i}");
                 }
 
-                using var response = await http.SendAsync(request, abort.Token);
-                Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-            }
-            catch (OperationCanceledException)
-            {
-                Interlocked.Increment(ref aborted);
-            }
-            finally
-            {
-                gate.Release();
-            }
-        }));
+                try
+                {
+                    using var response = await http.SendAsync(request, abort.Token);
+                    Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+                }
+                catch (OperationCanceledException)
+                {
+                    Interlocked.Increment(ref aborted);
+                }
+            }).ToList();
+            await Task.Delay(random.Next(10, 40));
+            await hold.RollbackAsync();
+            await Task.WhenAll(plays);
+        }
 
         // Statements the server had already sent finish on their own: wait until the numbering is quiet.
         long previous = -1, position;
@@ -137,7 +146,7 @@ public sealed class NumberOwnershipTests(PostgresServer postgres)
             await Task.Delay(500);
         }
 
-        Assert.True(aborted > 50, $"only {aborted} of 500 requests were aborted; the test would prove little");
+        Assert.True(aborted > 100, $"only {aborted} of 500 requests were aborted; the test would prove little");
         var audit = await AuditAsync(api);
         Assert.Equal(0, audit.GetProperty("gaps").GetArrayLength());
         Assert.Equal(audit.GetProperty("sequenceLastValue").GetInt64(), audit.GetProperty("numberedUsers").GetInt64());
