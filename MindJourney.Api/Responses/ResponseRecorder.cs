@@ -15,6 +15,7 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, ILogge
                                           response_type, response_data, created_at)
         SELECT $1, s.id, s.user_id, s.visitor_number, $3, $4, $5, $6, now()
         FROM experiment_sessions s WHERE s.id = $2
+        FOR SHARE OF s -- an admin recovery numbering this session right now commits first; the row then has its number
         RETURNING user_id, visitor_number, created_at
         """;
 
@@ -64,6 +65,7 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, ILogge
                                               response_type, response_data, file_id, file_url, created_at, storage_status)
             SELECT $1, s.id, s.user_id, s.visitor_number, $3, $4, $5, $6, $7, $8, now(), 'pending'
             FROM experiment_sessions s WHERE s.id = $2
+            FOR SHARE OF s -- as in InsertSql: the number a running recovery assigns, not the null before it
             ON CONFLICT (file_id) DO NOTHING
             RETURNING id, user_id, visitor_number, created_at
         ), delivery AS (

@@ -194,6 +194,53 @@ public sealed class NumberOwnershipTests(PostgresServer postgres)
         Assert.Equal(5, audit.GetProperty("numberedUsers").GetInt64());
     }
 
+    [Fact]
+    public async Task Answers_stored_while_the_recovery_runs_take_the_number_it_assigns()
+    {
+        await using var api = await TestApi.StartAsync(postgres, settings: WithAdminKey);
+        var experimentId = await api.ActiveExperimentIdAsync();
+        await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
+        await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
+        await api.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence MAXVALUE 2");
+        var fallback = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
+        var sessionId = fallback.GetProperty("id").GetGuid();
+        var early = await Uploads.PostTextAsync(api.Client, sessionId, "before the recovery");
+        await api.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence NO MAXVALUE");
+
+        // The recovery numbers the session, then waits on the early answer's row: it has not committed yet.
+        await using var holder = new NpgsqlConnection(api.ConnectionString);
+        await holder.OpenAsync();
+        await using var hold = await holder.BeginTransactionAsync();
+        await using (var lockRow = new NpgsqlCommand($"SELECT 1 FROM experiment_responses WHERE id = '{early.GetProperty("id")}' FOR UPDATE", holder, hold))
+        {
+            await lockRow.ExecuteScalarAsync();
+        }
+
+        using var recover = new HttpRequestMessage(HttpMethod.Post, "/api/admin/assign-visitor-numbers");
+        recover.Headers.Add("X-Admin-Key", AdminKey);
+        var recovery = api.Client.SendAsync(recover);
+        await WaitUntilAsync(async () => await api.ScalarAsync<long>(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%UPDATE experiment_responses%'") == 1,
+            "the recovery waits on the held answer");
+
+        // Meanwhile the participant answers twice: once with nothing to store, once with a text that is stored.
+        var email = api.Client.PostAsJsonAsync("/api/response", new
+        {
+            sessionId, levelId = "1", questionId = "q5", responseType = "email", responseData = "someone@example.org",
+        });
+        var text = Uploads.PostTextAsync(api.Client, sessionId, "during the recovery");
+        await Task.Delay(300);
+        await hold.RollbackAsync();
+
+        using var recovered = await recovery;
+        Assert.Equal(HttpStatusCode.OK, recovered.StatusCode);
+        using var emailAnswer = await email;
+        Assert.Equal(HttpStatusCode.Created, emailAnswer.StatusCode);
+        Assert.Equal(3, (await emailAnswer.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("visitorNumber").GetInt32());
+        Assert.Equal(3, (await text).GetProperty("visitorNumber").GetInt32());
+        Assert.Equal(0, await api.ScalarAsync<long>("SELECT count(*) FROM experiment_responses WHERE visitor_number IS NULL"));
+    }
+
     private static async Task<JsonElement> AuditAsync(TestApi api)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "/api/admin/visitor-numbers/audit");
