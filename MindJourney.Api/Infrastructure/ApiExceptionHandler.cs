@@ -75,7 +75,8 @@ internal sealed class ApiExceptionHandler(IProblemDetailsService problemDetails)
 
     /// <summary>PostgreSQL's refusal of the client's data, directly or through EF Core's DbUpdateException.</summary>
     private static PostgresException? RefusedByPostgres(Exception exception) =>
-        (exception as PostgresException ?? exception.InnerException as PostgresException) is { } pg && PostgresErrors.IsCausedByClientData(pg)
+        (exception as PostgresException ?? exception.InnerException as PostgresException) is { } pg
+        && PostgresErrors.IsCausedByClientData(pg)
             ? pg
             : null;
 

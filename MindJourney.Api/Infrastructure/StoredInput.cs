@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 
@@ -120,7 +121,7 @@ public static class StoredInput
         var exponentDigits = exponent < 0 ? 0 : literal[(exponent + 1)..].TrimStart("+-"u8).Length;
         var fits = literal.Length <= MaxNumberLength
             && exponentDigits <= MaxExponentDigits
-            && double.TryParse(literal, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value)
+            && double.TryParse(literal, NumberStyles.Float, CultureInfo.InvariantCulture, out var value)
             && double.IsFinite(value)
             // A non-zero literal that reads as zero lies below the smallest double (1e-400).
             && (value != 0 || !mantissa.ContainsAnyInRange((byte)'1', (byte)'9'));

@@ -58,7 +58,8 @@ public static class SessionsApi
         if (idempotencyKey is not null && (idempotencyKey.Length is 0 or > MaxIdempotencyKeyLength || idempotencyKey.Any(char.IsControl)
             || idempotencyKey.Contains(',', StringComparison.Ordinal)))
         {
-            return Problems.BadRequest($"Send one {IdempotencyKeyHeader} header of 1 to {MaxIdempotencyKeyLength} printable characters, without commas.");
+            return Problems.BadRequest(
+                $"Send one {IdempotencyKeyHeader} header of 1 to {MaxIdempotencyKeyLength} printable characters, without commas.");
         }
 
         var result = await assigner.StartSessionAsync(experimentId, request.UserId, request.CurrentLevel ?? 1,

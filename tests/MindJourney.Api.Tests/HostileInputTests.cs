@@ -7,6 +7,7 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
+using MindJourney.Api.Storage;
 using MindJourney.Api.Telemetry;
 using MindJourney.Testing;
 
@@ -16,50 +17,64 @@ namespace MindJourney.Api.Tests;
 /// request gets a 4xx ProblemDetails, writes nothing (no row, no sequence value), is logged once as refused, and
 /// never looks like a numbering failure (no error log, no fallback).</summary>
 [Collection(PostgresCollection.Name)]
-public sealed class HostileInputTests(PostgresServer postgres) : IAsyncLifetime
+public sealed class HostileInputTests(HostileInputTests.Api api) : IClassFixture<HostileInputTests.Api>
 {
     private const string NumberingFailureLine = "Error creating session with visitor number";
 
     private static readonly Dictionary<string, Hostile> Catalogue = BuildCatalogue();
 
-    private readonly FakeLogCollector _logs = new();
-    private TestApi _api = null!;
-    private Ids _ids;
-    private MeterListener? _listener;
-    private long _fallbacks;
+    private readonly TestApi _api = api.Host;
+    private readonly Ids _ids = api.Ids;
+    private readonly FakeLogCollector _logs = api.Logs;
 
     public static TheoryData<string> Cases => new(Catalogue.Keys);
 
-    public async Task InitializeAsync()
+    /// <summary>One API for the whole catalogue (every case asserts that it changed nothing), with its logs
+    /// captured and its fallback counter listened to.</summary>
+    public sealed class Api(PostgresServer postgres) : IAsyncLifetime
     {
-        _api = await TestApi.StartAsync(postgres);
-        var experimentId = await _api.ActiveExperimentIdAsync();
-        var session = await SessionNumberingTests.CreateSessionAsync(_api.Client, new { experimentId });
-        var sessionId = session.GetProperty("id").GetGuid();
-        var response = await Uploads.PostTextAsync(_api.Client, sessionId, "a first answer");
-        _ids = new Ids(experimentId, sessionId, response.GetProperty("id").GetGuid());
+        private MeterListener? _listener;
+        private long _fallbacks;
 
-        var services = _api.Hosts[0].Services;
-        services.GetRequiredService<ILoggerFactory>().AddProvider(new FakeLoggerProvider(_logs));
-        var fallbacks = services.GetRequiredService<VisitorNumberingTelemetry>().Fallbacks;
-        _listener = new MeterListener
+        public TestApi Host { get; private set; } = null!;
+
+        public Ids Ids { get; private set; }
+
+        public FakeLogCollector Logs { get; } = new();
+
+        public long Fallbacks => Interlocked.Read(ref _fallbacks);
+
+        public async Task InitializeAsync()
         {
-            InstrumentPublished = (instrument, listener) =>
-            {
-                if (ReferenceEquals(instrument, fallbacks))
-                {
-                    listener.EnableMeasurementEvents(instrument);
-                }
-            },
-        };
-        _listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref _fallbacks, value));
-        _listener.Start();
-    }
+            Host = await TestApi.StartAsync(postgres);
+            var experimentId = await Host.ActiveExperimentIdAsync();
+            var session = await SessionNumberingTests.CreateSessionAsync(Host.Client, new { experimentId });
+            var sessionId = session.GetProperty("id").GetGuid();
+            var response = await Uploads.PostTextAsync(Host.Client, sessionId, "a first answer");
+            Ids = new Ids(experimentId, sessionId, response.GetProperty("id").GetGuid());
 
-    public async Task DisposeAsync()
-    {
-        _listener?.Dispose();
-        await _api.DisposeAsync();
+            var services = Host.Hosts[0].Services;
+            services.GetRequiredService<ILoggerFactory>().AddProvider(new FakeLoggerProvider(Logs));
+            var fallbacks = services.GetRequiredService<VisitorNumberingTelemetry>().Fallbacks;
+            _listener = new MeterListener
+            {
+                InstrumentPublished = (instrument, listener) =>
+                {
+                    if (ReferenceEquals(instrument, fallbacks))
+                    {
+                        listener.EnableMeasurementEvents(instrument);
+                    }
+                },
+            };
+            _listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref _fallbacks, value));
+            _listener.Start();
+        }
+
+        public async Task DisposeAsync()
+        {
+            _listener?.Dispose();
+            await Host.DisposeAsync();
+        }
     }
 
     [Fact]
@@ -75,6 +90,7 @@ public sealed class HostileInputTests(PostgresServer postgres) : IAsyncLifetime
     {
         var hostile = Catalogue[name];
         var before = await SnapshotAsync();
+        var fallbacksBefore = api.Fallbacks;
         _logs.Clear();
 
         using var request = hostile.ToRequest(_ids);
@@ -104,7 +120,7 @@ public sealed class HostileInputTests(PostgresServer postgres) : IAsyncLifetime
         }
 
         Assert.Equal(before, await SnapshotAsync());
-        Assert.Equal(0, Interlocked.Read(ref _fallbacks));
+        Assert.Equal(fallbacksBefore, api.Fallbacks);
         var logs = _logs.GetSnapshot();
         Assert.DoesNotContain(logs, l => l.Message.Contains(NumberingFailureLine, StringComparison.Ordinal));
         Assert.True(!logs.Any(l => l.Level >= LogLevel.Error),
@@ -145,6 +161,22 @@ public sealed class HostileInputTests(PostgresServer postgres) : IAsyncLifetime
 
         using var list = await _api.Client.GetAsync($"/api/session/{_ids.Session}/responses");
         Assert.True(list.StatusCode == HttpStatusCode.OK, await list.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task A_file_name_cut_inside_an_emoji_keeps_whole_characters()
+    {
+        // The stored original name is cut at its limit: cutting between the halves of an emoji left a lone
+        // surrogate, which PostgreSQL text cannot hold (a 500 after the upload was read).
+        var name = new string('a', ObjectNames.MaxOriginalNameLength - 1) + "\U0001F600.webm";
+        var content = Uploads.Multipart(Uploads.Fields(_ids.Session, "video"), Uploads.RandomBytes(64, 1), "video/webm",
+            $"name=\"file\"; filename*=UTF-8''{Uri.EscapeDataString(name)}");
+
+        var created = await Uploads.PostCreatedAsync(_api.Client, content);
+
+        var stored = await _api.ScalarAsync<string>(
+            $"SELECT original_name FROM storage_deliveries WHERE response_id = '{created.GetProperty("id").GetGuid()}'");
+        Assert.Equal(new string('a', ObjectNames.MaxOriginalNameLength - 1), stored);
     }
 
     private Task<string> SnapshotAsync() => _api.ScalarAsync<string>("""
@@ -281,6 +313,7 @@ public sealed class HostileInputTests(PostgresServer postgres) : IAsyncLifetime
         Add(Form + "NUL in a part's field name", Multipart(Field("level<00>Id", "1")));
         Add(Form + "NUL in a part's header line", MultipartRaw(StandardFields() +
             "--BOUNDARY\r\nContent-Disposition: form-data; name=\"responseData\"\r\nX-Note: a<00>b\r\n\r\nhi\r\n--BOUNDARY--\r\n"));
+        Add(Form + "field name cut inside an emoji in the detail", Multipart(Field(new string('n', 39) + "\U0001F600", "<C3>")));
         Add(Form + "field name of 100000 characters", Multipart(Field(new string('n', 100_000), "x")));
         Add(Form + "part header of 64 KiB", MultipartRaw(StandardFields() +
             "--BOUNDARY\r\nContent-Disposition: form-data; name=\"x\"\r\nX-Pad: " + new string('p', 64 * 1024) + "\r\n\r\nx\r\n--BOUNDARY--\r\n"));
@@ -340,7 +373,7 @@ public sealed class HostileInputTests(PostgresServer postgres) : IAsyncLifetime
     private static Hostile MultipartRaw(string body, string contentType = "multipart/form-data; boundary=BOUNDARY") =>
         new("POST", "/api/response", body, contentType);
 
-    internal readonly record struct Ids(Guid Experiment, Guid Session, Guid Response);
+    public readonly record struct Ids(Guid Experiment, Guid Session, Guid Response);
 
     /// <summary>One hostile request: its body template (see <see cref="BuildCatalogue"/>), sent as given.</summary>
     private sealed record Hostile(string Method, string Path, string? Body = null, string? ContentType = null)
