@@ -1,3 +1,8 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using MindJourney.Api.Infrastructure;
 using MindJourney.Testing;
 using Npgsql;
@@ -29,7 +34,36 @@ public sealed class PostgresErrorsTests(PostgresServer postgres)
     [MemberData(nameof(Errors))]
     public async Task Only_errors_in_the_clients_data_count_as_the_clients(string why, string sql, string? text, bool expected)
     {
-        await using var connection = new NpgsqlConnection(await postgres.CreateDatabaseAsync());
+        var error = await ErrorOfAsync(await postgres.CreateDatabaseAsync(), sql, text);
+
+        Assert.Contains($"({error.SqlState}", why, StringComparison.Ordinal);
+        Assert.True(expected == PostgresErrors.IsCausedByClientData(error), $"{why}: {error.SqlState} {error.File} {error.MessageText}");
+    }
+
+    [Fact]
+    public async Task The_exception_handler_answers_400_for_refused_data_and_leaves_numbering_failures_alone()
+    {
+        await using var api = await TestApi.StartAsync(postgres);
+        var refused = await ErrorOfAsync(api.ConnectionString, "SELECT '{\"n\":1e1000000}'::jsonb");
+        var numbering = await ErrorOfAsync(api.ConnectionString, "CREATE TEMP SEQUENCE s START 2147483648; SELECT nextval('s')::int");
+
+        foreach (var exception in new Exception[] { refused, new DbUpdateException("Saving failed.", refused) })
+        {
+            var (handled, status, body) = await HandleAsync(api, exception);
+            Assert.True(handled, exception.GetType().Name);
+            Assert.Equal(StatusCodes.Status400BadRequest, status);
+            var problem = JsonDocument.Parse(body).RootElement;
+            Assert.Equal(400, problem.GetProperty("status").GetInt32());
+            Assert.Contains("22003", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
+
+        // Not the client's: left to the 500 path (and, in numbering, to the fallback).
+        Assert.False((await HandleAsync(api, numbering)).Handled);
+    }
+
+    private static async Task<PostgresException> ErrorOfAsync(string connectionString, string sql, string? text = null)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(sql, connection);
         if (text is not null)
@@ -37,9 +71,20 @@ public sealed class PostgresErrorsTests(PostgresServer postgres)
             command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = text });
         }
 
-        var error = await Assert.ThrowsAsync<PostgresException>(() => command.ExecuteNonQueryAsync());
+        return await Assert.ThrowsAsync<PostgresException>(() => command.ExecuteNonQueryAsync());
+    }
 
-        Assert.Contains($"({error.SqlState}", why, StringComparison.Ordinal);
-        Assert.True(expected == PostgresErrors.IsCausedByClientData(error), $"{why}: {error.SqlState} {error.File} {error.MessageText}");
+    private static async Task<(bool Handled, int Status, string Body)> HandleAsync(TestApi api, Exception exception)
+    {
+        await using var scope = api.Hosts[0].Services.CreateAsyncScope();
+        var http = new DefaultHttpContext { RequestServices = scope.ServiceProvider };
+        http.Request.Method = "POST";
+        http.Response.Body = new MemoryStream();
+        var handler = scope.ServiceProvider.GetServices<IExceptionHandler>().OfType<ApiExceptionHandler>().Single();
+
+        var handled = await handler.TryHandleAsync(http, exception, CancellationToken.None);
+
+        http.Response.Body.Position = 0;
+        return (handled, http.Response.StatusCode, await new StreamReader(http.Response.Body).ReadToEndAsync());
     }
 }
