@@ -47,10 +47,14 @@ public static class ApplicationServiceExtensions
         builder.AddResponseStorage();
 
         builder.Services.ConfigureHttpJsonOptions(options =>
-            options.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
+        {
+            options.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default);
+            // One depth for what is read and written back: what is stored is checked against the same rule.
+            options.SerializerOptions.MaxDepth = StoredInput.MaxHttpJsonDepth;
+        });
         // Binding failures (malformed JSON, wrong types) become exceptions that ApiExceptionHandler turns into 4xx.
         builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
-        builder.Services.AddProblemDetails();
+        builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = Problems.AddDefaultDetail);
         builder.Services.AddExceptionHandler<ApiExceptionHandler>();
         builder.Services.AddSessionRateLimiting(builder.Configuration);
         builder.Services.AddAdminServices(builder.Configuration);

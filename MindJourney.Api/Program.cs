@@ -15,9 +15,10 @@ builder.AddApplicationServices();
 
 var app = builder.Build();
 
+// Outermost, so that refusals written by the exception handler (binding failures, refused data) are logged too.
+app.UseMiddleware<ClientErrorLogging>();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
-app.UseMiddleware<ClientErrorLogging>();
 app.UseRateLimiter();
 app.UseAuthentication();
 app.UseAuthorization();

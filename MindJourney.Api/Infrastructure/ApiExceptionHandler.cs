@@ -1,6 +1,8 @@
+using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Net.Http.Headers;
 using Npgsql;
 
 namespace MindJourney.Api.Infrastructure;
@@ -28,6 +30,25 @@ internal sealed class ApiExceptionHandler(IProblemDetailsService problemDetails)
                 };
                 break;
 
+            case Exception when RefusedByPostgres(exception) is { } refused:
+                problem = new ProblemDetails
+                {
+                    Status = StatusCodes.Status400BadRequest,
+                    Title = "Invalid request",
+                    Detail = $"The request holds a value the database cannot store (SQLSTATE {refused.SqlState}). Nothing was saved.",
+                };
+                break;
+
+            case InvalidOperationException when UnknownCharset(httpContext.Request) is { } charset:
+                // Thrown by the JSON body reader, which cannot transcode a charset it does not know.
+                problem = new ProblemDetails
+                {
+                    Status = StatusCodes.Status415UnsupportedMediaType,
+                    Title = "Unsupported media type",
+                    Detail = $"The charset '{Shorten(charset)}' is not one the server reads; send UTF-8.",
+                };
+                break;
+
             case DatabaseUnavailableException:
             case NpgsqlException db when db is not PostgresException || db.IsTransient:
                 problem = new ProblemDetails
@@ -51,4 +72,31 @@ internal sealed class ApiExceptionHandler(IProblemDetailsService problemDetails)
             Exception = exception,
         });
     }
+
+    /// <summary>PostgreSQL's refusal of the client's data, directly or through EF Core's DbUpdateException.</summary>
+    private static PostgresException? RefusedByPostgres(Exception exception) =>
+        (exception as PostgresException ?? exception.InnerException as PostgresException) is { } pg
+        && PostgresErrors.IsCausedByClientData(pg)
+            ? pg
+            : null;
+
+    private static string? UnknownCharset(HttpRequest request)
+    {
+        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var type) || type.Charset is not { Length: > 0 } charset)
+        {
+            return null;
+        }
+
+        try
+        {
+            Encoding.GetEncoding(charset.ToString());
+            return null;
+        }
+        catch (ArgumentException)
+        {
+            return charset.ToString();
+        }
+    }
+
+    private static string Shorten(string text) => text.Length > 40 ? text[..40] + "…" : text;
 }

@@ -8,7 +8,7 @@ using MindJourney.Api.Sessions;
 namespace MindJourney.Api.Infrastructure;
 
 /// <summary>Source-generated JSON for the API's own types: no reflection on the hot path.</summary>
-[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, MaxDepth = StoredInput.MaxHttpJsonDepth)]
 [JsonSerializable(typeof(CreateSessionRequest))]
 [JsonSerializable(typeof(UpdateSessionRequest))]
 [JsonSerializable(typeof(SessionResponse))]

@@ -1,3 +1,5 @@
+using Microsoft.AspNetCore.Diagnostics;
+
 namespace MindJourney.Api.Infrastructure;
 
 /// <summary>Logs each refused request once, at one place, whatever refused it (validation, binding, routing,
@@ -11,7 +13,9 @@ internal sealed partial class ClientErrorLogging(RequestDelegate next, ILogger<C
         var status = context.Response.StatusCode;
         if (status is >= 400 and < 500)
         {
-            var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "(no route)";
+            // The exception handler clears the endpoint before it writes its answer; its feature keeps it.
+            var endpoint = context.GetEndpoint() ?? context.Features.Get<IExceptionHandlerFeature>()?.Endpoint;
+            var route = (endpoint as RouteEndpoint)?.RoutePattern.RawText ?? "(no route)";
             LogRefused(logger, context.Request.Method, route, status);
         }
     }

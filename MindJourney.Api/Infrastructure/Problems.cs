@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.WebUtilities;
 
 namespace MindJourney.Api.Infrastructure;
 
@@ -15,6 +16,22 @@ public static class Problems
 
     public static ProblemHttpResult Create(int status, string title, string detail) =>
         TypedResults.Problem(detail: detail, statusCode: status, title: title);
+
+    /// <summary>Every problem says what went wrong, also those the framework writes for a bare status (no route,
+    /// wrong method, wrong content type).</summary>
+    public static void AddDefaultDetail(ProblemDetailsContext context)
+    {
+        var problem = context.ProblemDetails;
+        problem.Detail ??= problem.Status switch
+        {
+            StatusCodes.Status404NotFound => "Nothing is found at this address.",
+            StatusCodes.Status405MethodNotAllowed => $"This address does not take {context.HttpContext.Request.Method} requests.",
+            StatusCodes.Status413PayloadTooLarge => "The request body is too large.",
+            StatusCodes.Status415UnsupportedMediaType => "Send application/json (UTF-8).",
+            { } status => ReasonPhrases.GetReasonPhrase(status) is { Length: > 0 } reason ? reason + "." : "The request was refused.",
+            null => "The request was refused.",
+        };
+    }
 }
 
 public static class RequestLimits

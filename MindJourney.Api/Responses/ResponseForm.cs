@@ -17,6 +17,8 @@ internal sealed class ResponseForm : IAsyncDisposable
     private const int MaxBoundaryLength = 70; // RFC 2046
     private const int MaxIdFieldBytes = 4 * ResponsesApi.MaxIdLength; // 200 characters of UTF-8
 
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     private static readonly HashSet<string> IdFields = ["sessionId", "levelId", "questionId", "responseType"];
 
     private ResponseForm(CreateResponseRequest request, UploadContent? file)
@@ -53,6 +55,11 @@ internal sealed class ResponseForm : IAsyncDisposable
             MultipartSection? section;
             while ((section = await reader.ReadNextSectionAsync(cancellationToken)) is not null)
             {
+                if (section.Headers is { } headers && headers.Any(h => HasControlCharacter(h.Key) || h.Value.Any(HasControlCharacter)))
+                {
+                    return await FailAsync(file, Problems.BadRequest("Part headers must not contain control characters."));
+                }
+
                 if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
                     || !disposition.DispositionType.Equals("form-data", StringComparison.OrdinalIgnoreCase)
                     || HeaderUtilities.RemoveQuotes(disposition.Name).Value is not { Length: > 0 } name)
@@ -85,12 +92,17 @@ internal sealed class ResponseForm : IAsyncDisposable
                 }
 
                 var isId = IdFields.Contains(name);
-                var value = await ReadFieldAsync(section.Body, isId ? MaxIdFieldBytes : maxFieldBytes, cancellationToken);
-                if (value is null)
+                var (value, tooLong) = await ReadFieldAsync(section.Body, isId ? MaxIdFieldBytes : maxFieldBytes, cancellationToken);
+                if (tooLong)
                 {
                     return await FailAsync(file, isId
                         ? Problems.BadRequest($"{name} is at most {ResponsesApi.MaxIdLength} characters.")
                         : Problems.PayloadTooLarge($"The form field '{Truncate(name)}' is longer than {maxFieldBytes} bytes."));
+                }
+
+                if (value is null)
+                {
+                    return await FailAsync(file, Problems.BadRequest($"The form field '{Truncate(name)}' is not valid UTF-8."));
                 }
 
                 if (!isId && name != "responseData")
@@ -149,7 +161,9 @@ internal sealed class ResponseForm : IAsyncDisposable
         return document.RootElement.Clone();
     }
 
-    private static async Task<string?> ReadFieldAsync(Stream body, long limit, CancellationToken cancellationToken)
+    /// <summary>The field's text; null when it is not valid UTF-8 (a replacement character would store something
+    /// the client never sent).</summary>
+    private static async Task<(string? Value, bool TooLong)> ReadFieldAsync(Stream body, long limit, CancellationToken cancellationToken)
     {
         using var buffer = new MemoryStream();
         var chunk = new byte[8192];
@@ -158,14 +172,23 @@ internal sealed class ResponseForm : IAsyncDisposable
         {
             if (buffer.Length + read > limit)
             {
-                return null;
+                return (null, true);
             }
 
             buffer.Write(chunk, 0, read);
         }
 
-        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+        try
+        {
+            return (StrictUtf8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length), false);
+        }
+        catch (DecoderFallbackException)
+        {
+            return (null, false);
+        }
     }
+
+    private static bool HasControlCharacter(string? text) => text is not null && text.Any(c => char.IsControl(c) && c != '\t');
 
     private static async Task<(ResponseForm?, ProblemHttpResult?)> FailAsync(UploadContent? file, ProblemHttpResult problem)
     {

@@ -13,6 +13,8 @@ public static class ResponsesApi
 {
     public const int MaxIdLength = 200;
 
+    private const string ResponseDataField = "responseData";
+
     /// <summary>Room for the form fields and multipart framing around the largest file.</summary>
     private const long FormOverheadBytes = 64 * 1024;
 
@@ -87,9 +89,9 @@ public static class ResponsesApi
             return problem;
         }
 
-        if (!TryNormaliseResponseData(request.ResponseData, out var responseData))
+        if (NormaliseResponseData(request.ResponseData, out var responseData) is { } refusedData)
         {
-            return Problems.BadRequest("responseData must be JSON, or a string.");
+            return Problems.BadRequest(refusedData);
         }
 
         var sessionId = request.SessionId!.Value;
@@ -220,6 +222,11 @@ public static class ResponsesApi
             return Problems.BadRequest($"questionId is required, at most {MaxIdLength} characters.");
         }
 
+        if ((StoredInput.TextProblem(request.LevelId, "levelId") ?? StoredInput.TextProblem(request.QuestionId, "questionId")) is { } text)
+        {
+            return Problems.BadRequest(text);
+        }
+
         if (!ResponseTypes.IsKnown(request.ResponseType))
         {
             return Problems.BadRequest($"responseType must be one of: {string.Join(", ", ResponseTypes.All)}.");
@@ -229,33 +236,40 @@ public static class ResponsesApi
     }
 
     /// <summary>The original client sends <c>responseData</c> as a string holding JSON; store the JSON it holds,
-    /// or the plain string as a JSON string when it holds none.</summary>
-    internal static bool TryNormaliseResponseData(JsonElement? value, out string json)
+    /// or the plain string as a JSON string when it holds none. Null when it can be stored, else why not: the
+    /// JSON it holds keeps the same rules (<see cref="StoredInput"/>) as JSON sent as it is.</summary>
+    internal static string? NormaliseResponseData(JsonElement? value, out string json)
     {
         json = "null";
         if (value is not { } element || element.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null)
         {
-            return true;
+            return null;
         }
 
-        if (element.ValueKind == JsonValueKind.String)
+        if (StoredInput.JsonProblem(element, ResponseDataField) is { } problem)
         {
-            var text = element.GetString()!;
-            try
-            {
-                using var inner = JsonDocument.Parse(text);
-                json = inner.RootElement.GetRawText();
-            }
-            catch (JsonException)
-            {
-                json = element.GetRawText();
-            }
-
-            return true;
+            return problem;
         }
 
         json = element.GetRawText();
-        return true;
+        if (element.ValueKind != JsonValueKind.String)
+        {
+            return null;
+        }
+
+        var text = System.Text.Encoding.UTF8.GetBytes(element.GetString()!);
+        if (StoredInput.JsonProblem(text, ResponseDataField, out var isJson) is { } inner)
+        {
+            return inner;
+        }
+
+        if (isJson)
+        {
+            using var document = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = StoredInput.MaxJsonDepth });
+            json = document.RootElement.GetRawText();
+        }
+
+        return null;
     }
 }
 

@@ -52,14 +52,17 @@ public static class SessionsApi
             return Problems.BadRequest("currentLevel must be 1 or more.");
         }
 
-        if (request.BranchingPath is { Length: > MaxBranchingPathLength })
+        if (StoredFieldsProblem(request.BranchingPath, request.SessionData) is { } stored)
         {
-            return Problems.BadRequest($"branchingPath is longer than {MaxBranchingPathLength} characters.");
+            return stored;
         }
 
-        if (idempotencyKey is not null && (idempotencyKey.Length is 0 or > MaxIdempotencyKeyLength || idempotencyKey.Any(char.IsControl)))
+        // Several values arrive as one comma-joined line: which one is the key cannot be told, so neither is.
+        if (idempotencyKey is not null && (idempotencyKey.Length is 0 or > MaxIdempotencyKeyLength || idempotencyKey.Any(char.IsControl)
+            || idempotencyKey.Contains(',', StringComparison.Ordinal)))
         {
-            return Problems.BadRequest($"The {IdempotencyKeyHeader} header must be 1 to {MaxIdempotencyKeyLength} printable characters.");
+            return Problems.BadRequest(
+                $"Send one {IdempotencyKeyHeader} header of 1 to {MaxIdempotencyKeyLength} printable characters, without commas.");
         }
 
         var result = await assigner.StartSessionAsync(experimentId, request.UserId, request.CurrentLevel ?? 1,
@@ -108,9 +111,9 @@ public static class SessionsApi
             }
         }
 
-        if (request.BranchingPath is { Length: > MaxBranchingPathLength })
+        if (StoredFieldsProblem(request.BranchingPath, request.SessionData) is { } stored)
         {
-            return Problems.BadRequest($"branchingPath is longer than {MaxBranchingPathLength} characters.");
+            return stored;
         }
 
         var session = await db.ExperimentSessions.Include(s => s.Experiment).FirstOrDefaultAsync(s => s.Id == id, cancellationToken);
@@ -164,6 +167,20 @@ public static class SessionsApi
             .ToListAsync(cancellationToken);
 
         return TypedResults.Ok(responses.ConvertAll(ResponseResponse.From));
+    }
+
+    /// <summary>The fields a session stores as the client sent them: refused here, before the database (where
+    /// PostgreSQL's refusal would look like a numbering failure).</summary>
+    private static ProblemHttpResult? StoredFieldsProblem(string? branchingPath, JsonElement? sessionData)
+    {
+        if (branchingPath is { Length: > MaxBranchingPathLength })
+        {
+            return Problems.BadRequest($"branchingPath is longer than {MaxBranchingPathLength} characters.");
+        }
+
+        var problem = StoredInput.TextProblem(branchingPath, "branchingPath")
+            ?? (sessionData is { } data ? StoredInput.JsonProblem(data, "sessionData") : null);
+        return problem is null ? null : Problems.BadRequest(problem);
     }
 
     private static SessionResponse ToResponse(ExperimentSession s, int totalLevels) => new(

@@ -69,7 +69,14 @@ public static class ObjectNames
     public static string OriginalName(string? clientName)
     {
         var cleaned = new string((clientName ?? "").Where(c => !char.IsControl(c)).ToArray()).Trim();
-        return cleaned.Length > MaxOriginalNameLength ? cleaned[..MaxOriginalNameLength] : cleaned;
+        if (cleaned.Length <= MaxOriginalNameLength)
+        {
+            return cleaned;
+        }
+
+        // Never half an emoji: a lone surrogate is text PostgreSQL cannot store.
+        var length = char.IsHighSurrogate(cleaned[MaxOriginalNameLength - 1]) ? MaxOriginalNameLength - 1 : MaxOriginalNameLength;
+        return cleaned[..length];
     }
 }
 
