@@ -15,6 +15,8 @@ builder.AddApplicationServices();
 
 var app = builder.Build();
 
+app.UseTrustedProxies();
+app.UseSecurityHeaders();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseMiddleware<ClientErrorLogging>();
@@ -22,6 +24,7 @@ app.UseRateLimiter();
 app.UseAuthentication();
 app.UseAuthorization();
 
+// The API reference only where developers run it: a public deployment does not publish its own map.
 if (app.Environment.IsDevelopment())
 {
     app.MapOpenApi();

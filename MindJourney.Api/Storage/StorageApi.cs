@@ -12,7 +12,8 @@ public static partial class StorageApi
         app.MapGroup("/api").WithTags("Storage")
             .MapGet("/download/{responseId:guid}", Download)
             .WithName("DownloadResponseFile")
-            .WithSummary("The stored file (or text) of a response, streamed with its content type");
+            .WithSummary("The stored file (or text) of a response, streamed with its content type")
+            .RequireRateLimiting(RateLimiting.DownloadPolicy);
 
         return app;
     }
