@@ -12,11 +12,13 @@ namespace MindJourney.Api.Tests;
 public sealed class ClientRateLimitTests(PostgresServer postgres)
 {
     private const string Proxy = "127.0.0.4";
+    private const string Limits = RateLimitOptions.SectionName + ":";
+    private const string Proxies = TrustedProxies.SectionName + ":";
 
     [Fact]
     public async Task Each_client_address_has_its_own_session_budget()
     {
-        await using var api = await StartAsync(("SessionsPerWindow", "2"));
+        await using var api = await StartAsync((Limits + "SessionsPerWindow", "2"));
         var experimentId = await api.ActiveExperimentIdAsync();
         using var first = SourceAddress.Client(api.Hosts[0].ServerAddress, "127.0.0.2");
         using var second = SourceAddress.Client(api.Hosts[0].ServerAddress, "127.0.0.3");
@@ -26,10 +28,12 @@ public sealed class ClientRateLimitTests(PostgresServer postgres)
         Assert.Equal(4, await api.SequencePositionAsync());
     }
 
-    [Fact]
-    public async Task A_forwarded_header_from_a_peer_that_is_not_a_configured_proxy_changes_nothing()
+    [Theory]
+    [InlineData("false")]
+    [InlineData("true")] // the host's own switch (ASPNETCORE_FORWARDEDHEADERS_ENABLED), which would believe anyone
+    public async Task A_forwarded_header_from_a_peer_that_is_not_a_configured_proxy_changes_nothing(string hostForwarding)
     {
-        await using var api = await StartAsync(("SessionsPerWindow", "2"));
+        await using var api = await StartAsync((Limits + "SessionsPerWindow", "2"), ("ForwardedHeaders_Enabled", hostForwarding));
         var experimentId = await api.ActiveExperimentIdAsync();
         using var client = SourceAddress.Client(api.Hosts[0].ServerAddress, "127.0.0.2");
 
@@ -48,7 +52,7 @@ public sealed class ClientRateLimitTests(PostgresServer postgres)
     [InlineData("KnownNetworks", "127.0.0.4/30")]
     public async Task A_configured_proxy_is_believed_and_only_it(string setting, string value)
     {
-        await using var api = await StartAsync(("SessionsPerWindow", "2"), ($"{TrustedProxies.SectionName}:{setting}", value));
+        await using var api = await StartAsync((Limits + "SessionsPerWindow", "2"), (Proxies + setting, value));
         var experimentId = await api.ActiveExperimentIdAsync();
         using var proxy = SourceAddress.Client(api.Hosts[0].ServerAddress, Proxy);
         using var stranger = SourceAddress.Client(api.Hosts[0].ServerAddress, "127.0.0.9");
@@ -64,7 +68,7 @@ public sealed class ClientRateLimitTests(PostgresServer postgres)
     [Fact]
     public async Task Behind_a_proxy_only_the_entry_it_wrote_counts()
     {
-        await using var api = await StartAsync(("SessionsPerWindow", "1"), ($"{TrustedProxies.SectionName}:KnownProxies", Proxy));
+        await using var api = await StartAsync((Limits + "SessionsPerWindow", "1"), (Proxies + "KnownProxies", Proxy));
         var experimentId = await api.ActiveExperimentIdAsync();
         using var proxy = SourceAddress.Client(api.Hosts[0].ServerAddress, Proxy);
 
@@ -76,7 +80,7 @@ public sealed class ClientRateLimitTests(PostgresServer postgres)
     [Fact]
     public async Task IPv6_clients_of_one_64_share_a_budget()
     {
-        await using var api = await StartAsync(("SessionsPerWindow", "2"), ($"{TrustedProxies.SectionName}:KnownProxies", Proxy));
+        await using var api = await StartAsync((Limits + "SessionsPerWindow", "2"), (Proxies + "KnownProxies", Proxy));
         var experimentId = await api.ActiveExperimentIdAsync();
         using var proxy = SourceAddress.Client(api.Hosts[0].ServerAddress, Proxy);
 
@@ -97,7 +101,7 @@ public sealed class ClientRateLimitTests(PostgresServer postgres)
     [Fact]
     public async Task Answers_are_limited_per_client_with_429_problem_and_Retry_After()
     {
-        await using var api = await StartAsync(("ResponsesPerWindow", "2"));
+        await using var api = await StartAsync((Limits + "ResponsesPerWindow", "2"));
         var experimentId = await api.ActiveExperimentIdAsync();
         var session = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
         var answer = new { sessionId = session.GetProperty("id").GetGuid(), levelId = "1", questionId = "q1", responseType = "text", responseData = new { text = "x" } };
@@ -121,7 +125,7 @@ public sealed class ClientRateLimitTests(PostgresServer postgres)
     [Fact]
     public async Task Downloads_are_limited_per_client_with_429_problem_and_Retry_After()
     {
-        await using var api = await StartAsync(("DownloadsPerWindow", "2"));
+        await using var api = await StartAsync((Limits + "DownloadsPerWindow", "2"));
         using var first = SourceAddress.Client(api.Hosts[0].ServerAddress, "127.0.0.2");
         using var second = SourceAddress.Client(api.Hosts[0].ServerAddress, "127.0.0.3");
         var path = $"/api/download/{Guid.NewGuid()}";
@@ -139,15 +143,13 @@ public sealed class ClientRateLimitTests(PostgresServer postgres)
     public async Task A_proxy_setting_that_is_not_an_address_stops_the_start()
     {
         var error = await Assert.ThrowsAnyAsync<Exception>(() =>
-            StartAsync(($"{TrustedProxies.SectionName}:KnownProxies", "10.0.0.1, proxy.example")));
+            StartAsync((Proxies + "KnownProxies", "10.0.0.1, proxy.example")));
 
         Assert.Contains("KnownProxies has 'proxy.example'", error.ToString(), StringComparison.Ordinal);
     }
 
     private Task<TestApi> StartAsync(params (string Key, string Value)[] settings) =>
-        TestApi.StartAsync(postgres, settings: settings.ToDictionary(
-            s => s.Key.Contains(':', StringComparison.Ordinal) ? s.Key : $"{RateLimitOptions.SectionName}:{s.Key}",
-            s => (string?)s.Value));
+        TestApi.StartAsync(postgres, settings: settings.ToDictionary(s => s.Key, s => (string?)s.Value));
 
     private static async Task<int[]> StartSessionsAsync(HttpClient client, Guid experimentId, int count, string? forwardedFor = null)
     {
