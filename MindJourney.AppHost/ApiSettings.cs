@@ -9,7 +9,8 @@ internal static class ApiSettings
     /// <summary>The AppHost's settings that the API reads: <c>MindJourney:RateLimit</c> (development turns the limits
     /// off, see appsettings.Development.json) and <c>MindJourney:ForwardedHeaders</c> (a proxy put in front of the
     /// AppHost), passed to every API replica.</summary>
-    public static IResourceBuilder<ProjectResource> WithApiSettings(this IResourceBuilder<ProjectResource> api, IConfiguration configuration)
+    public static IResourceBuilder<ProjectResource> WithApiSettings(this IResourceBuilder<ProjectResource> api,
+        IConfiguration configuration)
     {
         foreach (var section in new[] { "MindJourney:RateLimit", "MindJourney:ForwardedHeaders" })
         {
@@ -34,8 +35,8 @@ internal static class ApiSettings
     /// <c>X-Forwarded-For</c> is put in front and named in <c>MindJourney:ForwardedHeaders:KnownProxies</c>. The
     /// Aspire proxy itself must never be named there: it passes a client's own header through untouched.
     /// </summary>
-    public static IResourceBuilder<ProjectResource> WithParticipantEndpoint(this IResourceBuilder<ProjectResource> api, IConfiguration configuration,
-        int replicas)
+    public static IResourceBuilder<ProjectResource> WithParticipantEndpoint(this IResourceBuilder<ProjectResource> api,
+        IConfiguration configuration, int replicas)
     {
         var port = configuration.GetValue("MindJourney:ApiPort", DefaultPort);
         return api.WithEndpoint("http", endpoint =>

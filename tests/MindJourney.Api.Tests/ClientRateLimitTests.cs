@@ -104,7 +104,14 @@ public sealed class ClientRateLimitTests(PostgresServer postgres)
         await using var api = await StartAsync((Limits + "ResponsesPerWindow", "2"));
         var experimentId = await api.ActiveExperimentIdAsync();
         var session = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
-        var answer = new { sessionId = session.GetProperty("id").GetGuid(), levelId = "1", questionId = "q1", responseType = "text", responseData = new { text = "x" } };
+        var answer = new
+        {
+            sessionId = session.GetProperty("id").GetGuid(),
+            levelId = "1",
+            questionId = "q1",
+            responseType = "text",
+            responseData = new { text = "x" },
+        };
         using var first = SourceAddress.Client(api.Hosts[0].ServerAddress, "127.0.0.2");
         using var second = SourceAddress.Client(api.Hosts[0].ServerAddress, "127.0.0.3");
 

@@ -59,7 +59,8 @@ public sealed class ClientAddressTests
     {
         var port = Ports.Free();
         await using var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.MindJourney_AppHost>(
-            ["MindJourney:Postgres=local", "MindJourney:StorageEmulator=none", $"MindJourney:ApiReplicas={replicas}", $"MindJourney:ApiPort={port}"]);
+            ["MindJourney:Postgres=local", "MindJourney:StorageEmulator=none", $"MindJourney:ApiReplicas={replicas}",
+             $"MindJourney:ApiPort={port}"]);
 
         var api = Assert.Single(builder.Resources.OfType<ProjectResource>(), r => r.Name == "api");
         var endpoint = Assert.Single(api.Annotations.OfType<EndpointAnnotation>(), e => e.Name == "http");

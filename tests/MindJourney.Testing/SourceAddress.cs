@@ -31,6 +31,6 @@ public static class SourceAddress
                 }
             },
         };
-        return new HttpClient(handler) { BaseAddress = new Uri($"http://{(target.AddressFamily == AddressFamily.InterNetworkV6 ? "[::1]" : "127.0.0.1")}:{server.Port}/") };
+        return new HttpClient(handler) { BaseAddress = new UriBuilder("http", target.ToString(), server.Port).Uri };
     }
 }
