@@ -31,9 +31,10 @@ internal static class ApiSettings
     /// front of a project is a TCP proxy: it adds no <c>X-Forwarded-For</c>, so behind it the API would see one
     /// client, the proxy, and every participant would share one rate-limit budget. A single replica therefore
     /// listens on the port itself and sees each client's own address. Several replicas need the proxy to share the
-    /// port; their limits then count all clients together, per replica, until a reverse proxy that does set
-    /// <c>X-Forwarded-For</c> is put in front and named in <c>MindJourney:ForwardedHeaders:KnownProxies</c>. The
-    /// Aspire proxy itself must never be named there: it passes a client's own header through untouched.
+    /// port, and then all clients count together (per replica) unless a reverse proxy on this machine that writes
+    /// <c>X-Forwarded-For</c> is the way in and loopback (<c>127.0.0.1,::1</c>) is named in
+    /// <c>MindJourney:ForwardedHeaders:KnownProxies</c>: Aspire's proxy passes that header through as it gets it,
+    /// so only a front proxy that writes it makes it worth believing.
     /// </summary>
     public static IResourceBuilder<ProjectResource> WithParticipantEndpoint(this IResourceBuilder<ProjectResource> api,
         IConfiguration configuration, int replicas)

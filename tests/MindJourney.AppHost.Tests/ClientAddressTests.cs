@@ -52,6 +52,48 @@ public sealed class ClientAddressTests
         }
     }
 
+    /// <summary>Several replicas share the port through Aspire's TCP proxy, which passes headers through: with loopback
+    /// named as a known proxy (a reverse proxy on this machine writes the header), the header's client is the client.
+    /// </summary>
+    [Fact]
+    public async Task Several_replicas_behind_a_local_reverse_proxy_see_the_client_it_forwards()
+    {
+        var dataPath = Path.Combine(Path.GetTempPath(), $"mindjourney-apphost-replicas-{Guid.NewGuid():N}");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        try
+        {
+            var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.MindJourney_AppHost>(
+                ["MindJourney:Postgres=local", "MindJourney:StorageEmulator=none", $"MindJourney:DataPath={dataPath}",
+                 $"MindJourney:ApiPort={Ports.Free()}", "MindJourney:ApiReplicas=2", "MindJourney:RateLimit:SessionsPerWindow=1",
+                 "MindJourney:ForwardedHeaders:KnownProxies=127.0.0.1,::1"], timeout.Token);
+            await using var app = await builder.BuildAsync(timeout.Token);
+            await app.StartAsync(timeout.Token);
+            await app.ResourceNotifications.WaitForResourceHealthyAsync("api", timeout.Token);
+
+            // One connection, kept alive, reaches one replica: each forwarded client has its own budget there.
+            using var frontProxy = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1 })
+            {
+                BaseAddress = app.GetEndpoint("api", "http"),
+            };
+            var experiment = await frontProxy.GetFromJsonAsync<JsonElement>("/api/experiment", timeout.Token);
+            var experimentId = experiment.GetProperty("id").GetGuid();
+
+            Assert.Equal(HttpStatusCode.Created, await StartSessionAsync(frontProxy, experimentId, "198.51.100.1", timeout.Token));
+            Assert.Equal(HttpStatusCode.TooManyRequests, await StartSessionAsync(frontProxy, experimentId, "198.51.100.1", timeout.Token));
+            Assert.Equal(HttpStatusCode.Created, await StartSessionAsync(frontProxy, experimentId, "198.51.100.2", timeout.Token));
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(dataPath, recursive: true);
+            }
+            catch (DirectoryNotFoundException)
+            {
+            }
+        }
+    }
+
     [Theory]
     [InlineData(1, false)]
     [InlineData(3, true)]
