@@ -56,7 +56,8 @@ public static class ApplicationServiceExtensions
         builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
         builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = Problems.AddDefaultDetail);
         builder.Services.AddExceptionHandler<ApiExceptionHandler>();
-        builder.Services.AddSessionRateLimiting(builder.Configuration);
+        builder.Services.AddTrustedProxies(builder.Configuration);
+        builder.Services.AddClientRateLimiting(builder.Configuration);
         builder.Services.AddAdminServices(builder.Configuration);
 
         builder.Services.AddOpenApi();

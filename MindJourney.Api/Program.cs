@@ -15,6 +15,8 @@ builder.AddApplicationServices();
 
 var app = builder.Build();
 
+app.UseTrustedProxies();
+app.UseSecurityHeaders();
 // Outermost, so that refusals written by the exception handler (binding failures, refused data) are logged too.
 app.UseMiddleware<ClientErrorLogging>();
 app.UseExceptionHandler();
@@ -23,6 +25,7 @@ app.UseRateLimiter();
 app.UseAuthentication();
 app.UseAuthorization();
 
+// The API reference only where developers run it: a public deployment does not publish its own map.
 if (app.Environment.IsDevelopment())
 {
     app.MapOpenApi();

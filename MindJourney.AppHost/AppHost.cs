@@ -6,6 +6,8 @@ using MindJourney.AppHost;
 //   browser / load harness ──HTTP :5000──► api (1..N replicas) ──► PostgreSQL "mindjourney"
 //                                                               ├─► firebase-storage (GCS JSON API, :9199)
 //                                                               └─► dashboard (OTLP traces, metrics, logs)
+//
+// One replica listens on :5000 itself and sees each client's address; several share it through Aspire's proxy.
 var builder = DistributedApplication.CreateBuilder(args);
 
 // PostgreSQL: a container, the machine's own server binaries, or an external server (MindJourney:Postgres).
@@ -17,13 +19,15 @@ var adminApiKey = builder.AddParameter("admin-api-key", new GenerateParameterDef
 // Uploads: our Firebase-Storage-compatible emulator on :9199, the official one, or none (MindJourney:StorageEmulator).
 var storage = builder.AddFirebaseStorage();
 
+var replicas = builder.Configuration.GetValue("MindJourney:ApiReplicas", 1);
 builder.AddProject<Projects.MindJourney_Api>("api")
     .WithReference(database, connectionName: "mindjourney")
     .WaitFor(database)
     .WithFirebaseStorage(storage)
     .WithEnvironment("Admin__ApiKey", adminApiKey)
-    .WithReplicas(builder.Configuration.GetValue("MindJourney:ApiReplicas", 1))
-    .WithRateLimitSettings(builder.Configuration)
+    .WithReplicas(replicas)
+    .WithParticipantEndpoint(builder.Configuration, replicas)
+    .WithApiSettings(builder.Configuration)
     .WithHttpHealthCheck("/health")
     .WithExternalHttpEndpoints();
 

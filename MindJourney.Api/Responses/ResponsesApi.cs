@@ -31,7 +31,8 @@ public static class ResponsesApi
             .WithSummary("Record a participant's answer (JSON, or multipart with a file); it inherits the session's visitor number")
             .Accepts<CreateResponseRequest>("application/json", "multipart/form-data")
             .WithMetadata(new RequestSizeLimitAttribute(multipartLimit))
-            .WithFormOptions(multipartBodyLengthLimit: multipartLimit);
+            .WithFormOptions(multipartBodyLengthLimit: multipartLimit)
+            .RequireRateLimiting(RateLimiting.ResponsePolicy);
 
         return app;
     }

@@ -14,6 +14,7 @@ public static partial class StorageApi
             .MapGet("/download/{responseId:guid}", Download)
             .WithName("DownloadResponseFile")
             .RequireResponseSessionSecret()
+            .RequireRateLimiting(RateLimiting.DownloadPolicy)
             .WithSummary("The stored file (or text) of a response, streamed with its content type");
 
         return app;

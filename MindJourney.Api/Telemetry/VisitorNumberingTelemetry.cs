@@ -38,7 +38,7 @@ public sealed class VisitorNumberingTelemetry
         Recovered = _meter.CreateCounter<long>("mindjourney.visitor_number.recovered", "{session}",
             "Sessions numbered after the fact by the admin recovery.");
         RateLimited = _meter.CreateCounter<long>("mindjourney.visitor_number.rate_limited", "{request}",
-            "Session starts refused with 429 because one address started too many.");
+            "Requests refused with 429 because one client sent too many, by mindjourney.rate_limit.policy.");
     }
 
     public Counter<long> Assignments { get; }

@@ -20,7 +20,7 @@ public sealed class AppHostTests
         try
         {
             var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.MindJourney_AppHost>(
-                [$"MindJourney:DataPath={dataPath}"], timeout.Token);
+                [$"MindJourney:DataPath={dataPath}", $"MindJourney:ApiPort={Ports.Free()}"], timeout.Token);
             await using var app = await builder.BuildAsync(timeout.Token);
             await app.StartAsync(timeout.Token);
 

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text.Json;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
@@ -16,12 +15,13 @@ public sealed class StorageWiringTests
     public async Task An_upload_through_the_apphost_lands_in_the_emulator_with_its_metadata_and_on_disk()
     {
         var dataPath = Path.Combine(Path.GetTempPath(), $"mindjourney-apphost-storage-{Guid.NewGuid():N}");
-        var port = FreePort(); // not 9199, so a developer's running AppHost does not collide with the test
+        var port = Ports.Free(); // not 9199, so a developer's running AppHost does not collide with the test
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         try
         {
             var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.MindJourney_AppHost>(
-                ["MindJourney:Postgres=local", $"MindJourney:DataPath={dataPath}", $"MindJourney:StorageEmulatorPort={port}"], timeout.Token);
+                ["MindJourney:Postgres=local", $"MindJourney:DataPath={dataPath}", $"MindJourney:StorageEmulatorPort={port}",
+                 $"MindJourney:ApiPort={Ports.Free()}"], timeout.Token);
             await using var app = await builder.BuildAsync(timeout.Token);
             await app.StartAsync(timeout.Token);
             await app.ResourceNotifications.WaitForResourceHealthyAsync("firebase-storage", timeout.Token);
@@ -89,12 +89,5 @@ public sealed class StorageWiringTests
         await using var none = await DistributedApplicationTestingBuilder.CreateAsync<Projects.MindJourney_AppHost>(
             ["MindJourney:Postgres=local", "MindJourney:StorageEmulator=none"]);
         Assert.DoesNotContain(none.Resources, r => r.Name.StartsWith("firebase-storage", StringComparison.Ordinal));
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -1,0 +1,90 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using MindJourney.Testing;
+
+namespace MindJourney.Api.Tests;
+
+/// <summary>Outside Development the API publishes no map of itself, and the participant page and everything the API
+/// serves carry headers that keep it from being framed, leaking its address or being sniffed into another type.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed partial class PageSecurityTests(PostgresServer postgres) : IAsyncLifetime
+{
+    private TestApi _api = null!;
+
+    public async Task InitializeAsync() => _api = await TestApi.StartAsync(postgres);
+
+    public async Task DisposeAsync() => await _api.DisposeAsync();
+
+    [Theory]
+    [InlineData("/scalar")]
+    [InlineData("/scalar/v1")]
+    [InlineData("/openapi/v1.json")]
+    public async Task The_api_reference_is_not_served_in_production(string path)
+    {
+        using var response = await _api.Client.GetAsync(path);
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("/", "text/html")]
+    [InlineData("/index.html", "text/html")]
+    [InlineData("/js/app.js", "text/javascript")]
+    [InlineData("/css/app.css", "text/css")]
+    [InlineData("/favicon.svg", "image/svg+xml")]
+    public async Task The_page_and_its_assets_carry_the_security_headers(string path, string type)
+    {
+        using var response = await _api.Client.GetAsync(path);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(type, response.Content.Headers.ContentType?.MediaType);
+        var policy = Assert.Single(response.Headers.GetValues("Content-Security-Policy"));
+        var directives = policy.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains("script-src 'self'", directives);
+        Assert.Contains("frame-ancestors 'none'", directives);
+        Assert.Contains("object-src 'none'", directives);
+        Assert.DoesNotContain("unsafe-inline", policy, StringComparison.Ordinal);
+        Assert.DoesNotContain("unsafe-eval", policy, StringComparison.Ordinal);
+        Assert.Equal("no-referrer", Assert.Single(response.Headers.GetValues("Referrer-Policy")));
+        Assert.Equal("nosniff", Assert.Single(response.Headers.GetValues("X-Content-Type-Options")));
+        Assert.Equal("DENY", Assert.Single(response.Headers.GetValues("X-Frame-Options")));
+    }
+
+    [Theory]
+    [InlineData("/api/experiment", HttpStatusCode.OK)]
+    [InlineData("/api/session/00000000-0000-0000-0000-00000000beef", HttpStatusCode.NotFound)]
+    [InlineData("/no-such-page", HttpStatusCode.NotFound)]
+    public async Task Api_answers_and_errors_are_not_sniffed(string path, HttpStatusCode expected)
+    {
+        using var response = await _api.Client.GetAsync(path);
+
+        Assert.Equal(expected, response.StatusCode);
+        Assert.Equal("nosniff", Assert.Single(response.Headers.GetValues("X-Content-Type-Options")));
+    }
+
+    /// <summary>The policy forbids inline code, so the page must have none: no script without src, no event
+    /// handler attribute, no style attribute or element, no javascript: URL.</summary>
+    [Fact]
+    public async Task The_page_has_nothing_inline_that_the_policy_would_block()
+    {
+        var html = await _api.Client.GetStringAsync("/");
+
+        Assert.Matches(ModuleScript(), html);
+        Assert.DoesNotMatch(InlineScript(), html);
+        Assert.DoesNotMatch(EventHandler(), html);
+        Assert.DoesNotMatch(InlineStyle(), html);
+        Assert.DoesNotContain("javascript:", html, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [GeneratedRegex("""<script\b[^>]*\bsrc=""", RegexOptions.IgnoreCase)]
+    private static partial Regex ModuleScript();
+
+    [GeneratedRegex("""<script\b(?![^>]*\bsrc=)""", RegexOptions.IgnoreCase)]
+    private static partial Regex InlineScript();
+
+    [GeneratedRegex("""<[a-z][^>]*\son[a-z]+\s*=""", RegexOptions.IgnoreCase)]
+    private static partial Regex EventHandler();
+
+    [GeneratedRegex("""<style\b|<[a-z][^>]*\sstyle\s*=""", RegexOptions.IgnoreCase)]
+    private static partial Regex InlineStyle();
+}
