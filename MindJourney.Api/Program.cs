@@ -17,7 +17,7 @@ var app = builder.Build();
 
 app.UseTrustedProxies();
 app.UseSecurityHeaders();
-// Outermost, so that refusals written by the exception handler (binding failures, refused data) are logged too.
+// Before the exception handler, so that the refusals it writes (binding failures, refused data) are logged too.
 app.UseMiddleware<ClientErrorLogging>();
 app.UseExceptionHandler();
 app.UseStatusCodePages();

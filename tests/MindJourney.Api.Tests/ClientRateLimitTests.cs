@@ -137,13 +137,13 @@ public sealed class ClientRateLimitTests(PostgresServer postgres)
         using var second = SourceAddress.Client(api.Hosts[0].ServerAddress, "127.0.0.3");
         var path = $"/api/download/{Guid.NewGuid()}";
 
-        // Whatever a download answers (here: not found), it counts; guessing ids is what the limit slows down.
-        Assert.Equal(HttpStatusCode.NotFound, (await first.GetAsync(path)).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await first.GetAsync(path)).StatusCode);
+        // Whatever a download answers (here: no secret), it counts; guessing ids is what the limit slows down.
+        Assert.Equal(HttpStatusCode.Unauthorized, (await first.GetAsync(path)).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await first.GetAsync(path)).StatusCode);
         using var refused = await first.GetAsync(path);
 
         await AssertRefusedAsync(refused, "downloads");
-        Assert.Equal(HttpStatusCode.NotFound, (await second.GetAsync(path)).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await second.GetAsync(path)).StatusCode);
     }
 
     [Fact]

@@ -51,7 +51,7 @@ public sealed class HostileInputTests(HostileInputTests.Api api) : IClassFixture
             var session = await SessionNumberingTests.CreateSessionAsync(Host.Client, new { experimentId });
             var sessionId = session.GetProperty("id").GetGuid();
             var response = await Uploads.PostTextAsync(Host.Client, sessionId, "a first answer");
-            Ids = new Ids(experimentId, sessionId, response.GetProperty("id").GetGuid());
+            Ids = new Ids(experimentId, sessionId, response.GetProperty("id").GetGuid(), SessionSecretRequests.SecretOf(session));
 
             var services = Host.Hosts[0].Services;
             services.GetRequiredService<ILoggerFactory>().AddProvider(new FakeLoggerProvider(Logs));
@@ -159,7 +159,7 @@ public sealed class HostileInputTests(HostileInputTests.Api api) : IClassFixture
             Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
         }
 
-        using var list = await _api.Client.GetAsync($"/api/session/{_ids.Session}/responses");
+        using var list = await _api.Client.GetAsync($"/api/session/{_ids.Session}/responses", _ids.Secret);
         Assert.True(list.StatusCode == HttpStatusCode.OK, await list.Content.ReadAsStringAsync());
     }
 
@@ -270,6 +270,13 @@ public sealed class HostileInputTests(HostileInputTests.Api api) : IClassFixture
         Add(Read + "responses of an id not a uuid", Get("/api/session/%ED%A0%80/responses"));
         Add(Read + "responses of an unknown id", Get("/api/session/00000000-0000-0000-0000-00000000beef/responses"));
         Add(Read + "DELETE a session", new Hostile("DELETE", "/api/session/SESSION"));
+        Add(Read + "secret with a control character", Get("/api/session/SESSION").WithHeader(SessionSecretRequests.Header, "AAAA\u0001AAAA"));
+        Add(Read + "secret of 5000 characters", Get("/api/session/SESSION").WithHeader(SessionSecretRequests.Header, new string('A', 5000)));
+        Add(Read + "two secret values", Get("/api/session/SESSION/responses")
+            .WithHeader(SessionSecretRequests.Header, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").WithHeader(SessionSecretRequests.Header, "B"));
+        Add(Read + "secret that is not base64url", Get("/api/download/RESPONSE").WithHeader(SessionSecretRequests.Header, "%%%%"));
+        Add(Patch + "well-formed secret of no session", PatchWith("{\"currentLevel\":2}")
+            .WithHeader(SessionSecretRequests.Header, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
 
         const string Answer = "answer: ";
         Hostile AnswerWith(string levelId = "\"1\"", string questionId = "\"q1\"", string responseType = "\"text\"", string responseData = "\"hi\"") =>
@@ -373,7 +380,9 @@ public sealed class HostileInputTests(HostileInputTests.Api api) : IClassFixture
     private static Hostile MultipartRaw(string body, string contentType = "multipart/form-data; boundary=BOUNDARY") =>
         new("POST", "/api/response", body, contentType);
 
-    public readonly record struct Ids(Guid Experiment, Guid Session, Guid Response);
+    /// <summary>The test's own session, answer and the session's secret (sent with every hostile request unless the
+    /// case forges its own, so that the session routes' handlers, not only their access check, meet the input).</summary>
+    public readonly record struct Ids(Guid Experiment, Guid Session, Guid Response, string Secret);
 
     /// <summary>One hostile request: its body template (see <see cref="BuildCatalogue"/>), sent as given.</summary>
     private sealed record Hostile(string Method, string Path, string? Body = null, string? ContentType = null)
@@ -396,6 +405,11 @@ public sealed class HostileInputTests(HostileInputTests.Api api) : IClassFixture
             foreach (var (name, value) in Headers)
             {
                 Assert.True(request.Headers.TryAddWithoutValidation(name, value), name);
+            }
+
+            if (!Headers.Exists(h => h.Key == SessionSecretRequests.Header))
+            {
+                request.Headers.Add(SessionSecretRequests.Header, ids.Secret);
             }
 
             if (Body is null)

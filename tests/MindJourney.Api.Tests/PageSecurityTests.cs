@@ -52,7 +52,7 @@ public sealed partial class PageSecurityTests(PostgresServer postgres) : IAsyncL
 
     [Theory]
     [InlineData("/api/experiment", HttpStatusCode.OK)]
-    [InlineData("/api/session/00000000-0000-0000-0000-00000000beef", HttpStatusCode.NotFound)]
+    [InlineData("/api/session/00000000-0000-0000-0000-00000000beef", HttpStatusCode.Unauthorized)]
     [InlineData("/no-such-page", HttpStatusCode.NotFound)]
     public async Task Api_answers_and_errors_are_not_sniffed(string path, HttpStatusCode expected)
     {
