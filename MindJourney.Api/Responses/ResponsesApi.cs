@@ -29,7 +29,8 @@ public static class ResponsesApi
             .WithSummary("Record a participant's answer (JSON, or multipart with a file); it inherits the session's visitor number")
             .Accepts<CreateResponseRequest>("application/json", "multipart/form-data")
             .WithMetadata(new RequestSizeLimitAttribute(multipartLimit))
-            .WithFormOptions(multipartBodyLengthLimit: multipartLimit);
+            .WithFormOptions(multipartBodyLengthLimit: multipartLimit)
+            .RequireRateLimiting(UploadsInFlightPolicy.Name);
 
         return app;
     }
@@ -41,7 +42,8 @@ public static class ResponsesApi
         var options = storageOptions.Value;
         if (ResponseForm.IsMultipart(http.Request))
         {
-            var (form, problem) = await ResponseForm.ReadAsync(http.Request, options.MaxMediaBytes, options.MaxTextBytes, cancellationToken);
+            var (form, problem) = await ResponseForm.ReadAsync(http.Request, options.MaxMediaBytes, options.MaxTextBytes,
+                options.SpoolFolder, cancellationToken);
             if (form is null)
             {
                 return problem!;
@@ -103,15 +105,33 @@ public static class ResponsesApi
         if (content is null)
         {
             // Nothing goes to storage (an email, or an answer without a file or text).
-            var created = await recorder.RecordAsync(sessionId, request.LevelId!, request.QuestionId!, responseType, responseData, cancellationToken);
+            ResponseResponse? created;
+            try
+            {
+                created = await recorder.RecordAsync(sessionId, request.LevelId!, request.QuestionId!, responseType, responseData, cancellationToken);
+            }
+            catch (SessionQuotaExceededException quota)
+            {
+                return QuotaExceeded(quota);
+            }
+
             return created is null ? UnknownSession(sessionId) : Created(created);
         }
 
         await using (content)
         {
             var lease = storage.IsConfigured ? options.UploadTimeout + StorageOptions.LeaseMargin : TimeSpan.Zero;
-            var recorded = await recorder.RecordWithContentAsync(sessionId, request.LevelId!, request.QuestionId!,
-                responseType, responseData, content, lease, cancellationToken);
+            RecordedUpload? recorded;
+            try
+            {
+                recorded = await recorder.RecordWithContentAsync(sessionId, request.LevelId!, request.QuestionId!,
+                    responseType, responseData, content, lease, cancellationToken);
+            }
+            catch (SessionQuotaExceededException quota)
+            {
+                return QuotaExceeded(quota);
+            }
+
             if (recorded is null)
             {
                 return UnknownSession(sessionId);
@@ -197,6 +217,10 @@ public static class ResponsesApi
             _ => root.GetRawText(),
         };
     }
+
+    private static ProblemHttpResult QuotaExceeded(SessionQuotaExceededException quota) => quota.StatusCode == StatusCodes.Status409Conflict
+        ? Problems.Conflict(quota.Message)
+        : Problems.PayloadTooLarge(quota.Message);
 
     private static ProblemHttpResult UnknownSession(Guid sessionId) => Problems.NotFound($"No session with id '{sessionId}'.");
 
