@@ -92,30 +92,39 @@ public sealed class StorageDeliveries(NpgsqlDataSource dataSource, BulkDataSourc
     {
         await using var importer = await connection.BeginBinaryImportAsync(
             "COPY storage_delivery_chunks (response_id, sequence, data) FROM STDIN (FORMAT BINARY)", cancellationToken);
-        var buffer = new byte[ChunkBytes];
-        var sequence = 0;
-        while (true)
+        // Pooled: every upload would otherwise allocate a large-object-heap slice, and the collections that follow
+        // pause every request, Play included.
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(ChunkBytes);
+        try
         {
-            var filled = 0;
-            int read;
-            while (filled < buffer.Length && (read = await content.ReadAsync(buffer.AsMemory(filled), cancellationToken)) > 0)
+            var sequence = 0;
+            while (true)
             {
-                filled += read;
-            }
+                var filled = 0;
+                int read;
+                while (filled < ChunkBytes && (read = await content.ReadAsync(buffer.AsMemory(filled, ChunkBytes - filled), cancellationToken)) > 0)
+                {
+                    filled += read;
+                }
 
-            if (filled == 0 && sequence > 0)
-            {
-                break;
-            }
+                if (filled == 0 && sequence > 0)
+                {
+                    break;
+                }
 
-            await importer.StartRowAsync(cancellationToken);
-            await importer.WriteAsync(responseId, NpgsqlDbType.Uuid, cancellationToken);
-            await importer.WriteAsync(sequence++, NpgsqlDbType.Integer, cancellationToken);
-            await importer.WriteAsync(new ArraySegment<byte>(buffer, 0, filled), NpgsqlDbType.Bytea, cancellationToken);
-            if (filled < buffer.Length)
-            {
-                break;
+                await importer.StartRowAsync(cancellationToken);
+                await importer.WriteAsync(responseId, NpgsqlDbType.Uuid, cancellationToken);
+                await importer.WriteAsync(sequence++, NpgsqlDbType.Integer, cancellationToken);
+                await importer.WriteAsync(new ArraySegment<byte>(buffer, 0, filled), NpgsqlDbType.Bytea, cancellationToken);
+                if (filled < ChunkBytes)
+                {
+                    break;
+                }
             }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
 
         await importer.CompleteAsync(cancellationToken);

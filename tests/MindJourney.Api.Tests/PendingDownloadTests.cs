@@ -69,7 +69,7 @@ public sealed class PendingDownloadTests(PostgresServer postgres)
             ["MindJourney:Database:BulkMaxPoolSize"] = "1",
         });
         var session = await Uploads.NewSessionAsync(api);
-        var file = Uploads.RandomBytes(3 * 1024 * 1024, seed: 22);
+        var file = Uploads.RandomBytes(16 * 1024 * 1024, seed: 22);
         var created = await Uploads.PostCreatedAsync(api.Client,
             Uploads.Multipart(Uploads.Fields(session.GetProperty("id").GetGuid(), "video"), file));
         var responseId = created.GetProperty("id").GetGuid();
