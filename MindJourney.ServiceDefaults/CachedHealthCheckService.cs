@@ -15,7 +15,8 @@ internal sealed class CachedHealthCheckService(HealthCheckService inner) : Healt
     private readonly Dictionary<object, (Task<HealthReport> Report, long At)> _reports = [];
     private readonly object _all = new();
 
-    public override Task<HealthReport> CheckHealthAsync(Func<HealthCheckRegistration, bool>? predicate, CancellationToken cancellationToken = default)
+    public override Task<HealthReport> CheckHealthAsync(Func<HealthCheckRegistration, bool>? predicate,
+        CancellationToken cancellationToken = default)
     {
         // Each endpoint passes the same predicate instance on every call.
         var key = (object?)predicate ?? _all;

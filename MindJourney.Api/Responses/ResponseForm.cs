@@ -194,6 +194,7 @@ internal sealed partial class ResponseForm : IAsyncDisposable
 
     public ValueTask DisposeAsync() => File?.DisposeAsync() ?? ValueTask.CompletedTask;
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Upload refused: its temporary file could not be written (disk full: {DiskFull}, {Error})")]
+    [LoggerMessage(Level = LogLevel.Error,
+        Message = "Upload refused: its temporary file could not be written (disk full: {DiskFull}, {Error})")]
     private static partial void LogSpoolFailed(ILogger logger, bool diskFull, string error);
 }

@@ -175,8 +175,7 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
                 if (lease > TimeSpan.Zero)
                 {
                     // The COPY may have taken longer than the lease: it runs from now, not from the transaction's start.
-                    await using var renew = new NpgsqlCommand(
-                        "UPDATE storage_deliveries SET next_attempt_at = clock_timestamp() + $2 WHERE response_id = $1", connection, transaction);
+                    await using var renew = new NpgsqlCommand(RenewLeaseSql, connection, transaction);
                     renew.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = responseId });
                     renew.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = lease });
                     await renew.ExecuteNonQueryAsync(cancellationToken);
@@ -207,6 +206,8 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
             }
         }
     }
+
+    private const string RenewLeaseSql = "UPDATE storage_deliveries SET next_attempt_at = clock_timestamp() + $2 WHERE response_id = $1";
 
     /// <summary>Takes the session's quota lock in <paramref name="transaction"/> and refuses the upload when the session
     /// has no room left for it.</summary>

@@ -108,7 +108,8 @@ public static class ResponsesApi
             ResponseResponse? created;
             try
             {
-                created = await recorder.RecordAsync(sessionId, request.LevelId!, request.QuestionId!, responseType, responseData, cancellationToken);
+                created = await recorder.RecordAsync(sessionId, request.LevelId!, request.QuestionId!, responseType, responseData,
+                    cancellationToken);
             }
             catch (SessionQuotaExceededException quota)
             {

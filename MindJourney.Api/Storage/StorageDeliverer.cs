@@ -127,7 +127,8 @@ public sealed partial class StorageDeliverer(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Upload of response {ResponseId} not delivered (attempt {Attempt}): {Error}; kept, next try in {DelaySeconds:0.#} s")]
     private static partial void LogNotDelivered(ILogger logger, Guid responseId, int attempt, string error, double delaySeconds);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Upload of response {ResponseId} refused by storage (attempt {Attempt}): {Error}; kept, next try in {DelaySeconds:0.#} s")]
+    [LoggerMessage(Level = LogLevel.Error,
+        Message = "Upload of response {ResponseId} refused by storage (attempt {Attempt}): {Error}; kept, next try in {DelaySeconds:0} s")]
     private static partial void LogRejected(ILogger logger, Guid responseId, int attempt, string error, double delaySeconds);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Upload of response {ResponseId} not delivered: {ObjectName} already exists in storage with other content; kept pending")]

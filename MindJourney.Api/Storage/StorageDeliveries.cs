@@ -102,7 +102,8 @@ public sealed class StorageDeliveries(NpgsqlDataSource dataSource, BulkDataSourc
             {
                 var filled = 0;
                 int read;
-                while (filled < ChunkBytes && (read = await content.ReadAsync(buffer.AsMemory(filled, ChunkBytes - filled), cancellationToken)) > 0)
+                while (filled < ChunkBytes
+                    && (read = await content.ReadAsync(buffer.AsMemory(filled, ChunkBytes - filled), cancellationToken)) > 0)
                 {
                     filled += read;
                 }
@@ -291,7 +292,8 @@ internal sealed class PendingContentStream(NpgsqlDataSource dataSource, Guid res
             var read = await data.ReadAtLeastAsync(_slice.AsMemory(0, expected), expected, throwOnEndOfStream: false, cancellationToken);
             if (read != expected || data.Length != expected)
             {
-                throw new InvalidDataException($"Chunk {_position / StorageDeliveries.ChunkBytes} of response {responseId} has an unexpected size.");
+                throw new InvalidDataException(
+                    $"Chunk {_position / StorageDeliveries.ChunkBytes} of response {responseId} has an unexpected size.");
             }
         }
 

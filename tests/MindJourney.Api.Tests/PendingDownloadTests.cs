@@ -25,7 +25,8 @@ public sealed class PendingDownloadTests(PostgresServer postgres)
         // A client with a tiny receive window: the server can be at most a few MiB ahead of what it has read.
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
         await socket.ConnectAsync(IPAddress.Loopback, api.Hosts[0].ServerAddress.Port);
-        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET /api/download/{responseId} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
+        await socket.SendAsync(Encoding.ASCII.GetBytes(
+            $"GET /api/download/{responseId} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
         using var received = new MemoryStream();
         var buffer = new byte[4096];
         while (received.Length < 256 * 1024)
@@ -77,7 +78,8 @@ public sealed class PendingDownloadTests(PostgresServer postgres)
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         var readers = Enumerable.Range(0, 4)
             .Select(_ => SlowReader.StartAsync(api.Hosts[0].ServerAddress, $"/api/download/{responseId}", stop.Token)).ToArray();
-        Assert.All(await Task.WhenAll(readers.Select(r => r.Headers)), status => Assert.StartsWith("HTTP/1.1 200", status, StringComparison.Ordinal));
+        Assert.All(await Task.WhenAll(readers.Select(r => r.Headers)),
+            status => Assert.StartsWith("HTTP/1.1 200", status, StringComparison.Ordinal));
 
         // Play, a full download and another upload all get through while the four still read.
         await Uploads.NewSessionAsync(api);

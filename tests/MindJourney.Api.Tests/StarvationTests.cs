@@ -42,7 +42,8 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
 
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(50));
         var address = api.Hosts[0].ServerAddress;
-        var readers = Enumerable.Range(0, SlowReaders).Select(_ => SlowReader.StartAsync(address, $"/api/download/{downloadId}", stop.Token)).ToArray();
+        var readers = Enumerable.Range(0, SlowReaders)
+            .Select(_ => SlowReader.StartAsync(address, $"/api/download/{downloadId}", stop.Token)).ToArray();
         var holding = await Task.WhenAll(readers.Select(r => r.Headers));
         Assert.All(holding, status => Assert.StartsWith("HTTP/1.1 200", status, StringComparison.Ordinal));
 
@@ -79,8 +80,7 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
         }).ToArray();
 
         // Let the uploads get going (spooling, then COPY on the bulk pool) before the first press.
-        await Uploads.WaitUntilAsync(() => api.ScalarAsync<bool>("SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'COPY storage_delivery_chunks%'"),
-            "an upload's COPY running");
+        await Uploads.WaitUntilAsync(async () => await CopiesRunningAsync(api) > 0, "an upload's COPY running");
 
         using var play = api.Hosts[0].CreateClient();
         var latencies = new List<double>();
@@ -91,7 +91,10 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
         {
             while (Interlocked.Increment(ref next) <= PlayPresses)
             {
-                using var request = new HttpRequestMessage(HttpMethod.Post, "/api/session") { Content = JsonContent.Create(new { experimentId }) };
+                using var request = new HttpRequestMessage(HttpMethod.Post, "/api/session")
+                {
+                    Content = JsonContent.Create(new { experimentId }),
+                };
                 request.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
                 var started = Stopwatch.GetTimestamp();
                 using var response = await play.SendAsync(request);
@@ -108,7 +111,7 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
 
         var stillReading = readers.Count(r => !r.Done.IsCompleted);
         var copiesDuringPlay = Volatile.Read(ref uploadsDone);
-        var copyingAfterPlay = await api.ScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'COPY storage_delivery_chunks%' AND state = 'active'");
+        var copyingAfterPlay = await CopiesRunningAsync(api);
 
         // The load was real: every uploader got 50 MiB files through while the readers held on.
         await Uploads.WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref uploadsDone) >= Uploaders), "one upload per uploader");
@@ -120,9 +123,11 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
         latencies.Sort();
         var p50 = latencies[latencies.Count / 2];
         var p99 = latencies[(int)Math.Ceiling(latencies.Count * 0.99) - 1];
-        output.WriteLine($"Play: {latencies.Count} presses in {playSeconds:0.0} s, p50 {p50:0.0} ms, p99 {p99:0.0} ms, max {latencies[^1]:0.0} ms; "
+        output.WriteLine($"Play: {latencies.Count} presses in {playSeconds:0.0} s, p50 {p50:0.0} ms, p99 {p99:0.0} ms, "
+            + $"max {latencies[^1]:0.0} ms; "
             + $"{SlowReaders} slow readers ({stillReading} still holding); uploads of 50 MiB: {copiesDuringPlay} done during Play, "
-            + $"{copyingAfterPlay} copying when it ended, {uploadsDone} done after {uploadSeconds:0.0} s; failures: {string.Join(",", uploadFailures)}");
+            + $"{copyingAfterPlay} copying when it ended, {uploadsDone} done after {uploadSeconds:0.0} s; "
+            + $"failures: {string.Join(",", uploadFailures)}");
 
         Assert.All(statuses, s => Assert.Equal(HttpStatusCode.Created, s));
         Assert.Equal(SlowReaders, stillReading);
@@ -139,8 +144,8 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
             ["MindJourney:Storage:MaxBytesPerSession"] = "100000",
         });
         var sessionId = (await Uploads.NewSessionAsync(api)).GetProperty("id").GetGuid();
-        await Uploads.PostCreatedAsync(api.Client, Uploads.Multipart(Uploads.Fields(sessionId, "photo"), Uploads.RandomBytes(1000, 1), "image/png"));
-        await Uploads.PostCreatedAsync(api.Client, Uploads.Multipart(Uploads.Fields(sessionId, "photo"), Uploads.RandomBytes(1000, 2), "image/png"));
+        await Uploads.PostCreatedAsync(api.Client, Photo(sessionId, 1));
+        await Uploads.PostCreatedAsync(api.Client, Photo(sessionId, 2));
         var before = await CountsAsync(api);
 
         using (var third = await api.Client.PostAsync("/api/response",
@@ -159,11 +164,12 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
         }
 
         Assert.Equal(before, await CountsAsync(api));
-        Assert.Equal(2000, await api.ScalarAsync<long>($"SELECT sum(file_size_bytes) FROM experiment_responses WHERE session_id = '{sessionId}'"));
+        Assert.Equal(2000, await api.ScalarAsync<long>(
+            $"SELECT sum(file_size_bytes) FROM experiment_responses WHERE session_id = '{sessionId}'"));
 
         // Another session has its own quota.
         var other = (await Uploads.NewSessionAsync(api)).GetProperty("id").GetGuid();
-        await Uploads.PostCreatedAsync(api.Client, Uploads.Multipart(Uploads.Fields(other, "photo"), Uploads.RandomBytes(1000, 4), "image/png"));
+        await Uploads.PostCreatedAsync(api.Client, Photo(other, 4));
     }
 
     [Fact]
@@ -188,7 +194,8 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
             Assert.Single(answers, a => a.StatusCode == HttpStatusCode.RequestEntityTooLarge);
             Assert.Equal(1, await api.ScalarAsync<long>($"SELECT count(*) FROM experiment_responses WHERE session_id = '{sessionId}'"));
             Assert.Equal(1, await api.ScalarAsync<long>(
-                $"SELECT count(*) FROM storage_deliveries d JOIN experiment_responses r ON r.id = d.response_id WHERE r.session_id = '{sessionId}'"));
+                $"SELECT count(*) FROM storage_deliveries d JOIN experiment_responses r ON r.id = d.response_id "
+                + $"WHERE r.session_id = '{sessionId}'"));
             foreach (var answer in answers)
             {
                 answer.Dispose();
@@ -237,7 +244,8 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
         // One upload whose body is still arriving holds this address's only slot (a raw socket: nothing buffers it).
         using var holder = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await holder.ConnectAsync(IPAddress.Loopback, api.Hosts[0].ServerAddress.Port);
-        const string part = "--held\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\nabc";
+        const string part = "--held\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n"
+            + "Content-Type: image/png\r\n\r\nabc";
         await holder.SendAsync(Encoding.ASCII.GetBytes("POST /api/response HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             + "Content-Type: multipart/form-data; boundary=held\r\nContent-Length: 100000\r\n\r\n" + part));
         await Uploads.WaitUntilAsync(async () =>
@@ -268,7 +276,7 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
                 Uploads.Multipart(Uploads.Fields(Guid.NewGuid(), "photo"), Uploads.RandomBytes(100, 1), "image/png"));
             return probe.StatusCode == HttpStatusCode.NotFound;
         }, "the slot to be free");
-        await Uploads.PostCreatedAsync(api.Client, Uploads.Multipart(Uploads.Fields(sessionId, "photo"), Uploads.RandomBytes(100, 3), "image/png"));
+        await Uploads.PostCreatedAsync(api.Client, Photo(sessionId, 3));
     }
 
     internal static async Task AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string detailContains)
@@ -280,6 +288,13 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
         Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
         Assert.Contains(detailContains, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
+
+    private static HttpContent Photo(Guid sessionId, int seed) =>
+        Uploads.Multipart(Uploads.Fields(sessionId, "photo"), Uploads.RandomBytes(1000, seed), "image/png");
+
+    private static Task<long> CopiesRunningAsync(TestApi api) => api.ScalarAsync<long>(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'COPY storage_delivery_chunks%' "
+        + "AND state = 'active'");
 
     private static async Task<(long Responses, long Deliveries, long Chunks, long Sequence)> CountsAsync(TestApi api) => (
         await api.ScalarAsync<long>("SELECT count(*) FROM experiment_responses"),
@@ -304,7 +319,8 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
                 head.Append($"--{Boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n");
             }
 
-            head.Append($"--{Boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"clip.webm\"\r\nContent-Type: video/webm\r\n\r\n");
+            head.Append($"--{Boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"clip.webm\"\r\n");
+            head.Append("Content-Type: video/webm\r\n\r\n");
             _head = Encoding.UTF8.GetBytes(head.ToString());
             _file = file;
             Headers.ContentType = MediaTypeHeaderValue.Parse($"multipart/form-data; boundary={Boundary}");

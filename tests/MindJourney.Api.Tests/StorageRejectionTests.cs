@@ -24,17 +24,20 @@ public sealed class StorageRejectionTests(PostgresServer postgres)
         });
         var sessionId = (await Uploads.NewSessionAsync(api)).GetProperty("id").GetGuid();
 
-        var big = await Uploads.PostCreatedAsync(api.Client, Uploads.Multipart(Uploads.Fields(sessionId, "video"), Uploads.RandomBytes(3 * 1024 * 1024, 41)));
+        var big = await Uploads.PostCreatedAsync(api.Client,
+            Uploads.Multipart(Uploads.Fields(sessionId, "video"), Uploads.RandomBytes(3 * 1024 * 1024, 41)));
         Assert.Equal("pending", Uploads.Status(big));
         var bigId = big.GetProperty("id").GetGuid();
         Assert.NotNull(await api.ScalarAsync<DateTime?>($"SELECT rejected_at FROM storage_deliveries WHERE response_id = '{bigId}'"));
-        Assert.Contains("413", await api.ScalarAsync<string>($"SELECT last_error FROM storage_deliveries WHERE response_id = '{bigId}'"), StringComparison.Ordinal);
+        Assert.Contains("413", await api.ScalarAsync<string>($"SELECT last_error FROM storage_deliveries WHERE response_id = '{bigId}'"),
+            StringComparison.Ordinal);
         Assert.True(await api.ScalarAsync<bool>(
             $"SELECT next_attempt_at > now() + interval '200 seconds' FROM storage_deliveries WHERE response_id = '{bigId}'"),
             "the refused upload is not backed off for the longest delay");
 
         // Right after the refusal, the next upload goes straight to storage: no outage was assumed.
-        var small = await Uploads.PostCreatedAsync(api.Client, Uploads.Multipart(Uploads.Fields(sessionId, "video"), Uploads.RandomBytes(100_000, 42)));
+        var small = await Uploads.PostCreatedAsync(api.Client,
+            Uploads.Multipart(Uploads.Fields(sessionId, "video"), Uploads.RandomBytes(100_000, 42)));
         Assert.Equal("stored", Uploads.Status(small));
 
         using var request = new HttpRequestMessage(HttpMethod.Get, "/api/admin/visitor-numbers/audit");

@@ -33,7 +33,8 @@ public sealed class UploadSpoolTests(PostgresServer postgres)
             Assert.Empty(Directory.EnumerateFiles(folder));
 
             // A file that fits still goes through the same folder.
-            await Uploads.PostCreatedAsync(api.Client, Uploads.Multipart(Uploads.Fields(sessionId, "video"), Uploads.RandomBytes(100_000, seed: 32)));
+            await Uploads.PostCreatedAsync(api.Client,
+                Uploads.Multipart(Uploads.Fields(sessionId, "video"), Uploads.RandomBytes(100_000, seed: 32)));
         }
         finally
         {

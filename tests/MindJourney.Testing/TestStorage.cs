@@ -48,7 +48,10 @@ public sealed class TestStorage : IAsyncDisposable
     public static async Task<TestStorage> StartAsync(long? maxRequestBodySize = null)
     {
         var dataPath = Path.Combine(Path.GetTempPath(), $"mindjourney-storage-{Guid.NewGuid():N}");
-        return new TestStorage(await StartEmulatorAsync(0, dataPath, maxRequestBodySize), dataPath) { _maxRequestBodySize = maxRequestBodySize };
+        return new TestStorage(await StartEmulatorAsync(0, dataPath, maxRequestBodySize), dataPath)
+        {
+            _maxRequestBodySize = maxRequestBodySize,
+        };
     }
 
     /// <summary>Storage goes down: the port stops answering.</summary>
