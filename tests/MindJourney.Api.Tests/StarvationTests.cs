@@ -19,7 +19,7 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
     private const int Uploaders = 8;
     private const int UploadBytes = 50 * 1024 * 1024;
     private const int PlayPresses = 200;
-    private const int PlayConcurrency = 4;
+    private const int PlayConcurrency = 2;
 
     /// <summary>Quotas out of the way: this test is about connections, not about a session's limits.</summary>
     private static readonly Dictionary<string, string?> Unlimited = new()
