@@ -106,7 +106,7 @@ public static partial class StorageApi
     private static async Task StreamPendingAsync(HttpContext http, Stream body, BulkDataSource bulk, ResponseStorage storage,
         Guid responseId, string objectName, long size, ILogger logger)
     {
-        var content = new PendingContentStream(bulk.DataSource, responseId, size);
+        await using var content = new PendingContentStream(bulk.DataSource, responseId, size);
         try
         {
             try

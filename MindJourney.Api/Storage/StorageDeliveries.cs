@@ -277,7 +277,7 @@ internal sealed class PendingContentStream(NpgsqlDataSource dataSource, Guid res
     private async Task LoadSliceAsync(CancellationToken cancellationToken)
     {
         var expected = (int)Math.Min(StorageDeliveries.ChunkBytes, length - _position);
-        _slice ??= new byte[(int)Math.Min(StorageDeliveries.ChunkBytes, length)];
+        _slice ??= System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Min(StorageDeliveries.ChunkBytes, length));
         await using (var command = dataSource.CreateCommand(ChunkSql))
         {
             command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = responseId });
@@ -313,4 +313,15 @@ internal sealed class PendingContentStream(NpgsqlDataSource dataSource, Guid res
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
     public override void SetLength(long value) => throw new NotSupportedException();
     public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && _slice is { } slice)
+        {
+            _slice = null;
+            System.Buffers.ArrayPool<byte>.Shared.Return(slice);
+        }
+
+        base.Dispose(disposing);
+    }
 }
