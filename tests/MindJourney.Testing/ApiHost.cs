@@ -37,8 +37,9 @@ public sealed class ApiHost : WebApplicationFactory<Program>
     {
         builder.UseEnvironment(Environments.Production);
         builder.UseSetting("ConnectionStrings:mindjourney", _connectionString);
-        // Tests drive hundreds of sessions from one address; the rate-limit tests turn it back on.
+        // Tests drive hundreds of sessions and uploads from one address; the limit tests turn them back on.
         builder.UseSetting("MindJourney:RateLimit:SessionsPerWindow", "0");
+        builder.UseSetting("MindJourney:Storage:MaxUploadsInFlightPerClient", "0");
         foreach (var (key, value) in _settings)
         {
             builder.UseSetting(key, value);
