@@ -10,8 +10,8 @@ public sealed class UploadSpoolException(bool diskFull, Exception inner)
     public bool DiskFull { get; } = diskFull;
 }
 
-/// <summary>Removes the spool files a crashed process left behind (a live upload's file is locked by its process and
-/// stays).</summary>
+/// <summary>At start, creates the spool folder if needed and removes the spool files a crashed process left behind
+/// (a live upload's file is locked by its process and stays).</summary>
 public sealed partial class UploadSpoolCleanup(IOptions<StorageOptions> options, ILogger<UploadSpoolCleanup> logger) : IHostedService
 {
     public const string FilePattern = "mindjourney-upload-*.tmp";
@@ -19,11 +19,7 @@ public sealed partial class UploadSpoolCleanup(IOptions<StorageOptions> options,
     public Task StartAsync(CancellationToken cancellationToken)
     {
         var folder = options.Value.SpoolFolder;
-        if (!Directory.Exists(folder))
-        {
-            return Task.CompletedTask;
-        }
-
+        Directory.CreateDirectory(folder);
         var removed = 0;
         foreach (var path in Directory.EnumerateFiles(folder, FilePattern))
         {
