@@ -88,6 +88,15 @@ public static class Extensions
             // Liveness: the process answers. Readiness checks (database, storage) are added by each service.
             .AddCheck("self", () => HealthCheckResult.Healthy(), ["live"]);
 
+        // Readiness runs the database and storage checks: anyone can call /health, so its report is cached briefly.
+        var registered = builder.Services.Last(d => d.ServiceType == typeof(HealthCheckService));
+        if (registered.ImplementationType is { } implementation)
+        {
+            builder.Services.Remove(registered);
+            builder.Services.AddSingleton<HealthCheckService>(services =>
+                new CachedHealthCheckService((HealthCheckService)ActivatorUtilities.CreateInstance(services, implementation)));
+        }
+
         return builder;
     }
 

@@ -24,4 +24,5 @@ public sealed record AuditReport(
     bool GapsTruncated,
     long MismatchedSessions,
     long MismatchedResponses,
-    long PendingUploads);
+    long PendingUploads,
+    long RejectedUploads);

@@ -22,7 +22,8 @@ public sealed class VisitorNumberAudit(NpgsqlDataSource dataSource)
                 WHERE r.visitor_number IS DISTINCT FROM s.visitor_number),
                (SELECT min(visitor_number) FROM users),
                (SELECT max(visitor_number) FROM users),
-               (SELECT count(*) FROM storage_deliveries)
+               (SELECT count(*) FROM storage_deliveries),
+               (SELECT count(*) FROM storage_deliveries WHERE rejected_at IS NOT NULL)
         """;
 
     // users.visitor_number is unique, so if two people share a number, at least one of them holds it on a session
@@ -59,7 +60,7 @@ public sealed class VisitorNumberAudit(NpgsqlDataSource dataSource)
         // One snapshot for every figure, so they agree with each other.
         await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
 
-        long sequence, users, numbered, unnumbered, mismatchedSessions, mismatchedResponses, pendingUploads;
+        long sequence, users, numbered, unnumbered, mismatchedSessions, mismatchedResponses, pendingUploads, rejectedUploads;
         long? min, max;
         await using (var command = new NpgsqlCommand(CountsSql, connection) { CommandTimeout = 300 })
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
@@ -74,6 +75,7 @@ public sealed class VisitorNumberAudit(NpgsqlDataSource dataSource)
             min = reader.IsDBNull(6) ? null : reader.GetInt32(6);
             max = reader.IsDBNull(7) ? null : reader.GetInt32(7);
             pendingUploads = reader.GetInt64(8);
+            rejectedUploads = reader.GetInt64(9);
         }
 
         // No session disagrees with its user, so no number can be held by two people: nothing more to read.
@@ -124,6 +126,7 @@ public sealed class VisitorNumberAudit(NpgsqlDataSource dataSource)
 
         var truncated = gaps.Count > MaxGapsListed;
         return new AuditReport(sequence, users, numbered, unnumbered, duplicates,
-            truncated ? gaps[..MaxGapsListed] : gaps, truncated, mismatchedSessions, mismatchedResponses, pendingUploads);
+            truncated ? gaps[..MaxGapsListed] : gaps, truncated, mismatchedSessions, mismatchedResponses, pendingUploads,
+            rejectedUploads);
     }
 }

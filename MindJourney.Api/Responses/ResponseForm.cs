@@ -10,7 +10,7 @@ namespace MindJourney.Api.Responses;
 
 /// <summary>A multipart <c>POST /api/response</c>: the same fields as the JSON form, plus the <c>file</c> part,
 /// spooled to a temporary file as it arrives.</summary>
-internal sealed class ResponseForm : IAsyncDisposable
+internal sealed partial class ResponseForm : IAsyncDisposable
 {
     public const string FilePartName = "file";
 
@@ -38,7 +38,7 @@ internal sealed class ResponseForm : IAsyncDisposable
     /// <summary>Reads the form, or says with a 4xx what is wrong with it. The file part stops being read as soon
     /// as it passes <paramref name="maxFileBytes"/>.</summary>
     public static async Task<(ResponseForm? Form, ProblemHttpResult? Problem)> ReadAsync(
-        HttpRequest request, long maxFileBytes, long maxFieldBytes, CancellationToken cancellationToken)
+        HttpRequest request, long maxFileBytes, long maxFieldBytes, string spoolFolder, CancellationToken cancellationToken)
     {
         var boundary = MediaTypeHeaderValue.Parse(request.ContentType).Boundary;
         var boundaryText = HeaderUtilities.RemoveQuotes(boundary).Value;
@@ -82,7 +82,8 @@ internal sealed class ResponseForm : IAsyncDisposable
                     var clientName = HeaderUtilities.RemoveQuotes(disposition.FileNameStar).Value is { Length: > 0 } star
                         ? star
                         : HeaderUtilities.RemoveQuotes(disposition.FileName).Value;
-                    file = await UploadContent.SpoolAsync(section.Body, maxFileBytes, MediaTypes.Normalise(section.ContentType), clientName, cancellationToken);
+                    file = await UploadContent.SpoolAsync(section.Body, maxFileBytes, MediaTypes.Normalise(section.ContentType), clientName,
+                        spoolFolder, cancellationToken);
                     if (file is null)
                     {
                         return (null, Problems.PayloadTooLarge($"The file is larger than {maxFileBytes} bytes."));
@@ -115,6 +116,18 @@ internal sealed class ResponseForm : IAsyncDisposable
                     return await FailAsync(file, Problems.BadRequest($"The form field '{Truncate(name)}' is sent more than once."));
                 }
             }
+        }
+        catch (UploadSpoolException ex)
+        {
+            // Our disk, not the client's body: a 5xx the client may retry, never "malformed".
+            LogSpoolFailed(request.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger<ResponseForm>(),
+                ex.DiskFull, ex.InnerException?.GetType().Name ?? ex.GetType().Name);
+            request.HttpContext.Response.Headers.RetryAfter = "30";
+            return await FailAsync(file, ex.DiskFull
+                ? Problems.Create(StatusCodes.Status507InsufficientStorage, "Insufficient storage",
+                    "The server has no room for this upload right now. Nothing was saved; please retry later.")
+                : Problems.Create(StatusCodes.Status503ServiceUnavailable, "Service unavailable",
+                    "The server cannot take uploads right now. Nothing was saved; please retry later."));
         }
         catch (Exception ex) when (ex is InvalidDataException or IOException && ex is not BadHttpRequestException)
         {
@@ -203,4 +216,8 @@ internal sealed class ResponseForm : IAsyncDisposable
     private static string Truncate(string name) => name.Length > 40 ? name[..40] + "…" : name;
 
     public ValueTask DisposeAsync() => File?.DisposeAsync() ?? ValueTask.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Error,
+        Message = "Upload refused: its temporary file could not be written (disk full: {DiskFull}, {Error})")]
+    private static partial void LogSpoolFailed(ILogger logger, bool diskFull, string error);
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using MindJourney.Api.Data;
 using MindJourney.Api.Storage;
 using Npgsql;
@@ -8,15 +9,30 @@ namespace MindJourney.Api.Responses;
 /// <summary>Saves a response with its session's user and visitor number, read and written in one statement so
 /// the number cannot drift from the session's. A response with a file (or a text for storage) is saved together
 /// with its delivery record and bytes, in one transaction: once committed, the upload cannot be lost.</summary>
-public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, ILogger<ResponseRecorder> logger)
+public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDataSource bulk, IOptions<StorageOptions> options,
+    ILogger<ResponseRecorder> logger)
 {
+    /// <summary>First key of the per-session advisory lock that serialises the quota check and the insert (the
+    /// second is the session's hash): two parallel requests cannot both take a session's last slot.</summary>
+    private const int SessionQuotaLockClass = 0x4D4A5351;
+
+    private const string SessionLockSql = "SELECT pg_advisory_xact_lock($1, $2)";
+
     private const string InsertSql = """
         INSERT INTO experiment_responses (id, session_id, user_id, visitor_number, level_id, question_id,
                                           response_type, response_data, created_at)
         SELECT $1, s.id, s.user_id, s.visitor_number, $3, $4, $5, $6, now()
-        FROM experiment_sessions s WHERE s.id = $2
+        FROM experiment_sessions s
+        WHERE s.id = $2 AND (SELECT count(*) FROM experiment_responses WHERE session_id = $2) < $7
         FOR SHARE OF s -- an admin recovery numbering this session right now commits first; the row then has its number
         RETURNING user_id, visitor_number, created_at
+        """;
+
+    // Files count the uploads of voice, video and photo; bytes count everything stored, text answers included.
+    private const string UsageSql = """
+        SELECT count(*), count(*) FILTER (WHERE file_size_bytes IS NOT NULL AND response_type <> 'text'),
+               coalesce(sum(file_size_bytes), 0)::bigint
+        FROM experiment_responses WHERE session_id = $1
         """;
 
     /// <summary>Saves a response that has nothing to store (an email address, or an answer with neither file nor
@@ -34,18 +50,31 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, ILogge
             ResponseData = responseDataJson,
         };
 
-        await using var command = dataSource.CreateCommand(InsertSql);
-        var p = command.Parameters;
+        var limits = options.Value;
+        await using var batch = dataSource.CreateBatch();
+        batch.BatchCommands.Add(SessionLockCommand(sessionId));
+        var insert = new NpgsqlBatchCommand(InsertSql);
+        var p = insert.Parameters;
         p.Add(new NpgsqlParameter<Guid> { TypedValue = entity.Id });
         p.Add(new NpgsqlParameter<Guid> { TypedValue = sessionId });
         p.Add(new NpgsqlParameter<string> { TypedValue = levelId });
         p.Add(new NpgsqlParameter<string> { TypedValue = questionId });
         p.Add(new NpgsqlParameter<string> { TypedValue = responseType });
         p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Jsonb, Value = responseDataJson });
+        p.Add(new NpgsqlParameter<long> { TypedValue = limits.MaxResponsesPerSession });
+        batch.BatchCommands.Add(insert);
 
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        // One batch is one implicit transaction: the lock is held from the count to the commit.
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        await reader.NextResultAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
         {
+            await reader.DisposeAsync();
+            if (await SessionExistsAsync(sessionId, cancellationToken))
+            {
+                throw TooManyResponses(limits);
+            }
+
             return null;
         }
 
@@ -62,8 +91,9 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, ILogge
     private const string InsertWithDeliverySql = """
         WITH response AS (
             INSERT INTO experiment_responses (id, session_id, user_id, visitor_number, level_id, question_id,
-                                              response_type, response_data, file_id, file_url, created_at, storage_status)
-            SELECT $1, s.id, s.user_id, s.visitor_number, $3, $4, $5, $6, $7, $8, now(), 'pending'
+                                              response_type, response_data, file_id, file_url, created_at, storage_status,
+                                              file_size_bytes)
+            SELECT $1, s.id, s.user_id, s.visitor_number, $3, $4, $5, $6, $7, $8, now(), 'pending', $10
             FROM experiment_sessions s WHERE s.id = $2
             FOR SHARE OF s -- as in InsertSql: the number a running recovery assigns, not the null before it
             ON CONFLICT (file_id) DO NOTHING
@@ -91,8 +121,10 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, ILogge
         for (var attempt = 0; ; attempt++)
         {
             var objectName = ObjectNames.For(sessionId, responseType, uploadedAt, content.FileName);
-            await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+            // The whole transaction (with its COPY) runs on the bulk pool: uploads queue there, not in front of Play.
+            await using var connection = await bulk.DataSource.OpenConnectionAsync(cancellationToken);
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            await CheckQuotaAsync(connection, transaction, sessionId, responseType, content.Length, cancellationToken);
             await using (var command = new NpgsqlCommand(InsertWithDeliverySql, connection, transaction))
             {
                 var p = command.Parameters;
@@ -142,6 +174,15 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, ILogge
                     await StorageDeliveries.WriteContentAsync(connection, responseId, bytes, cancellationToken);
                 }
 
+                if (lease > TimeSpan.Zero)
+                {
+                    // The COPY may have taken longer than the lease: it runs from now, not from the transaction's start.
+                    await using var renew = new NpgsqlCommand(RenewLeaseSql, connection, transaction);
+                    renew.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = responseId });
+                    renew.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = lease });
+                    await renew.ExecuteNonQueryAsync(cancellationToken);
+                }
+
                 await transaction.CommitAsync(cancellationToken);
                 Log(sessionId, visitorNumber);
 
@@ -166,6 +207,61 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, ILogge
                 return new RecordedUpload(entity, delivery);
             }
         }
+    }
+
+    private const string RenewLeaseSql = "UPDATE storage_deliveries SET next_attempt_at = clock_timestamp() + $2 WHERE response_id = $1";
+
+    /// <summary>Takes the session's quota lock in <paramref name="transaction"/> and refuses the upload when the session
+    /// has no room left for it.</summary>
+    private async Task CheckQuotaAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid sessionId,
+        string responseType, long sizeBytes, CancellationToken cancellationToken)
+    {
+        var limits = options.Value;
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        batch.BatchCommands.Add(SessionLockCommand(sessionId));
+        var usage = new NpgsqlBatchCommand(UsageSql);
+        usage.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = sessionId });
+        batch.BatchCommands.Add(usage);
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        await reader.NextResultAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        var (responses, files, bytes) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+        if (responses >= limits.MaxResponsesPerSession)
+        {
+            throw TooManyResponses(limits);
+        }
+
+        if (responseType != ResponseTypes.Text && files >= limits.MaxFilesPerSession)
+        {
+            throw new SessionQuotaExceededException(StatusCodes.Status413PayloadTooLarge,
+                $"This session has uploaded {files} files, the most a session may ({limits.MaxFilesPerSession}).");
+        }
+
+        if (bytes + sizeBytes > limits.MaxBytesPerSession)
+        {
+            throw new SessionQuotaExceededException(StatusCodes.Status413PayloadTooLarge,
+                $"This upload would take the session past its {limits.MaxBytesPerSession} bytes of stored files ({bytes} used).");
+        }
+    }
+
+    private static SessionQuotaExceededException TooManyResponses(StorageOptions limits) =>
+        new(StatusCodes.Status409Conflict, $"This session has recorded {limits.MaxResponsesPerSession} responses, the most a session may.");
+
+    private static NpgsqlBatchCommand SessionLockCommand(Guid sessionId)
+    {
+        Span<int> parts = stackalloc int[4];
+        sessionId.TryWriteBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(parts));
+        var command = new NpgsqlBatchCommand(SessionLockSql);
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = SessionQuotaLockClass });
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = parts[0] ^ parts[1] ^ parts[2] ^ parts[3] });
+        return command;
+    }
+
+    private async Task<bool> SessionExistsAsync(Guid sessionId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT EXISTS (SELECT 1 FROM experiment_sessions WHERE id = $1)");
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = sessionId });
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
     /// <summary>The URL the API serves a response's file at (<c>GET /api/download/{responseId}</c>).</summary>

@@ -11,6 +11,9 @@ namespace MindJourney.Api.Responses;
 
 public static class ResponsesApi
 {
+    /// <summary>Where answers and uploads arrive.</summary>
+    public const string Route = "/api/response";
+
     public const int MaxIdLength = 200;
 
     private const string ResponseDataField = "responseData";
@@ -20,13 +23,11 @@ public static class ResponsesApi
 
     public static IEndpointRouteBuilder MapResponsesApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api").WithTags("Responses");
-
         // One route, two forms: JSON answers keep the 1 MiB limit (set per request below), a multipart upload may
         // carry the largest media file plus its fields.
         var storage = app.ServiceProvider.GetRequiredService<IOptions<StorageOptions>>().Value;
         var multipartLimit = storage.MaxMediaBytes + Math.Max(storage.MaxTextBytes, RequestLimits.JsonBodyBytes) + FormOverheadBytes;
-        api.MapPost("/response", CreateResponse)
+        app.MapPost(Route, CreateResponse).WithTags("Responses")
             .WithName("CreateResponse")
             .WithSummary("Record a participant's answer (JSON, or multipart with a file); it inherits the session's visitor number")
             .Accepts<CreateResponseRequest>("application/json", "multipart/form-data")
@@ -44,7 +45,8 @@ public static class ResponsesApi
         var options = storageOptions.Value;
         if (ResponseForm.IsMultipart(http.Request))
         {
-            var (form, problem) = await ResponseForm.ReadAsync(http.Request, options.MaxMediaBytes, options.MaxTextBytes, cancellationToken);
+            var (form, problem) = await ResponseForm.ReadAsync(http.Request, options.MaxMediaBytes, options.MaxTextBytes,
+                options.SpoolFolder, cancellationToken);
             if (form is null)
             {
                 return problem!;
@@ -106,15 +108,34 @@ public static class ResponsesApi
         if (content is null)
         {
             // Nothing goes to storage (an email, or an answer without a file or text).
-            var created = await recorder.RecordAsync(sessionId, request.LevelId!, request.QuestionId!, responseType, responseData, cancellationToken);
+            ResponseResponse? created;
+            try
+            {
+                created = await recorder.RecordAsync(sessionId, request.LevelId!, request.QuestionId!, responseType, responseData,
+                    cancellationToken);
+            }
+            catch (SessionQuotaExceededException quota)
+            {
+                return QuotaExceeded(quota);
+            }
+
             return created is null ? UnknownSession(sessionId) : Created(created);
         }
 
         await using (content)
         {
             var lease = storage.IsConfigured ? options.UploadTimeout + StorageOptions.LeaseMargin : TimeSpan.Zero;
-            var recorded = await recorder.RecordWithContentAsync(sessionId, request.LevelId!, request.QuestionId!,
-                responseType, responseData, content, lease, cancellationToken);
+            RecordedUpload? recorded;
+            try
+            {
+                recorded = await recorder.RecordWithContentAsync(sessionId, request.LevelId!, request.QuestionId!,
+                    responseType, responseData, content, lease, cancellationToken);
+            }
+            catch (SessionQuotaExceededException quota)
+            {
+                return QuotaExceeded(quota);
+            }
+
             if (recorded is null)
             {
                 return UnknownSession(sessionId);
@@ -200,6 +221,10 @@ public static class ResponsesApi
             _ => root.GetRawText(),
         };
     }
+
+    private static ProblemHttpResult QuotaExceeded(SessionQuotaExceededException quota) => quota.StatusCode == StatusCodes.Status409Conflict
+        ? Problems.Conflict(quota.Message)
+        : Problems.PayloadTooLarge(quota.Message);
 
     private static ProblemHttpResult UnknownSession(Guid sessionId) => Problems.NotFound($"No session with id '{sessionId}'.");
 

@@ -153,18 +153,46 @@ public static class SessionsApi
         return TypedResults.Ok(ToResponse(session, totalLevels));
     }
 
+    public const int DefaultResponsesPage = 100;
+    public const int MaxResponsesPage = 500;
+
+    /// <summary>One page of a session's responses, oldest first (the body stays a JSON array); when more follow,
+    /// a <c>Link: &lt;…?after={last id}&gt;; rel="next"</c> header points at the next page.</summary>
     public static async Task<Results<Ok<List<ResponseResponse>>, ProblemHttpResult>> ListResponses(
-        Guid id, MindJourneyDbContext db, CancellationToken cancellationToken)
+        Guid id, int? limit, Guid? after, HttpContext http, MindJourneyDbContext db, CancellationToken cancellationToken)
     {
+        if (limit is < 1 or > MaxResponsesPage)
+        {
+            return Problems.BadRequest($"limit must be between 1 and {MaxResponsesPage}.");
+        }
+
         if (!await db.ExperimentSessions.AnyAsync(s => s.Id == id, cancellationToken))
         {
             return Problems.NotFound($"No session with id '{id}'.");
         }
 
-        var responses = await db.ExperimentResponses.AsNoTracking()
-            .Where(r => r.SessionId == id)
-            .OrderBy(r => r.CreatedAt).ThenBy(r => r.Id)
-            .ToListAsync(cancellationToken);
+        var query = db.ExperimentResponses.AsNoTracking().Where(r => r.SessionId == id);
+        if (after is { } afterId)
+        {
+            var cursor = await db.ExperimentResponses.AsNoTracking()
+                .Where(r => r.Id == afterId && r.SessionId == id)
+                .Select(r => (DateTimeOffset?)r.CreatedAt)
+                .FirstOrDefaultAsync(cancellationToken);
+            if (cursor is not { } createdAt)
+            {
+                return Problems.BadRequest($"after must be the id of a response of session '{id}'.");
+            }
+
+            query = query.Where(r => EF.Functions.GreaterThan(ValueTuple.Create(r.CreatedAt, r.Id), ValueTuple.Create(createdAt, afterId)));
+        }
+
+        var pageSize = limit ?? DefaultResponsesPage;
+        var responses = await query.OrderBy(r => r.CreatedAt).ThenBy(r => r.Id).Take(pageSize + 1).ToListAsync(cancellationToken);
+        if (responses.Count > pageSize)
+        {
+            responses.RemoveAt(pageSize);
+            http.Response.Headers.Link = $"</api/session/{id}/responses?limit={pageSize}&after={responses[^1].Id}>; rel=\"next\"";
+        }
 
         return TypedResults.Ok(responses.ConvertAll(ResponseResponse.From));
     }

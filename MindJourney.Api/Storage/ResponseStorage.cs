@@ -188,6 +188,16 @@ public sealed partial class ResponseStorage : IDisposable
     internal static bool IsUnavailable(Exception ex) => ex is HttpRequestException or IOException or TimeoutException
         or OperationCanceledException or GoogleApiException or System.Net.Sockets.SocketException;
 
+    /// <summary>Storage refused this request for what it is (400, 403, 404, ...), not for its own state: retrying
+    /// soon would be refused again. 408 and 429 are storage asking for time.</summary>
+    internal static bool IsRejection(Exception ex) => ex is GoogleApiException { HttpStatusCode: var status }
+        && (int)status is >= 400 and < 500 && status is not HttpStatusCode.RequestTimeout and not HttpStatusCode.TooManyRequests;
+
+    /// <summary>Writes the object's bytes from <paramref name="offset"/> on to <paramref name="destination"/>.</summary>
+    internal Task DownloadFromAsync(string objectName, long offset, Stream destination, CancellationToken cancellationToken) =>
+        Client.DownloadObjectAsync(Bucket, objectName, destination,
+            new DownloadObjectOptions { Range = new System.Net.Http.Headers.RangeHeaderValue(offset, null) }, cancellationToken);
+
     public void Dispose() => _client?.Dispose();
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Upload of response {ResponseId} was already in storage (an earlier attempt's answer was lost); counted as delivered")]

@@ -1,4 +1,3 @@
-using System.Data;
 using Microsoft.AspNetCore.Http.HttpResults;
 using MindJourney.Api.Infrastructure;
 using MindJourney.Api.Sessions;
@@ -26,21 +25,17 @@ public static partial class StorageApi
         WHERE r.id = $1
         """;
 
-    /// <summary>From storage once delivered; while pending, from the durable copy in the database (the lookup and
-    /// the read share one snapshot, so a delivery finishing meanwhile cannot pull the bytes away).</summary>
+    /// <summary>From storage once delivered; while pending, from the durable copy in the database, slice by slice
+    /// with no connection held while the client reads. A delivery that completes meanwhile deletes that copy: the
+    /// rest then comes from storage (the same bytes).</summary>
     public static async Task<Results<PushStreamHttpResult, ProblemHttpResult>> Download(
-        Guid responseId, HttpContext http, NpgsqlDataSource dataSource, ResponseStorage storage, ILoggerFactory loggers,
-        CancellationToken cancellationToken)
+        Guid responseId, HttpContext http, NpgsqlDataSource dataSource, BulkDataSource bulk, ResponseStorage storage,
+        ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var logger = loggers.CreateLogger(typeof(StorageApi));
-        var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        http.Response.RegisterForDisposeAsync(connection);
-        var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
-        http.Response.RegisterForDisposeAsync(transaction);
-
         string? objectName, status, pendingType;
         long pendingSize;
-        await using (var lookup = new NpgsqlCommand(LookupSql, connection, transaction))
+        await using (var lookup = dataSource.CreateCommand(LookupSql))
         {
             lookup.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = responseId });
             await using var reader = await lookup.ExecuteReaderAsync(cancellationToken);
@@ -64,14 +59,11 @@ public static partial class StorageApi
         SetSafeHeaders(http);
         if (pendingType is not null)
         {
-            var content = await ChunkedContentStream.OpenAsync(connection, transaction, responseId, cancellationToken);
-            http.Response.RegisterForDisposeAsync(content);
             http.Response.ContentLength = pendingSize;
-            return TypedResults.Stream(async body => await content.CopyToAsync(body, http.RequestAborted), pendingType, fileName);
+            return TypedResults.Stream(
+                body => StreamPendingAsync(http, body, bulk, storage, responseId, objectName, pendingSize, logger), pendingType, fileName);
         }
 
-        await transaction.DisposeAsync();
-        await connection.DisposeAsync();
         if (!storage.IsConfigured)
         {
             return Problems.Create(StatusCodes.Status503ServiceUnavailable, "Service unavailable", "Storage is not configured on this server.");
@@ -112,6 +104,30 @@ public static partial class StorageApi
                 http.Abort();
             }
         }, stored.ContentType ?? "application/octet-stream", fileName);
+    }
+
+    private static async Task StreamPendingAsync(HttpContext http, Stream body, BulkDataSource bulk, ResponseStorage storage,
+        Guid responseId, string objectName, long size, ILogger logger)
+    {
+        await using var content = new PendingContentStream(bulk.DataSource, responseId, size);
+        try
+        {
+            try
+            {
+                await content.CopyToAsync(body, StorageDeliveries.ChunkBytes / 4, http.RequestAborted);
+            }
+            catch (PendingContentGoneException gone) when (storage.IsConfigured)
+            {
+                await storage.DownloadFromAsync(objectName, gone.Offset, body, http.RequestAborted);
+            }
+        }
+        catch (Exception ex) when (!http.RequestAborted.IsCancellationRequested
+            && (ex is PendingContentGoneException or NpgsqlException or InvalidDataException || ResponseStorage.IsUnavailable(ex)))
+        {
+            // Headers are gone already: cut the connection so the client sees an incomplete body, not a short file.
+            LogInterrupted(logger, responseId, ex.GetType().Name);
+            http.Abort();
+        }
     }
 
     /// <summary>Uploads are client-chosen bytes served from our origin: never sniffed, never run as a page.</summary>

@@ -60,17 +60,25 @@ public sealed partial class StorageDeliverer(
                 activity?.SetStatus(ActivityStatusCode.Error, error);
                 telemetry.RecordUpload(item.ResponseType, outcome);
 
-                if (ResponseStorage.IsUnavailable(ex))
+                // A refusal of this one upload says nothing about storage's health: the others keep going.
+                var rejected = ResponseStorage.IsRejection(ex);
+                if (ResponseStorage.IsUnavailable(ex) && !rejected)
                 {
                     Interlocked.Exchange(ref _storageFailedAt, Environment.TickCount64);
                 }
 
-                var delay = ex is StorageConflictException
+                var delay = ex is StorageConflictException || rejected
                     ? TimeSpan.FromSeconds(options.Value.RetryMaxDelaySeconds)
                     : options.Value.RetryDelay(item.Attempts);
                 if (ex is StorageConflictException)
                 {
                     LogConflict(logger, item.ResponseId, item.ObjectName);
+                }
+                else if (rejected)
+                {
+                    LogRejected(logger, item.ResponseId, item.Attempts, error, delay.TotalSeconds);
+                    await deliveries.RejectAsync(item.ResponseId, delay, error, CancellationToken.None);
+                    return false;
                 }
                 else
                 {
@@ -118,6 +126,10 @@ public sealed partial class StorageDeliverer(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Upload of response {ResponseId} not delivered (attempt {Attempt}): {Error}; kept, next try in {DelaySeconds:0.#} s")]
     private static partial void LogNotDelivered(ILogger logger, Guid responseId, int attempt, string error, double delaySeconds);
+
+    [LoggerMessage(Level = LogLevel.Error,
+        Message = "Upload of response {ResponseId} refused by storage (attempt {Attempt}): {Error}; kept, next try in {DelaySeconds:0} s")]
+    private static partial void LogRejected(ILogger logger, Guid responseId, int attempt, string error, double delaySeconds);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Upload of response {ResponseId} not delivered: {ObjectName} already exists in storage with other content; kept pending")]
     private static partial void LogConflict(ILogger logger, Guid responseId, string objectName);

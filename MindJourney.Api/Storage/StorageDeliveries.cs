@@ -11,7 +11,7 @@ namespace MindJourney.Api.Storage;
 /// moving <c>next_attempt_at</c> past the attempt's deadline, so each delivery has one runner at a time, and a
 /// runner that dies only delays it until the lease ends.
 /// </summary>
-public sealed class StorageDeliveries(NpgsqlDataSource dataSource)
+public sealed class StorageDeliveries(NpgsqlDataSource dataSource, BulkDataSource bulk)
 {
     /// <summary>Slice size of stored content: bounded memory on both sides, few rows.</summary>
     public const int ChunkBytes = 1024 * 1024;
@@ -92,30 +92,40 @@ public sealed class StorageDeliveries(NpgsqlDataSource dataSource)
     {
         await using var importer = await connection.BeginBinaryImportAsync(
             "COPY storage_delivery_chunks (response_id, sequence, data) FROM STDIN (FORMAT BINARY)", cancellationToken);
-        var buffer = new byte[ChunkBytes];
-        var sequence = 0;
-        while (true)
+        // Pooled: every upload would otherwise allocate a large-object-heap slice, and the collections that follow
+        // pause every request, Play included.
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(ChunkBytes);
+        try
         {
-            var filled = 0;
-            int read;
-            while (filled < buffer.Length && (read = await content.ReadAsync(buffer.AsMemory(filled), cancellationToken)) > 0)
+            var sequence = 0;
+            while (true)
             {
-                filled += read;
-            }
+                var filled = 0;
+                int read;
+                while (filled < ChunkBytes
+                    && (read = await content.ReadAsync(buffer.AsMemory(filled, ChunkBytes - filled), cancellationToken)) > 0)
+                {
+                    filled += read;
+                }
 
-            if (filled == 0 && sequence > 0)
-            {
-                break;
-            }
+                if (filled == 0 && sequence > 0)
+                {
+                    break;
+                }
 
-            await importer.StartRowAsync(cancellationToken);
-            await importer.WriteAsync(responseId, NpgsqlDbType.Uuid, cancellationToken);
-            await importer.WriteAsync(sequence++, NpgsqlDbType.Integer, cancellationToken);
-            await importer.WriteAsync(new ArraySegment<byte>(buffer, 0, filled), NpgsqlDbType.Bytea, cancellationToken);
-            if (filled < buffer.Length)
-            {
-                break;
+                await importer.StartRowAsync(cancellationToken);
+                await importer.WriteAsync(responseId, NpgsqlDbType.Uuid, cancellationToken);
+                await importer.WriteAsync(sequence++, NpgsqlDbType.Integer, cancellationToken);
+                await importer.WriteAsync(new ArraySegment<byte>(buffer, 0, filled), NpgsqlDbType.Bytea, cancellationToken);
+                if (filled < ChunkBytes)
+                {
+                    break;
+                }
             }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
 
         await importer.CompleteAsync(cancellationToken);
@@ -162,31 +172,30 @@ public sealed class StorageDeliveries(NpgsqlDataSource dataSource)
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    internal async Task RescheduleAsync(Guid responseId, TimeSpan delay, string error, CancellationToken cancellationToken)
+    internal Task RescheduleAsync(Guid responseId, TimeSpan delay, string error, CancellationToken cancellationToken) =>
+        RescheduleAsync(responseId, delay, error, rejected: false, cancellationToken);
+
+    /// <summary>Storage refused this one upload (400, 403, ...): kept, retried only after the longest backoff, and
+    /// counted in the audit until an attempt gets past the refusal.</summary>
+    internal Task RejectAsync(Guid responseId, TimeSpan delay, string error, CancellationToken cancellationToken) =>
+        RescheduleAsync(responseId, delay, error, rejected: true, cancellationToken);
+
+    private async Task RescheduleAsync(Guid responseId, TimeSpan delay, string error, bool rejected, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(
-            "UPDATE storage_deliveries SET next_attempt_at = now() + $2, last_error = $3 WHERE response_id = $1");
+        await using var command = dataSource.CreateCommand("""
+            UPDATE storage_deliveries
+            SET next_attempt_at = now() + $2, last_error = $3, rejected_at = CASE WHEN $4 THEN now() END
+            WHERE response_id = $1
+            """);
         command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = responseId });
         command.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = delay });
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = error.Length > 500 ? error[..500] : error });
+        command.Parameters.Add(new NpgsqlParameter<bool> { TypedValue = rejected });
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    /// <summary>The stored content of a pending delivery, streamed from the database; the stream owns its
-    /// connection.</summary>
-    internal async Task<Stream> OpenContentAsync(Guid responseId, CancellationToken cancellationToken)
-    {
-        var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        try
-        {
-            return await ChunkedContentStream.OpenAsync(connection, null, responseId, cancellationToken);
-        }
-        catch
-        {
-            await connection.DisposeAsync();
-            throw;
-        }
-    }
+    /// <summary>The stored content of a pending delivery, read slice by slice from the database.</summary>
+    internal Stream OpenContent(Guid responseId, long length) => new PendingContentStream(bulk.DataSource, responseId, length);
 
     /// <summary>Stored objects whose <c>visitorNumber</c> metadata lags their response row (a recovery ran while
     /// storage was down, or raced a delivery).</summary>
@@ -217,100 +226,85 @@ public sealed class StorageDeliveries(NpgsqlDataSource dataSource)
     }
 }
 
-/// <summary>A delivery's chunks read in order as one stream, straight from the database reader.</summary>
-internal sealed class ChunkedContentStream : Stream
+/// <summary>A pending delivery's bytes gone from the database: the delivery completed (the object is in storage
+/// from <see cref="Offset"/> on as well) while they were being read.</summary>
+internal sealed class PendingContentGoneException(long offset)
+    : Exception($"The pending content is no longer in the database (after {offset} bytes).")
 {
-    private readonly NpgsqlConnection _connection;
-    private readonly NpgsqlTransaction? _transaction;
-    private readonly NpgsqlCommand _command;
-    private readonly NpgsqlDataReader _reader;
-    private Stream? _current;
-    private bool _disposed;
+    public long Offset { get; } = offset;
+}
 
-    private ChunkedContentStream(NpgsqlConnection connection, NpgsqlTransaction? transaction, NpgsqlCommand command, NpgsqlDataReader reader)
-    {
-        _connection = connection;
-        _transaction = transaction;
-        _command = command;
-        _reader = reader;
-    }
+/// <summary>
+/// A delivery's chunks read in order as one stream, each slice by its own short query on a connection held only
+/// for that query: a client (or storage) that reads slowly holds memory for one slice, never a connection or a
+/// snapshot. Throws <see cref="PendingContentGoneException"/> when the delivery completes meanwhile.
+/// </summary>
+internal sealed class PendingContentStream(NpgsqlDataSource dataSource, Guid responseId, long length) : Stream
+{
+    private const string ChunkSql = "SELECT data FROM storage_delivery_chunks WHERE response_id = $1 AND sequence = $2";
 
-    /// <summary>Opens the chunks of <paramref name="responseId"/> on <paramref name="connection"/> (and inside
-    /// <paramref name="transaction"/>, when given); the stream owns and disposes both.</summary>
-    public static async Task<ChunkedContentStream> OpenAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, Guid responseId, CancellationToken cancellationToken)
-    {
-        var command = new NpgsqlCommand("SELECT data FROM storage_delivery_chunks WHERE response_id = $1 ORDER BY sequence", connection, transaction);
-        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = responseId });
-        try
-        {
-            var reader = await command.ExecuteReaderAsync(CommandBehavior.SequentialAccess, cancellationToken);
-            return new ChunkedContentStream(connection, transaction, command, reader);
-        }
-        catch
-        {
-            await command.DisposeAsync();
-            throw;
-        }
-    }
+    private byte[]? _slice;
+    private int _sliceLength;
+    private int _sliceOffset;
+    private long _position;
 
     public override bool CanRead => true;
     public override bool CanSeek => false;
     public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    public override long Length => length;
+
+    public override long Position { get => _position; set => throw new NotSupportedException(); }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        while (true)
+        if (_position >= length || buffer.Length == 0)
         {
-            if (_current is null)
-            {
-                if (!await _reader.ReadAsync(cancellationToken))
-                {
-                    return 0;
-                }
-
-                _current = await _reader.GetStreamAsync(0, cancellationToken);
-            }
-
-            var read = await _current.ReadAsync(buffer, cancellationToken);
-            if (read > 0 || buffer.Length == 0)
-            {
-                return read;
-            }
-
-            await _current.DisposeAsync();
-            _current = null;
+            return 0;
         }
+
+        if (_sliceOffset == _sliceLength)
+        {
+            await LoadSliceAsync(cancellationToken);
+        }
+
+        var count = Math.Min(buffer.Length, _sliceLength - _sliceOffset);
+        _slice.AsMemory(_sliceOffset, count).CopyTo(buffer);
+        _sliceOffset += count;
+        _position += count;
+        return count;
+    }
+
+    private async Task LoadSliceAsync(CancellationToken cancellationToken)
+    {
+        var expected = (int)Math.Min(StorageDeliveries.ChunkBytes, length - _position);
+        _slice ??= System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Min(StorageDeliveries.ChunkBytes, length));
+        await using (var command = dataSource.CreateCommand(ChunkSql))
+        {
+            command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = responseId });
+            command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = (int)(_position / StorageDeliveries.ChunkBytes) });
+            await using var reader = await command.ExecuteReaderAsync(CommandBehavior.SequentialAccess, cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                throw new PendingContentGoneException(_position);
+            }
+
+            await using var data = await reader.GetStreamAsync(0, cancellationToken);
+            var read = await data.ReadAtLeastAsync(_slice.AsMemory(0, expected), expected, throwOnEndOfStream: false, cancellationToken);
+            if (read != expected || data.Length != expected)
+            {
+                throw new InvalidDataException(
+                    $"Chunk {_position / StorageDeliveries.ChunkBytes} of response {responseId} has an unexpected size.");
+            }
+        }
+
+        _sliceLength = expected;
+        _sliceOffset = 0;
     }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    public override int Read(byte[] buffer, int offset, int count)
-    {
-        while (true)
-        {
-            if (_current is null)
-            {
-                if (!_reader.Read())
-                {
-                    return 0;
-                }
-
-                _current = _reader.GetStream(0);
-            }
-
-            var read = _current.Read(buffer, offset, count);
-            if (read > 0 || count == 0)
-            {
-                return read;
-            }
-
-            _current.Dispose();
-            _current = null;
-        }
-    }
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count).GetAwaiter().GetResult();
 
     public override void Flush()
     {
@@ -320,40 +314,12 @@ internal sealed class ChunkedContentStream : Stream
     public override void SetLength(long value) => throw new NotSupportedException();
     public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
-    public override async ValueTask DisposeAsync()
-    {
-        if (_disposed)
-        {
-            return;
-        }
-
-        _disposed = true;
-        if (_current is not null)
-        {
-            await _current.DisposeAsync();
-        }
-
-        await _reader.DisposeAsync();
-        await _command.DisposeAsync();
-        if (_transaction is not null)
-        {
-            await _transaction.DisposeAsync();
-        }
-
-        await _connection.DisposeAsync();
-        GC.SuppressFinalize(this);
-    }
-
     protected override void Dispose(bool disposing)
     {
-        if (disposing && !_disposed)
+        if (disposing && _slice is { } slice)
         {
-            _disposed = true;
-            _current?.Dispose();
-            _reader.Dispose();
-            _command.Dispose();
-            _transaction?.Dispose();
-            _connection.Dispose();
+            _slice = null;
+            System.Buffers.ArrayPool<byte>.Shared.Return(slice);
         }
 
         base.Dispose(disposing);

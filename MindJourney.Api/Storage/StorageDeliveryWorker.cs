@@ -45,7 +45,7 @@ public sealed partial class StorageDeliveryWorker(
 
                 busy = due.Count > 0;
                 await Task.WhenAll(due.Select(item => deliverer.DeliverAsync(item,
-                    token => deliveries.OpenContentAsync(item.ResponseId, token),
+                    _ => Task.FromResult(deliveries.OpenContent(item.ResponseId, item.SizeBytes)),
                     settings.AttemptTimeout(item.SizeBytes), fromRequest: false, stoppingToken)));
 
                 await RefreshStaleMetadataAsync(stoppingToken);

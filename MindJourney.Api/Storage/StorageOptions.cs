@@ -12,6 +12,23 @@ public sealed class StorageOptions
     /// <summary>Largest voice, video or photo file.</summary>
     public long MaxMediaBytes { get; set; } = 200L * 1024 * 1024;
 
+    /// <summary>Files (voice, video, photo) one session may upload.</summary>
+    public int MaxFilesPerSession { get; set; } = 50;
+
+    /// <summary>Bytes one session may have stored, files and text answers together.</summary>
+    public long MaxBytesPerSession { get; set; } = 1024L * 1024 * 1024;
+
+    /// <summary>Responses of any kind one session may record.</summary>
+    public int MaxResponsesPerSession { get; set; } = 1000;
+
+    /// <summary>Multipart uploads one client address may have in flight at once; 0 turns the limit off.</summary>
+    public int MaxUploadsInFlightPerClient { get; set; } = 4;
+
+    /// <summary>Folder that holds uploads while they arrive; empty means the system's temporary folder.</summary>
+    public string? SpoolPath { get; set; }
+
+    public string SpoolFolder => string.IsNullOrWhiteSpace(SpoolPath) ? Path.GetTempPath() : SpoolPath;
+
     /// <summary>How long a request waits for storage before it answers <c>pending</c> and leaves the upload to
     /// the worker.</summary>
     public double UploadTimeoutSeconds { get; set; } = 10;

@@ -46,11 +46,21 @@ public sealed class UploadContent : IAsyncDisposable
 
     /// <summary>Copies <paramref name="source"/> to a temporary file, hashing as it goes; null when it is longer
     /// than <paramref name="maxBytes"/> (reading stops there).</summary>
-    public static async Task<UploadContent?> SpoolAsync(Stream source, long maxBytes, string contentType, string? clientFileName, CancellationToken cancellationToken)
+    public static async Task<UploadContent?> SpoolAsync(Stream source, long maxBytes, string contentType, string? clientFileName,
+        string spoolFolder, CancellationToken cancellationToken)
     {
-        var path = Path.Combine(Path.GetTempPath(), $"mindjourney-upload-{Guid.NewGuid():N}.tmp");
-        var spool = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete,
-            CopyBufferBytes, FileOptions.Asynchronous | FileOptions.DeleteOnClose);
+        var path = Path.Combine(spoolFolder, $"mindjourney-upload-{Guid.NewGuid():N}.tmp");
+        FileStream spool;
+        try
+        {
+            spool = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete,
+                CopyBufferBytes, FileOptions.Asynchronous | FileOptions.DeleteOnClose);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new UploadSpoolException(IsDiskFull(ex), ex);
+        }
+
         try
         {
             using var md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
@@ -76,7 +86,15 @@ public sealed class UploadContent : IAsyncDisposable
         }
         catch
         {
-            await spool.DisposeAsync();
+            try
+            {
+                await spool.DisposeAsync();
+            }
+            catch (IOException)
+            {
+                // A full disk fails the final flush too; the first error is the one to report.
+            }
+
             throw;
         }
     }
@@ -98,9 +116,12 @@ public sealed class UploadContent : IAsyncDisposable
         }
         catch (IOException ex)
         {
-            throw new InvalidOperationException("Could not keep the upload in a temporary file.", ex);
+            throw new UploadSpoolException(IsDiskFull(ex), ex);
         }
     }
+
+    /// <summary>ENOSPC or EDQUOT (the runtime reports the errno as the HResult on Unix), or the Windows codes.</summary>
+    private static bool IsDiskFull(Exception ex) => ex.HResult is 28 or 122 or unchecked((int)0x80070070) or unchecked((int)0x80070027);
 
     /// <summary>A new stream over the whole content, from the start; the caller disposes it.</summary>
     public Stream OpenRead() => _bytes is not null

@@ -37,10 +37,11 @@ public sealed class ApiHost : WebApplicationFactory<Program>
     {
         builder.UseEnvironment(Environments.Production);
         builder.UseSetting("ConnectionStrings:mindjourney", _connectionString);
-        // Tests drive hundreds of sessions and answers from one address; the rate-limit tests turn the limits back on.
+        // Tests drive hundreds of sessions, answers and uploads from one address; the limit tests turn them back on.
         builder.UseSetting("MindJourney:RateLimit:SessionsPerWindow", "0");
         builder.UseSetting("MindJourney:RateLimit:ResponsesPerWindow", "0");
         builder.UseSetting("MindJourney:RateLimit:DownloadsPerWindow", "0");
+        builder.UseSetting("MindJourney:Storage:MaxUploadsInFlightPerClient", "0");
         foreach (var (key, value) in _settings)
         {
             builder.UseSetting(key, value);

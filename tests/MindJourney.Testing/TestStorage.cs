@@ -18,6 +18,7 @@ public sealed class TestStorage : IAsyncDisposable
 
     private readonly string _dataPath;
     private StorageEmulatorHandle? _emulator;
+    private long? _maxRequestBodySize;
 
     private TestStorage(StorageEmulatorHandle emulator, string dataPath)
     {
@@ -42,10 +43,15 @@ public sealed class TestStorage : IAsyncDisposable
         ["FIREBASE_STORAGE_BUCKET"] = Bucket,
     };
 
-    public static async Task<TestStorage> StartAsync()
+    /// <summary>With <paramref name="maxRequestBodySize"/>, the emulator refuses (413) any request body larger than
+    /// that, as storage refuses an object it will not take.</summary>
+    public static async Task<TestStorage> StartAsync(long? maxRequestBodySize = null)
     {
         var dataPath = Path.Combine(Path.GetTempPath(), $"mindjourney-storage-{Guid.NewGuid():N}");
-        return new TestStorage(await StartEmulatorAsync(0, dataPath), dataPath);
+        return new TestStorage(await StartEmulatorAsync(0, dataPath, maxRequestBodySize), dataPath)
+        {
+            _maxRequestBodySize = maxRequestBodySize,
+        };
     }
 
     /// <summary>Storage goes down: the port stops answering.</summary>
@@ -63,7 +69,7 @@ public sealed class TestStorage : IAsyncDisposable
     {
         if (_emulator is null)
         {
-            _emulator = await StartEmulatorAsync(Port, _dataPath);
+            _emulator = await StartEmulatorAsync(Port, _dataPath, _maxRequestBodySize);
         }
     }
 
@@ -92,18 +98,24 @@ public sealed class TestStorage : IAsyncDisposable
         return buffer.ToArray();
     }
 
-    private static async Task<StorageEmulatorHandle> StartEmulatorAsync(int port, string? dataPath)
+    private static async Task<StorageEmulatorHandle> StartEmulatorAsync(int port, string? dataPath, long? maxRequestBodySize)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return await StorageEmulatorServer.StartAsync(new StorageEmulatorOptions
+                var options = new StorageEmulatorOptions
                 {
                     Port = port,
                     DataPath = dataPath,
                     ConfigureLogging = logging => logging.SetMinimumLevel(LogLevel.Warning),
-                });
+                };
+                if (maxRequestBodySize is { } limit)
+                {
+                    options.MaxRequestBodySize = limit;
+                }
+
+                return await StorageEmulatorServer.StartAsync(options);
             }
             catch (IOException) when (attempt < 20 && port != 0)
             {

@@ -1,0 +1,54 @@
+using Microsoft.Extensions.Options;
+
+namespace MindJourney.Api.Storage;
+
+/// <summary>The spool folder could not take an upload (disk full, or not writable): the server's fault, never
+/// the client's.</summary>
+public sealed class UploadSpoolException(bool diskFull, Exception inner)
+    : Exception(diskFull ? "No space left for the upload's temporary file." : "Could not keep the upload in a temporary file.", inner)
+{
+    public bool DiskFull { get; } = diskFull;
+}
+
+/// <summary>At start, creates the spool folder if needed and removes the spool files a crashed process left behind
+/// (a live upload's file is locked by its process and stays).</summary>
+public sealed partial class UploadSpoolCleanup(IOptions<StorageOptions> options, ILogger<UploadSpoolCleanup> logger) : IHostedService
+{
+    public const string FilePattern = "mindjourney-upload-*.tmp";
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var folder = options.Value.SpoolFolder;
+        Directory.CreateDirectory(folder);
+        var removed = 0;
+        foreach (var path in Directory.EnumerateFiles(folder, FilePattern))
+        {
+            try
+            {
+                // An exclusive open fails while the upload's own process still has the file open.
+                using (new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.None))
+                {
+                    File.Delete(path);
+                }
+
+                removed++;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // In use, or gone already.
+            }
+        }
+
+        if (removed > 0)
+        {
+            LogRemoved(logger, removed);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Removed {Count} upload spool files left by an earlier process")]
+    private static partial void LogRemoved(ILogger logger, int count);
+}
