@@ -1,3 +1,5 @@
+using Microsoft.Net.Http.Headers;
+
 namespace MindJourney.Api.Infrastructure;
 
 /// <summary>Headers that keep the participant page from being framed, leaking its URL (session ids) to other sites,
@@ -18,9 +20,10 @@ public static class SecurityHeaders
             headers.XContentTypeOptions = "nosniff";
             headers["Referrer-Policy"] = "no-referrer";
             // Development's API reference (/scalar) runs inline scripts; everything else is ours and needs none.
+            // A route that set a stricter policy of its own (a downloaded file: sandbox) keeps it.
             if (!http.Request.Path.StartsWithSegments("/scalar"))
             {
-                headers.ContentSecurityPolicy = ContentSecurityPolicy;
+                headers.TryAdd(HeaderNames.ContentSecurityPolicy, ContentSecurityPolicy);
                 headers.XFrameOptions = "DENY";
             }
 

@@ -26,6 +26,19 @@ public sealed partial class PageSecurityTests(PostgresServer postgres) : IAsyncL
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
     }
 
+    [Fact]
+    public async Task A_downloaded_file_keeps_its_sandbox_policy()
+    {
+        var session = await Uploads.NewSessionAsync(_api);
+        var created = await Uploads.PostTextAsync(_api.Client, session.GetProperty("id").GetGuid(), "<script>alert(1)</script>");
+
+        using var response = await _api.Client.GetAsync($"/api/download/{created.GetProperty("id")}", SessionSecretRequests.SecretOf(session));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("sandbox; default-src 'none'", Assert.Single(response.Headers.GetValues("Content-Security-Policy")));
+        Assert.Equal("nosniff", Assert.Single(response.Headers.GetValues("X-Content-Type-Options")));
+    }
+
     [Theory]
     [InlineData("/", "text/html")]
     [InlineData("/index.html", "text/html")]
