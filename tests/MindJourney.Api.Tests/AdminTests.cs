@@ -9,8 +9,8 @@ namespace MindJourney.Api.Tests;
 [Collection(PostgresCollection.Name)]
 public sealed class AdminTests(PostgresServer postgres)
 {
-    private const string AdminKey = "test-admin-key-7f3c9a";
-    private static readonly Dictionary<string, string?> WithAdminKey = new() { ["Admin:ApiKey"] = AdminKey };
+    internal const string AdminKey = "test-admin-key-7f3c9a";
+    internal static readonly Dictionary<string, string?> WithAdminKey = new() { ["Admin:ApiKey"] = AdminKey };
 
     [Fact]
     public async Task Recovery_numbers_fallback_sessions_oldest_first_after_the_existing_numbers_and_updates_their_responses()
@@ -266,7 +266,7 @@ public sealed class AdminTests(PostgresServer postgres)
         return JsonDocument.Parse(text).RootElement.Clone();
     }
 
-    private static async Task<JsonElement> AuditAsync(HttpClient client)
+    internal static async Task<JsonElement> AuditAsync(HttpClient client)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "/api/admin/visitor-numbers/audit");
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);

@@ -12,9 +12,9 @@ namespace MindJourney.Api.Tests;
 [Collection(PostgresCollection.Name)]
 public sealed class NumberOwnershipTests(PostgresServer postgres)
 {
-    private const string AdminKey = "ownership-admin-key-5b1e";
+    private const string AdminKey = AdminTests.AdminKey;
 
-    private static readonly Dictionary<string, string?> WithAdminKey = new() { ["Admin:ApiKey"] = AdminKey };
+    private static readonly Dictionary<string, string?> WithAdminKey = AdminTests.WithAdminKey;
 
     public static TheoryData<string, string> OtherRequestsUnderTheSameKey => new()
     {
@@ -100,19 +100,12 @@ public sealed class NumberOwnershipTests(PostgresServer postgres)
         var experimentId = await api.ActiveExperimentIdAsync();
         var random = new Random(20261201);
         using var http = new HttpClient { BaseAddress = api.Hosts[0].ServerAddress };
-        await using var holder = new NpgsqlConnection(api.ConnectionString);
-        await holder.OpenAsync();
-
         var aborted = 0;
         for (var wave = 0; wave < 10; wave++)
         {
             // While the experiment's row is held, numbering statements that reach the database take their number
             // and then wait (the session's foreign key): clients that give up meanwhile leave mid-statement.
-            await using var hold = await holder.BeginTransactionAsync();
-            await using (var lockRow = new NpgsqlCommand($"SELECT 1 FROM experiments WHERE id = '{experimentId}' FOR UPDATE", holder, hold))
-            {
-                await lockRow.ExecuteScalarAsync();
-            }
+            await using var hold = await RowLock.TakeAsync(api, "experiments", experimentId);
 
             var plays = Enumerable.Range(0, 50).Select(async i =>
             {
@@ -134,7 +127,7 @@ public sealed class NumberOwnershipTests(PostgresServer postgres)
                 }
             }).ToList();
             await Task.Delay(random.Next(10, 40));
-            await hold.RollbackAsync();
+            await hold.ReleaseAsync();
             await Task.WhenAll(plays);
         }
 
@@ -147,7 +140,7 @@ public sealed class NumberOwnershipTests(PostgresServer postgres)
         }
 
         Assert.True(aborted > 100, $"only {aborted} of 500 requests were aborted; the test would prove little");
-        var audit = await AuditAsync(api);
+        var audit = await AdminTests.AuditAsync(api.Client);
         Assert.Equal(0, audit.GetProperty("gaps").GetArrayLength());
         Assert.Equal(audit.GetProperty("sequenceLastValue").GetInt64(), audit.GetProperty("numberedUsers").GetInt64());
     }
@@ -157,25 +150,10 @@ public sealed class NumberOwnershipTests(PostgresServer postgres)
     {
         await using var api = await TestApi.StartAsync(postgres, settings: WithAdminKey);
         var experimentId = await api.ActiveExperimentIdAsync();
-        await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
-        await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
-        await api.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence MAXVALUE 2");
-        var fallbacks = new List<JsonElement>();
-        for (var i = 0; i < 3; i++)
-        {
-            fallbacks.Add(await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }));
-        }
-
-        await api.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence NO MAXVALUE");
+        var fallbacks = await StartFallbackSessionsAsync(api, experimentId, 3);
 
         // Someone holds the last fallback session's row: the recovery takes its numbers, then waits on that row.
-        await using var holder = new NpgsqlConnection(api.ConnectionString);
-        await holder.OpenAsync();
-        await using var hold = await holder.BeginTransactionAsync();
-        await using (var lockRow = new NpgsqlCommand($"SELECT 1 FROM experiment_sessions WHERE id = '{fallbacks[^1].GetProperty("id")}' FOR UPDATE", holder, hold))
-        {
-            await lockRow.ExecuteScalarAsync();
-        }
+        await using var hold = await RowLock.TakeAsync(api, "experiment_sessions", fallbacks[^1].GetProperty("id").GetGuid());
 
         using (var impatient = new CancellationTokenSource(TimeSpan.FromSeconds(2)))
         {
@@ -184,11 +162,11 @@ public sealed class NumberOwnershipTests(PostgresServer postgres)
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => api.Client.SendAsync(recover, impatient.Token));
         }
 
-        await hold.RollbackAsync();
+        await hold.ReleaseAsync();
         await WaitUntilAsync(async () => await api.ScalarAsync<long>("SELECT count(*) FROM experiment_sessions WHERE visitor_number IS NULL") == 0,
             "the recovery finishes although its caller left");
 
-        var audit = await AuditAsync(api);
+        var audit = await AdminTests.AuditAsync(api.Client);
         Assert.Equal(0, audit.GetProperty("gaps").GetArrayLength());
         Assert.Equal(5, audit.GetProperty("sequenceLastValue").GetInt64());
         Assert.Equal(5, audit.GetProperty("numberedUsers").GetInt64());
@@ -199,22 +177,11 @@ public sealed class NumberOwnershipTests(PostgresServer postgres)
     {
         await using var api = await TestApi.StartAsync(postgres, settings: WithAdminKey);
         var experimentId = await api.ActiveExperimentIdAsync();
-        await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
-        await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
-        await api.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence MAXVALUE 2");
-        var fallback = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
-        var sessionId = fallback.GetProperty("id").GetGuid();
+        var sessionId = (await StartFallbackSessionsAsync(api, experimentId, 1))[0].GetProperty("id").GetGuid();
         var early = await Uploads.PostTextAsync(api.Client, sessionId, "before the recovery");
-        await api.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence NO MAXVALUE");
 
         // The recovery numbers the session, then waits on the early answer's row: it has not committed yet.
-        await using var holder = new NpgsqlConnection(api.ConnectionString);
-        await holder.OpenAsync();
-        await using var hold = await holder.BeginTransactionAsync();
-        await using (var lockRow = new NpgsqlCommand($"SELECT 1 FROM experiment_responses WHERE id = '{early.GetProperty("id")}' FOR UPDATE", holder, hold))
-        {
-            await lockRow.ExecuteScalarAsync();
-        }
+        await using var hold = await RowLock.TakeAsync(api, "experiment_responses", early.GetProperty("id").GetGuid());
 
         using var recover = new HttpRequestMessage(HttpMethod.Post, "/api/admin/assign-visitor-numbers");
         recover.Headers.Add("X-Admin-Key", AdminKey);
@@ -230,7 +197,7 @@ public sealed class NumberOwnershipTests(PostgresServer postgres)
         });
         var text = Uploads.PostTextAsync(api.Client, sessionId, "during the recovery");
         await Task.Delay(300);
-        await hold.RollbackAsync();
+        await hold.ReleaseAsync();
 
         using var recovered = await recovery;
         Assert.Equal(HttpStatusCode.OK, recovered.StatusCode);
@@ -241,13 +208,21 @@ public sealed class NumberOwnershipTests(PostgresServer postgres)
         Assert.Equal(0, await api.ScalarAsync<long>("SELECT count(*) FROM experiment_responses WHERE visitor_number IS NULL"));
     }
 
-    private static async Task<JsonElement> AuditAsync(TestApi api)
+    /// <summary>Two numbered visitors, then <paramref name="count"/> sessions that got no number (the sequence was at
+    /// its limit meanwhile): what the recovery numbers.</summary>
+    private static async Task<List<JsonElement>> StartFallbackSessionsAsync(TestApi api, Guid experimentId, int count)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/admin/visitor-numbers/audit");
-        request.Headers.Add("X-Admin-Key", AdminKey);
-        using var response = await api.Client.SendAsync(request);
-        response.EnsureSuccessStatusCode();
-        return await response.Content.ReadFromJsonAsync<JsonElement>();
+        await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
+        await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
+        await api.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence MAXVALUE 2");
+        var fallbacks = new List<JsonElement>();
+        for (var i = 0; i < count; i++)
+        {
+            fallbacks.Add(await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }));
+        }
+
+        await api.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence NO MAXVALUE");
+        return fallbacks;
     }
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
@@ -257,6 +232,38 @@ public sealed class NumberOwnershipTests(PostgresServer postgres)
         {
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"not within 30 s: {what}");
             await Task.Delay(100);
+        }
+    }
+
+    /// <summary>One row held FOR UPDATE by a transaction of the test's own, until released: stops a statement of the
+    /// API's at a chosen point.</summary>
+    private sealed class RowLock : IAsyncDisposable
+    {
+        private readonly NpgsqlConnection _connection;
+        private readonly NpgsqlTransaction _transaction;
+
+        private RowLock(NpgsqlConnection connection, NpgsqlTransaction transaction)
+        {
+            _connection = connection;
+            _transaction = transaction;
+        }
+
+        public static async Task<RowLock> TakeAsync(TestApi api, string table, Guid id)
+        {
+            var connection = new NpgsqlConnection(api.ConnectionString);
+            await connection.OpenAsync();
+            var transaction = await connection.BeginTransactionAsync();
+            await using var command = new NpgsqlCommand($"SELECT 1 FROM {table} WHERE id = '{id}' FOR UPDATE", connection, transaction);
+            await command.ExecuteScalarAsync();
+            return new RowLock(connection, transaction);
+        }
+
+        public Task ReleaseAsync() => _transaction.RollbackAsync();
+
+        public async ValueTask DisposeAsync()
+        {
+            await _transaction.DisposeAsync();
+            await _connection.DisposeAsync();
         }
     }
 }
