@@ -20,6 +20,7 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
     private const int UploadBytes = 50 * 1024 * 1024;
     private const int PlayPresses = 200;
     private const int PlayConcurrency = 2;
+    private const double PlayP99BoundMs = 500;
 
     /// <summary>Quotas out of the way: this test is about connections, not about a session's limits.</summary>
     private static readonly Dictionary<string, string?> Unlimited = new()
@@ -133,7 +134,10 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
         Assert.All(statuses, s => Assert.Equal(HttpStatusCode.Created, s));
         Assert.Equal(SlowReaders, stillReading);
         Assert.Empty(uploadFailures);
-        Assert.True(p99 < 250, $"Play p99 {p99:0.0} ms (p50 {p50:0.0} ms) under slow readers and uploads");
+        // Starvation shows as 503s or seconds-long waits for a connection. What remains is two cores shared with eight
+        // 50 MiB uploads: p99 measured 80-274 ms over nine runs (median 151 ms; docs/SECURITY.md), so the bound here
+        // leaves room for a busy CI machine rather than fail on CPU noise.
+        Assert.True(p99 < PlayP99BoundMs, $"Play p99 {p99:0.0} ms (p50 {p50:0.0} ms) under slow readers and uploads");
     }
 
     [Fact]
