@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using MindJourney.Testing;
 using Npgsql;
+using Xunit.Abstractions;
 
 namespace MindJourney.Api.Tests;
 
@@ -10,7 +11,7 @@ namespace MindJourney.Api.Tests;
 /// nothing of its session to another request, a client that leaves burns no number, and neither does an admin whose
 /// recovery call times out.</summary>
 [Collection(PostgresCollection.Name)]
-public sealed class NumberOwnershipTests(PostgresServer postgres)
+public sealed class NumberOwnershipTests(PostgresServer postgres, ITestOutputHelper output)
 {
     private const string AdminKey = AdminTests.AdminKey;
 
@@ -141,6 +142,8 @@ public sealed class NumberOwnershipTests(PostgresServer postgres)
 
         Assert.True(aborted > 100, $"only {aborted} of 500 requests were aborted; the test would prove little");
         var audit = await AdminTests.AuditAsync(api.Client);
+        output.WriteLine($"{aborted} of 500 plays aborted; {audit.GetProperty("numberedUsers")} numbered visitors, "
+            + $"sequence at {audit.GetProperty("sequenceLastValue")}, {audit.GetProperty("gaps").GetArrayLength()} gaps");
         Assert.Equal(0, audit.GetProperty("gaps").GetArrayLength());
         Assert.Equal(audit.GetProperty("sequenceLastValue").GetInt64(), audit.GetProperty("numberedUsers").GetInt64());
     }
