@@ -1,23 +1,36 @@
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Configuration.Json;
 
 namespace MindJourney.AppHost;
 
 internal static class ApiSettings
 {
     public const int DefaultPort = 5000;
+    public const string KnownProxiesParameter = "api-known-proxies";
+    public const string KnownNetworksParameter = "api-known-networks";
+    private const string TrustedProxiesPrefix = "MindJourney:ForwardedHeaders:Known";
 
     /// <summary>The AppHost's settings that the API reads: <c>MindJourney:RateLimit</c> and the uploads-in-flight limit
     /// under <c>MindJourney:Storage</c> (development turns the per-client limits off for local load runs, see
     /// appsettings.Development.json), the rest of <c>MindJourney:Storage</c> (quotas, spool folder) and
-    /// <c>MindJourney:ForwardedHeaders</c> (a proxy put in front of the AppHost), passed to every API replica.</summary>
+    /// <c>MindJourney:ForwardedHeaders</c> (a proxy put in front of the AppHost), passed to every API replica.
+    /// A published manifest leaves out what appsettings.Development.json says (<c>dotnet run</c> publishes as
+    /// Development, and its limits are off), and takes the proxies from parameters (<see cref="WithProductionSettings"/>).</summary>
     public static IResourceBuilder<ProjectResource> WithApiSettings(this IResourceBuilder<ProjectResource> api,
         IConfiguration configuration)
     {
+        var publishing = api.ApplicationBuilder.ExecutionContext.IsPublishMode;
+        if (publishing && configuration is IConfigurationRoot root)
+        {
+            configuration = new ConfigurationRoot(root.Providers
+                .Where(p => p is not JsonConfigurationProvider { Source.Path: "appsettings.Development.json" }).ToList());
+        }
+
         foreach (var section in new[] { "MindJourney:RateLimit", "MindJourney:Storage", "MindJourney:ForwardedHeaders" })
         {
             foreach (var (key, value) in configuration.GetSection(section).AsEnumerable())
             {
-                if (value is not null)
+                if (value is not null && !(publishing && key.StartsWith(TrustedProxiesPrefix, StringComparison.OrdinalIgnoreCase)))
                 {
                     api.WithEnvironment(key.Replace(":", "__", StringComparison.Ordinal), value);
                 }
@@ -40,6 +53,12 @@ internal static class ApiSettings
     public static IResourceBuilder<ProjectResource> WithParticipantEndpoint(this IResourceBuilder<ProjectResource> api,
         IConfiguration configuration, int replicas)
     {
+        if (api.ApplicationBuilder.ExecutionContext.IsPublishMode)
+        {
+            // The platform's ingress owns the public port; the container keeps Aspire's target port.
+            return api;
+        }
+
         var port = configuration.GetValue("MindJourney:ApiPort", DefaultPort);
         return api.WithEndpoint("http", endpoint =>
         {
@@ -50,5 +69,37 @@ internal static class ApiSettings
                 endpoint.TargetPort = port;
             }
         });
+    }
+
+    /// <summary>
+    /// Publish mode only (run mode is unchanged): the API runs as Production, with liveness (<c>/alive</c>) and
+    /// readiness (<c>/health</c>, database and storage) probes for the platform, and without
+    /// <c>ASPNETCORE_FORWARDEDHEADERS_ENABLED</c>, which Aspire gives every project and which would tell anyone's
+    /// <c>X-Forwarded-For</c> to be believed (the API ignores it; the manifest should not say it either). The proxies
+    /// whose header is believed are the parameters <c>api-known-proxies</c> and <c>api-known-networks</c>, empty
+    /// unless the AppHost's <c>MindJourney:ForwardedHeaders</c> names some: set them to the platform's ingress.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithProductionSettings(this IResourceBuilder<ProjectResource> api,
+        IConfiguration configuration)
+    {
+        var builder = api.ApplicationBuilder;
+        if (!builder.ExecutionContext.IsPublishMode)
+        {
+            return api;
+        }
+
+        var proxies = builder.AddParameter(KnownProxiesParameter,
+            configuration[$"{TrustedProxiesPrefix}Proxies"] ?? "", publishValueAsDefault: true);
+        var networks = builder.AddParameter(KnownNetworksParameter,
+            configuration[$"{TrustedProxiesPrefix}Networks"] ?? "", publishValueAsDefault: true);
+#pragma warning disable ASPIREPROBES001 // Probes are experimental; the container platforms read them.
+        return api
+            .DisableForwardedHeaders()
+            .WithEnvironment("ASPNETCORE_ENVIRONMENT", "Production")
+            .WithEnvironment("MindJourney__ForwardedHeaders__KnownProxies", proxies)
+            .WithEnvironment("MindJourney__ForwardedHeaders__KnownNetworks", networks)
+            .WithHttpProbe(ProbeType.Liveness, "/alive", endpointName: "http")
+            .WithHttpProbe(ProbeType.Readiness, "/health", endpointName: "http");
+#pragma warning restore ASPIREPROBES001
     }
 }

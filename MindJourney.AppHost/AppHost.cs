@@ -8,6 +8,7 @@ using MindJourney.AppHost;
 //                                                               └─► dashboard (OTLP traces, metrics, logs)
 //
 // One replica listens on :5000 itself and sees each client's address; several share it through Aspire's proxy.
+// Publishing (--publisher manifest) describes production instead: docs/DEPLOY.md.
 var builder = DistributedApplication.CreateBuilder(args);
 
 // PostgreSQL: a container, the machine's own server binaries, or an external server (MindJourney:Postgres).
@@ -28,6 +29,7 @@ builder.AddProject<Projects.MindJourney_Api>("api")
     .WithReplicas(replicas)
     .WithParticipantEndpoint(builder.Configuration, replicas)
     .WithApiSettings(builder.Configuration)
+    .WithProductionSettings(builder.Configuration)
     .WithHttpHealthCheck("/health")
     .WithExternalHttpEndpoints();
 

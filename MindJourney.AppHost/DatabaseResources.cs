@@ -5,7 +5,9 @@ using MindJourney.AppHost.LocalPostgres;
 
 namespace MindJourney.AppHost;
 
-/// <summary>Where PostgreSQL comes from, chosen by <c>MindJourney:Postgres</c> = auto | container | local | external.</summary>
+/// <summary>Where PostgreSQL comes from, chosen by <c>MindJourney:Postgres</c> = auto | container | local | external.
+/// A published manifest knows only two: Aspire's PostgreSQL container with a data volume, or <c>external</c>, a
+/// connection-string parameter for a managed server; the machine's binaries are no part of a deployment.</summary>
 internal static class DatabaseResources
 {
     public const string DatabaseName = "mindjourney";
@@ -13,6 +15,12 @@ internal static class DatabaseResources
     public static IResourceBuilder<IResourceWithConnectionString> AddMindJourneyDatabase(this IDistributedApplicationBuilder builder)
     {
         var mode = (builder.Configuration["MindJourney:Postgres"] ?? "auto").Trim().ToLowerInvariant();
+        if (builder.ExecutionContext.IsPublishMode)
+        {
+            // The deployment asks for the connection string when it is applied, not the machine that publishes.
+            return mode == "external" ? builder.AddConnectionString(DatabaseName) : builder.AddPostgresContainer();
+        }
+
         if (mode == "auto")
         {
             mode = ContainerRuntimeAnswers() ? "container" : "local";
@@ -20,13 +28,20 @@ internal static class DatabaseResources
 
         return mode switch
         {
-            "container" => builder.AddPostgres("postgres").WithDataVolume().AddDatabase(DatabaseName),
+            "container" => builder.AddPostgresContainer(),
             "local" => builder.AddLocalPostgres("postgres", DatabaseName),
             "external" => builder.AddExternalDatabase(),
             _ => throw new DistributedApplicationException(
                 $"MindJourney:Postgres is '{mode}'; use auto, container, local or external."),
         };
     }
+
+    /// <summary>Run mode keeps Aspire's volume name (derived from the AppHost's folder, so existing data stays); a
+    /// manifest names it plainly, the same from any machine that publishes it.</summary>
+    private static IResourceBuilder<IResourceWithConnectionString> AddPostgresContainer(this IDistributedApplicationBuilder builder) =>
+        builder.AddPostgres("postgres")
+            .WithDataVolume(builder.ExecutionContext.IsPublishMode ? "mindjourney-postgres-data" : null)
+            .AddDatabase(DatabaseName);
 
     /// <summary>A connection string given by the user: ConnectionStrings:mindjourney, or DATABASE_URL in the
     /// postgres://user:pass@host:port/db form the original platform used.</summary>

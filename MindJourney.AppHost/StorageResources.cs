@@ -15,6 +15,7 @@ namespace MindJourney.AppHost;
 /// from the AppHost parameters <c>firebase-storage-bucket</c> and <c>firebase-service-account-key</c> (secret) when
 /// they are set; without them uploads are kept pending in the database.</item>
 /// </list>
+/// A published manifest has no emulator whatever the setting: the bucket and the key are always its parameters.
 /// </summary>
 internal static class StorageResources
 {
@@ -22,9 +23,17 @@ internal static class StorageResources
     public const int FirebaseEmulatorPort = 9199;
     public const string DevelopmentBucket = "mindjourney-dev.appspot.com";
 
-    /// <summary>Adds the storage emulator the settings ask for; null for <c>none</c>.</summary>
+    public const string BucketParameter = "firebase-storage-bucket";
+    public const string ServiceAccountKeyParameter = "firebase-service-account-key";
+
+    /// <summary>Adds the storage emulator the settings ask for; null for <c>none</c> and in publish mode.</summary>
     public static IResourceBuilder<IResourceWithEndpoints>? AddFirebaseStorage(this IDistributedApplicationBuilder builder)
     {
+        if (builder.ExecutionContext.IsPublishMode)
+        {
+            return null;
+        }
+
         var mode = (builder.Configuration["MindJourney:StorageEmulator"] ?? "mindjourney").Trim().ToLowerInvariant();
         var port = builder.Configuration.GetValue("MindJourney:StorageEmulatorPort", FirebaseEmulatorPort);
         return mode switch
@@ -43,7 +52,8 @@ internal static class StorageResources
     }
 
     /// <summary>Points the API at the emulator (<c>STORAGE_EMULATOR_HOST</c> + a development bucket) and waits for
-    /// it, or, with no emulator, hands it the production bucket and key when the AppHost has them.</summary>
+    /// it, or, with no emulator, hands it the production bucket and key when the AppHost has them (always when
+    /// publishing: the deployment asks for them).</summary>
     public static IResourceBuilder<ProjectResource> WithFirebaseStorage(this IResourceBuilder<ProjectResource> api,
         IResourceBuilder<IResourceWithEndpoints>? emulator)
     {
@@ -57,14 +67,15 @@ internal static class StorageResources
                 .WaitFor(emulator);
         }
 
-        if (builder.Configuration["Parameters:firebase-storage-bucket"] is { Length: > 0 })
+        var publishing = builder.ExecutionContext.IsPublishMode;
+        if (publishing || builder.Configuration[$"Parameters:{BucketParameter}"] is { Length: > 0 })
         {
-            api.WithEnvironment("FIREBASE_STORAGE_BUCKET", builder.AddParameter("firebase-storage-bucket"));
+            api.WithEnvironment("FIREBASE_STORAGE_BUCKET", builder.AddParameter(BucketParameter));
         }
 
-        if (builder.Configuration["Parameters:firebase-service-account-key"] is { Length: > 0 })
+        if (publishing || builder.Configuration[$"Parameters:{ServiceAccountKeyParameter}"] is { Length: > 0 })
         {
-            api.WithEnvironment("FIREBASE_SERVICE_ACCOUNT_KEY", builder.AddParameter("firebase-service-account-key", secret: true));
+            api.WithEnvironment("FIREBASE_SERVICE_ACCOUNT_KEY", builder.AddParameter(ServiceAccountKeyParameter, secret: true));
         }
 
         return api;
