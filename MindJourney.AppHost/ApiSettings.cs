@@ -73,7 +73,8 @@ internal static class ApiSettings
 
     /// <summary>
     /// Publish mode only (run mode is unchanged): the API runs as Production, with liveness (<c>/alive</c>) and
-    /// readiness (<c>/health</c>, database and storage) probes for the platform, and without
+    /// readiness (<c>/health</c>, database and storage) probes for the platform, a 5 s drain after SIGTERM and a 25 s
+    /// shutdown timeout (inside the platforms' usual 30 s grace period; see the API's GracefulShutdown), and without
     /// <c>ASPNETCORE_FORWARDEDHEADERS_ENABLED</c>, which Aspire gives every project and which would tell anyone's
     /// <c>X-Forwarded-For</c> to be believed (the API ignores it; the manifest should not say it either). The proxies
     /// whose header is believed are the parameters <c>api-known-proxies</c> and <c>api-known-networks</c>, empty
@@ -96,6 +97,8 @@ internal static class ApiSettings
         return api
             .DisableForwardedHeaders()
             .WithEnvironment("ASPNETCORE_ENVIRONMENT", "Production")
+            .WithEnvironment("MindJourney__Shutdown__DrainSeconds", "5")
+            .WithEnvironment("MindJourney__Shutdown__TimeoutSeconds", "25")
             .WithEnvironment("MindJourney__ForwardedHeaders__KnownProxies", proxies)
             .WithEnvironment("MindJourney__ForwardedHeaders__KnownNetworks", networks)
             .WithHttpProbe(ProbeType.Liveness, "/alive", endpointName: "http")
