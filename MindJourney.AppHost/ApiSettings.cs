@@ -89,10 +89,8 @@ internal static class ApiSettings
             return api;
         }
 
-        var proxies = builder.AddParameter(KnownProxiesParameter,
-            configuration[$"{TrustedProxiesPrefix}Proxies"] ?? "", publishValueAsDefault: true);
-        var networks = builder.AddParameter(KnownNetworksParameter,
-            configuration[$"{TrustedProxiesPrefix}Networks"] ?? "", publishValueAsDefault: true);
+        var proxies = builder.AddParameter(KnownProxiesParameter, Joined(configuration, "Proxies"), publishValueAsDefault: true);
+        var networks = builder.AddParameter(KnownNetworksParameter, Joined(configuration, "Networks"), publishValueAsDefault: true);
 #pragma warning disable ASPIREPROBES001 // Probes are experimental; the container platforms read them.
         return api
             .DisableForwardedHeaders()
@@ -104,5 +102,12 @@ internal static class ApiSettings
             .WithHttpProbe(ProbeType.Liveness, "/alive", endpointName: "http")
             .WithHttpProbe(ProbeType.Readiness, "/health", endpointName: "http");
 #pragma warning restore ASPIREPROBES001
+    }
+
+    /// <summary>A setting given as one value or as a list, as the API's one comma-separated value.</summary>
+    private static string Joined(IConfiguration configuration, string list)
+    {
+        var section = configuration.GetSection(TrustedProxiesPrefix + list);
+        return section.Value ?? string.Join(',', section.GetChildren().Select(c => c.Value));
     }
 }

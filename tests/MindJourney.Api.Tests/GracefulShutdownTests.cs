@@ -95,7 +95,8 @@ public sealed class GracefulShutdownTests(PostgresServer postgres, ITestOutputHe
         await Task.WhenAll(load);
 
         var all = plays.ToList();
-        var log = stopping.Output;
+        var console = stopping.Output;
+        var log = console[^Math.Min(4000, console.Length)..]; // its last words, for a failure message
         output.WriteLine($"{all.Count} plays; on the stopping replica {all.Count(p => p.Replica == "stopping")}, " +
             $"{all.Count(p => p.Replica == "stopping" && p.FinishedAt > signalledAt)} of them after SIGTERM; " +
             $"{all.Count(p => p.RetriedElsewhere)} refused at its door and retried on the other; " +
@@ -129,6 +130,7 @@ public sealed class GracefulShutdownTests(PostgresServer postgres, ITestOutputHe
             number = session.GetProperty("visitorNumber").GetInt32();
         }
 
-        return new Play(replica, response.StatusCode, retried, response.Headers.Contains("Idempotent-Replayed"), number, Stopwatch.GetTimestamp());
+        var replayed = response.Headers.Contains("Idempotent-Replayed");
+        return new Play(replica, response.StatusCode, retried, replayed, number, Stopwatch.GetTimestamp());
     }
 }

@@ -14,11 +14,14 @@ namespace MindJourney.AppHost.Tests;
 public sealed partial class ManifestTests
 {
     [Theory]
-    [InlineData("container")]
-    [InlineData("external")]
-    public async Task The_manifest_has_no_executable_no_machine_path_no_emulator_and_the_secrets_as_parameters(string postgres)
+    [InlineData("container", "")]
+    [InlineData("external", "10.1.0.0/16,10.2.0.0/16")]
+    public async Task The_manifest_has_no_executable_no_machine_path_no_emulator_and_the_secrets_as_parameters(
+        string postgres, string networks)
     {
-        var manifest = await PublishAsync($"MindJourney:Postgres={postgres}");
+        var manifest = await PublishAsync([$"MindJourney:Postgres={postgres}",
+            .. networks.Split(',', StringSplitOptions.RemoveEmptyEntries)
+                .Select((network, i) => $"MindJourney:ForwardedHeaders:KnownNetworks:{i}={network}")]);
         var resources = manifest.GetProperty("resources");
 
         Assert.DoesNotContain(resources.EnumerateObject(), r => r.Value.GetProperty("type").GetString() == "executable.v0");
@@ -77,11 +80,9 @@ public sealed partial class ManifestTests
         }
 
         // Forwarded headers: believed only from the proxies the deployment names, none unless it does.
-        foreach (var key in new[] { "MindJourney__ForwardedHeaders__KnownProxies", "MindJourney__ForwardedHeaders__KnownNetworks" })
-        {
-            var input = Parameter(resources, env[key]);
-            Assert.Equal("", input.GetProperty("default").GetProperty("value").GetString());
-        }
+        Assert.Equal("", DefaultOf(resources, env["MindJourney__ForwardedHeaders__KnownProxies"]));
+        Assert.Equal(networks, DefaultOf(resources, env["MindJourney__ForwardedHeaders__KnownNetworks"]));
+        Assert.DoesNotContain(env, e => e.Key.StartsWith("MindJourney__ForwardedHeaders__KnownNetworks__", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -104,7 +105,7 @@ public sealed partial class ManifestTests
     }
 
     /// <summary>Runs the built AppHost as the command does and reads what it wrote.</summary>
-    private static async Task<JsonElement> PublishAsync(params string[] settings)
+    private static async Task<JsonElement> PublishAsync(string[] settings)
     {
         var folder = Directory.CreateTempSubdirectory("mindjourney-manifest-");
         try
@@ -159,6 +160,9 @@ public sealed partial class ManifestTests
         Assert.Equal("parameter.v0", parameter.GetProperty("type").GetString());
         return parameter.GetProperty("inputs").GetProperty("value");
     }
+
+    private static string? DefaultOf(JsonElement resources, string reference) =>
+        Parameter(resources, reference).GetProperty("default").GetProperty("value").GetString();
 
     private static void AssertSecretParameter(JsonElement resources, string reference) =>
         Assert.True(Parameter(resources, reference).GetProperty("secret").GetBoolean(), $"{reference} is not secret");
