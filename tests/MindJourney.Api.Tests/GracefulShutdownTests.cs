@@ -17,7 +17,7 @@ namespace MindJourney.Api.Tests;
 public sealed class GracefulShutdownTests(PostgresServer postgres, ITestOutputHelper output)
 {
     private const int Workers = 6;
-    private static readonly TimeSpan Drain = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan Drain = TimeSpan.FromSeconds(5); // long enough for a few readiness polls on a busy machine
 
     private sealed record Play(string Replica, HttpStatusCode Status, bool RetriedElsewhere, bool Replayed, int? Number, long FinishedAt);
 
