@@ -13,7 +13,8 @@ var builder = DistributedApplication.CreateBuilder(args);
 // PostgreSQL: a container, the machine's own server binaries, or an external server (MindJourney:Postgres).
 var database = builder.AddMindJourneyDatabase();
 
-// The admin routes' key: generated on the first run and kept in the AppHost's user secrets.
+// The admin routes' key: generated on the first run and kept in the AppHost's user secrets; the dashboard's audit and
+// recovery buttons on the API send it.
 var adminApiKey = builder.AddParameter("admin-api-key", new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true, persist: true);
 
 // Uploads: our Firebase-Storage-compatible emulator on :9199, the official one, or none (MindJourney:StorageEmulator).
@@ -25,6 +26,7 @@ builder.AddProject<Projects.MindJourney_Api>("api")
     .WaitFor(database)
     .WithFirebaseStorage(storage)
     .WithEnvironment("Admin__ApiKey", adminApiKey)
+    .WithAdminCommands(adminApiKey)
     .WithReplicas(replicas)
     .WithParticipantEndpoint(builder.Configuration, replicas)
     .WithApiSettings(builder.Configuration)
