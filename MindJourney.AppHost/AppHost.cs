@@ -33,4 +33,7 @@ builder.AddProject<Projects.MindJourney_Api>("api")
     .WithHttpHealthCheck("/health")
     .WithExternalHttpEndpoints();
 
+// Plain HTTP on loopback throughout: no development certificate is used, so the dashboard asks for none.
+builder.WithoutUnusedHttpsCertificates();
+
 builder.Build().Run();
