@@ -21,7 +21,7 @@ var adminApiKey = builder.AddParameter("admin-api-key", new GenerateParameterDef
 var storage = builder.AddFirebaseStorage();
 
 var replicas = builder.Configuration.GetValue("MindJourney:ApiReplicas", 1);
-builder.AddProject<Projects.MindJourney_Api>("api")
+var api = builder.AddProject<Projects.MindJourney_Api>("api")
     .WithReference(database, connectionName: "mindjourney")
     .WaitFor(database)
     .WithFirebaseStorage(storage)
@@ -32,6 +32,9 @@ builder.AddProject<Projects.MindJourney_Api>("api")
     .WithApiSettings(builder.Configuration)
     .WithHttpHealthCheck("/health")
     .WithExternalHttpEndpoints();
+
+// The load harness: started from the dashboard, never with the rest (MindJourney:LoadTest).
+builder.AddLoadTests(api, adminApiKey);
 
 // Plain HTTP on loopback throughout: no development certificate is used, so the dashboard asks for none.
 builder.WithoutUnusedHttpsCertificates();
