@@ -9,11 +9,12 @@ internal static class ApiSettings
     /// <summary>The AppHost's settings that the API reads: <c>MindJourney:RateLimit</c> and the uploads-in-flight limit
     /// under <c>MindJourney:Storage</c> (development turns the per-client limits off for local load runs, see
     /// appsettings.Development.json), the rest of <c>MindJourney:Storage</c> (quotas, spool folder) and
-    /// <c>MindJourney:ForwardedHeaders</c> (a proxy put in front of the AppHost), passed to every API replica.</summary>
+    /// <c>MindJourney:ForwardedHeaders</c> (a proxy put in front of the AppHost) and <c>MindJourney:Health</c> (the
+    /// numbering health check), passed to every API replica.</summary>
     public static IResourceBuilder<ProjectResource> WithApiSettings(this IResourceBuilder<ProjectResource> api,
         IConfiguration configuration)
     {
-        foreach (var section in new[] { "MindJourney:RateLimit", "MindJourney:Storage", "MindJourney:ForwardedHeaders" })
+        foreach (var section in new[] { "MindJourney:RateLimit", "MindJourney:Storage", "MindJourney:ForwardedHeaders", "MindJourney:Health" })
         {
             foreach (var (key, value) in configuration.GetSection(section).AsEnumerable())
             {

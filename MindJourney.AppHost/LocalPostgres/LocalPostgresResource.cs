@@ -98,8 +98,9 @@ public static class LocalPostgresBuilderExtensions
         var exitCode = stopped.ResourceEvent.Snapshot.ExitCode;
         var reason = PostmasterLock.FindHolder(dataDirectory) is { } holder
             ? holder.Describe(dataDirectory)
-            : exitCode > 128
-                ? $"It was killed by signal {exitCode - 128} (kill -9, the out-of-memory killer, or a crash)."
+            : exitCode is null or < 0 or > 128 // how a kill by signal is reported
+                ? "It was killed (kill -9, the out-of-memory killer) or crashed, so it wrote nothing itself. Start it again " +
+                  "from the dashboard: it replays its write-ahead log and keeps the data."
                 : "Its own log lines above say why; start it again from the dashboard once that is fixed.";
         LocalPostgresLog.ServerExited(stopped.Services.GetRequiredService<ResourceLoggerService>().GetLogger(resource),
             exitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown", reason);

@@ -55,6 +55,38 @@ public sealed class LocalPostgresTests
         }
     }
 
+    [Fact]
+    public async Task A_local_server_killed_under_the_apphost_leaves_the_reason_in_its_dashboard_log()
+    {
+        var dataPath = Path.Combine(Path.GetTempPath(), $"mindjourney-apphost-killed-{Guid.NewGuid():N}");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        try
+        {
+            var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.MindJourney_AppHost>(
+                ["MindJourney:Postgres=local", "MindJourney:StorageEmulator=none", $"MindJourney:DataPath={dataPath}",
+                 $"MindJourney:ApiPort={Ports.Free()}"], timeout.Token);
+            await using var app = await builder.BuildAsync(timeout.Token);
+            await app.StartAsync(timeout.Token);
+            await app.ResourceNotifications.WaitForResourceHealthyAsync("postgres", timeout.Token);
+            var serverId = int.Parse(File.ReadLines(Path.Combine(dataPath, "postgres", "postmaster.pid")).First(),
+                System.Globalization.CultureInfo.InvariantCulture);
+
+            using (var server = Process.GetProcessById(serverId))
+            {
+                server.Kill(); // SIGKILL: PostgreSQL writes nothing about it
+            }
+
+            using var within60s = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);
+            within60s.CancelAfter(TimeSpan.FromSeconds(60));
+            var line = await FirstLogLineAsync(app, "postgres", "PostgreSQL exited with code", within60s.Token);
+            Assert.Contains("It was killed (kill -9, the out-of-memory killer) or crashed", line, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dataPath, recursive: true);
+        }
+    }
+
     private static async Task<string> FirstLogLineAsync(DistributedApplication app, string resource, string text,
         CancellationToken cancellationToken)
     {
