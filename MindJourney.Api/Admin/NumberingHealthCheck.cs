@@ -11,16 +11,21 @@ public sealed class NumberingHealthOptions
     /// <summary>An upload still pending after this long turns the API Degraded.</summary>
     public double PendingUploadMaxAgeMinutes { get; set; } = 15;
 
-    /// <summary>How long one look at the numbering stands for every probe: replicas and load balancers probe every
-    /// few seconds, the database is asked at most this often.</summary>
-    public double CheckIntervalSeconds { get; set; } = 30;
+    /// <summary>The newest numbers whose sessions and responses each look checks: what is being handed out now. The
+    /// admin audit covers the rest.</summary>
+    public long RecentNumbers { get; set; } = 10_000;
+
+    /// <summary>How long one look at the numbering stands for every probe (the /health report itself is cached for
+    /// one second): the database is asked at most this often.</summary>
+    public double CheckIntervalSeconds { get; set; } = 5;
 }
 
 /// <summary>
-/// The audit's alarms, cut down to what a probe can afford: the first session whose number is not its user's (told
-/// apart as a number held twice when another user holds it), the first response whose number is not its session's,
-/// and an upload pending too long. Each stops at its first finding and reads no gaps or counts; the outbox holds only
-/// pending uploads and is read through its index. Never Unhealthy: the API still numbers visitors, so it reports
+/// The audit's alarms, cut down to what a probe can afford on a large study: among the newest numbers (those being
+/// handed out now, <see cref="NumberingHealthOptions.RecentNumbers"/>), a session whose number is not its user's (told
+/// apart as a number held twice when another user holds it) and a response whose number is not its session's; and an
+/// upload pending too long (the outbox holds only pending uploads). Each stops at its first finding and walks indexes
+/// only; older numbers are the full audit's work. Never Unhealthy: the API still numbers visitors, so it reports
 /// Degraded (HTTP 200) with the reason, and logs each change so the dashboard's logs say why.
 /// </summary>
 public sealed partial class NumberingHealthCheck(NpgsqlDataSource dataSource, IOptions<NumberingHealthOptions> options,
@@ -28,19 +33,31 @@ public sealed partial class NumberingHealthCheck(NpgsqlDataSource dataSource, IO
 {
     private static readonly TimeSpan QueryTimeout = TimeSpan.FromSeconds(10);
 
+    // Every condition starts from an index: the sequence's position, then the newest numbers through the unique index
+    // on users and the index on sessions' numbers, then sessions by user and responses by session (their indexes).
     private const string Sql = """
-        SELECT mismatch.session_id, mismatch.visitor_number,
-               (SELECT count(*) FROM users WHERE visitor_number = mismatch.visitor_number AND id <> mismatch.user_id),
-               (SELECT r.id FROM experiment_responses r JOIN experiment_sessions s ON s.id = r.session_id
-                WHERE r.visitor_number IS DISTINCT FROM s.visitor_number LIMIT 1),
+        SELECT stray.id, stray.visitor_number,
+               EXISTS (SELECT 1 FROM users WHERE visitor_number = stray.visitor_number AND id <> stray.user_id),
+               (SELECT r.id FROM experiment_sessions s JOIN experiment_responses r ON r.session_id = s.id
+                WHERE s.visitor_number > (SELECT last_value FROM visitor_counter_sequence) - $2
+                  AND r.visitor_number IS DISTINCT FROM s.visitor_number
+                LIMIT 1),
                (SELECT min(created_at) FROM storage_deliveries WHERE created_at < now() - $1)
         FROM (SELECT 1) one
         LEFT JOIN LATERAL (
-            SELECT s.id AS session_id, s.visitor_number, s.user_id
-            FROM experiment_sessions s JOIN users u ON u.id = s.user_id
-            WHERE s.visitor_number IS NOT NULL AND s.visitor_number IS DISTINCT FROM u.visitor_number
+            (SELECT s.id, s.visitor_number, s.user_id
+             FROM experiment_sessions s
+             WHERE s.visitor_number > (SELECT last_value FROM visitor_counter_sequence) - $2
+               AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id AND u.visitor_number = s.visitor_number)
+             LIMIT 1)
+            UNION ALL
+            (SELECT s.id, s.visitor_number, s.user_id
+             FROM users u JOIN experiment_sessions s ON s.user_id = u.id
+             WHERE u.visitor_number > (SELECT last_value FROM visitor_counter_sequence) - $2
+               AND s.visitor_number IS DISTINCT FROM u.visitor_number
+             LIMIT 1)
             LIMIT 1
-        ) mismatch ON true
+        ) stray ON true
         """;
 
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -92,16 +109,16 @@ public sealed partial class NumberingHealthCheck(NpgsqlDataSource dataSource, IO
         await using var command = dataSource.CreateCommand(Sql);
         command.CommandTimeout = (int)QueryTimeout.TotalSeconds;
         command.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = maxAge });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = options.Value.RecentNumbers });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
 
         var reasons = new List<string>();
         if (!reader.IsDBNull(0))
         {
-            var number = reader.GetInt32(1);
-            reasons.Add(reader.GetInt64(2) > 0
-                ? $"Visitor number {number} is held twice: session {reader.GetGuid(0)} carries it, and so does another user."
-                : $"Session {reader.GetGuid(0)} carries visitor number {number}, which its user does not hold.");
+            reasons.Add(reader.GetBoolean(2)
+                ? $"Visitor number {reader.GetInt32(1)} is held twice: session {reader.GetGuid(0)} carries it, and so does another user."
+                : $"Session {reader.GetGuid(0)} carries a visitor number its user does not hold.");
         }
 
         if (!reader.IsDBNull(3))
