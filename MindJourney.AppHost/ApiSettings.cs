@@ -14,7 +14,8 @@ internal static class ApiSettings
     public static IResourceBuilder<ProjectResource> WithApiSettings(this IResourceBuilder<ProjectResource> api,
         IConfiguration configuration)
     {
-        foreach (var section in new[] { "MindJourney:RateLimit", "MindJourney:Storage", "MindJourney:ForwardedHeaders", "MindJourney:Health" })
+        foreach (var section in new[]
+                 { "MindJourney:RateLimit", "MindJourney:Storage", "MindJourney:ForwardedHeaders", "MindJourney:Health" })
         {
             foreach (var (key, value) in configuration.GetSection(section).AsEnumerable())
             {

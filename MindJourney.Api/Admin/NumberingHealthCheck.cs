@@ -33,28 +33,28 @@ public sealed partial class NumberingHealthCheck(NpgsqlDataSource dataSource, IO
 {
     private static readonly TimeSpan QueryTimeout = TimeSpan.FromSeconds(10);
 
-    // Every condition starts from an index: the sequence's position, then the newest numbers through the unique index
-    // on users and the index on sessions' numbers, then sessions by user and responses by session (their indexes).
+    private const string PositionSql = "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM visitor_counter_sequence";
+
+    // $2 is the lowest number looked at, sent as a value (not a subquery) so the planner sees how few rows it selects
+    // and walks the indexes: the newest numbers through users' unique index and sessions' number index, then
+    // sessions by user, users by id and responses by session.
     private const string Sql = """
         SELECT stray.id, stray.visitor_number,
                EXISTS (SELECT 1 FROM users WHERE visitor_number = stray.visitor_number AND id <> stray.user_id),
                (SELECT r.id FROM experiment_sessions s JOIN experiment_responses r ON r.session_id = s.id
-                WHERE s.visitor_number > (SELECT last_value FROM visitor_counter_sequence) - $2
-                  AND r.visitor_number IS DISTINCT FROM s.visitor_number
+                WHERE s.visitor_number >= $2 AND r.visitor_number IS DISTINCT FROM s.visitor_number
                 LIMIT 1),
                (SELECT min(created_at) FROM storage_deliveries WHERE created_at < now() - $1)
         FROM (SELECT 1) one
         LEFT JOIN LATERAL (
             (SELECT s.id, s.visitor_number, s.user_id
-             FROM experiment_sessions s
-             WHERE s.visitor_number > (SELECT last_value FROM visitor_counter_sequence) - $2
-               AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id AND u.visitor_number = s.visitor_number)
+             FROM experiment_sessions s LEFT JOIN users u ON u.id = s.user_id
+             WHERE s.visitor_number >= $2 AND s.visitor_number IS DISTINCT FROM u.visitor_number
              LIMIT 1)
             UNION ALL
             (SELECT s.id, s.visitor_number, s.user_id
              FROM users u JOIN experiment_sessions s ON s.user_id = u.id
-             WHERE u.visitor_number > (SELECT last_value FROM visitor_counter_sequence) - $2
-               AND s.visitor_number IS DISTINCT FROM u.visitor_number
+             WHERE u.visitor_number >= $2 AND s.visitor_number IS DISTINCT FROM u.visitor_number
              LIMIT 1)
             LIMIT 1
         ) stray ON true
@@ -106,10 +106,13 @@ public sealed partial class NumberingHealthCheck(NpgsqlDataSource dataSource, IO
     private async Task<HealthCheckResult> LookAsync(CancellationToken cancellationToken)
     {
         var maxAge = TimeSpan.FromMinutes(options.Value.PendingUploadMaxAgeMinutes);
-        await using var command = dataSource.CreateCommand(Sql);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var position = new NpgsqlCommand(PositionSql, connection);
+        var lowest = (long)(await position.ExecuteScalarAsync(cancellationToken))! - options.Value.RecentNumbers + 1;
+        await using var command = new NpgsqlCommand(Sql, connection);
         command.CommandTimeout = (int)QueryTimeout.TotalSeconds;
         command.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = maxAge });
-        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = options.Value.RecentNumbers });
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = (int)Math.Clamp(lowest, int.MinValue, int.MaxValue) });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
 

@@ -81,7 +81,8 @@ public static class LocalPostgresBuilderExtensions
         }
 
         var message = holder.Describe(dataDirectory);
-        LocalPostgresLog.DataDirectoryHeld(services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(LocalPostgresResource)), message);
+        var console = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(LocalPostgresResource));
+        LocalPostgresLog.DataDirectoryHeld(console, message);
         LocalPostgresLog.DataDirectoryHeld(services.GetRequiredService<ResourceLoggerService>().GetLogger(resource), message);
         throw new DistributedApplicationException(message); // the dashboard shows the resource as failed to start
     }

@@ -32,7 +32,8 @@ public static class LoadTestTelemetry
 
         if (Requests.Enabled)
         {
-            Requests.Add(1, new KeyValuePair<string, object?>(StepTag, step), new KeyValuePair<string, object?>(OutcomeTag, OutcomeName(outcome)));
+            Requests.Add(1, new KeyValuePair<string, object?>(StepTag, step),
+                new KeyValuePair<string, object?>(OutcomeTag, OutcomeName(outcome)));
         }
     }
 

@@ -41,7 +41,8 @@ public sealed class NumberingHealthTests(PostgresServer postgres)
         var pending = await Uploads.PostTextAsync(api.Client, first.GetProperty("id").GetGuid(), new { text = "later" });
         Assert.Equal("pending", Uploads.Status(pending));
         await WaitForNumberingAsync(api, HealthStatus.Healthy);
-        await api.ExecuteAsync($"UPDATE storage_deliveries SET created_at = now() - interval '16 minutes' WHERE response_id = '{pending.GetProperty("id")}'");
+        await api.ExecuteAsync(
+            $"UPDATE storage_deliveries SET created_at = now() - interval '16 minutes' WHERE response_id = '{pending.GetProperty("id")}'");
         Assert.StartsWith("Uploads pending for more than 15 minutes", await NumberingReasonAsync(api), StringComparison.Ordinal);
         await storage.StartAgainAsync();
         await Uploads.WaitUntilStoredAsync(api, pending.GetProperty("id").GetGuid());
@@ -85,7 +86,8 @@ public sealed class NumberingHealthTests(PostgresServer postgres)
 
     private static async Task<HealthReportEntry> NumberingEntryAsync(TestApi api)
     {
-        var report = await api.Hosts[0].Services.GetRequiredService<HealthCheckService>().CheckHealthAsync(r => r.Name == "visitor-numbering");
+        var report = await api.Hosts[0].Services.GetRequiredService<HealthCheckService>()
+            .CheckHealthAsync(r => r.Name == "visitor-numbering");
         return report.Entries["visitor-numbering"];
     }
 }

@@ -20,7 +20,8 @@ public sealed class DevelopmentCertificateTests
         var usingTls = builder.Resources.Where(r =>
                 r.Annotations.OfType<EndpointAnnotation>().Any(e => e.UriScheme == "https")
                 || (r.Annotations.OfType<HttpsCertificateConfigurationCallbackAnnotation>().Any()
-                    && !(r.Annotations.OfType<HttpsCertificateAnnotation>().LastOrDefault() is { UseDeveloperCertificate: false or null, Certificate: null })))
+                    && !(r.Annotations.OfType<HttpsCertificateAnnotation>().LastOrDefault()
+                        is { UseDeveloperCertificate: false or null, Certificate: null })))
             .Select(r => r.Name);
 #pragma warning restore ASPIRECERTIFICATES001
 

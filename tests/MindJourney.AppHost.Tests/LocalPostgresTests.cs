@@ -91,7 +91,8 @@ public sealed class LocalPostgresTests
         CancellationToken cancellationToken)
     {
         var postgres = app.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(r => r.Name == resource);
-        await foreach (var batch in app.Services.GetRequiredService<ResourceLoggerService>().WatchAsync(postgres).WithCancellation(cancellationToken))
+        var logs = app.Services.GetRequiredService<ResourceLoggerService>();
+        await foreach (var batch in logs.WatchAsync(postgres).WithCancellation(cancellationToken))
         {
             foreach (var line in batch)
             {

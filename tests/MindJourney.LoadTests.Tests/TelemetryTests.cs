@@ -30,7 +30,8 @@ public sealed class TelemetryTests
             }
         };
         listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
-            requests.AddOrUpdate((Tag(tags, LoadTestTelemetry.StepTag), Tag(tags, LoadTestTelemetry.OutcomeTag)), value, (_, sum) => sum + value));
+            requests.AddOrUpdate((Tag(tags, LoadTestTelemetry.StepTag), Tag(tags, LoadTestTelemetry.OutcomeTag)), value,
+                (_, sum) => sum + value));
         listener.SetMeasurementEventCallback<double>((_, value, tags, _) =>
         {
             Assert.Equal(StepNames.CreateSession, Tag(tags, LoadTestTelemetry.StepTag));
