@@ -13,7 +13,8 @@ internal static class ApiSettings
     /// <summary>The AppHost's settings that the API reads: <c>MindJourney:RateLimit</c> and the uploads-in-flight limit
     /// under <c>MindJourney:Storage</c> (development turns the per-client limits off for local load runs, see
     /// appsettings.Development.json), the rest of <c>MindJourney:Storage</c> (quotas, spool folder) and
-    /// <c>MindJourney:ForwardedHeaders</c> (a proxy put in front of the AppHost), passed to every API replica.
+    /// <c>MindJourney:ForwardedHeaders</c> (a proxy put in front of the AppHost) and <c>MindJourney:Health</c> (the
+    /// numbering health check), passed to every API replica.
     /// A published manifest leaves out what appsettings.Development.json says (<c>dotnet run</c> publishes as
     /// Development, and its limits are off), and takes the proxies from parameters (<see cref="WithProductionSettings"/>).</summary>
     public static IResourceBuilder<ProjectResource> WithApiSettings(this IResourceBuilder<ProjectResource> api,
@@ -26,7 +27,8 @@ internal static class ApiSettings
                 .Where(p => p is not JsonConfigurationProvider { Source.Path: "appsettings.Development.json" }).ToList());
         }
 
-        foreach (var section in new[] { "MindJourney:RateLimit", "MindJourney:Storage", "MindJourney:ForwardedHeaders" })
+        foreach (var section in new[]
+                 { "MindJourney:RateLimit", "MindJourney:Storage", "MindJourney:ForwardedHeaders", "MindJourney:Health" })
         {
             foreach (var (key, value) in configuration.GetSection(section).AsEnumerable())
             {

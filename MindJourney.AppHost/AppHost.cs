@@ -14,23 +14,31 @@ var builder = DistributedApplication.CreateBuilder(args);
 // PostgreSQL: a container, the machine's own server binaries, or an external server (MindJourney:Postgres).
 var database = builder.AddMindJourneyDatabase();
 
-// The admin routes' key: generated on the first run and kept in the AppHost's user secrets.
+// The admin routes' key: generated on the first run and kept in the AppHost's user secrets; the dashboard's audit and
+// recovery buttons on the API send it.
 var adminApiKey = builder.AddParameter("admin-api-key", new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true, persist: true);
 
 // Uploads: our Firebase-Storage-compatible emulator on :9199, the official one, or none (MindJourney:StorageEmulator).
 var storage = builder.AddFirebaseStorage();
 
 var replicas = builder.Configuration.GetValue("MindJourney:ApiReplicas", 1);
-builder.AddProject<Projects.MindJourney_Api>("api")
+var api = builder.AddProject<Projects.MindJourney_Api>("api")
     .WithReference(database, connectionName: "mindjourney")
     .WaitFor(database)
     .WithFirebaseStorage(storage)
     .WithEnvironment("Admin__ApiKey", adminApiKey)
+    .WithAdminCommands(adminApiKey)
     .WithReplicas(replicas)
     .WithParticipantEndpoint(builder.Configuration, replicas)
     .WithApiSettings(builder.Configuration)
     .WithProductionSettings(builder.Configuration)
     .WithHttpHealthCheck("/health")
     .WithExternalHttpEndpoints();
+
+// The load harness: started from the dashboard, never with the rest (MindJourney:LoadTest).
+builder.AddLoadTests(api, adminApiKey);
+
+// Plain HTTP on loopback throughout: no development certificate is used, so the dashboard asks for none.
+builder.WithoutUnusedHttpsCertificates();
 
 builder.Build().Run();

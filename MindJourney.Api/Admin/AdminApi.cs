@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace MindJourney.Api.Admin;
 
@@ -38,6 +39,9 @@ public static class AdminApi
                 .RequireRole(AdminKeyAuthenticationHandler.PolicyName));
         services.AddSingleton<VisitorNumberRecovery>();
         services.AddSingleton<VisitorNumberAudit>();
+        services.Configure<NumberingHealthOptions>(configuration.GetSection(NumberingHealthOptions.SectionName));
+        services.AddSingleton<NumberingHealthCheck>();
+        services.AddHealthChecks().AddCheck<NumberingHealthCheck>("visitor-numbering", HealthStatus.Degraded, ["ready"]);
         return services;
     }
 }

@@ -4,6 +4,8 @@ using System.Security.Cryptography;
 using System.Text;
 using Aspire.Hosting.Lifecycle;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using MindJourney.Hosting;
 using Npgsql;
 
@@ -53,16 +55,57 @@ public static class LocalPostgresBuilderExtensions
         builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(healthCheckKey,
             _ => new DatabaseCreatingHealthCheck(resource), failureStatus: null, tags: null));
 
-        builder.Eventing.Subscribe<BeforeResourceStartedEvent>(resource, async (_, cancellationToken) =>
+        builder.Eventing.Subscribe<BeforeResourceStartedEvent>(resource, async (started, cancellationToken) =>
+        {
+            RefuseHeldDataDirectory(resource, dataDirectory, started.Services);
             await PostgresInstallation.InitializeDataDirectoryAsync(bin, dataDirectory,
                 await password.Resource.GetValueAsync(cancellationToken) ?? throw new InvalidOperationException("No postgres password."),
-                cancellationToken));
+                cancellationToken);
+        });
 
         return builder.AddResource(resource)
             .WithArgs([.. arguments])
             .WithEndpoint(port: port, targetPort: port, scheme: "tcp", name: LocalPostgresResource.EndpointName, isProxied: false)
             .WithHealthCheck(healthCheckKey)
-            .WithIconName("DatabaseStack");
+            .WithIconName("DatabaseStack")
+            .OnResourceStopped((_, stopped, _) => ExplainExit(resource, dataDirectory, stopped));
+    }
+
+    /// <summary>A server already on our data folder would make ours exit with one line in the dashboard while the
+    /// console stays silent and the API waits: say on both what holds the folder and what to do, and do not start.</summary>
+    private static void RefuseHeldDataDirectory(LocalPostgresResource resource, string dataDirectory, IServiceProvider services)
+    {
+        if (PostmasterLock.FindHolder(dataDirectory) is not { } holder)
+        {
+            return;
+        }
+
+        var message = holder.Describe(dataDirectory);
+        var console = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(LocalPostgresResource));
+        LocalPostgresLog.DataDirectoryHeld(console, message);
+        LocalPostgresLog.DataDirectoryHeld(services.GetRequiredService<ResourceLoggerService>().GetLogger(resource), message);
+        throw new DistributedApplicationException(message); // the dashboard shows the resource as failed to start
+    }
+
+    /// <summary>PostgreSQL logs its own FATAL lines, but a kill or a crash leaves none: the dashboard's log says why
+    /// it stopped (not on the AppHost's own shutdown).</summary>
+    private static Task ExplainExit(LocalPostgresResource resource, string dataDirectory, ResourceStoppedEvent stopped)
+    {
+        if (stopped.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested)
+        {
+            return Task.CompletedTask;
+        }
+
+        var exitCode = stopped.ResourceEvent.Snapshot.ExitCode;
+        var reason = PostmasterLock.FindHolder(dataDirectory) is { } holder
+            ? holder.Describe(dataDirectory)
+            : exitCode is null or < 0 or > 128 // how a kill by signal is reported
+                ? "It was killed (kill -9, the out-of-memory killer) or crashed, so it wrote nothing itself. Start it again " +
+                  "from the dashboard: it replays its write-ahead log and keeps the data."
+                : "Its own log lines above say why; start it again from the dashboard once that is fixed.";
+        LocalPostgresLog.ServerExited(stopped.Services.GetRequiredService<ResourceLoggerService>().GetLogger(resource),
+            exitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown", reason);
+        return Task.CompletedTask;
     }
 
     /// <summary><c>MindJourney:DataPath</c>, else a folder the <c>postgres</c> user can reach: under the AppHost
@@ -119,4 +162,13 @@ public static class LocalPostgresBuilderExtensions
             }
         }
     }
+}
+
+internal static partial class LocalPostgresLog
+{
+    [LoggerMessage(Level = LogLevel.Error, Message = "PostgreSQL not started: {Reason}")]
+    public static partial void DataDirectoryHeld(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "PostgreSQL exited with code {ExitCode}. {Reason}")]
+    public static partial void ServerExited(ILogger logger, string exitCode, string reason);
 }

@@ -56,6 +56,7 @@ public sealed class StepMetrics
     public void Record(long intendedStartTicks, long sentTicks, long endTicks, int statusCode, RequestOutcome outcome, long bytesSent, long bytesReceived)
     {
         Latency.Record(intendedStartTicks, sentTicks, endTicks);
+        LoadTestTelemetry.Record(Name, outcome, intendedStartTicks, endTicks);
         if (outcome == RequestOutcome.Ok)
         {
             Interlocked.Increment(ref _ok);

@@ -1,0 +1,31 @@
+using Microsoft.Extensions.Configuration;
+using MindJourney.AppHost.LocalPostgres;
+
+namespace MindJourney.AppHost;
+
+internal static class LoadTestResources
+{
+    public const string ResourceName = "loadtests";
+
+    /// <summary>
+    /// The load harness as a resource that starts only when asked (its start button in the dashboard), against the
+    /// API by reference, with <c>MindJourney:LoadTest:Users</c>, <c>:Duration</c> and <c>:Scenario</c> (10, 30s,
+    /// session). Its exit code (0: every check and threshold passed) is the resource's final state, its reports go
+    /// under the data folder, and the admin key lets its journey scenario run the audit.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> AddLoadTests(this IDistributedApplicationBuilder builder,
+        IResourceBuilder<ProjectResource> api, IResourceBuilder<ParameterResource> adminApiKey)
+    {
+        var settings = builder.Configuration.GetSection("MindJourney:LoadTest");
+        var reports = Path.Combine(LocalPostgresBuilderExtensions.DataRoot(builder), "load-reports");
+        return builder.AddProject<Projects.MindJourney_LoadTests>(ResourceName)
+            .WithReference(api)
+            .WithEnvironment("API_URL", ReferenceExpression.Create($"{api.GetEndpoint("http")}/api"))
+            .WithEnvironment("ADMIN_API_KEY", adminApiKey)
+            .WithArgs("--users", settings["Users"] ?? "10", "--duration", settings["Duration"] ?? "30s",
+                "--scenario", settings["Scenario"] ?? "session", "--report-dir", reports)
+            .WaitFor(api)
+            .WithExplicitStart()
+            .WithIconName("TopSpeed");
+    }
+}

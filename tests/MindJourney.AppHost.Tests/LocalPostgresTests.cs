@@ -1,0 +1,158 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using MindJourney.Hosting;
+using Npgsql;
+
+namespace MindJourney.AppHost.Tests;
+
+/// <summary>A PostgreSQL already running on the local data folder (a stray from a crash, or one started by hand):
+/// the AppHost says on its console and in the dashboard which process holds the folder and what to do, instead of
+/// waiting in silence.</summary>
+public sealed class LocalPostgresTests
+{
+    [Fact]
+    public async Task A_server_already_on_the_data_folder_is_named_with_its_process_id_within_10_seconds()
+    {
+        var dataPath = Path.Combine(Path.GetTempPath(), $"mindjourney-apphost-held-{Guid.NewGuid():N}");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var bin = PostgresInstallation.FindBinDirectory() ?? throw new InvalidOperationException("No PostgreSQL server binaries.");
+        var dataDirectory = Path.Combine(dataPath, "postgres");
+        await PostgresInstallation.InitializeDataDirectoryAsync(bin, dataDirectory, "started-by-hand", timeout.Token);
+        using var stray = await StartByHandAsync(bin, dataDirectory, timeout.Token);
+        try
+        {
+            var console = new CapturingLoggerProvider();
+            var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.MindJourney_AppHost>(
+                ["MindJourney:Postgres=local", "MindJourney:StorageEmulator=none", $"MindJourney:DataPath={dataPath}",
+                 $"MindJourney:ApiPort={Ports.Free()}"], timeout.Token);
+            builder.Services.AddLogging(logging => logging.AddProvider(console));
+            await using var app = await builder.BuildAsync(timeout.Token);
+            var clock = Stopwatch.StartNew();
+            await app.StartAsync(timeout.Token);
+
+            using var within10s = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);
+            within10s.CancelAfter(TimeSpan.FromSeconds(10) - clock.Elapsed);
+            var dashboardLine = await FirstLogLineAsync(app, "postgres", $"kill -INT {stray.Id}", within10s.Token);
+
+            Assert.Contains($"process {stray.Id}", dashboardLine, StringComparison.Ordinal);
+            var state = await app.ResourceNotifications.WaitForResourceAsync("postgres",
+                e => KnownResourceStates.TerminalStates.Contains(e.Snapshot.State?.Text), timeout.Token);
+            Assert.Equal(KnownResourceStates.FailedToStart, state.Snapshot.State?.Text);
+            var logged = Assert.Single(console.Messages, m => m.Category == typeof(LocalPostgres.LocalPostgresResource).FullName).Message;
+            Assert.Contains($"kill -INT {stray.Id}", logged, StringComparison.Ordinal);
+            Assert.Contains(dataDirectory, logged, StringComparison.Ordinal);
+            Assert.False(stray.HasExited, "the server started by hand is left alone");
+        }
+        finally
+        {
+            PostgresInstallation.RequestFastShutdown(stray.Id);
+            await stray.WaitForExitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+            Directory.Delete(dataPath, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_local_server_killed_under_the_apphost_leaves_the_reason_in_its_dashboard_log()
+    {
+        var dataPath = Path.Combine(Path.GetTempPath(), $"mindjourney-apphost-killed-{Guid.NewGuid():N}");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        try
+        {
+            var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.MindJourney_AppHost>(
+                ["MindJourney:Postgres=local", "MindJourney:StorageEmulator=none", $"MindJourney:DataPath={dataPath}",
+                 $"MindJourney:ApiPort={Ports.Free()}"], timeout.Token);
+            await using var app = await builder.BuildAsync(timeout.Token);
+            await app.StartAsync(timeout.Token);
+            await app.ResourceNotifications.WaitForResourceHealthyAsync("postgres", timeout.Token);
+            var serverId = int.Parse(File.ReadLines(Path.Combine(dataPath, "postgres", "postmaster.pid")).First(),
+                System.Globalization.CultureInfo.InvariantCulture);
+
+            using (var server = Process.GetProcessById(serverId))
+            {
+                server.Kill(); // SIGKILL: PostgreSQL writes nothing about it
+            }
+
+            using var within60s = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);
+            within60s.CancelAfter(TimeSpan.FromSeconds(60));
+            var line = await FirstLogLineAsync(app, "postgres", "PostgreSQL exited with code", within60s.Token);
+            Assert.Contains("It was killed (kill -9, the out-of-memory killer) or crashed", line, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dataPath, recursive: true);
+        }
+    }
+
+    private static async Task<string> FirstLogLineAsync(DistributedApplication app, string resource, string text,
+        CancellationToken cancellationToken)
+    {
+        var postgres = app.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(r => r.Name == resource);
+        var logs = app.Services.GetRequiredService<ResourceLoggerService>();
+        await foreach (var batch in logs.WatchAsync(postgres).WithCancellation(cancellationToken))
+        {
+            foreach (var line in batch)
+            {
+                if (line.Content.Contains(text, StringComparison.Ordinal))
+                {
+                    return line.Content;
+                }
+            }
+        }
+
+        throw new InvalidOperationException($"The log of {resource} ended without '{text}'.");
+    }
+
+    private static async Task<Process> StartByHandAsync(string bin, string dataDirectory, CancellationToken cancellationToken)
+    {
+        var port = Ports.Free();
+        var (fileName, arguments) = PostgresInstallation.AsServerUser(Path.Combine(bin, "postgres"),
+            PostgresInstallation.ServerArguments(dataDirectory, port));
+        var start = new ProcessStartInfo(fileName) { RedirectStandardOutput = true, RedirectStandardError = true };
+        arguments.ForEach(start.ArgumentList.Add);
+        var process = Process.Start(start)!;
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+        var connectionString = $"Host=127.0.0.1;Port={port};Username=postgres;Password=started-by-hand;Pooling=false";
+        while (true)
+        {
+            try
+            {
+                await using var connection = new NpgsqlConnection(connectionString);
+                await connection.OpenAsync(cancellationToken);
+                return process;
+            }
+            catch (NpgsqlException) when (!process.HasExited)
+            {
+                await Task.Delay(100, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>What the AppHost writes to its console, as log messages.</summary>
+    private sealed class CapturingLoggerProvider : ILoggerProvider
+    {
+        private readonly ConcurrentQueue<(string Category, string Message)> _messages = new();
+
+        public IReadOnlyCollection<(string Category, string Message)> Messages => _messages;
+
+        public ILogger CreateLogger(string categoryName) => new Logger(categoryName, _messages);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(string category, ConcurrentQueue<(string, string)> messages) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception,
+                Func<TState, Exception?, string> formatter) => messages.Enqueue((category, formatter(state, exception)));
+        }
+    }
+}
