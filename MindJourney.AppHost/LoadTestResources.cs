@@ -26,6 +26,7 @@ internal static class LoadTestResources
                 "--scenario", settings["Scenario"] ?? "session", "--report-dir", reports)
             .WaitFor(api)
             .WithExplicitStart()
-            .WithIconName("TopSpeed");
+            .WithIconName("TopSpeed")
+            .ExcludeFromManifest(); // a development tool: a deployment runs the study, not load against it
     }
 }
