@@ -252,7 +252,26 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
         const string part = "--held\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n"
             + "Content-Type: image/png\r\n\r\nabc";
         await holder.SendAsync(Encoding.ASCII.GetBytes("POST /api/response HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            + "Content-Type: multipart/form-data; boundary=held\r\nContent-Length: 100000\r\n\r\n" + part));
+            + "Content-Type: multipart/form-data; boundary=held\r\nContent-Length: 10000000\r\n\r\n" + part));
+        // A trickle above Kestrel's minimum body rate (240 B/s), so a slow machine cannot see it cut for being idle.
+        using var stopTrickle = new CancellationTokenSource();
+        var trickle = Task.Run(async () =>
+        {
+            var bytes = new byte[1024];
+            Array.Fill(bytes, (byte)'a');
+            try
+            {
+                while (!stopTrickle.IsCancellationRequested)
+                {
+                    await holder.SendAsync(bytes, stopTrickle.Token);
+                    await Task.Delay(250, stopTrickle.Token);
+                }
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
+            {
+                // The test let go of the upload.
+            }
+        });
         await Uploads.WaitUntilAsync(async () =>
         {
             // An unknown session: a probe that gets through writes nothing (404).
@@ -274,6 +293,8 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
         await Uploads.PostTextAsync(api.Client, sessionId, "fine");
 
         // The slot is free again once that upload ends (here: its client gives up).
+        await stopTrickle.CancelAsync();
+        await trickle;
         holder.Close();
         await Uploads.WaitUntilAsync(async () =>
         {
