@@ -1,6 +1,6 @@
 namespace MindJourney.Api.Data;
 
-// Table and column names follow the original platform (snake_case, see DESIGN.md §4).
+// Table and column names follow the original platform (snake_case), so its data and queries carry over.
 
 public sealed class Experiment
 {

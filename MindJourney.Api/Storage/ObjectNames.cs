@@ -3,7 +3,7 @@ using System.Text;
 
 namespace MindJourney.Api.Storage;
 
-/// <summary>Storage object names and metadata of responses (DESIGN.md §5).</summary>
+/// <summary>Storage object names and metadata of responses (README.md, Uploads).</summary>
 public static class ObjectNames
 {
     public const string Prefix = "experiment-responses";
@@ -98,7 +98,7 @@ public sealed record DeliveryItem(
     int? VisitorNumber,
     string ResponseType)
 {
-    /// <summary>The object's custom metadata (all strings, DESIGN.md §5); visitorNumber is empty while the
+    /// <summary>The object's custom metadata (all strings); visitorNumber is empty while the
     /// session has no number yet.</summary>
     public Dictionary<string, string> Metadata() => new()
     {

@@ -1,5 +1,5 @@
 // MindJourney participant page: Press Play → welcome toast with the visitor number → levels with a progress
-// tracker → completion. Routes: DESIGN.md §5. Everything the server says is shown as text, never as HTML.
+// tracker → completion. Routes: api.js. Everything the server says is shown as text, never as HTML.
 
 import { api } from "./api.js";
 import { h, replaceChildren, focusElement, uid } from "./dom.js";
