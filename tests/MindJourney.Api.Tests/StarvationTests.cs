@@ -246,6 +246,9 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
         });
         var sessionId = (await Uploads.NewSessionAsync(api)).GetProperty("id").GetGuid();
 
+        // Every request of this test from 127.0.0.1, as the holder's: "localhost" may resolve to ::1, another client.
+        using var client = new HttpClient { BaseAddress = api.Hosts[0].ServerAddress };
+
         // One upload whose body is still arriving holds this address's only slot (a raw socket: nothing buffers it).
         using var holder = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await holder.ConnectAsync(IPAddress.Loopback, api.Hosts[0].ServerAddress.Port);
@@ -275,12 +278,12 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
         await Uploads.WaitUntilAsync(async () =>
         {
             // An unknown session: a probe that gets through writes nothing (404).
-            using var probe = await api.Client.PostAsync("/api/response",
+            using var probe = await client.PostAsync("/api/response",
                 Uploads.Multipart(Uploads.Fields(Guid.NewGuid(), "photo"), Uploads.RandomBytes(100, 1), "image/png"));
             return probe.StatusCode == HttpStatusCode.TooManyRequests;
         }, "the held upload to take the slot");
 
-        using (var refused = await api.Client.PostAsync("/api/response",
+        using (var refused = await client.PostAsync("/api/response",
             Uploads.Multipart(Uploads.Fields(sessionId, "photo"), Uploads.RandomBytes(100, 2), "image/png")))
         {
             Assert.NotNull(refused.Headers.RetryAfter);
@@ -290,7 +293,7 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
         Assert.Equal(0, await api.ScalarAsync<long>($"SELECT count(*) FROM experiment_responses WHERE session_id = '{sessionId}'"));
 
         // JSON answers on the same route are not uploads.
-        await Uploads.PostTextAsync(api.Client, sessionId, "fine");
+        await Uploads.PostTextAsync(client, sessionId, "fine");
 
         // The slot is free again once that upload ends (here: its client gives up).
         await stopTrickle.CancelAsync();
@@ -298,11 +301,11 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
         holder.Close();
         await Uploads.WaitUntilAsync(async () =>
         {
-            using var probe = await api.Client.PostAsync("/api/response",
+            using var probe = await client.PostAsync("/api/response",
                 Uploads.Multipart(Uploads.Fields(Guid.NewGuid(), "photo"), Uploads.RandomBytes(100, 1), "image/png"));
             return probe.StatusCode == HttpStatusCode.NotFound;
         }, "the slot to be free");
-        await Uploads.PostCreatedAsync(api.Client, Photo(sessionId, 3));
+        await Uploads.PostCreatedAsync(client, Photo(sessionId, 3));
     }
 
     internal static async Task AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string detailContains)
