@@ -1,6 +1,8 @@
+using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using MindJourney.Api.Infrastructure;
 
 namespace MindJourney.Api.Admin;
 
@@ -22,8 +24,13 @@ public static class AdminApi
         return app;
     }
 
-    public static async Task<Ok<RecoveryResult>> AssignVisitorNumbers(VisitorNumberRecovery recovery, CancellationToken cancellationToken) =>
-        TypedResults.Ok(await recovery.RecoverAsync(cancellationToken));
+    public static async Task<Ok<RecoveryResult>> AssignVisitorNumbers(
+        VisitorNumberRecovery recovery, AdminActionLog actions, ClaimsPrincipal admin, CancellationToken cancellationToken)
+    {
+        var result = await recovery.RecoverAsync(cancellationToken);
+        await actions.RecordAsync(admin, AdminActionLog.Recovery, result, ApiJsonContext.Default.RecoveryResult);
+        return TypedResults.Ok(result);
+    }
 
     public static async Task<Ok<AuditReport>> Audit(VisitorNumberAudit audit, CancellationToken cancellationToken) =>
         TypedResults.Ok(await audit.RunAsync(cancellationToken));
@@ -39,6 +46,7 @@ public static class AdminApi
                 .RequireRole(AdminKeyAuthenticationHandler.PolicyName));
         services.AddSingleton<VisitorNumberRecovery>();
         services.AddSingleton<VisitorNumberAudit>();
+        services.AddSingleton<AdminActionLog>();
         services.Configure<NumberingHealthOptions>(configuration.GetSection(NumberingHealthOptions.SectionName));
         services.AddSingleton<NumberingHealthCheck>();
         services.AddHealthChecks().AddCheck<NumberingHealthCheck>("visitor-numbering", HealthStatus.Degraded, ["ready"]);

@@ -32,6 +32,10 @@ public sealed class AdminKeyAuthenticationHandler(
     public const string PolicyName = "admin";
     public const string KeyHeader = "X-Admin-Key";
 
+    /// <summary>Claim naming the key that signed in, by the first 16 hex digits of its SHA-256: enough to tell keys
+    /// apart in the action log, nothing that helps guess one.</summary>
+    public const string KeyFingerprintClaim = "mindjourney:admin_key_fingerprint";
+
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         var configured = admin.CurrentValue.ApiKey;
@@ -46,7 +50,13 @@ public sealed class AdminKeyAuthenticationHandler(
             return Task.FromResult(AuthenticateResult.Fail("Invalid admin key."));
         }
 
-        var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, "admin"), new Claim(ClaimTypes.Role, PolicyName)], SchemeName);
+        var identity = new ClaimsIdentity(
+            [
+                new Claim(ClaimTypes.Name, "admin"),
+                new Claim(ClaimTypes.Role, PolicyName),
+                new Claim(KeyFingerprintClaim, Fingerprint(configured)),
+            ],
+            SchemeName);
         return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
     }
 
@@ -63,6 +73,9 @@ public sealed class AdminKeyAuthenticationHandler(
             ? authorization[bearer.Length..].Trim()
             : null;
     }
+
+    public static string Fingerprint(string key) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..16];
 
     /// <summary>Hashing first makes both sides the same length, so FixedTimeEquals leaks neither content nor length.</summary>
     private static bool KeysMatch(string presented, string configured) =>

@@ -9,6 +9,13 @@ public sealed class Experiment
     public string? Description { get; set; }
     public int TotalLevels { get; set; }
     public bool IsActive { get; set; }
+
+    /// <summary>The conditions a participant can be assigned to (empty: no conditions), in their declared order.</summary>
+    public string[] Conditions { get; set; } = [];
+
+    /// <summary>How a condition is chosen: one of <see cref="ConditionSchemes"/>.</summary>
+    public string ConditionScheme { get; set; } = ConditionSchemes.Cycle;
+
     public DateTimeOffset CreatedAt { get; set; }
 
     public List<ExperimentLevel> Levels { get; set; } = [];
@@ -33,6 +40,10 @@ public sealed class User
     public Guid Id { get; set; }
     public bool IsAnonymous { get; set; }
 
+    /// <summary><see cref="SessionModes.Live"/> or <see cref="SessionModes.Pilot"/>: a pilot person's number comes
+    /// from the pilot sequence, so numbers are unique per mode.</summary>
+    public string Mode { get; set; } = SessionModes.Live;
+
     /// <summary>The visitor number belongs to the person; every session and response inherits it.</summary>
     public int? VisitorNumber { get; set; }
 
@@ -46,6 +57,16 @@ public sealed class ExperimentSession
     public Guid UserId { get; set; }
     public Guid ExperimentId { get; set; }
     public int? VisitorNumber { get; set; }
+
+    /// <summary>Copied from the user: a pilot session's number is a pilot number ("Pilot #N").</summary>
+    public string Mode { get; set; } = SessionModes.Live;
+
+    /// <summary>The condition assigned with the number (null while unnumbered or when the experiment has none).</summary>
+    public string? Condition { get; set; }
+
+    /// <summary>The full order of conditions under the latin-square scheme (its first entry is <see cref="Condition"/>).</summary>
+    public string[]? ConditionOrder { get; set; }
+
     public int CurrentLevel { get; set; }
     public string? BranchingPath { get; set; }
     public bool IsCompleted { get; set; }
@@ -87,6 +108,10 @@ public sealed class ExperimentResponse
 
     /// <summary>Size of the stored file or text, counted against the session's upload quota.</summary>
     public long? FileSizeBytes { get; set; }
+
+    /// <summary>Base64 MD5 of the stored file or text, as storage reports it: lets an export be verified.</summary>
+    public string? FileMd5 { get; set; }
+
     public string? FileUrl { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 
@@ -97,4 +122,48 @@ public sealed class ExperimentResponse
     /// <summary>The visitor number the stored object's metadata carries; differs from <see cref="VisitorNumber"/>
     /// after a recovery until the metadata is patched (the storage worker finds such rows by this).</summary>
     public int? ObjectVisitorNumber { get; set; }
+}
+
+/// <summary>How <see cref="Experiment.ConditionScheme"/> picks a condition.</summary>
+public static class ConditionSchemes
+{
+    /// <summary>conditions[(visitorNumber - 1) mod k]: reproducible from the number alone.</summary>
+    public const string Cycle = "cycle";
+
+    /// <summary>A row of a balanced (Williams) Latin square chosen by the number: an order of all conditions.</summary>
+    public const string LatinSquare = "latin-square";
+
+    /// <summary>The condition with the fewest completed sessions, decided under a per-experiment lock.</summary>
+    public const string LeastFilled = "least-filled";
+}
+
+/// <summary>Live participants count; pilots (a researcher trying the study) draw from their own sequence.</summary>
+public static class SessionModes
+{
+    public const string Live = "live";
+    public const string Pilot = "pilot";
+}
+
+/// <summary>Started and completed sessions per condition and mode, kept with each start and completion so the
+/// least-filled scheme reads a few rows instead of counting every session.</summary>
+public sealed class ConditionTally
+{
+    public Guid ExperimentId { get; set; }
+    public required string Mode { get; set; }
+    public required string Condition { get; set; }
+    public long Started { get; set; }
+    public long Completed { get; set; }
+}
+
+/// <summary>A researcher's action (recovery, export): when, by which key (a fingerprint, never the key), what
+/// it changed.</summary>
+public sealed class AdminAction
+{
+    public Guid Id { get; set; }
+    public DateTimeOffset At { get; set; }
+    public required string KeyFingerprint { get; set; }
+    public required string Action { get; set; }
+
+    /// <summary>What the action did, as JSON (jsonb).</summary>
+    public required string Details { get; set; }
 }

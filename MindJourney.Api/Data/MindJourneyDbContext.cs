@@ -8,6 +8,9 @@ public sealed class MindJourneyDbContext(DbContextOptions<MindJourneyDbContext> 
     /// across connections and replicas; a larger cache would hand out numbers out of order.</summary>
     public const string VisitorNumberSequence = "visitor_counter_sequence";
 
+    /// <summary>Source of pilot numbers ("Pilot #N"): a pilot never moves the live sequence.</summary>
+    public const string PilotNumberSequence = "pilot_counter_sequence";
+
     public DbSet<Experiment> Experiments => Set<Experiment>();
     public DbSet<ExperimentLevel> ExperimentLevels => Set<ExperimentLevel>();
     public DbSet<User> Users => Set<User>();
@@ -15,15 +18,27 @@ public sealed class MindJourneyDbContext(DbContextOptions<MindJourneyDbContext> 
     public DbSet<ExperimentResponse> ExperimentResponses => Set<ExperimentResponse>();
     public DbSet<StorageDelivery> StorageDeliveries => Set<StorageDelivery>();
     public DbSet<StorageDeliveryChunk> StorageDeliveryChunks => Set<StorageDeliveryChunk>();
+    public DbSet<ConditionTally> ConditionTallies => Set<ConditionTally>();
+    public DbSet<AdminAction> AdminActions => Set<AdminAction>();
+
+    private const string ModeCheck = $"mode IN ('{SessionModes.Live}', '{SessionModes.Pilot}')";
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.HasSequence<int>(VisitorNumberSequence).StartsAt(1).IncrementsBy(1);
+        modelBuilder.HasSequence<int>(PilotNumberSequence).StartsAt(1).IncrementsBy(1);
 
         modelBuilder.Entity<Experiment>(e =>
         {
-            e.ToTable("experiments", t => t.HasCheckConstraint("ck_experiments_total_levels", "total_levels > 0"));
+            e.ToTable("experiments", t =>
+            {
+                t.HasCheckConstraint("ck_experiments_total_levels", "total_levels > 0");
+                t.HasCheckConstraint("ck_experiments_condition_scheme",
+                    $"condition_scheme IN ('{ConditionSchemes.Cycle}', '{ConditionSchemes.LatinSquare}', '{ConditionSchemes.LeastFilled}')");
+            });
             e.Property(x => x.Title).HasMaxLength(200);
+            e.Property(x => x.Conditions).HasDefaultValueSql("'{}'::text[]");
+            e.Property(x => x.ConditionScheme).HasMaxLength(16).HasDefaultValue(ConditionSchemes.Cycle);
             e.Property(x => x.CreatedAt).HasDefaultValueSql("now()");
             e.HasMany(x => x.Levels).WithOne().HasForeignKey(x => x.ExperimentId);
         });
@@ -39,16 +54,20 @@ public sealed class MindJourneyDbContext(DbContextOptions<MindJourneyDbContext> 
 
         modelBuilder.Entity<User>(e =>
         {
-            e.ToTable("users");
-            e.HasIndex(x => x.VisitorNumber).IsUnique();
+            e.ToTable("users", t => t.HasCheckConstraint("ck_users_mode", ModeCheck));
+            e.Property(x => x.Mode).HasMaxLength(8).HasDefaultValue(SessionModes.Live);
+            // Numbers are unique within a mode: live numbers and pilot numbers come from different sequences.
+            e.HasIndex(x => new { x.Mode, x.VisitorNumber }).IsUnique();
             e.Property(x => x.CreatedAt).HasDefaultValueSql("now()");
             e.Property(x => x.UpdatedAt).HasDefaultValueSql("now()");
         });
 
         modelBuilder.Entity<ExperimentSession>(e =>
         {
-            e.ToTable("experiment_sessions");
+            e.ToTable("experiment_sessions", t => t.HasCheckConstraint("ck_experiment_sessions_mode", ModeCheck));
             e.Property(x => x.SessionData).HasColumnType("jsonb");
+            e.Property(x => x.Mode).HasMaxLength(8).HasDefaultValue(SessionModes.Live);
+            e.Property(x => x.Condition).HasMaxLength(100);
             e.HasIndex(x => x.IdempotencyKey).IsUnique();
             e.HasIndex(x => x.UserId);
             e.HasIndex(x => x.VisitorNumber);
@@ -95,6 +114,25 @@ public sealed class MindJourneyDbContext(DbContextOptions<MindJourneyDbContext> 
             e.ToTable("storage_delivery_chunks");
             e.HasKey(x => new { x.ResponseId, x.Sequence });
             e.HasOne<StorageDelivery>().WithMany().HasForeignKey(x => x.ResponseId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<ConditionTally>(e =>
+        {
+            e.ToTable("condition_tallies");
+            e.HasKey(x => new { x.ExperimentId, x.Mode, x.Condition });
+            e.Property(x => x.Mode).HasMaxLength(8);
+            e.Property(x => x.Condition).HasMaxLength(100);
+            e.HasOne<Experiment>().WithMany().HasForeignKey(x => x.ExperimentId);
+        });
+
+        modelBuilder.Entity<AdminAction>(e =>
+        {
+            e.ToTable("admin_actions");
+            e.Property(x => x.At).HasDefaultValueSql("now()");
+            e.Property(x => x.KeyFingerprint).HasMaxLength(64);
+            e.Property(x => x.Action).HasMaxLength(32);
+            e.Property(x => x.Details).HasColumnType("jsonb");
+            e.HasIndex(x => x.At);
         });
 
         SeedData.Apply(modelBuilder);

@@ -18,6 +18,8 @@ internal static class SeedData
             Description = "A short journey in four levels: a few questions, one spoken or filmed answer.",
             TotalLevels = 4,
             IsActive = true,
+            Conditions = ["control", "treatment"],
+            ConditionScheme = ConditionSchemes.Cycle,
             CreatedAt = SeededAt,
         });
 

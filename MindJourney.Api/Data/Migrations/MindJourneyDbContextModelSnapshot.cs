@@ -22,7 +22,78 @@ namespace MindJourney.Api.Data.Migrations
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.HasSequence<int>("pilot_counter_sequence");
+
             modelBuilder.HasSequence<int>("visitor_counter_sequence");
+
+            modelBuilder.Entity("MindJourney.Api.Data.AdminAction", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<string>("Action")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("action");
+
+                    b.Property<DateTimeOffset>("At")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("at")
+                        .HasDefaultValueSql("now()");
+
+                    b.Property<string>("Details")
+                        .IsRequired()
+                        .HasColumnType("jsonb")
+                        .HasColumnName("details");
+
+                    b.Property<string>("KeyFingerprint")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("key_fingerprint");
+
+                    b.HasKey("Id")
+                        .HasName("pk_admin_actions");
+
+                    b.HasIndex("At")
+                        .HasDatabaseName("ix_admin_actions_at");
+
+                    b.ToTable("admin_actions", (string)null);
+                });
+
+            modelBuilder.Entity("MindJourney.Api.Data.ConditionTally", b =>
+                {
+                    b.Property<Guid>("ExperimentId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("experiment_id");
+
+                    b.Property<string>("Mode")
+                        .HasMaxLength(8)
+                        .HasColumnType("character varying(8)")
+                        .HasColumnName("mode");
+
+                    b.Property<string>("Condition")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)")
+                        .HasColumnName("condition");
+
+                    b.Property<long>("Completed")
+                        .HasColumnType("bigint")
+                        .HasColumnName("completed");
+
+                    b.Property<long>("Started")
+                        .HasColumnType("bigint")
+                        .HasColumnName("started");
+
+                    b.HasKey("ExperimentId", "Mode", "Condition")
+                        .HasName("pk_condition_tallies");
+
+                    b.ToTable("condition_tallies", (string)null);
+                });
 
             modelBuilder.Entity("MindJourney.Api.Data.Experiment", b =>
                 {
@@ -30,6 +101,21 @@ namespace MindJourney.Api.Data.Migrations
                         .ValueGeneratedOnAdd()
                         .HasColumnType("uuid")
                         .HasColumnName("id");
+
+                    b.Property<string>("ConditionScheme")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasDefaultValue("cycle")
+                        .HasColumnName("condition_scheme");
+
+                    b.PrimitiveCollection<string[]>("Conditions")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("text[]")
+                        .HasColumnName("conditions")
+                        .HasDefaultValueSql("'{}'::text[]");
 
                     b.Property<DateTimeOffset>("CreatedAt")
                         .ValueGeneratedOnAdd()
@@ -60,6 +146,8 @@ namespace MindJourney.Api.Data.Migrations
 
                     b.ToTable("experiments", null, t =>
                         {
+                            t.HasCheckConstraint("ck_experiments_condition_scheme", "condition_scheme IN ('cycle', 'latin-square', 'least-filled')");
+
                             t.HasCheckConstraint("ck_experiments_total_levels", "total_levels > 0");
                         });
 
@@ -67,6 +155,8 @@ namespace MindJourney.Api.Data.Migrations
                         new
                         {
                             Id = new Guid("6f1c1e38-5a43-4c1b-9d3e-0d6b2f6a1001"),
+                            ConditionScheme = "cycle",
+                            Conditions = new[] { "control", "treatment" },
                             CreatedAt = new DateTimeOffset(new DateTime(2026, 1, 1, 0, 0, 0, 0, DateTimeKind.Unspecified), new TimeSpan(0, 0, 0, 0, 0)),
                             Description = "A short journey in four levels: a few questions, one spoken or filmed answer.",
                             IsActive = true,
@@ -176,6 +266,10 @@ namespace MindJourney.Api.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("file_id");
 
+                    b.Property<string>("FileMd5")
+                        .HasColumnType("text")
+                        .HasColumnName("file_md5");
+
                     b.Property<long?>("FileSizeBytes")
                         .HasColumnType("bigint")
                         .HasColumnName("file_size_bytes");
@@ -259,6 +353,15 @@ namespace MindJourney.Api.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("branching_path");
 
+                    b.Property<string>("Condition")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)")
+                        .HasColumnName("condition");
+
+                    b.PrimitiveCollection<string[]>("ConditionOrder")
+                        .HasColumnType("text[]")
+                        .HasColumnName("condition_order");
+
                     b.Property<DateTimeOffset>("CreatedAt")
                         .ValueGeneratedOnAdd()
                         .HasColumnType("timestamp with time zone")
@@ -284,6 +387,14 @@ namespace MindJourney.Api.Data.Migrations
                     b.Property<bool>("IsCompleted")
                         .HasColumnType("boolean")
                         .HasColumnName("is_completed");
+
+                    b.Property<string>("Mode")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(8)
+                        .HasColumnType("character varying(8)")
+                        .HasDefaultValue("live")
+                        .HasColumnName("mode");
 
                     b.PrimitiveCollection<byte[][]>("SecretHashes")
                         .HasColumnType("bytea[]")
@@ -327,7 +438,10 @@ namespace MindJourney.Api.Data.Migrations
                         .HasDatabaseName("ix_experiment_sessions_unnumbered")
                         .HasFilter("visitor_number IS NULL");
 
-                    b.ToTable("experiment_sessions", (string)null);
+                    b.ToTable("experiment_sessions", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_experiment_sessions_mode", "mode IN ('live', 'pilot')");
+                        });
                 });
 
             modelBuilder.Entity("MindJourney.Api.Data.StorageDelivery", b =>
@@ -434,6 +548,14 @@ namespace MindJourney.Api.Data.Migrations
                         .HasColumnType("boolean")
                         .HasColumnName("is_anonymous");
 
+                    b.Property<string>("Mode")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(8)
+                        .HasColumnType("character varying(8)")
+                        .HasDefaultValue("live")
+                        .HasColumnName("mode");
+
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .ValueGeneratedOnAdd()
                         .HasColumnType("timestamp with time zone")
@@ -447,11 +569,24 @@ namespace MindJourney.Api.Data.Migrations
                     b.HasKey("Id")
                         .HasName("pk_users");
 
-                    b.HasIndex("VisitorNumber")
+                    b.HasIndex("Mode", "VisitorNumber")
                         .IsUnique()
-                        .HasDatabaseName("ix_users_visitor_number");
+                        .HasDatabaseName("ix_users_mode_visitor_number");
 
-                    b.ToTable("users", (string)null);
+                    b.ToTable("users", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_users_mode", "mode IN ('live', 'pilot')");
+                        });
+                });
+
+            modelBuilder.Entity("MindJourney.Api.Data.ConditionTally", b =>
+                {
+                    b.HasOne("MindJourney.Api.Data.Experiment", null)
+                        .WithMany()
+                        .HasForeignKey("ExperimentId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_condition_tallies_experiments_experiment_id");
                 });
 
             modelBuilder.Entity("MindJourney.Api.Data.ExperimentLevel", b =>
