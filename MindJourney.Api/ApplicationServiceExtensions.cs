@@ -18,6 +18,8 @@ public static class ApplicationServiceExtensions
     /// <summary>Connections one API instance keeps to PostgreSQL unless told otherwise.</summary>
     public const int DefaultMaxPoolSize = 16;
 
+    private const string MaxPoolSizeKeyword = "Maximum Pool Size";
+
     public static IHostApplicationBuilder AddApplicationServices(this IHostApplicationBuilder builder)
     {
         // One pooled data source for everything: the hot path uses it directly, EF Core for the rest.
@@ -29,8 +31,9 @@ public static class ApplicationServiceExtensions
             // A small pool beats Npgsql's default of 100 under load: requests queue for a connection in the API
             // instead of 100 backends contending for a few cores (64 users, 2 cores: ~1,600 sessions/s with 16,
             // ~960/s with 100; docs/BENCHMARKS.md). A connection string that names its own size wins.
-            var configured = builder.Configuration.GetConnectionString(DatabaseName) ?? "";
-            if (!configured.Contains("pool size", StringComparison.OrdinalIgnoreCase) && !configured.Contains("maxpoolsize", StringComparison.OrdinalIgnoreCase))
+            // Keys holds only the keywords the string sets, by their canonical names (MaxPoolSize is a synonym).
+            var configured = new NpgsqlConnectionStringBuilder(builder.Configuration.GetConnectionString(DatabaseName));
+            if (!configured.Keys.Cast<string>().Contains(MaxPoolSizeKeyword, StringComparer.OrdinalIgnoreCase))
             {
                 dataSource.ConnectionStringBuilder.MaxPoolSize = builder.Configuration.GetValue("MindJourney:Database:MaxPoolSize", DefaultMaxPoolSize);
             }
