@@ -1,5 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
+using Polly;
+using Polly.Retry;
 
 namespace MindJourney.Api.Data;
 
@@ -14,41 +16,46 @@ internal static class DatabaseMigrator
     /// table), and a database that is still starting is retried until the deadline.</summary>
     public static async Task MigrateDatabaseAsync(this WebApplication app, CancellationToken cancellationToken = default)
     {
-        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(DatabaseMigrator));
+        var loggerFactory = app.Services.GetRequiredService<ILoggerFactory>();
         var dataSource = app.Services.GetRequiredService<NpgsqlDataSource>();
         var deadline = DateTime.UtcNow + StartupDeadline;
 
-        for (var attempt = 1; ; attempt++)
+        // Polly logs and meters each retry (resilience events); only a database that is still starting is retried.
+        var retry = new ResiliencePipelineBuilder()
+            .AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = args => ValueTask.FromResult(
+                    args.Outcome.Exception is NpgsqlException { IsTransient: true } && DateTime.UtcNow < deadline),
+                MaxRetryAttempts = int.MaxValue,
+                BackoffType = DelayBackoffType.Linear,
+                Delay = TimeSpan.FromSeconds(1),
+                MaxDelay = TimeSpan.FromSeconds(5),
+            })
+            .ConfigureTelemetry(loggerFactory)
+            .Build();
+
+        await retry.ExecuteAsync(async token =>
         {
+            await using var lockConnection = await dataSource.OpenConnectionAsync(token);
+            await ExecuteAsync(lockConnection, $"SELECT pg_advisory_lock({MigrationLockKey})", token);
             try
             {
-                await using var lockConnection = await dataSource.OpenConnectionAsync(cancellationToken);
-                await ExecuteAsync(lockConnection, $"SELECT pg_advisory_lock({MigrationLockKey})", cancellationToken);
-                try
+                await using var scope = app.Services.CreateAsyncScope();
+                var db = scope.ServiceProvider.GetRequiredService<MindJourneyDbContext>();
+                var pending = (await db.Database.GetPendingMigrationsAsync(token)).ToList();
+                if (pending.Count > 0)
                 {
-                    await using var scope = app.Services.CreateAsyncScope();
-                    var db = scope.ServiceProvider.GetRequiredService<MindJourneyDbContext>();
-                    var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
-                    if (pending.Count > 0)
-                    {
-                        logger.LogInformation("Applying {Count} database migration(s): {Migrations}", pending.Count, string.Join(", ", pending));
-                        await db.Database.MigrateAsync(cancellationToken);
-                    }
+                    loggerFactory.CreateLogger(typeof(DatabaseMigrator))
+                        .LogInformation("Applying {Count} database migration(s): {Migrations}", pending.Count, string.Join(", ", pending));
+                    await db.Database.MigrateAsync(token);
                 }
-                finally
-                {
-                    // Closing a pooled connection keeps its PostgreSQL session (and the lock) alive: unlock explicitly.
-                    await ExecuteAsync(lockConnection, $"SELECT pg_advisory_unlock({MigrationLockKey})", CancellationToken.None);
-                }
-
-                return;
             }
-            catch (NpgsqlException ex) when (ex.IsTransient && DateTime.UtcNow < deadline)
+            finally
             {
-                logger.LogWarning("Database not reachable yet (attempt {Attempt}): {Message}", attempt, ex.Message);
-                await Task.Delay(TimeSpan.FromSeconds(Math.Min(attempt, 5)), cancellationToken);
+                // Closing a pooled connection keeps its PostgreSQL session (and the lock) alive: unlock explicitly.
+                await ExecuteAsync(lockConnection, $"SELECT pg_advisory_unlock({MigrationLockKey})", CancellationToken.None);
             }
-        }
+        }, cancellationToken);
     }
 
     private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
