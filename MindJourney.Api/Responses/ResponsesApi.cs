@@ -32,17 +32,15 @@ public static class ResponsesApi
             .WithSummary("Record a participant's answer (JSON, or multipart with a file); it inherits the session's visitor number")
             .Accepts<CreateResponseRequest>("application/json", "multipart/form-data")
             .WithMetadata(new RequestSizeLimitAttribute(multipartLimit))
-            .WithFormOptions(multipartBodyLengthLimit: multipartLimit)
             .RequireRateLimiting(RateLimiting.ResponsePolicy);
 
         return app;
     }
 
     public static async Task<Results<Created<ResponseResponse>, ProblemHttpResult>> CreateResponse(
-        HttpContext http, ResponseRecorder recorder, ResponseStorage storage, StorageDeliverer deliverer,
-        StorageTelemetry telemetry, IOptions<StorageOptions> storageOptions, CancellationToken cancellationToken)
+        HttpContext http, [AsParameters] ResponseServices services, CancellationToken cancellationToken)
     {
-        var options = storageOptions.Value;
+        var options = services.Options.Value;
         if (ResponseForm.IsMultipart(http.Request))
         {
             var (form, problem) = await ResponseForm.ReadAsync(http.Request, options.MaxMediaBytes, options.MaxTextBytes,
@@ -54,7 +52,7 @@ public static class ResponsesApi
 
             await using (form)
             {
-                return await CreateAsync(form.Request, form.File, multipart: true, recorder, storage, deliverer, telemetry, options, cancellationToken);
+                return await CreateAsync(form.Request, form.File, multipart: true, services, cancellationToken);
             }
         }
 
@@ -80,13 +78,14 @@ public static class ResponsesApi
 
         return request is null
             ? Problems.BadRequest("The body must be a JSON object.")
-            : await CreateAsync(request, file: null, multipart: false, recorder, storage, deliverer, telemetry, options, cancellationToken);
+            : await CreateAsync(request, file: null, multipart: false, services, cancellationToken);
     }
 
     private static async Task<Results<Created<ResponseResponse>, ProblemHttpResult>> CreateAsync(
-        CreateResponseRequest request, UploadContent? file, bool multipart, ResponseRecorder recorder, ResponseStorage storage,
-        StorageDeliverer deliverer, StorageTelemetry telemetry, StorageOptions options, CancellationToken cancellationToken)
+        CreateResponseRequest request, UploadContent? file, bool multipart, ResponseServices services, CancellationToken cancellationToken)
     {
+        var (recorder, storage, deliverer, telemetry) = (services.Recorder, services.Storage, services.Deliverer, services.Telemetry);
+        var options = services.Options.Value;
         if (Validate(request) is { } problem)
         {
             return problem;
@@ -297,49 +296,4 @@ public static class ResponsesApi
 
         return null;
     }
-}
-
-/// <summary>Which files each response type takes, by the part's declared content type.</summary>
-internal static class MediaTypes
-{
-    /// <summary>"audio/*", "video/*", "image/*", or null when the type takes no file.</summary>
-    public static string? AllowedFor(string responseType) => responseType switch
-    {
-        ResponseTypes.Voice => "audio/*",
-        ResponseTypes.Video => "video/*",
-        ResponseTypes.Photo => "image/*",
-        _ => null,
-    };
-
-    public static bool Matches(string contentType, string allowed)
-    {
-        var mediaType = Bare(contentType);
-        var slash = mediaType.IndexOf('/', StringComparison.Ordinal);
-        if (slash <= 0 || slash == mediaType.Length - 1 || !mediaType.All(c => char.IsAsciiLetterOrDigit(c) || "/.+-_".Contains(c)))
-        {
-            return false;
-        }
-
-        // SVG is an image that can run script when served from our origin.
-        return mediaType.StartsWith(allowed[..^1], StringComparison.Ordinal) && mediaType != "image/svg+xml";
-    }
-
-    /// <summary>The part's content type as stored and served back: as sent when it is short printable ASCII,
-    /// else its bare media type, else nothing (which no response type accepts).</summary>
-    public static string Normalise(string? contentType)
-    {
-        var value = (contentType ?? "").Trim();
-        if (value.Length <= 200 && value.All(c => c is >= ' ' and <= '~'))
-        {
-            return value;
-        }
-
-        var bare = Bare(value);
-        return bare.Length <= 100 && bare.All(c => c is > ' ' and <= '~') ? bare : "";
-    }
-
-    /// <summary>"video/webm" of "Video/WebM; codecs=vp8,opus".</summary>
-    public static string Bare(string contentType) => contentType.Split(';', 2)[0].Trim().ToLowerInvariant();
-
-    public static string Describe(string contentType) => contentType.Length == 0 ? "(none)" : Bare(contentType) is { Length: <= 100 } bare ? bare : "(too long)";
 }
