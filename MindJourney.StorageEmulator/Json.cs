@@ -52,8 +52,6 @@ internal static class Json
             ? value.GetValue<string>()
             : null;
 
-    public static bool Has(JsonObject body, string key) => body.ContainsKey(key);
-
     public static DateTimeOffset? Time(JsonObject? body, string key) =>
         String(body, key) is { } text
             ? DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t)
