@@ -43,7 +43,7 @@ public static class AdminApi
         services.AddAuthorizationBuilder()
             .AddPolicy(AdminKeyAuthenticationHandler.PolicyName, policy => policy
                 .AddAuthenticationSchemes(AdminKeyAuthenticationHandler.SchemeName)
-                .RequireRole(AdminKeyAuthenticationHandler.PolicyName));
+                .RequireRole(AdminKeyAuthenticationHandler.AdminRole));
         services.AddSingleton<VisitorNumberRecovery>();
         services.AddSingleton<VisitorNumberAudit>();
         services.AddSingleton<AdminActionLog>();

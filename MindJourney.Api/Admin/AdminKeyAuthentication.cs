@@ -30,6 +30,9 @@ public sealed class AdminKeyAuthenticationHandler(
 {
     public const string SchemeName = "AdminKey";
     public const string PolicyName = "admin";
+
+    /// <summary>The role a valid key confers; the admin policy requires it.</summary>
+    public const string AdminRole = "admin";
     public const string KeyHeader = "X-Admin-Key";
 
     /// <summary>Claim naming the key that signed in, by the first 16 hex digits of its SHA-256: enough to tell keys
@@ -53,7 +56,7 @@ public sealed class AdminKeyAuthenticationHandler(
         var identity = new ClaimsIdentity(
             [
                 new Claim(ClaimTypes.Name, "admin"),
-                new Claim(ClaimTypes.Role, PolicyName),
+                new Claim(ClaimTypes.Role, AdminRole),
                 new Claim(KeyFingerprintClaim, Fingerprint(configured)),
             ],
             SchemeName);
