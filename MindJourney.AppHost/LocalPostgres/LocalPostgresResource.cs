@@ -6,7 +6,6 @@ using Aspire.Hosting.Lifecycle;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using MindJourney.Hosting;
 using Npgsql;
 
 namespace MindJourney.AppHost.LocalPostgres;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 
-namespace MindJourney.Hosting;
+namespace MindJourney.AppHost.LocalPostgres;
 
 /// <summary>
 /// The machine's PostgreSQL server binaries: finding them, creating a data folder once, and running them as the

@@ -4,7 +4,7 @@ using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using MindJourney.Hosting;
+using MindJourney.AppHost.LocalPostgres;
 using Npgsql;
 
 namespace MindJourney.AppHost.Tests;

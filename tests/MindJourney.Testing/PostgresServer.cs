@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using MindJourney.Hosting;
+using MindJourney.AppHost.LocalPostgres;
 using Npgsql;
 using Xunit;
 
