@@ -1,201 +1,97 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 
 namespace MindJourney.LoadTests.Scenarios;
 
 /// <summary>A level as the journey needs it.</summary>
 internal sealed record LevelInfo(string Id, int LevelNumber, IReadOnlyList<string> QuestionIds);
 
-/// <summary>Reads the few fields the harness needs from API answers (no full deserialisation).</summary>
+/// <summary>Session 201. <c>visitorNumber</c> must be present (null is the fallback), so it is required.</summary>
+internal sealed record SessionAnswer(
+    [property: JsonRequired] Guid Id, [property: JsonRequired] int? VisitorNumber, string? SessionSecret);
+
+internal sealed record ExperimentAnswer([property: JsonRequired] Guid Id, int TotalLevels);
+
+/// <summary>A level: its id as sent (a string or not), its questions in whatever shape the API stores them.</summary>
+internal sealed record LevelAnswer(JsonElement Id, int? LevelNumber, JsonElement Questions);
+
+internal sealed record ResponseAnswer(
+    [property: JsonRequired] Guid Id, [property: JsonRequired] int? VisitorNumber, StoredObjectAnswer? Storage);
+
+internal sealed record StoredObjectAnswer(string? Status, string? ObjectName);
+
+/// <summary>Source-generated contracts for the few API answers the harness reads: no reflection per request.</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSerializable(typeof(SessionAnswer))]
+[JsonSerializable(typeof(ExperimentAnswer))]
+[JsonSerializable(typeof(List<LevelAnswer>))]
+[JsonSerializable(typeof(ResponseAnswer))]
+internal sealed partial class ApiAnswerJson : JsonSerializerContext;
+
+/// <summary>Reads the fields the harness checks from API answers; an answer that does not fit is invalid.</summary>
 internal static class ApiJson
 {
-    /// <summary>Session 201: <c>id</c> and <c>visitorNumber</c> (which must be present; null = fallback), and the
-    /// <c>sessionSecret</c> that later reads and updates of the session need.</summary>
+    /// <summary>Session 201: <c>id</c>, <c>visitorNumber</c> and the <c>sessionSecret</c> that later reads need.</summary>
     public static bool TryReadSession(ReadOnlySpan<byte> json, out Guid id, out int? visitorNumber, out string? secret)
     {
-        id = Guid.Empty;
-        visitorNumber = null;
-        secret = null;
-        bool haveId = false, haveNumber = false;
-        try
-        {
-            var reader = new Utf8JsonReader(json);
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                return false;
-            }
-
-            while (reader.Read())
-            {
-                if (reader.TokenType == JsonTokenType.EndObject && reader.CurrentDepth == 0)
-                {
-                    break;
-                }
-
-                if (reader.TokenType != JsonTokenType.PropertyName || reader.CurrentDepth != 1)
-                {
-                    continue;
-                }
-
-                if (reader.ValueTextEquals("id"u8))
-                {
-                    reader.Read();
-                    haveId = reader.TokenType == JsonTokenType.String && reader.TryGetGuid(out id);
-                }
-                else if (reader.ValueTextEquals("visitorNumber"u8))
-                {
-                    reader.Read();
-                    if (reader.TokenType == JsonTokenType.Null)
-                    {
-                        haveNumber = true;
-                    }
-                    else if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var n))
-                    {
-                        visitorNumber = n;
-                        haveNumber = true;
-                    }
-                }
-                else if (reader.ValueTextEquals("sessionSecret"u8))
-                {
-                    reader.Read();
-                    secret = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-                }
-                else
-                {
-                    reader.Read();
-                    reader.Skip();
-                }
-            }
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
-
-        return haveId && haveNumber;
+        var answer = Read(json, ApiAnswerJson.Default.SessionAnswer);
+        (id, visitorNumber, secret) = answer is null ? (Guid.Empty, null, null) : (answer.Id, answer.VisitorNumber, answer.SessionSecret);
+        return answer is not null;
     }
 
     /// <summary>GET /api/experiment: <c>id</c> (and <c>totalLevels</c> when given).</summary>
     public static bool TryReadExperiment(ReadOnlySpan<byte> json, out Guid id, out int totalLevels)
     {
-        id = Guid.Empty;
-        totalLevels = 0;
-        try
-        {
-            var reader = new Utf8JsonReader(json);
-            using var doc = JsonDocument.ParseValue(ref reader);
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object ||
-                !root.TryGetProperty("id", out var idProp) || idProp.ValueKind != JsonValueKind.String || !idProp.TryGetGuid(out id))
-            {
-                return false;
-            }
-
-            if (root.TryGetProperty("totalLevels", out var tl) && tl.ValueKind == JsonValueKind.Number)
-            {
-                tl.TryGetInt32(out totalLevels);
-            }
-
-            return true;
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
+        var answer = Read(json, ApiAnswerJson.Default.ExperimentAnswer);
+        (id, totalLevels) = answer is null ? (Guid.Empty, 0) : (answer.Id, answer.TotalLevels);
+        return answer is not null;
     }
 
     /// <summary>GET /api/experiment/{id}/levels: the levels ordered by levelNumber, with their question ids.</summary>
     public static bool TryReadLevels(ReadOnlySpan<byte> json, out List<LevelInfo> levels)
     {
         levels = [];
-        try
-        {
-            var reader = new Utf8JsonReader(json);
-            using var doc = JsonDocument.ParseValue(ref reader);
-            if (doc.RootElement.ValueKind != JsonValueKind.Array)
-            {
-                return false;
-            }
-
-            var index = 0;
-            foreach (var e in doc.RootElement.EnumerateArray())
-            {
-                index++;
-                if (e.ValueKind != JsonValueKind.Object || !e.TryGetProperty("id", out var idProp))
-                {
-                    return false;
-                }
-
-                var id = idProp.ValueKind == JsonValueKind.String ? idProp.GetString()! : idProp.GetRawText();
-                var number = e.TryGetProperty("levelNumber", out var ln) && ln.ValueKind == JsonValueKind.Number && ln.TryGetInt32(out var n) ? n : index;
-                levels.Add(new LevelInfo(id, number, QuestionIds(e)));
-            }
-
-            levels.Sort((a, b) => a.LevelNumber.CompareTo(b.LevelNumber));
-            return levels.Count > 0;
-        }
-        catch (JsonException)
+        if (Read(json, ApiAnswerJson.Default.ListLevelAnswer) is not { Count: > 0 } answers
+            || answers.Any(a => a is null || a.Id.ValueKind == JsonValueKind.Undefined))
         {
             return false;
         }
+
+        levels.AddRange(answers.Select((level, index) => new LevelInfo(
+            level.Id.ValueKind == JsonValueKind.String ? level.Id.GetString()! : level.Id.GetRawText(),
+            level.LevelNumber ?? index + 1,
+            QuestionIds(level.Questions))));
+        levels.Sort((a, b) => a.LevelNumber.CompareTo(b.LevelNumber));
+        return true;
     }
 
     /// <summary>POST /api/response 201: <c>id</c>, <c>visitorNumber</c>, <c>storage.status</c>, <c>storage.objectName</c>.</summary>
     public static bool TryReadResponse(ReadOnlySpan<byte> json, out Guid id, out int? visitorNumber, out string? storageStatus, out string? objectName)
     {
-        id = Guid.Empty;
-        visitorNumber = null;
-        storageStatus = null;
-        objectName = null;
+        var answer = Read(json, ApiAnswerJson.Default.ResponseAnswer);
+        (id, visitorNumber, storageStatus, objectName) = answer is null
+            ? (Guid.Empty, null, null, null)
+            : (answer.Id, answer.VisitorNumber, answer.Storage?.Status, answer.Storage?.ObjectName);
+        return answer is not null;
+    }
+
+    private static T? Read<T>(ReadOnlySpan<byte> json, JsonTypeInfo<T> type)
+        where T : class
+    {
         try
         {
-            var reader = new Utf8JsonReader(json);
-            using var doc = JsonDocument.ParseValue(ref reader);
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object ||
-                !root.TryGetProperty("id", out var idProp) || idProp.ValueKind != JsonValueKind.String || !idProp.TryGetGuid(out id) ||
-                !root.TryGetProperty("visitorNumber", out var vn))
-            {
-                return false;
-            }
-
-            if (vn.ValueKind == JsonValueKind.Number && vn.TryGetInt32(out var n))
-            {
-                visitorNumber = n;
-            }
-            else if (vn.ValueKind != JsonValueKind.Null)
-            {
-                return false;
-            }
-
-            if (root.TryGetProperty("storage", out var storage) && storage.ValueKind == JsonValueKind.Object)
-            {
-                if (storage.TryGetProperty("status", out var st) && st.ValueKind == JsonValueKind.String)
-                {
-                    storageStatus = st.GetString();
-                }
-
-                if (storage.TryGetProperty("objectName", out var on) && on.ValueKind == JsonValueKind.String)
-                {
-                    objectName = on.GetString();
-                }
-            }
-
-            return true;
+            return JsonSerializer.Deserialize(json, type);
         }
         catch (JsonException)
         {
-            return false;
+            return null;
         }
     }
 
-    private static List<string> QuestionIds(JsonElement level)
+    private static List<string> QuestionIds(JsonElement questions)
     {
         var ids = new List<string>();
-        if (!level.TryGetProperty("questions", out var questions))
-        {
-            return ids;
-        }
-
         if (questions.ValueKind == JsonValueKind.String)
         {
             // jsonb sometimes arrives as a string holding JSON
