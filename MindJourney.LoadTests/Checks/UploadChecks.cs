@@ -91,7 +91,7 @@ public static class UploadChecks
         var problems = new List<string>();
         foreach (var u in stored)
         {
-            var (bytes, error) = await AdminApi.DownloadAsync(http, apiBase, u.ResponseId, adminKey, timeout, cancellationToken).ConfigureAwait(false);
+            var (bytes, error) = await AdminClient.DownloadAsync(http, apiBase, u.ResponseId, adminKey, timeout, cancellationToken).ConfigureAwait(false);
             if (bytes is null)
             {
                 problems.Add($"response {u.ResponseId}: download {error}");

@@ -54,7 +54,6 @@ public static class LoadTestRunner
         using var http = new HttpClient(handler, ownsHandler) { Timeout = Timeout.InfiniteTimeSpan };
         var startedAt = DateTimeOffset.UtcNow;
         var apiBase = options.ApiUrl.AbsoluteUri.TrimEnd('/');
-        var percentiles = options.Percentiles;
         var metrics = new MetricsCollector(IScenario.StepsOf(options.Scenario));
 
         // setup: the active experiment, and the audit before
@@ -64,17 +63,59 @@ public static class LoadTestRunner
             return Unstarted(options, metrics, startedAt, cancellationToken.IsCancellationRequested ? null : setupError, cancellationToken.IsCancellationRequested);
         }
 
-        AuditSnapshot? auditBefore = null;
-        string? auditBeforeError = null;
-        if (options.AdminKey is { } key)
-        {
-            (auditBefore, auditBeforeError) = await AdminApi.GetAuditAsync(http, apiBase, key, options.RequestTimeout, cancellationToken).ConfigureAwait(false);
-        }
+        var before = options.AdminKey is { } key
+            ? await AdminClient.GetAuditAsync(http, apiBase, key, options.RequestTimeout, cancellationToken).ConfigureAwait(false)
+            : default;
 
-        // load phase
+        var ledger = new RunLedger();
+        var seconds = await RunLoadPhaseAsync(options, http, metrics, ledger, experimentId, progress, cancellationToken).ConfigureAwait(false);
+        var interrupted = cancellationToken.IsCancellationRequested;
+
+        // after: audit, uploads, checks
+        var after = options.AdminKey is { } keyAfter && !interrupted
+            ? await AdminClient.GetAuditAsync(http, apiBase, keyAfter, options.RequestTimeout, cancellationToken).ConfigureAwait(false)
+            : default;
+        var sessions = ledger.Sessions.ToArray();
+        var numbers = sessions.Where(s => s.VisitorNumber is not null).Select(s => s.VisitorNumber!.Value).Order().ToArray();
+        var checks = await CheckAsync(options, http, apiBase, ledger, sessions, numbers, before, after, interrupted, cancellationToken).ConfigureAwait(false);
+
+        // totals and thresholds
+        var steps = metrics.Steps.Select(s => s.ToResult(seconds, options.Percentiles, options.Model == LoadModel.Open)).ToArray();
+        var totals = Totals(metrics, steps, sessions, seconds);
+        var p99 = metrics.AllRequests([99]).At(99) ?? 0;
+        var thresholds = ThresholdEvaluator.Evaluate(options, p99, totals.ErrorRate, totals.Ok / seconds);
+        var passed = !interrupted && checks.All(c => c.Outcome != CheckOutcome.Failed) && thresholds.All(t => t.Passed);
+
+        return new LoadTestResult
+        {
+            Options = options with { AdminKey = null },
+            AdminKeyProvided = options.AdminKey is not null,
+            Model = options.Model,
+            Scenario = options.Scenario,
+            StartedAt = startedAt,
+            FinishedAt = DateTimeOffset.UtcNow,
+            DurationSeconds = seconds,
+            Interrupted = interrupted,
+            Totals = totals,
+            AllRequests = metrics.AllRequests(options.Percentiles),
+            Steps = steps,
+            Series = metrics.Series,
+            Checks = checks,
+            Thresholds = thresholds,
+            AuditBefore = before.Snapshot,
+            AuditAfter = after.Snapshot,
+            VisitorNumbers = numbers,
+            Passed = passed,
+        };
+    }
+
+    /// <summary>Offers the load (open or closed model) until the duration or the iterations are used up, then gives
+    /// work in flight the request timeout plus a grace to finish. Returns the load phase's length in seconds.</summary>
+    private static async Task<double> RunLoadPhaseAsync(LoadTestOptions options, HttpClient http, MetricsCollector metrics, RunLedger ledger,
+        Guid experimentId, IProgress<LiveStats>? progress, CancellationToken cancellationToken)
+    {
         using var hard = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var ledger = new RunLedger();
         var executor = new HttpExecutor(http, metrics, options.RequestTimeout);
         var context = new RunContext(options, executor, metrics, ledger, experimentId, hard.Token);
         var scenario = IScenario.For(options.Scenario, context);
@@ -113,41 +154,31 @@ public static class LoadTestRunner
         var loadEnd = Ticks.Now;
         await samplerStop.CancelAsync().ConfigureAwait(false);
         await sampler.ConfigureAwait(false);
-        var last = metrics.Sample(loadEnd); // the final, partial interval: always taken
+        var last = metrics.Sample(loadEnd); // the final, partial interval: always taken, with or without a listener
         progress?.Report(last);
-        var interrupted = cancellationToken.IsCancellationRequested;
-        var seconds = Math.Max(Ticks.ToSeconds(loadEnd - loadStart), 1e-6);
+        return Math.Max(Ticks.ToSeconds(loadEnd - loadStart), 1e-6);
+    }
 
-        // after: audit, uploads, checks
-        AuditSnapshot? auditAfter = null;
-        string? auditAfterError = null;
-        if (options.AdminKey is { } key2 && !interrupted)
-        {
-            (auditAfter, auditAfterError) = await AdminApi.GetAuditAsync(http, apiBase, key2, options.RequestTimeout, cancellationToken).ConfigureAwait(false);
-        }
-
-        var sessions = ledger.Sessions.ToArray();
-        var numbers = sessions.Where(s => s.VisitorNumber is not null).Select(s => s.VisitorNumber!.Value).Order().ToArray();
+    /// <summary>The domain checks, in report order: each passes, fails, or says why it was skipped.</summary>
+    private static async Task<List<CheckResult>> CheckAsync(LoadTestOptions options, HttpClient http, string apiBase, RunLedger ledger,
+        CreatedSession[] sessions, int[] numbers, (AuditSnapshot? Snapshot, string? Error) before,
+        (AuditSnapshot? Snapshot, string? Error) after, bool interrupted, CancellationToken cancellationToken)
+    {
         var checks = new List<CheckResult>
         {
             VisitorNumberChecks.Uniqueness(sessions.Select(s => s.VisitorNumber), options.AllowFallback),
-            Contiguity(options, numbers, sessions.Length, auditBefore, auditBeforeError, auditAfter, auditAfterError),
+            Contiguity(options, numbers, sessions.Length, before.Snapshot, before.Error, after.Snapshot, after.Error),
         };
 
-        if (options.Scenario == ScenarioKind.Journey)
-        {
-            checks.Add(VisitorNumberChecks.ResponsesCarrySessionNumber(ledger.ResponsesCompared, ledger.ResponsesMismatched, ledger.MismatchExamples.ToArray()));
-        }
-        else
-        {
-            checks.Add(CheckResult.Skip(CheckNames.ResponsesCarrySessionNumber, "the session scenario creates no responses (use --scenario journey)"));
-        }
+        checks.Add(options.Scenario == ScenarioKind.Journey
+            ? VisitorNumberChecks.ResponsesCarrySessionNumber(ledger.ResponsesCompared, ledger.ResponsesMismatched, ledger.MismatchExamples.ToArray())
+            : CheckResult.Skip(CheckNames.ResponsesCarrySessionNumber, "the session scenario creates no responses (use --scenario journey)"));
 
         checks.Add(options.AdminKey is null
             ? CheckResult.Skip(CheckNames.AuditClean, "needs --admin-key (or ADMIN_API_KEY) to read the audit")
-            : auditAfter is not null
-                ? VisitorNumberChecks.AuditClean(auditAfter)
-                : CheckResult.Fail(CheckNames.AuditClean, auditAfterError ?? "the audit after the run was not read"));
+            : after.Snapshot is not null
+                ? VisitorNumberChecks.AuditClean(after.Snapshot)
+                : CheckResult.Fail(CheckNames.AuditClean, after.Error ?? "the audit after the run was not read"));
 
         if (options.Scenario == ScenarioKind.Journey)
         {
@@ -164,13 +195,16 @@ public static class LoadTestRunner
             checks.Add(CheckResult.Skip(CheckNames.UploadsDownloadMatch, "the session scenario uploads nothing (use --scenario journey)"));
         }
 
-        // totals and thresholds
-        var steps = metrics.Steps.Select(s => s.ToResult(seconds, percentiles, options.Model == LoadModel.Open)).ToArray();
+        return checks;
+    }
+
+    private static RunTotals Totals(MetricsCollector metrics, StepResult[] steps, CreatedSession[] sessions, double seconds)
+    {
         var ok = steps.Sum(s => s.Ok);
         var failed = steps.Sum(s => s.Failed);
         var dropped = metrics.Dropped;
         var attempts = ok + failed + dropped;
-        var totals = new RunTotals
+        return new RunTotals
         {
             Requests = ok + failed,
             Ok = ok,
@@ -186,31 +220,6 @@ public static class LoadTestRunner
             BytesSent = steps.Sum(s => s.BytesSent),
             BytesReceived = steps.Sum(s => s.BytesReceived),
             MaxScheduleLagMs = metrics.MaxScheduleLagMs,
-        };
-        var p99 = metrics.AllRequests([99]).At(99) ?? 0;
-        var thresholds = ThresholdEvaluator.Evaluate(options, p99, totals.ErrorRate, ok / seconds);
-        var passed = !interrupted && checks.All(c => c.Outcome != CheckOutcome.Failed) && thresholds.All(t => t.Passed);
-
-        return new LoadTestResult
-        {
-            Options = options with { AdminKey = null },
-            AdminKeyProvided = options.AdminKey is not null,
-            Model = options.Model,
-            Scenario = options.Scenario,
-            StartedAt = startedAt,
-            FinishedAt = DateTimeOffset.UtcNow,
-            DurationSeconds = seconds,
-            Interrupted = interrupted,
-            Totals = totals,
-            AllRequests = metrics.AllRequests(percentiles),
-            Steps = steps,
-            Series = metrics.Series,
-            Checks = checks,
-            Thresholds = thresholds,
-            AuditBefore = auditBefore,
-            AuditAfter = auditAfter,
-            VisitorNumbers = numbers,
-            Passed = passed,
         };
     }
 

@@ -2,8 +2,8 @@ using System.Net.Http.Headers;
 
 namespace MindJourney.LoadTests.Checks;
 
-/// <summary>The admin routes the checks read. The key goes in the X-Admin-Key header and nowhere else.</summary>
-internal static class AdminApi
+/// <summary>Client of the admin routes the checks read. The key goes in the X-Admin-Key header and nowhere else.</summary>
+internal static class AdminClient
 {
     public const string KeyHeader = "X-Admin-Key";
 
