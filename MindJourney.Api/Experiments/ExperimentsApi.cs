@@ -1,21 +1,9 @@
-using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using MindJourney.Api.Data;
 using MindJourney.Api.Infrastructure;
 
 namespace MindJourney.Api.Experiments;
-
-public sealed record ExperimentResponse(Guid Id, string Title, string? Description, int TotalLevels, bool IsActive, DateTimeOffset CreatedAt);
-
-public sealed record LevelResponse(Guid Id, Guid ExperimentId, int LevelNumber, string Title, string? Description, JsonElement Questions)
-{
-    public static LevelResponse From(ExperimentLevel level)
-    {
-        using var questions = JsonDocument.Parse(level.Questions);
-        return new(level.Id, level.ExperimentId, level.LevelNumber, level.Title, level.Description, questions.RootElement.Clone());
-    }
-}
 
 public static class ExperimentsApi
 {
@@ -30,13 +18,13 @@ public static class ExperimentsApi
         return app;
     }
 
-    public static async Task<Results<Ok<ExperimentResponse>, ProblemHttpResult>> GetActiveExperiment(
+    public static async Task<Results<Ok<ExperimentSummary>, ProblemHttpResult>> GetActiveExperiment(
         MindJourneyDbContext db, CancellationToken cancellationToken)
     {
         var experiment = await db.Experiments.AsNoTracking()
             .Where(e => e.IsActive)
             .OrderByDescending(e => e.CreatedAt)
-            .Select(e => new ExperimentResponse(e.Id, e.Title, e.Description, e.TotalLevels, e.IsActive, e.CreatedAt))
+            .Select(e => new ExperimentSummary(e.Id, e.Title, e.Description, e.TotalLevels, e.IsActive, e.CreatedAt))
             .FirstOrDefaultAsync(cancellationToken);
 
         return experiment is null ? Problems.NotFound("No experiment is active.") : TypedResults.Ok(experiment);

@@ -15,7 +15,7 @@ namespace MindJourney.Api.Infrastructure;
 [JsonSerializable(typeof(CreateResponseRequest))]
 [JsonSerializable(typeof(ResponseResponse))]
 [JsonSerializable(typeof(List<ResponseResponse>))]
-[JsonSerializable(typeof(ExperimentResponse))]
+[JsonSerializable(typeof(ExperimentSummary))]
 [JsonSerializable(typeof(LevelResponse))]
 [JsonSerializable(typeof(List<LevelResponse>))]
 [JsonSerializable(typeof(RecoveryResult))]
