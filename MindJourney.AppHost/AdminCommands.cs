@@ -14,7 +14,7 @@ internal static class AdminCommands
 {
     public const string AuditCommand = "audit-visitor-numbers";
     public const string RecoverCommand = "recover-visitor-numbers";
-    private const string AdminKeyHeader = "X-Admin-Key";
+    internal const string AdminKeyHeader = "X-Admin-Key";
 
     /// <summary>Assignments listed in a recovery's result; the count says how many there were in all.</summary>
     private const int AssignmentsShown = 20;

@@ -20,6 +20,9 @@ public static class AdminApi
         api.MapGet("/visitor-numbers/audit", Audit)
             .WithName("AuditVisitorNumbers")
             .WithSummary("Duplicates, gaps, mismatches and pending uploads");
+        api.MapGet("/visitor-numbers/health", NumberingHealth)
+            .WithName("VisitorNumberingHealth")
+            .WithSummary("The numbering health check's status with its reason (/health says only the status)");
 
         return app;
     }
@@ -35,6 +38,9 @@ public static class AdminApi
     public static async Task<Ok<AuditReport>> Audit(VisitorNumberAudit audit, CancellationToken cancellationToken) =>
         TypedResults.Ok(await audit.RunAsync(cancellationToken));
 
+    public static async Task<Ok<NumberingHealthReport>> NumberingHealth(HealthCheckService health, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await NumberingHealthCheck.ReportAsync(health, cancellationToken));
+
     public static IServiceCollection AddAdminServices(this IServiceCollection services, IConfiguration configuration)
     {
         services.Configure<AdminOptions>(configuration.GetSection(AdminOptions.SectionName));
@@ -49,7 +55,7 @@ public static class AdminApi
         services.AddSingleton<AdminActionLog>();
         services.Configure<NumberingHealthOptions>(configuration.GetSection(NumberingHealthOptions.SectionName));
         services.AddSingleton<NumberingHealthCheck>();
-        services.AddHealthChecks().AddCheck<NumberingHealthCheck>("visitor-numbering", HealthStatus.Degraded, ["ready"]);
+        services.AddHealthChecks().AddCheck<NumberingHealthCheck>(NumberingHealthCheck.Name, HealthStatus.Degraded, ["ready"]);
         return services;
     }
 }

@@ -20,6 +20,10 @@ public sealed class NumberingHealthOptions
     public double CheckIntervalSeconds { get; set; } = 5;
 }
 
+/// <summary>The numbering check's status and reason, for the admin (the AppHost shows them on the API in the
+/// dashboard): /health tells anyone with the link only the status, and the reason names sessions and responses.</summary>
+public sealed record NumberingHealthReport(string Status, string? Reason);
+
 /// <summary>
 /// The audit's alarms, cut down to what a probe can afford on a large study: among the newest numbers (those being
 /// handed out now, <see cref="NumberingHealthOptions.RecentNumbers"/>), a session whose number is not its user's (told
@@ -31,7 +35,12 @@ public sealed class NumberingHealthOptions
 public sealed partial class NumberingHealthCheck(NpgsqlDataSource dataSource, IOptions<NumberingHealthOptions> options,
     ILogger<NumberingHealthCheck> logger) : IHealthCheck
 {
+    public const string Name = "visitor-numbering";
+
     private static readonly TimeSpan QueryTimeout = TimeSpan.FromSeconds(10);
+
+    // One instance for every call: the cached HealthCheckService keeps one report per predicate.
+    private static readonly Func<HealthCheckRegistration, bool> OnlyThis = registration => registration.Name == Name;
 
     private const string PositionSql = "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM visitor_counter_sequence";
 
@@ -101,6 +110,13 @@ public sealed partial class NumberingHealthCheck(NpgsqlDataSource dataSource, IO
         {
             _gate.Release();
         }
+    }
+
+    /// <summary>This check's entry as /health last computed it (at most a second old), failures included.</summary>
+    public static async Task<NumberingHealthReport> ReportAsync(HealthCheckService health, CancellationToken cancellationToken)
+    {
+        var entry = (await health.CheckHealthAsync(OnlyThis, cancellationToken)).Entries[Name];
+        return new NumberingHealthReport(entry.Status.ToString(), entry.Description);
     }
 
     private async Task<HealthCheckResult> LookAsync(CancellationToken cancellationToken)

@@ -20,4 +20,5 @@ namespace MindJourney.Api.Infrastructure;
 [JsonSerializable(typeof(List<LevelResponse>))]
 [JsonSerializable(typeof(RecoveryResult))]
 [JsonSerializable(typeof(AuditReport))]
+[JsonSerializable(typeof(NumberingHealthReport))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -88,7 +88,7 @@ public static class CliApp
         private readonly Option<string?> _config = new("--config", "-c") { Description = "JSON file holding any of these options by long name (apiUrl or api-url, ...).", HelpName = "file.json" };
         private readonly Option<bool> _allowRemote = new("--allow-remote") { Description = "Allow a non-loopback --api-url." };
         private readonly Option<bool> _allowFallback = new("--allow-fallback") { Description = "Accept sessions created without a visitor number (fallback); they are still counted and reported." };
-        private readonly Option<bool> _quiet = new("--quiet", "-q") { Description = "No live progress (also off when output is redirected)." };
+        private readonly Option<bool> _quiet = new("--quiet", "-q") { Description = "No progress: neither the live line nor, when output is redirected, a line every 5 s." };
         private readonly Option<string?> _timeout = new("--timeout") { Description = "Per-request timeout [default 30s].", HelpName = "time" };
         private readonly Option<int?> _verifySample = new("--verify-sample") { Description = "Journey: uploads verified after the run [default 20].", HelpName = "n" };
 
@@ -126,10 +126,11 @@ public static class CliApp
             var renderer = new ConsoleRenderer(console);
             renderer.Header(options);
 
-            var live = _env.Interactive && !options.Quiet;
-            var result = live
-                ? await renderer.RunLiveAsync(progress => LoadTestRunner.RunAsync(options, null, progress, cancellationToken)).ConfigureAwait(false)
-                : await LoadTestRunner.RunAsync(options, null, null, cancellationToken).ConfigureAwait(false);
+            Func<IProgress<LiveStats>?, Task<LoadTestResult>> run =
+                progress => LoadTestRunner.RunAsync(options, null, progress, cancellationToken);
+            var result = options.Quiet ? await run(null).ConfigureAwait(false)
+                : _env.Interactive ? await renderer.RunLiveAsync(run).ConfigureAwait(false)
+                : await renderer.RunLoggedAsync(run).ConfigureAwait(false);
 
             IReadOnlyList<string> files;
             try

@@ -6,9 +6,12 @@ using Spectre.Console.Rendering;
 
 namespace MindJourney.LoadTests.Cli;
 
-/// <summary>Console output: a header, the live progress line, and the final tables.</summary>
+/// <summary>Console output: a header, the live progress line (or progress lines), and the final tables.</summary>
 internal sealed class ConsoleRenderer(IAnsiConsole console)
 {
+    /// <summary>How often a progress line is written when no live line can be drawn.</summary>
+    private static readonly TimeSpan ProgressEvery = TimeSpan.FromSeconds(5);
+
     public void Header(LoadTestOptions options)
     {
         console.MarkupLine($"[bold]MindJourney load test[/] → {Markup.Escape(options.ApiUrl.ToString())}");
@@ -42,6 +45,19 @@ internal sealed class ConsoleRenderer(IAnsiConsole console)
             result = await task.ConfigureAwait(false);
         }).ConfigureAwait(false);
         return result!;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="run"/> writing a progress line every <see cref="ProgressEvery"/> of the load phase and
+    /// one at its end: where output is redirected (the AppHost's loadtests resource, whose console log the dashboard
+    /// shows; a CI log) a live line prints nothing until the run is over.
+    /// </summary>
+    public async Task<LoadTestResult> RunLoggedAsync(Func<IProgress<LiveStats>, Task<LoadTestResult>> run)
+    {
+        var lines = new ProgressLines(console);
+        var result = await run(lines).ConfigureAwait(false);
+        lines.WriteLast();
+        return result;
     }
 
     public void Summary(LoadTestResult r, IReadOnlyList<string> files)
@@ -154,8 +170,12 @@ internal sealed class ConsoleRenderer(IAnsiConsole console)
 
     private static IRenderable Line(LiveStats? s) => s is null
         ? new Markup("[grey]starting…[/]")
-        : new Markup(Markup.Escape(
-            $"{s.Elapsed:mm\\:ss} req {ReportText.Int(s.Requests)} rps {ReportText.Num(s.Rps, "0.0")} err {ReportText.Int(s.Failed)} drop {ReportText.Int(s.Dropped)} p99 {ReportText.Num(s.CurrentP99Ms, "0.0")}ms inflight {ReportText.Int(s.InFlight)} sessions {ReportText.Int(s.SessionsCreated)}"));
+        : new Markup(Markup.Escape(Text(s)));
+
+    private static string Text(LiveStats s) =>
+        $"{s.Elapsed:mm\\:ss} req {ReportText.Int(s.Requests)} rps {ReportText.Num(s.Rps, "0.0")} err {ReportText.Int(s.Failed)} " +
+        $"drop {ReportText.Int(s.Dropped)} p99 {ReportText.Num(s.CurrentP99Ms, "0.0")}ms inflight {ReportText.Int(s.InFlight)} " +
+        $"sessions {ReportText.Int(s.SessionsCreated)}";
 
     /// <summary>Keeps the newest value, synchronously (no SynchronizationContext hop).</summary>
     private sealed class Latest : IProgress<LiveStats>
@@ -165,5 +185,39 @@ internal sealed class ConsoleRenderer(IAnsiConsole console)
         public LiveStats? Value => Volatile.Read(ref _value);
 
         public void Report(LiveStats value) => Volatile.Write(ref _value, value);
+    }
+
+    /// <summary>Writes the sample at each <see cref="ProgressEvery"/> of elapsed time, and the newest one when asked.
+    /// Samples come one at a time, in order: the runner's sampler, then its final sample once the sampler stopped.</summary>
+    private sealed class ProgressLines(IAnsiConsole console) : IProgress<LiveStats>
+    {
+        private LiveStats? _latest;
+        private LiveStats? _written;
+        private TimeSpan _next = ProgressEvery;
+
+        public void Report(LiveStats value)
+        {
+            _latest = value;
+            if (value.Elapsed >= _next)
+            {
+                Write(value);
+                _next = ProgressEvery * (Math.Floor(value.Elapsed / ProgressEvery) + 1);
+            }
+        }
+
+        /// <summary>The end of the load phase, unless its line was just written.</summary>
+        public void WriteLast()
+        {
+            if (_latest is { } last && !ReferenceEquals(last, _written))
+            {
+                Write(last);
+            }
+        }
+
+        private void Write(LiveStats value)
+        {
+            console.WriteLine("progress " + Text(value));
+            _written = value;
+        }
     }
 }

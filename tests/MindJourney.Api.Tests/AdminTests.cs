@@ -254,6 +254,7 @@ public sealed class AdminTests(PostgresServer postgres)
     [
         (HttpMethod.Post, "/api/admin/assign-visitor-numbers"),
         (HttpMethod.Get, "/api/admin/visitor-numbers/audit"),
+        (HttpMethod.Get, "/api/admin/visitor-numbers/health"),
     ];
 
     private static async Task<JsonElement> RecoverAsync(HttpClient client)

@@ -3,7 +3,6 @@ using System.Text.Json;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Microsoft.Extensions.DependencyInjection;
-using Npgsql;
 
 namespace MindJourney.AppHost.Tests;
 
@@ -14,69 +13,43 @@ public sealed class AdminCommandsTests
     [Fact]
     public async Task The_audit_command_reports_a_fallback_session_and_the_recover_command_numbers_it()
     {
-        var dataPath = Path.Combine(Path.GetTempPath(), $"mindjourney-apphost-commands-{Guid.NewGuid():N}");
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        try
+        await using var host = await LocalAppHost.StartAsync("commands", [], timeout.Token);
+        var app = host.App;
+
+        // Visitors #1 and #2, then a fallback session (the sequence at its MAXVALUE), as the recovery's tests make one.
+        using var http = app.CreateHttpClient("api");
+        var experiment = await http.GetFromJsonAsync<JsonElement>("/api/experiment", timeout.Token);
+        var experimentId = experiment.GetProperty("id").GetGuid();
+        for (var i = 0; i < 2; i++)
         {
-            var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.MindJourney_AppHost>(
-                ["MindJourney:Postgres=local", "MindJourney:StorageEmulator=none", $"MindJourney:DataPath={dataPath}",
-                 $"MindJourney:ApiPort={Ports.Free()}"], timeout.Token);
-            await using var app = await builder.BuildAsync(timeout.Token);
-            await app.StartAsync(timeout.Token);
-            await app.ResourceNotifications.WaitForResourceHealthyAsync("api", timeout.Token);
-
-            // Visitors #1 and #2, then a fallback session (the sequence at its MAXVALUE), as the recovery's tests make one.
-            using var http = app.CreateHttpClient("api");
-            var experiment = await http.GetFromJsonAsync<JsonElement>("/api/experiment", timeout.Token);
-            var experimentId = experiment.GetProperty("id").GetGuid();
-            for (var i = 0; i < 2; i++)
-            {
-                (await http.PostAsJsonAsync("/api/session", new { experimentId }, timeout.Token)).EnsureSuccessStatusCode();
-            }
-
-            await ExecuteAsync(app, "ALTER SEQUENCE visitor_counter_sequence MAXVALUE 2", timeout.Token);
-            var fallback = await (await http.PostAsJsonAsync("/api/session", new { experimentId }, timeout.Token))
-                .Content.ReadFromJsonAsync<JsonElement>(timeout.Token);
-            Assert.Equal(JsonValueKind.Null, fallback.GetProperty("visitorNumber").ValueKind);
-            await ExecuteAsync(app, "ALTER SEQUENCE visitor_counter_sequence NO MAXVALUE", timeout.Token);
-            var commands = app.Services.GetRequiredService<ResourceCommandService>();
-
-            var audit = await commands.ExecuteCommandAsync("api", AdminCommands.AuditCommand, timeout.Token);
-            var recovery = await commands.ExecuteCommandAsync("api", AdminCommands.RecoverCommand, timeout.Token);
-            var after = await commands.ExecuteCommandAsync("api", AdminCommands.AuditCommand, timeout.Token);
-
-            Assert.True(audit.Success, audit.Message);
-            Assert.Equal("Sequence at 2: 0 duplicates, 0 gaps, 0 mismatched sessions, 0 mismatched responses, " +
-                "1 sessions without a number, 0 pending uploads.", audit.Message);
-            Assert.Contains("| Sessions without a number | 1 |", audit.Data?.Value, StringComparison.Ordinal);
-            Assert.True(recovery.Success, recovery.Message);
-            Assert.Equal("Handed out 1 numbers; 1 sessions numbered, 1 users, 0 responses and 0 stored objects updated.", recovery.Message);
-            Assert.Contains($"| {fallback.GetProperty("id").GetGuid()} | {fallback.GetProperty("userId").GetGuid()} | #3 |",
-                recovery.Data?.Value, StringComparison.Ordinal);
-            Assert.True(after.Success, after.Message);
-            Assert.StartsWith("Sequence at 3: 0 duplicates, 0 gaps", after.Message, StringComparison.Ordinal);
-            Assert.Contains("0 sessions without a number", after.Message, StringComparison.Ordinal);
-            var adminKey = await ParameterValueAsync(app, "admin-api-key", timeout.Token);
-            Assert.DoesNotContain(adminKey, await AllLogsAsync(app, "api"), StringComparison.Ordinal);
+            (await http.PostAsJsonAsync("/api/session", new { experimentId }, timeout.Token)).EnsureSuccessStatusCode();
         }
-        finally
-        {
-            try
-            {
-                Directory.Delete(dataPath, recursive: true);
-            }
-            catch (DirectoryNotFoundException)
-            {
-            }
-        }
-    }
 
-    private static async Task ExecuteAsync(DistributedApplication app, string sql, CancellationToken cancellationToken)
-    {
-        await using var connection = new NpgsqlConnection(await app.GetConnectionStringAsync("postgres", cancellationToken));
-        await connection.OpenAsync(cancellationToken);
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        await host.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence MAXVALUE 2", timeout.Token);
+        var fallback = await (await http.PostAsJsonAsync("/api/session", new { experimentId }, timeout.Token))
+            .Content.ReadFromJsonAsync<JsonElement>(timeout.Token);
+        Assert.Equal(JsonValueKind.Null, fallback.GetProperty("visitorNumber").ValueKind);
+        await host.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence NO MAXVALUE", timeout.Token);
+        var commands = app.Services.GetRequiredService<ResourceCommandService>();
+
+        var audit = await commands.ExecuteCommandAsync("api", AdminCommands.AuditCommand, timeout.Token);
+        var recovery = await commands.ExecuteCommandAsync("api", AdminCommands.RecoverCommand, timeout.Token);
+        var after = await commands.ExecuteCommandAsync("api", AdminCommands.AuditCommand, timeout.Token);
+
+        Assert.True(audit.Success, audit.Message);
+        Assert.Equal("Sequence at 2: 0 duplicates, 0 gaps, 0 mismatched sessions, 0 mismatched responses, " +
+            "1 sessions without a number, 0 pending uploads.", audit.Message);
+        Assert.Contains("| Sessions without a number | 1 |", audit.Data?.Value, StringComparison.Ordinal);
+        Assert.True(recovery.Success, recovery.Message);
+        Assert.Equal("Handed out 1 numbers; 1 sessions numbered, 1 users, 0 responses and 0 stored objects updated.", recovery.Message);
+        Assert.Contains($"| {fallback.GetProperty("id").GetGuid()} | {fallback.GetProperty("userId").GetGuid()} | #3 |",
+            recovery.Data?.Value, StringComparison.Ordinal);
+        Assert.True(after.Success, after.Message);
+        Assert.StartsWith("Sequence at 3: 0 duplicates, 0 gaps", after.Message, StringComparison.Ordinal);
+        Assert.Contains("0 sessions without a number", after.Message, StringComparison.Ordinal);
+        var adminKey = await ParameterValueAsync(app, "admin-api-key", timeout.Token);
+        Assert.DoesNotContain(adminKey, await host.LogsAsync("api"), StringComparison.Ordinal);
     }
 
     private static async Task<string> ParameterValueAsync(DistributedApplication app, string name, CancellationToken cancellationToken)
@@ -84,21 +57,5 @@ public sealed class AdminCommandsTests
         var parameter = app.Services.GetRequiredService<DistributedApplicationModel>().Resources
             .OfType<ParameterResource>().Single(p => p.Name == name);
         return await parameter.GetValueAsync(cancellationToken) ?? throw new InvalidOperationException($"No {name}.");
-    }
-
-    /// <summary>Every line the dashboard has for the resource so far (its console and the AppHost's own lines about it).</summary>
-    private static async Task<string> AllLogsAsync(DistributedApplication app, string name)
-    {
-        var resource = app.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(r => r.Name == name);
-        var text = new System.Text.StringBuilder();
-        await foreach (var batch in app.Services.GetRequiredService<ResourceLoggerService>().GetAllAsync(resource))
-        {
-            foreach (var line in batch)
-            {
-                text.AppendLine(line.Content);
-            }
-        }
-
-        return text.ToString();
     }
 }

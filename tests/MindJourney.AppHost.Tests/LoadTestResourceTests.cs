@@ -3,107 +3,91 @@ using System.Text.Json;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Microsoft.Extensions.DependencyInjection;
-using Npgsql;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace MindJourney.AppHost.Tests;
 
 /// <summary>The load harness as a dashboard resource: not started with the app, started on command against the
-/// running API, and its exit code is its final state.</summary>
+/// running API, its progress and report folder in its console log, its metrics sent where the dashboard takes them,
+/// and its exit code is its final state.</summary>
 public sealed class LoadTestResourceTests
 {
+    private static readonly string[] Load = ["MindJourney:LoadTest:Users=4", "MindJourney:LoadTest:Duration=3s"];
+
     [Fact]
-    public async Task The_load_run_waits_for_its_start_command_and_ends_with_exit_code_0_against_a_healthy_api()
+    public async Task The_load_run_waits_for_its_start_command_logs_its_progress_sends_its_metrics_and_ends_with_exit_code_0()
     {
-        var dataPath = Path.Combine(Path.GetTempPath(), $"mindjourney-apphost-load-{Guid.NewGuid():N}");
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
-        try
-        {
-            var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.MindJourney_AppHost>(
-                ["MindJourney:Postgres=local", "MindJourney:StorageEmulator=none", $"MindJourney:DataPath={dataPath}",
-                 $"MindJourney:ApiPort={Ports.Free()}", "MindJourney:LoadTest:Users=4", "MindJourney:LoadTest:Duration=3s"], timeout.Token);
-            await using var app = await builder.BuildAsync(timeout.Token);
-            await app.StartAsync(timeout.Token);
-            await app.ResourceNotifications.WaitForResourceHealthyAsync("api", timeout.Token);
+        await using var dashboard = await OtlpReceiver.StartAsync();
+        await using var host = await LocalAppHost.StartAsync("load",
+            [.. Load, $"ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL={dashboard.Url}"], timeout.Token);
+        var app = host.App;
 
-            Assert.True(app.ResourceNotifications.TryGetCurrentState(LoadTestResources.ResourceName, out var before));
-            Assert.Equal(KnownResourceStates.NotStarted, before.Snapshot.State?.Text);
+        Assert.True(app.ResourceNotifications.TryGetCurrentState(LoadTestResources.ResourceName, out var before));
+        Assert.Equal(KnownResourceStates.NotStarted, before.Snapshot.State?.Text);
 
-            var start = await app.Services.GetRequiredService<ResourceCommandService>()
-                .ExecuteCommandAsync(LoadTestResources.ResourceName, KnownResourceCommands.StartCommand, timeout.Token);
-            Assert.True(start.Success, start.Message);
-            var finished = await app.ResourceNotifications.WaitForResourceAsync(LoadTestResources.ResourceName,
-                e => e.Snapshot.State?.Text is { } state && state != KnownResourceStates.NotStarted
-                     && KnownResourceStates.TerminalStates.Contains(state), timeout.Token);
+        var finished = await RunLoadTestsAsync(app, timeout.Token);
 
-            Assert.Equal(0, finished.Snapshot.ExitCode);
-            Assert.Single(Directory.EnumerateFiles(Path.Combine(dataPath, "load-reports"), "report.json", SearchOption.AllDirectories));
-        }
-        finally
-        {
-            try
-            {
-                Directory.Delete(dataPath, recursive: true);
-            }
-            catch (DirectoryNotFoundException)
-            {
-            }
-        }
+        Assert.Equal(0, finished.Snapshot.ExitCode);
+        var report = Assert.Single(
+            Directory.EnumerateFiles(Path.Combine(host.DataPath, "load-reports"), "report.json", SearchOption.AllDirectories));
+        var logs = await WaitForLogAsync(host, LoadTestResources.ResourceName, $"Reports: {Path.GetDirectoryName(report)}", timeout.Token);
+        Assert.Matches(@"progress 00:0\d req [1-9][0-9,]* rps [0-9.]+ err 0 drop 0 p99 [0-9.]+ms", logs);
+        await dashboard.WaitForMetricsAsync(["mindjourney.loadtest.requests", "mindjourney.loadtest.request.duration"], timeout.Token);
     }
 
     [Fact]
-    public async Task The_load_run_ends_with_a_non_zero_exit_code_when_the_audit_finds_a_mismatched_session()
+    public async Task The_load_run_starts_against_an_api_degraded_by_a_mismatched_session_and_ends_with_a_non_zero_exit_code()
     {
-        var dataPath = Path.Combine(Path.GetTempPath(), $"mindjourney-apphost-load-{Guid.NewGuid():N}");
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
-        try
+        await using var host = await LocalAppHost.StartAsync("load", Load, timeout.Token);
+        var app = host.App;
+
+        // A session whose number disagrees with its visitor's: the API turns Degraded, and the audit after the run
+        // must report it.
+        using var http = app.CreateHttpClient("api");
+        var experiment = await http.GetFromJsonAsync<JsonElement>("/api/experiment", timeout.Token);
+        var session = await (await http.PostAsJsonAsync("/api/session",
+                new { experimentId = experiment.GetProperty("id").GetGuid() }, timeout.Token))
+            .EnsureSuccessStatusCode().Content.ReadFromJsonAsync<JsonElement>(timeout.Token);
+        await host.ExecuteAsync(
+            $"UPDATE experiment_sessions SET visitor_number = visitor_number + 1000 WHERE id = '{session.GetProperty("id").GetGuid()}'",
+            timeout.Token);
+        await app.ResourceNotifications.WaitForResourceAsync("api", e => e.Snapshot.HealthStatus == HealthStatus.Degraded, timeout.Token);
+
+        var finished = await RunLoadTestsAsync(app, timeout.Token);
+
+        Assert.NotEqual(0, finished.Snapshot.ExitCode);
+        var report = Assert.Single(
+            Directory.EnumerateFiles(Path.Combine(host.DataPath, "load-reports"), "report.json", SearchOption.AllDirectories));
+        using var result = JsonDocument.Parse(await File.ReadAllTextAsync(report, timeout.Token));
+        var audit = Assert.Single(result.RootElement.GetProperty("checks").EnumerateArray(),
+            c => c.GetProperty("name").GetString() == "audit_clean");
+        Assert.Equal("Failed", audit.GetProperty("outcome").GetString());
+        Assert.Contains("mismatchedSessions 1", audit.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    private static async Task<ResourceEvent> RunLoadTestsAsync(DistributedApplication app, CancellationToken cancellationToken)
+    {
+        var start = await app.Services.GetRequiredService<ResourceCommandService>()
+            .ExecuteCommandAsync(LoadTestResources.ResourceName, KnownResourceCommands.StartCommand, cancellationToken);
+        Assert.True(start.Success, start.Message);
+        return await app.ResourceNotifications.WaitForResourceAsync(LoadTestResources.ResourceName,
+            e => e.Snapshot.State?.Text is { } state && state != KnownResourceStates.NotStarted
+                 && KnownResourceStates.TerminalStates.Contains(state), cancellationToken);
+    }
+
+    /// <summary>The resource's log once it holds <paramref name="line"/>: a finished process's last lines may reach
+    /// the log a moment after its exit.</summary>
+    private static async Task<string> WaitForLogAsync(LocalAppHost host, string resource, string line, CancellationToken cancellationToken)
+    {
+        var logs = await host.LogsAsync(resource);
+        while (!logs.Contains(line, StringComparison.Ordinal))
         {
-            var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.MindJourney_AppHost>(
-                ["MindJourney:Postgres=local", "MindJourney:StorageEmulator=none", $"MindJourney:DataPath={dataPath}",
-                 $"MindJourney:ApiPort={Ports.Free()}", "MindJourney:LoadTest:Users=4", "MindJourney:LoadTest:Duration=3s"], timeout.Token);
-            await using var app = await builder.BuildAsync(timeout.Token);
-            await app.StartAsync(timeout.Token);
-            await app.ResourceNotifications.WaitForResourceHealthyAsync("api", timeout.Token);
-
-            // A session whose number disagrees with its visitor's: the audit after the run must report it.
-            using var http = app.CreateHttpClient("api");
-            var experiment = await http.GetFromJsonAsync<JsonElement>("/api/experiment", timeout.Token);
-            var session = await (await http.PostAsJsonAsync("/api/session",
-                    new { experimentId = experiment.GetProperty("id").GetGuid() }, timeout.Token))
-                .EnsureSuccessStatusCode().Content.ReadFromJsonAsync<JsonElement>(timeout.Token);
-            await using (var connection = new NpgsqlConnection(await app.GetConnectionStringAsync("postgres", timeout.Token)))
-            {
-                await connection.OpenAsync(timeout.Token);
-                await using var command = new NpgsqlCommand(
-                    "UPDATE experiment_sessions SET visitor_number = visitor_number + 1000 WHERE id = $1", connection);
-                command.Parameters.AddWithValue(session.GetProperty("id").GetGuid());
-                Assert.Equal(1, await command.ExecuteNonQueryAsync(timeout.Token));
-            }
-
-            var start = await app.Services.GetRequiredService<ResourceCommandService>()
-                .ExecuteCommandAsync(LoadTestResources.ResourceName, KnownResourceCommands.StartCommand, timeout.Token);
-            Assert.True(start.Success, start.Message);
-            var finished = await app.ResourceNotifications.WaitForResourceAsync(LoadTestResources.ResourceName,
-                e => e.Snapshot.State?.Text is { } state && state != KnownResourceStates.NotStarted
-                     && KnownResourceStates.TerminalStates.Contains(state), timeout.Token);
-
-            Assert.NotEqual(0, finished.Snapshot.ExitCode);
-            var report = Assert.Single(
-                Directory.EnumerateFiles(Path.Combine(dataPath, "load-reports"), "report.json", SearchOption.AllDirectories));
-            using var result = JsonDocument.Parse(await File.ReadAllTextAsync(report, timeout.Token));
-            var audit = Assert.Single(result.RootElement.GetProperty("checks").EnumerateArray(),
-                c => c.GetProperty("name").GetString() == "audit_clean");
-            Assert.Equal("Failed", audit.GetProperty("outcome").GetString());
-            Assert.Contains("mismatchedSessions 1", audit.GetProperty("detail").GetString(), StringComparison.Ordinal);
+            await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
+            logs = await host.LogsAsync(resource);
         }
-        finally
-        {
-            try
-            {
-                Directory.Delete(dataPath, recursive: true);
-            }
-            catch (DirectoryNotFoundException)
-            {
-            }
-        }
+
+        return logs;
     }
 }

@@ -221,4 +221,36 @@ public sealed class EndToEndTests
             }
         }
     }
+
+    [Fact]
+    public async Task Cli_with_redirected_output_writes_a_progress_line_every_5_seconds_and_the_report_folder()
+    {
+        await using var api = await TinyVisitorApi.StartAsync();
+        var dir = Path.Combine(Path.GetTempPath(), "mj-cli-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var output = new StringWriter();
+            var env = new CliEnvironment(new Dictionary<string, string?> { ["API_URL"] = api.ApiUrl.ToString() }, output, new StringWriter(),
+                Interactive: false);
+            var quiet = new StringWriter();
+
+            var code = await CliApp.RunAsync(["--users", "2", "--duration", "8s", "--report-dir", dir], env);
+            await CliApp.RunAsync(["--users", "1", "--iterations", "3", "--report-dir", dir, "--quiet"], env with { Out = quiet });
+
+            Assert.Equal(0, code);
+            var progress = output.ToString().Split('\n').Where(l => l.StartsWith("progress ", StringComparison.Ordinal)).ToList();
+            Assert.Matches(@"^progress 00:0[5-7] req [1-9][0-9,]* rps [0-9.]+ err 0 drop 0 p99 [0-9.]+ms", progress[0]);
+            Assert.Equal(2, progress.Count);
+            Assert.Matches(@"^progress 00:(0[89]|1[0-9]) req ", progress[1]);
+            Assert.Contains($"Reports: {dir}", output.ToString(), StringComparison.Ordinal);
+            Assert.DoesNotContain("progress ", quiet.ToString(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
 }
