@@ -20,4 +20,6 @@ namespace MindJourney.Api.Infrastructure;
 [JsonSerializable(typeof(List<LevelResponse>))]
 [JsonSerializable(typeof(RecoveryResult))]
 [JsonSerializable(typeof(AuditReport))]
+[JsonSerializable(typeof(List<ParticipantRow>))]
+[JsonSerializable(typeof(IReadOnlyList<AdminActionEntry>))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;
