@@ -19,6 +19,9 @@ const count = new Intl.NumberFormat();
 
 const formatDate = (iso) => dateTime.format(new Date(iso));
 
+/** "1 session", "3 sessions". */
+const plural = (n, noun) => `${count.format(n)} ${noun}${n === 1 ? "" : "s"}`;
+
 const visitorLabel = (number, mode) => {
   if (number === null || number === undefined) {
     return "No number yet";
@@ -138,7 +141,7 @@ function participantRow(row) {
     h("td", { text: row.isCompleted ? "Yes" : "No" }),
     h("td", { className: "number", text: count.format(row.responses) }),
     h("td", { className: "number", text: count.format(row.files) }),
-    h("td", {}, h("code", { className: "session-id", title: row.sessionId, text: row.sessionId.slice(0, 8) })));
+    h("td", {}, h("code", { className: "session-id", text: row.sessionId })));
 }
 
 function renderParticipants() {
@@ -167,16 +170,12 @@ async function refreshParticipants() {
   const shown = Math.min(Math.max(state.rows.length, pageSize), maxPageSize);
   try {
     const page = await adminApi.participants(`/api/admin/participants?limit=${shown}`);
-    if (state.rows.length <= shown) {
-      state.rows = page.rows;
-      state.next = page.next;
-    } else {
-      // More than one page of the largest size is on screen: keep the older rows below the fresh ones.
-      const last = page.rows.at(-1)?.sessionId ?? "";
-      const tail = state.rows.filter((r) => r.sessionId < last);
-      state.rows = page.rows.concat(tail);
-    }
-
+    // Newcomers push older rows out of the fresh page: keep those below it (ids are time-ordered, so the text
+    // order of two ids is their start order), with the link that already follows them.
+    const last = page.rows.at(-1)?.sessionId;
+    const tail = last ? state.rows.filter((r) => r.sessionId < last) : [];
+    state.rows = page.rows.concat(tail);
+    state.next = tail.length > 0 ? state.next : page.next;
     renderParticipants();
     $("participants-updated").textContent = `Updated at ${time.format(new Date())}.`;
   } catch (error) {
@@ -201,7 +200,8 @@ async function loadMore() {
     state.rows = state.rows.concat(page.rows.filter((r) => !known.has(r.sessionId)));
     state.next = page.next;
     renderParticipants();
-    $("participants-status").textContent = `${page.rows.length} more participants loaded; ${state.rows.length} shown.`;
+    const loaded = page.rows.length;
+    $("participants-status").textContent = `${loaded} more participant${loaded === 1 ? "" : "s"} loaded; ${state.rows.length} shown.`;
   } catch (error) {
     if (!signedOutBy(error)) {
       $("participants-status").textContent = `More participants could not be loaded. ${describe(error)}`;
@@ -276,7 +276,7 @@ function renderAudit(report) {
             h("th", { scope: "row", text: c.condition }),
             h("td", { className: "number", text: count.format(c.started) }),
             h("td", { className: "number", text: count.format(c.completed) }),
-            h("td", {}, h("code", { title: c.experimentId, text: String(c.experimentId).slice(0, 8) })))))))
+            h("td", {}, h("code", { text: String(c.experimentId) })))))))
     : h("p", { className: "note", text: "This server does not report conditions." });
 
   replaceChildren($("audit-report"),
@@ -372,7 +372,7 @@ function renderRecovery(result) {
             h("th", { scope: "col", text: "Session" }),
             h("th", { scope: "col", text: "Visitor number" }))),
           h("tbody", {}, assignments.map((a) => h("tr", {},
-            h("td", {}, h("code", { className: "session-id", title: a.sessionId, text: a.sessionId.slice(0, 8) })),
+            h("td", {}, h("code", { className: "session-id", text: a.sessionId })),
             h("td", { text: `#${a.visitorNumber}` })))))));
 }
 
@@ -455,7 +455,7 @@ async function downloadExport(event) {
 function whatItDid(action) {
   const details = action.details ?? {};
   if (action.action === "recovery") {
-    return `${details.numbersAssigned ?? 0} new numbers given, ${details.sessionsScanned ?? 0} sessions looked at`;
+    return `${plural(details.numbersAssigned ?? 0, "new number")} given, ${plural(details.sessionsScanned ?? 0, "session")} looked at`;
   }
 
   const text = JSON.stringify(details);
