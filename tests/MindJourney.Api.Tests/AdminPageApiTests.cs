@@ -30,7 +30,8 @@ public sealed class AdminPageApiTests(PostgresServer postgres)
             Assert.Equal(HttpStatusCode.Created, email.StatusCode);
         }
 
-        await api.ExecuteAsync($"UPDATE experiment_sessions SET current_level = 4, is_completed = true WHERE id = '{started[3].GetProperty("id")}'");
+        await api.ExecuteAsync(
+            $"UPDATE experiment_sessions SET current_level = 4, is_completed = true WHERE id = '{started[3].GetProperty("id")}'");
 
         var rows = new List<JsonElement>();
         var next = "/api/admin/participants?limit=2";
@@ -49,7 +50,8 @@ public sealed class AdminPageApiTests(PostgresServer postgres)
 
         Assert.Equal(3, pages);
         Assert.Equal(started.Select(s => s.GetProperty("id").GetGuid()).Reverse(), rows.Select(r => r.GetProperty("sessionId").GetGuid()));
-        Assert.Equal(started.Select(s => s.GetProperty("visitorNumber").GetInt32()).Reverse(), rows.Select(r => r.GetProperty("visitorNumber").GetInt32()));
+        Assert.Equal(started.Select(s => s.GetProperty("visitorNumber").GetInt32()).Reverse(),
+            rows.Select(r => r.GetProperty("visitorNumber").GetInt32()));
         Assert.All(rows, r =>
         {
             Assert.Equal("live", r.GetProperty("mode").GetString());
@@ -155,7 +157,8 @@ public sealed class AdminPageApiTests(PostgresServer postgres)
         Assert.Equal(3, assignment.GetProperty("visitorNumber").GetInt32());
 
         using var one = await AdminGetAsync(api.Client, "/api/admin/actions?limit=1");
-        Assert.Equal(latest.GetProperty("id").GetGuid(), Assert.Single((await one.Content.ReadFromJsonAsync<JsonElement>()).EnumerateArray()).GetProperty("id").GetGuid());
+        var only = Assert.Single((await one.Content.ReadFromJsonAsync<JsonElement>()).EnumerateArray());
+        Assert.Equal(latest.GetProperty("id").GetGuid(), only.GetProperty("id").GetGuid());
     }
 
     private static Task<HttpResponseMessage> AdminGetAsync(HttpClient client, string url)

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
@@ -56,7 +57,8 @@ public sealed partial class AdminPageTests(PostgresServer postgres, ChromiumFixt
         // Live: a participant who presses Play now appears at the top without a reload (within a few refreshes),
         // and progress moves; the rows loaded by hand stay.
         var late = await AdminPage.StartSessionAsync(api);
-        await api.ExecuteAsync($"UPDATE experiment_sessions SET is_completed = true, current_level = 4 WHERE id = '{sessions[^1].GetProperty("id")}'");
+        await api.ExecuteAsync(
+            $"UPDATE experiment_sessions SET is_completed = true, current_level = 4 WHERE id = '{sessions[^1].GetProperty("id")}'");
         await Expect(newest.Locator("th")).ToHaveTextAsync($"#{late.GetProperty("visitorNumber").GetInt32()}", new() { Timeout = 30_000 });
         await Expect(admin.ParticipantRows).ToHaveCountAsync(27);
         await Expect(admin.ParticipantRows.Nth(1).Locator("td").Nth(4)).ToHaveTextAsync("Yes");
@@ -133,7 +135,8 @@ public sealed partial class AdminPageTests(PostgresServer postgres, ChromiumFixt
             foreach (var (condition, i) in conditions.EnumerateArray().Select((c, i) => (c, i)))
             {
                 await Expect(rows.Nth(i).Locator("th")).ToHaveTextAsync(condition.GetProperty("condition").GetString()!);
-                await Expect(rows.Nth(i).Locator("td").First).ToHaveTextAsync(condition.GetProperty("started").GetInt64().ToString("N0", System.Globalization.CultureInfo.GetCultureInfo("en-GB")));
+                var started = condition.GetProperty("started").GetInt64().ToString("N0", CultureInfo.GetCultureInfo("en-GB"));
+                await Expect(rows.Nth(i).Locator("td").First).ToHaveTextAsync(started);
             }
         }
         else
@@ -209,7 +212,8 @@ public sealed partial class AdminPageTests(PostgresServer postgres, ChromiumFixt
         await Expect(logged.Nth(2)).ToHaveTextAsync(Fingerprint());
         await Expect(logged.Nth(3)).ToHaveTextAsync("1 new number given, 1 session looked at");
         await Expect(page.Locator("body")).Not.ToContainTextAsync(AdminPage.Key);
-        Assert.Equal(3, await api.ScalarAsync<int>($"SELECT visitor_number FROM experiment_sessions WHERE id = '{fallback.GetProperty("id")}'"));
+        Assert.Equal(3, await api.ScalarAsync<int>(
+            $"SELECT visitor_number FROM experiment_sessions WHERE id = '{fallback.GetProperty("id")}'"));
         await admin.Checks.ExpectAccessibleAsync();
         await admin.ScreenshotAsync("recovery-result");
 

@@ -51,7 +51,8 @@ function showSignIn(message = "") {
     $(id).replaceChildren();
   }
 
-  for (const id of ["participants-updated", "participants-status", "audit-status", "recovery-status", "export-status", "actions-status"]) {
+  const statuses = ["participants-updated", "participants-status", "audit-status", "recovery-status", "export-status", "actions-status"];
+  for (const id of statuses) {
     $(id).textContent = "";
   }
 
@@ -133,7 +134,11 @@ function showDashboard() {
 function participantRow(row) {
   const level = row.isCompleted ? `${row.totalLevels} of ${row.totalLevels}` : `${row.currentLevel} of ${row.totalLevels}`;
   return h("tr", { dataset: { sessionId: row.sessionId } },
-    h("th", { scope: "row", className: row.visitorNumber === null ? "unnumbered" : null, text: visitorLabel(row.visitorNumber, row.mode) }),
+    h("th", {
+      scope: "row",
+      className: row.visitorNumber === null ? "unnumbered" : null,
+      text: visitorLabel(row.visitorNumber, row.mode),
+    }),
     h("td", { text: row.condition ?? "—" }),
     h("td", { text: row.mode === "pilot" ? "Pilot" : "Live" }),
     h("td", {}, h("time", { datetime: row.createdAt, text: formatDate(row.createdAt) })),
@@ -170,6 +175,10 @@ async function refreshParticipants() {
   const shown = Math.min(Math.max(state.rows.length, pageSize), maxPageSize);
   try {
     const page = await adminApi.participants(`/api/admin/participants?limit=${shown}`);
+    if (!adminKey.get()) {
+      return; // signed out meanwhile: show nothing
+    }
+
     // Newcomers push older rows out of the fresh page: keep those below it (ids are time-ordered, so the text
     // order of two ids is their start order), with the link that already follows them.
     const last = page.rows.at(-1)?.sessionId;
@@ -235,7 +244,9 @@ function figure(term, value, { attention = false } = {}) {
 }
 
 function listOrNone(items, describeItem, none) {
-  return items.length === 0 ? h("p", { className: "all-clear", text: none }) : h("ul", {}, items.map((item) => h("li", { text: describeItem(item) })));
+  return items.length === 0
+    ? h("p", { className: "all-clear", text: none })
+    : h("ul", {}, items.map((item) => h("li", { text: describeItem(item) })));
 }
 
 function renderAudit(report) {
@@ -287,7 +298,8 @@ function renderAudit(report) {
       figure("People with a number", report.numberedUsers),
       figure("Sessions without a number", report.unnumberedSessions, { attention: report.unnumberedSessions > 0 }),
       figure("Sessions whose number differs from their person's", report.mismatchedSessions, { attention: report.mismatchedSessions > 0 }),
-      figure("Answers whose number differs from their session's", report.mismatchedResponses, { attention: report.mismatchedResponses > 0 }),
+      figure("Answers whose number differs from their session's", report.mismatchedResponses,
+        { attention: report.mismatchedResponses > 0 }),
       figure("Uploads pending delivery", report.pendingUploads, { attention: report.pendingUploads > 0 }),
       figure("Uploads refused by storage", report.rejectedUploads, { attention: report.rejectedUploads > 0 })),
     h("h3", { id: "gaps-heading", text: "Gaps" }),
@@ -302,8 +314,13 @@ function renderAudit(report) {
 
 async function loadAudit({ announce = false } = {}) {
   try {
-    state.audit = await adminApi.audit();
-    renderAudit(state.audit);
+    const report = await adminApi.audit();
+    if (!adminKey.get()) {
+      return;
+    }
+
+    state.audit = report;
+    renderAudit(report);
     $("audit-status").textContent = announce ? `Audit run at ${time.format(new Date())}.` : "";
   } catch (error) {
     if (!signedOutBy(error)) {
@@ -465,6 +482,10 @@ function whatItDid(action) {
 async function loadActions({ announce = false } = {}) {
   try {
     const actions = await adminApi.actions();
+    if (!adminKey.get()) {
+      return;
+    }
+
     replaceChildren($("actions-body"), actions.length === 0
       ? h("tr", {}, h("td", { colspan: 4, className: "empty", text: "Nothing recorded yet." }))
       : actions.map((a) => h("tr", {},
