@@ -17,6 +17,9 @@ public sealed partial class AdminActionLog(NpgsqlDataSource dataSource, ILogger<
     public const string Recovery = "recovery";
     public const string Export = "export";
 
+    public const int DefaultListed = 50;
+    public const int MaxListed = 500;
+
     /// <summary>Written after the action itself: an action that ran is never undone because its record could not
     /// be written (that failure is logged instead).</summary>
     public async Task RecordAsync<T>(ClaimsPrincipal admin, string action, T details, JsonTypeInfo<T> detailsType)

@@ -12,7 +12,8 @@ public static class AdminApi
     {
         var api = app.MapGroup("/api/admin")
             .WithTags("Admin")
-            .RequireAuthorization(AdminKeyAuthenticationHandler.PolicyName);
+            .RequireAuthorization(AdminKeyAuthenticationHandler.PolicyName)
+            .AddEndpointFilter(NotStored);
 
         api.MapPost("/assign-visitor-numbers", AssignVisitorNumbers)
             .WithName("AssignVisitorNumbers")
@@ -23,8 +24,21 @@ public static class AdminApi
         api.MapGet("/visitor-numbers/health", NumberingHealth)
             .WithName("VisitorNumberingHealth")
             .WithSummary("The numbering health check's status with its reason (/health says only the status)");
+        api.MapGet("/participants", ListParticipants)
+            .WithName("ListParticipants")
+            .WithSummary("Sessions newest first, a page at a time (next page in the Link header): number, progress, answers");
+        api.MapGet("/actions", ListActions)
+            .WithName("ListAdminActions")
+            .WithSummary("What researchers did (recoveries, exports), newest first, by key fingerprint");
 
         return app;
+    }
+
+    /// <summary>Participants' data and what the key did: never kept by a browser cache or a proxy.</summary>
+    private static async ValueTask<object?> NotStored(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        context.HttpContext.Response.Headers.CacheControl = "no-store";
+        return await next(context);
     }
 
     public static async Task<Ok<RecoveryResult>> AssignVisitorNumbers(
@@ -41,6 +55,38 @@ public static class AdminApi
     public static async Task<Ok<NumberingHealthReport>> NumberingHealth(HealthCheckService health, CancellationToken cancellationToken) =>
         TypedResults.Ok(await NumberingHealthCheck.ReportAsync(health, cancellationToken));
 
+    /// <summary>One page of sessions, newest first (the body stays a JSON array); when more follow, a
+    /// <c>Link: &lt;…?before={last session id}&gt;; rel="next"</c> header points at the next page.</summary>
+    public static async Task<Results<Ok<List<ParticipantRow>>, ProblemHttpResult>> ListParticipants(
+        int? limit, Guid? before, HttpContext http, ParticipantList participants, CancellationToken cancellationToken)
+    {
+        if (limit is < 1 or > ParticipantList.MaxPage)
+        {
+            return Problems.BadRequest($"limit must be between 1 and {ParticipantList.MaxPage}.");
+        }
+
+        var pageSize = limit ?? ParticipantList.DefaultPage;
+        var rows = await participants.PageAsync(pageSize + 1, before, cancellationToken);
+        if (rows.Count > pageSize)
+        {
+            rows.RemoveAt(pageSize);
+            http.Response.Headers.Link = $"</api/admin/participants?limit={pageSize}&before={rows[^1].SessionId}>; rel=\"next\"";
+        }
+
+        return TypedResults.Ok(rows);
+    }
+
+    public static async Task<Results<Ok<IReadOnlyList<AdminActionEntry>>, ProblemHttpResult>> ListActions(
+        int? limit, AdminActionLog actions, CancellationToken cancellationToken)
+    {
+        if (limit is < 1 or > AdminActionLog.MaxListed)
+        {
+            return Problems.BadRequest($"limit must be between 1 and {AdminActionLog.MaxListed}.");
+        }
+
+        return TypedResults.Ok(await actions.ListAsync(limit ?? AdminActionLog.DefaultListed, cancellationToken));
+    }
+
     public static IServiceCollection AddAdminServices(this IServiceCollection services, IConfiguration configuration)
     {
         services.Configure<AdminOptions>(configuration.GetSection(AdminOptions.SectionName));
@@ -53,6 +99,7 @@ public static class AdminApi
         services.AddSingleton<VisitorNumberRecovery>();
         services.AddSingleton<VisitorNumberAudit>();
         services.AddSingleton<AdminActionLog>();
+        services.AddSingleton<ParticipantList>();
         services.Configure<NumberingHealthOptions>(configuration.GetSection(NumberingHealthOptions.SectionName));
         services.AddSingleton<NumberingHealthCheck>();
         services.AddHealthChecks().AddCheck<NumberingHealthCheck>(NumberingHealthCheck.Name, HealthStatus.Degraded, ["ready"]);

@@ -21,4 +21,6 @@ namespace MindJourney.Api.Infrastructure;
 [JsonSerializable(typeof(RecoveryResult))]
 [JsonSerializable(typeof(AuditReport))]
 [JsonSerializable(typeof(NumberingHealthReport))]
+[JsonSerializable(typeof(List<ParticipantRow>))]
+[JsonSerializable(typeof(IReadOnlyList<AdminActionEntry>))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -1,0 +1,73 @@
+using Npgsql;
+
+namespace MindJourney.Api.Admin;
+
+/// <summary>One row of the researcher page's participants table: a session, its person's number and its progress.
+/// <see cref="VisitorNumber"/> is a pilot number when <see cref="Mode"/> is pilot.</summary>
+public sealed record ParticipantRow(
+    Guid SessionId,
+    int? VisitorNumber,
+    string Mode,
+    string? Condition,
+    DateTimeOffset CreatedAt,
+    int CurrentLevel,
+    int TotalLevels,
+    bool IsCompleted,
+    long Responses,
+    long Files);
+
+/// <summary>
+/// Sessions newest first, a page at a time. Session ids are UUIDv7 (time-ordered), so the primary key is the
+/// order in which sessions started: a page is one walk down that index from the cursor, and each row's response
+/// and file counts one probe of <c>(session_id, created_at)</c>. Nothing counts every session, so a page costs
+/// the same with a million of them.
+/// </summary>
+public sealed class ParticipantList(NpgsqlDataSource dataSource)
+{
+    public const int DefaultPage = 50;
+    public const int MaxPage = 500;
+
+    private const string Columns = """
+        SELECT s.id, s.visitor_number, s.mode, s.condition, s.created_at, s.current_level, e.total_levels, s.is_completed,
+               c.responses, c.files
+        FROM experiment_sessions s
+        JOIN experiments e ON e.id = s.experiment_id
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS responses, count(r.file_id) AS files FROM experiment_responses r WHERE r.session_id = s.id
+        ) c
+        """;
+
+    private const string FirstPageSql = Columns + " ORDER BY s.id DESC LIMIT $1";
+    private const string NextPageSql = Columns + " WHERE s.id < $2 ORDER BY s.id DESC LIMIT $1";
+
+    /// <summary>Up to <paramref name="limit"/> sessions that started before the session <paramref name="before"/>
+    /// (all, without it), newest first.</summary>
+    public async Task<List<ParticipantRow>> PageAsync(int limit, Guid? before, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(before is null ? FirstPageSql : NextPageSql);
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
+        if (before is { } cursor)
+        {
+            command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = cursor });
+        }
+
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var rows = new List<ParticipantRow>(limit);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new ParticipantRow(
+                reader.GetGuid(0),
+                reader.IsDBNull(1) ? null : reader.GetInt32(1),
+                reader.GetString(2),
+                reader.IsDBNull(3) ? null : reader.GetString(3),
+                reader.GetFieldValue<DateTimeOffset>(4),
+                reader.GetInt32(5),
+                reader.GetInt32(6),
+                reader.GetBoolean(7),
+                reader.GetInt64(8),
+                reader.GetInt64(9)));
+        }
+
+        return rows;
+    }
+}
