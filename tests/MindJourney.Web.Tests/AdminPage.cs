@@ -82,17 +82,23 @@ internal sealed class AdminPage
         Assert.All(Requests, r => Assert.DoesNotContain(Key.ToUpperInvariant(), r.Url.ToUpperInvariant(), StringComparison.Ordinal));
     }
 
-    /// <summary>A full-page screenshot for the README: <c>docs/images/admin-{step}.png</c> in the repository.</summary>
+    /// <summary>A full-page screenshot <c>admin-{step}.png</c> in the run's screenshot folder; with
+    /// <c>MINDJOURNEY_UPDATE_SCREENSHOTS=1</c> also in the repository's docs/images, which the README shows (so an
+    /// ordinary test run leaves the working tree as it found it).</summary>
     public async Task ScreenshotAsync(string step)
     {
-        await Page.ScreenshotAsync(new() { Path = Path.Combine(ImagesDirectory, $"admin-{step}.png"), FullPage = true });
+        var name = $"admin-{step}.png";
+        var bytes = await Page.ScreenshotAsync(new() { Path = Path.Combine(ChromiumFixture.ScreenshotDirectory, name), FullPage = true });
+        if (DocsImagesDirectory is { } docs)
+        {
+            await File.WriteAllBytesAsync(Path.Combine(docs, name), bytes);
+        }
     }
 
-    /// <summary>docs/images of the repository the tests were built from; the run's screenshot folder when the
-    /// tests run elsewhere.</summary>
-    private static string ImagesDirectory { get; } = FindImagesDirectory();
+    private static string? DocsImagesDirectory { get; } =
+        Environment.GetEnvironmentVariable("MINDJOURNEY_UPDATE_SCREENSHOTS") == "1" ? FindDocsImagesDirectory() : null;
 
-    private static string FindImagesDirectory()
+    private static string? FindDocsImagesDirectory()
     {
         for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
         {
@@ -102,7 +108,7 @@ internal sealed class AdminPage
             }
         }
 
-        return ChromiumFixture.ScreenshotDirectory;
+        return null;
     }
 
     public static async Task<JsonElement> StartSessionAsync(TestApi api)
