@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using MindJourney.Api.Admin;
 using MindJourney.Api.Experiments;
+using MindJourney.Api.Export;
 using MindJourney.Api.Responses;
 using MindJourney.Api.Sessions;
 
@@ -20,4 +21,5 @@ namespace MindJourney.Api.Infrastructure;
 [JsonSerializable(typeof(List<LevelResponse>))]
 [JsonSerializable(typeof(RecoveryResult))]
 [JsonSerializable(typeof(AuditReport))]
+[JsonSerializable(typeof(ExportDetails))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;
