@@ -21,6 +21,10 @@ public static partial class ExportApi
     private static readonly string[] Formats = [ExportRowWriter.Csv, ExportRowWriter.Jsonl, Zip];
     private static readonly string[] Modes = [SessionModes.Live, SessionModes.Pilot, ExportFilter.All];
 
+    /// <summary>One export at a time per replica: each holds a connection of the bulk pool while it reads its rows,
+    /// and two would leave participants' uploads none.</summary>
+    private static readonly SemaphoreSlim Running = new(1, 1);
+
     public static IEndpointRouteBuilder MapExportApi(this IEndpointRouteBuilder app)
     {
         app.MapGroup("/api/admin")
@@ -66,9 +70,17 @@ public static partial class ExportApi
             return Problems.BadRequest($"from ({first}) is after to ({last}).");
         }
 
+        if (!Running.Wait(0))
+        {
+            http.Response.Headers.RetryAfter = "10";
+            return Problems.Create(StatusCodes.Status429TooManyRequests, "Too many requests",
+                "An export is already running on this server; retry when it has finished.");
+        }
+
         var filter = new ExportFilter(mode, first, last);
-        var range = first is null && last is null ? "" : $"-{first?.ToString(CultureInfo.InvariantCulture)}-{last?.ToString(CultureInfo.InvariantCulture)}";
-        var fileName = string.Create(CultureInfo.InvariantCulture, $"mindjourney-{mode}{range}-{DateTime.UtcNow:yyyyMMdd'T'HHmmss'Z'}.{format}");
+        var range = first is null && last is null ? "" : string.Create(CultureInfo.InvariantCulture, $"-{first}-{last}");
+        var fileName = string.Create(CultureInfo.InvariantCulture,
+            $"mindjourney-{mode}{range}-{DateTime.UtcNow:yyyyMMdd'T'HHmmss'Z'}.{format}");
         var contentType = format switch
         {
             ExportRowWriter.Csv => "text/csv; charset=utf-8; header=present",
@@ -83,7 +95,7 @@ public static partial class ExportApi
             var sent = new ExportStream(body, hash: false);
             var zip = format == Zip ? new ZipExport(bulk, deliveries, storage, storageOptions.Value.SpoolFolder, logger) : null;
             var rows = zip is null ? new ExportRowWriter(sent, format) : null;
-            var outcome = "completed";
+            var outcome = "failed";
             try
             {
                 if (zip is not null)
@@ -96,6 +108,7 @@ public static partial class ExportApi
                 }
 
                 await sent.FlushAsync(http.RequestAborted);
+                outcome = "completed";
             }
             catch (Exception) when (http.RequestAborted.IsCancellationRequested)
             {
@@ -104,15 +117,17 @@ public static partial class ExportApi
             catch (Exception ex) when (ex is NpgsqlException or InvalidDataException or PendingContentGoneException
                 || ResponseStorage.IsUnavailable(ex))
             {
-                outcome = "failed";
                 LogFailed(logger, format, ex.GetType().Name);
                 http.Abort();
             }
-
-            var details = new ExportDetails(format, first, last, mode, zip?.Rows ?? rows!.Rows, zip?.Files ?? 0, zip?.MissingFiles ?? 0,
-                sent.Written, outcome);
-            LogExported(logger, format, mode, details.Rows, details.Files, details.Bytes, outcome);
-            await actions.RecordAsync(http.User, AdminActionLog.Export, details, ApiJsonContext.Default.ExportDetails);
+            finally
+            {
+                Running.Release();
+                var details = new ExportDetails(format, first, last, mode, zip?.Rows ?? rows!.Rows, zip?.Files ?? 0,
+                    zip?.MissingFiles ?? 0, sent.Written, outcome);
+                LogExported(logger, format, mode, details.Rows, details.Files, details.Bytes, outcome);
+                await actions.RecordAsync(http.User, AdminActionLog.Export, details, ApiJsonContext.Default.ExportDetails);
+            }
         }, contentType, fileName);
     }
 
