@@ -2,6 +2,7 @@ using MindJourney.Api;
 using MindJourney.Api.Admin;
 using MindJourney.Api.Data;
 using MindJourney.Api.Experiments;
+using MindJourney.Api.Export;
 using MindJourney.Api.Infrastructure;
 using MindJourney.Api.Responses;
 using MindJourney.Api.Sessions;
@@ -42,6 +43,7 @@ app.MapSessionsApi();
 app.MapResponsesApi();
 app.MapStorageApi();
 app.MapAdminApi();
+app.MapExportApi();
 
 await app.MigrateDatabaseAsync();
 app.Run();

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using MindJourney.Api.Admin;
 using MindJourney.Api.Experiments;
+using MindJourney.Api.Export;
 using MindJourney.Api.Responses;
 using MindJourney.Api.Sessions;
 
@@ -23,4 +24,5 @@ namespace MindJourney.Api.Infrastructure;
 [JsonSerializable(typeof(NumberingHealthReport))]
 [JsonSerializable(typeof(List<ParticipantRow>))]
 [JsonSerializable(typeof(IReadOnlyList<AdminActionEntry>))]
+[JsonSerializable(typeof(ExportDetails))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -92,8 +92,8 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
         WITH response AS (
             INSERT INTO experiment_responses (id, session_id, user_id, visitor_number, level_id, question_id,
                                               response_type, response_data, file_id, file_url, created_at, storage_status,
-                                              file_size_bytes)
-            SELECT $1, s.id, s.user_id, s.visitor_number, $3, $4, $5, $6, $7, $8, now(), 'pending', $10
+                                              file_size_bytes, file_md5)
+            SELECT $1, s.id, s.user_id, s.visitor_number, $3, $4, $5, $6, $7, $8, now(), 'pending', $10, $11
             FROM experiment_sessions s WHERE s.id = $2
             FOR SHARE OF s -- as in InsertSql: the number a running recovery assigns, not the null before it
             ON CONFLICT (file_id) DO NOTHING
