@@ -1,6 +1,5 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.Extensions.Options;
 using MindJourney.Api.Admin;
 using MindJourney.Api.Data;
 using MindJourney.Api.Infrastructure;
@@ -40,9 +39,9 @@ public static partial class ExportApi
     /// <summary>Checks the parameters before anything is sent; then streams. Once the body has started, a failure
     /// can only cut the connection: the client sees an incomplete download, never a short file that looks whole.</summary>
     public static Results<PushStreamHttpResult, ProblemHttpResult> Export(string? format, string? from, string? to, string? mode,
-        HttpContext http, BulkDataSource bulk, StorageDeliveries deliveries, ResponseStorage storage, AdminActionLog actions,
-        IOptions<StorageOptions> storageOptions, ILoggerFactory loggers)
+        HttpContext http, [AsParameters] ExportServices services)
     {
+        var (bulk, actions) = (services.Bulk, services.Actions);
         format ??= ExportRowWriter.Csv;
         mode ??= SessionModes.Live;
         if (!Formats.Contains(format))
@@ -89,11 +88,11 @@ public static partial class ExportApi
         };
         http.Response.Headers.CacheControl = "private, no-store";
         http.Response.Headers.XContentTypeOptions = "nosniff";
-        var logger = loggers.CreateLogger(typeof(ExportApi));
+        var logger = services.Loggers.CreateLogger(typeof(ExportApi));
         return TypedResults.Stream(async body =>
         {
             var sent = new ExportStream(body, hash: false);
-            var zip = format == Zip ? new ZipExport(bulk, deliveries, storage, storageOptions.Value.SpoolFolder, logger) : null;
+            var zip = format == Zip ? new ZipExport(bulk, services.Deliveries, services.Storage, services.StorageOptions.Value.SpoolFolder, logger) : null;
             var rows = zip is null ? new ExportRowWriter(sent, format) : null;
             var outcome = "failed";
             try

@@ -1,0 +1,27 @@
+using Microsoft.Extensions.Options;
+using MindJourney.Api.Admin;
+using MindJourney.Api.Storage;
+
+namespace MindJourney.Api.Export;
+
+/// <summary>What an export reads from and records to, bound as one <c>[AsParameters]</c> argument.</summary>
+public sealed class ExportServices(
+    BulkDataSource bulk,
+    StorageDeliveries deliveries,
+    ResponseStorage storage,
+    AdminActionLog actions,
+    IOptions<StorageOptions> storageOptions,
+    ILoggerFactory loggers)
+{
+    public BulkDataSource Bulk { get; } = bulk;
+
+    public StorageDeliveries Deliveries { get; } = deliveries;
+
+    public ResponseStorage Storage { get; } = storage;
+
+    public AdminActionLog Actions { get; } = actions;
+
+    public IOptions<StorageOptions> StorageOptions { get; } = storageOptions;
+
+    public ILoggerFactory Loggers { get; } = loggers;
+}
