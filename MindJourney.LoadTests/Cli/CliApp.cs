@@ -1,5 +1,6 @@
 using System.CommandLine;
-using System.Globalization;
+using System.CommandLine.Help;
+using System.CommandLine.Parsing;
 using MindJourney.LoadTests.Options;
 using MindJourney.LoadTests.Reports;
 using MindJourney.LoadTests.Runner;
@@ -147,79 +148,13 @@ public static class CliApp
             return result.ExitCode;
         }
 
+        /// <summary>The options given, by name, as their text (a flag alone is "true"), layered over file and environment.</summary>
         public OptionsResolution Resolve(ParseResult parse)
         {
-            var errors = new List<string>();
-            var layer = CommandLineLayer(parse, errors);
-            return errors.Count == 0
-                ? OptionsResolver.Resolve(layer, parse.GetValue(_config), _env.Variables)
-                : new OptionsResolution(null, errors);
+            var given = Root.Options.Where(o => o != _config && o is not (HelpOption or VersionOption))
+                .Select(parse.GetResult).OfType<OptionResult>().Where(r => !r.Implicit)
+                .Select(r => KeyValuePair.Create(r.Option.Name, r.Tokens.Count > 0 ? r.Tokens[0].Value : "true"));
+            return OptionsResolver.Resolve(given, parse.GetValue(_config), _env.Variables);
         }
-
-        private OptionLayer CommandLineLayer(ParseResult p, List<string> errors)
-        {
-            var layer = new OptionLayer
-            {
-                Users = p.GetValue(_users),
-                Iterations = p.GetValue(_iterations),
-                Rate = p.GetValue(_rate),
-                MaxInFlight = p.GetValue(_maxInFlight),
-                ReportDir = NullIfEmpty(p.GetValue(_reportDir)),
-                MaxP99Ms = p.GetValue(_maxP99),
-                MinRps = p.GetValue(_minRps),
-                AdminKey = NullIfEmpty(p.GetValue(_adminKey)),
-                AllowRemote = p.GetValue(_allowRemote) ? true : null,
-                AllowFallback = p.GetValue(_allowFallback) ? true : null,
-                Quiet = p.GetValue(_quiet) ? true : null,
-                VerifySample = p.GetValue(_verifySample),
-            };
-
-            if (p.GetValue(_apiUrl) is { } url)
-            {
-                if (ValueParsers.TryParseApiUrl(url, out var uri)) layer = layer with { ApiUrl = uri };
-                else errors.Add($"--api-url: '{url}' is not an absolute http(s) URL.");
-            }
-
-            if (p.GetValue(_scenario) is { } scenario && ValueParsers.TryParseScenario(scenario, out var kind))
-            {
-                layer = layer with { Scenario = kind };
-            }
-
-            layer = Duration(_duration, d => layer with { Duration = d });
-            layer = Duration(_rampUp, d => layer with { RampUp = d });
-            layer = Duration(_timeout, d => layer with { Timeout = d });
-
-            if (p.GetValue(_percentiles) is { } pct)
-            {
-                if (ValueParsers.TryParsePercentiles(pct, out var list)) layer = layer with { Percentiles = list };
-                else errors.Add($"--percentiles: '{pct}' must be numbers in (0, 100], e.g. 50,95,99,99.9.");
-            }
-
-            if (p.GetValue(_maxErrorRate) is { } er)
-            {
-                if (ValueParsers.TryParseRate(er, out var fraction)) layer = layer with { MaxErrorRate = fraction };
-                else errors.Add($"--max-error-rate: '{er}' must be a fraction 0..1 or a percentage like 1%.");
-            }
-
-            return layer;
-
-            OptionLayer Duration(Option<string?> option, Func<TimeSpan, OptionLayer> apply)
-            {
-                if (p.GetValue(option) is not { } text)
-                {
-                    return layer;
-                }
-
-                if (ValueParsers.TryParseDuration(text, out var value))
-                {
-                    return apply(value);
-                }
-
-                errors.Add(string.Create(CultureInfo.InvariantCulture, $"{option.Name}: '{text}' is not a duration (e.g. 20s, 1m, 1m30s, 500ms)."));
-                return layer;
-            }
-        }
-
-        private static string? NullIfEmpty(string? s) => string.IsNullOrWhiteSpace(s) ? null : s;
     }
 }

@@ -10,9 +10,10 @@ public sealed record CliEnvironment(
     TextWriter Error,
     bool Interactive)
 {
-    /// <summary>The real process: its environment, stdout/stderr, interactive unless stdout is redirected.</summary>
+    /// <summary>The real process: the variables the harness reads, stdout/stderr, interactive unless stdout is redirected.</summary>
     public static CliEnvironment FromProcess() =>
-        new(EnvironmentSource.Current(), Console.Out, Console.Error, !Console.IsOutputRedirected);
+        new(OptionsResolver.EnvironmentVariables.Keys.ToDictionary(name => name, Environment.GetEnvironmentVariable),
+            Console.Out, Console.Error, !Console.IsOutputRedirected);
 
     /// <summary>Spectre console over <see cref="Out"/>: colours and live display only when interactive.</summary>
     internal IAnsiConsole CreateConsole()

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Serialization;
+using Microsoft.Extensions.Configuration;
 
 namespace MindJourney.LoadTests.Options;
 
@@ -27,7 +28,7 @@ public enum LoadModel
 }
 
 /// <summary>
-/// Everything one run needs. CLI, config file and environment are layered into one of these by
+/// Everything one run needs. CLI, config file and environment are layered and bound into one of these by
 /// <see cref="OptionsResolver"/>; a test can also build one directly.
 /// </summary>
 public sealed record LoadTestOptions
@@ -82,6 +83,7 @@ public sealed record LoadTestOptions
     public bool Quiet { get; init; }
 
     /// <summary>Per-request timeout (a timed-out request counts as failed with code "timeout").</summary>
+    [ConfigurationKeyName("Timeout")]
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Journey: how many uploads are verified after the run.</summary>
@@ -149,6 +151,11 @@ public sealed record LoadTestOptions
         if (MaxInFlight is < 1)
         {
             errors.Add("--max-in-flight must be at least 1.");
+        }
+
+        if (!Enum.IsDefined(Scenario))
+        {
+            errors.Add($"--scenario must be session or journey, got {Scenario}.");
         }
 
         if (Percentiles.Count == 0 || Percentiles.Any(p => !double.IsFinite(p) || p <= 0 || p > 100))

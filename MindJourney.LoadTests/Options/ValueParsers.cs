@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 
 namespace MindJourney.LoadTests.Options;
 
-/// <summary>Parsers shared by the CLI, the config file and the environment, so all three accept the same spellings.</summary>
+/// <summary>The spellings configuration binding cannot read, accepted alike from the command line and the config file.</summary>
 public static partial class ValueParsers
 {
     [GeneratedRegex(@"^\s*(?:(?<n>\d+(?:\.\d+)?)\s*(?<u>ms|h|m|s)\s*)+$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
@@ -85,13 +85,9 @@ public static partial class ValueParsers
             list.Add(v);
         }
 
-        values = NormalisePercentiles(list);
+        values = list.Distinct().Order().ToArray();
         return values.Count > 0;
     }
-
-    /// <summary>Sorted, distinct.</summary>
-    public static IReadOnlyList<double> NormalisePercentiles(IEnumerable<double> values) =>
-        values.Distinct().Order().ToArray();
 
     /// <summary>Accepts a fraction (<c>0.01</c>) or a percentage (<c>1%</c>).</summary>
     public static bool TryParseRate(string? text, out double fraction)
@@ -116,50 +112,6 @@ public static partial class ValueParsers
 
         fraction = percent ? v / 100 : v;
         return fraction is >= 0 and <= 1;
-    }
-
-    public static bool TryParseScenario(string? text, out ScenarioKind scenario)
-    {
-        scenario = ScenarioKind.Session;
-        switch (text?.Trim().ToLowerInvariant())
-        {
-            case "session":
-                return true;
-            case "journey":
-                scenario = ScenarioKind.Journey;
-                return true;
-            default:
-                return false;
-        }
-    }
-
-    public static bool TryParseApiUrl(string? text, out Uri url)
-    {
-        url = null!;
-        if (string.IsNullOrWhiteSpace(text) ||
-            !Uri.TryCreate(text.Trim(), UriKind.Absolute, out var parsed) ||
-            (parsed.Scheme != Uri.UriSchemeHttp && parsed.Scheme != Uri.UriSchemeHttps))
-        {
-            return false;
-        }
-
-        url = parsed;
-        return true;
-    }
-
-    public static bool TryParseBool(string? text, out bool value)
-    {
-        value = false;
-        switch (text?.Trim().ToLowerInvariant())
-        {
-            case "true" or "1" or "yes" or "on":
-                value = true;
-                return true;
-            case "false" or "0" or "no" or "off":
-                return true;
-            default:
-                return false;
-        }
     }
 
     /// <summary>Short human form: 1m30s, 20s, 500ms.</summary>

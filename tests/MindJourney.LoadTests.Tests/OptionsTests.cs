@@ -89,6 +89,96 @@ public sealed class OptionsTests : IDisposable
     }
 
     [Fact]
+    public void A_flag_overrides_the_environment_and_a_file_fills_only_what_it_names()
+    {
+        var env = new Dictionary<string, string?> { ["API_URL"] = "http://127.0.0.1:1111/api", ["CONCURRENT_USERS"] = "3", ["ADMIN_API_KEY"] = "k" };
+
+        var fromCli = Resolve(["--api-url", "http://127.0.0.1:3333/api", "-u", "7", "--admin-key", "flag-key"], env);
+        Assert.Equal(3333, fromCli.ApiUrl.Port);
+        Assert.Equal(7, fromCli.Users);
+        Assert.Equal("flag-key", fromCli.AdminKey);
+
+        var fromFile = Resolve(["--config", Config("""{ "users": 4 }""")], env);
+        Assert.Equal(4, fromFile.Users);
+        Assert.Equal(1111, fromFile.ApiUrl.Port); // the file does not name it: the environment's stands
+        Assert.Equal("k", fromFile.AdminKey);
+    }
+
+    [Fact]
+    public void Config_file_keys_in_camel_or_kebab_case_bind_every_option()
+    {
+        var cfg = Config("""
+            { "api-url": "http://127.0.0.1:4444/api", "maxInFlight": 32, "max-p99-ms": 250.5, "minRps": 10, "rate": 12.5,
+              "ramp_up": "2s", "timeout": "1m30s", "verify-sample": 3, "quiet": true, "allow-remote": false, "reportDir": "out",
+              "iterations": "9", "maxErrorRate": 0.25, "adminKey": "file-key", "users": null,
+              // comments and trailing commas are fine
+            }
+            """);
+        var o = Resolve(["--config", cfg], new Dictionary<string, string?> { ["CONCURRENT_USERS"] = "6" });
+        Assert.Equal(4444, o.ApiUrl.Port);
+        Assert.Equal(32, o.MaxInFlight);
+        Assert.Equal(250.5, o.MaxP99Ms);
+        Assert.Equal(10, o.MinRps);
+        Assert.Equal(12.5, o.Rate);
+        Assert.Equal(TimeSpan.FromSeconds(2), o.RampUp);
+        Assert.Equal(TimeSpan.FromSeconds(90), o.RequestTimeout);
+        Assert.Equal(3, o.VerifySample);
+        Assert.True(o.Quiet);
+        Assert.False(o.AllowRemote);
+        Assert.Equal("out", o.ReportDir);
+        Assert.Equal(9, o.Iterations);
+        Assert.Equal(0.25, o.MaxErrorRate);
+        Assert.Equal("file-key", o.AdminKey);
+        Assert.Equal(6, o.Users); // null in the file = not given there
+    }
+
+    [Fact]
+    public void Flags_given_alone_are_true_and_durations_and_rates_take_their_short_forms()
+    {
+        var o = Resolve(["--quiet", "--allow-fallback", "--timeout", "45s", "--ramp-up", "1m", "-d", "2m", "--max-error-rate", "5%"]);
+        Assert.True(o.Quiet);
+        Assert.True(o.AllowFallback);
+        Assert.False(o.AllowRemote);
+        Assert.Equal(TimeSpan.FromSeconds(45), o.RequestTimeout);
+        Assert.Equal(TimeSpan.FromMinutes(1), o.RampUp);
+        Assert.Equal(TimeSpan.FromMinutes(2), o.Duration);
+        Assert.Equal(0.05, o.MaxErrorRate!.Value, 10);
+    }
+
+    [Fact]
+    public void A_percentile_list_from_the_command_line_replaces_the_files_whole()
+    {
+        var cfg = Config("""{ "percentiles": [50, 75, 95, 99] }""");
+        Assert.Equal([90], Resolve(["--config", cfg, "--percentiles", "90"]).Percentiles);
+        Assert.Equal([50, 75, 95, 99], Resolve(["--config", cfg]).Percentiles);
+        Assert.Equal([50, 99, 99.9], Resolve(["--percentiles", "p99.9 50;99"]).Percentiles);
+    }
+
+    [Fact]
+    public void Bad_values_are_reported_with_where_they_came_from_and_the_value()
+    {
+        var cfg = Config("""{ "duration": "forever", "usres": 5, "users": "many" }""");
+        var r = CliApp.ResolveOptions(["--config", cfg, "--ramp-up", "soon", "--max-error-rate", "7"],
+            new Dictionary<string, string?> { ["CONCURRENT_USERS"] = "ten", ["ADMIN_API_KEY"] = "never-shown" });
+        Assert.False(r.IsValid);
+        Assert.Contains(r.Errors, e => e.StartsWith("--ramp-up: 'soon' is not a duration", StringComparison.Ordinal));
+        Assert.Contains(r.Errors, e => e.StartsWith("--max-error-rate: '7' must be a fraction 0..1 or a percentage", StringComparison.Ordinal));
+        Assert.Contains(r.Errors, e => e.StartsWith($"--config {cfg}: 'duration': 'forever' is not a duration", StringComparison.Ordinal));
+        Assert.Contains(r.Errors, e => e == $"--config {cfg}: 'usres' is not a known option.");
+        Assert.Contains(r.Errors, e => e.StartsWith($"--config {cfg}: 'users'", StringComparison.Ordinal) && e.Contains("many", StringComparison.Ordinal));
+        Assert.Contains(r.Errors, e => e.StartsWith("CONCURRENT_USERS:", StringComparison.Ordinal) && e.Contains("ten", StringComparison.Ordinal));
+        Assert.DoesNotContain(r.Errors, e => e.Contains("never-shown", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_config_file_cannot_name_another_and_an_unknown_scenario_number_is_refused()
+    {
+        Assert.False(CliApp.ResolveOptions(["--config", Config("""{ "config": "other.json" }""")], NoEnv).IsValid);
+        Assert.False(CliApp.ResolveOptions(["--config", Config("""{ "scenario": 7 }""")], NoEnv).IsValid);
+        Assert.Equal(ScenarioKind.Journey, Resolve(["--config", Config("""{ "scenario": "Journey" }""")]).Scenario);
+    }
+
+    [Fact]
     public void Open_model_options()
     {
         var o = Resolve(["--rate", "200", "--max-in-flight", "64", "--iterations", "1000"]);
