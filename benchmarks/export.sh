@@ -12,41 +12,10 @@ FILE_MB=${3:-4}
 FILES=$(( (ZIP_MB + FILE_MB - 1) / FILE_MB ))
 BUCKET=mindjourney-bench.appspot.com
 EXPERIMENT=6f1c1e38-5a43-4c1b-9d3e-0d6b2f6a1001
-BIN=$(pg_config --bindir 2>/dev/null || true)
-[ -x "$BIN/postgres" ] || BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-WORK=$(mktemp -d /tmp/mj-export-bench.XXXXXX); chmod 755 "$WORK"
-AS_PG=(); [ "$(id -u)" = 0 ] && { chown postgres:postgres "$WORK"; AS_PG=(setpriv --reuid=postgres --regid=postgres --init-groups); }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-PGPORT=$(free_port); APIPORT=$(free_port); STPORT=$(free_port)
-KEY=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
-PG_PID=; API_PID=; ST_PID=
-cleanup() {
-  [ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null; [ -n "$ST_PID" ] && kill "$ST_PID" 2>/dev/null
-  [ -n "$PG_PID" ] && kill -INT "$PG_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"
-}
-trap cleanup EXIT
-PSQL=(psql -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGPORT" -U postgres)
-
-"${AS_PG[@]}" "$BIN/initdb" -D "$WORK/data" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
-"${AS_PG[@]}" "$BIN/postgres" -D "$WORK/data" -p "$PGPORT" -h 127.0.0.1 -k "" -c shared_buffers=512MB -c max_wal_size=4GB \
-  >"$WORK/pg.log" 2>&1 &
-PG_PID=$!
-until "${PSQL[@]}" -c 'select 1' >/dev/null 2>&1; do sleep 0.2; done
-"${PSQL[@]}" -c 'CREATE DATABASE mindjourney'
-
-dotnet build MindJourney.Api -c Release -v q -nologo >/dev/null
-dotnet build MindJourney.StorageEmulator -c Release -v q -nologo >/dev/null
-mkdir -p "$WORK/storage"
-Storage__DataPath="$WORK/storage" Logging__LogLevel__Default=Warning \
-  dotnet MindJourney.StorageEmulator/bin/Release/net10.0/MindJourney.StorageEmulator.dll --urls "http://127.0.0.1:$STPORT" \
-  >"$WORK/storage.log" 2>&1 &
-ST_PID=$!
-ConnectionStrings__mindjourney="Host=127.0.0.1;Port=$PGPORT;Username=postgres;Database=mindjourney" Admin__ApiKey="$KEY" \
-  STORAGE_EMULATOR_HOST="127.0.0.1:$STPORT" FIREBASE_STORAGE_BUCKET="$BUCKET" \
-  ASPNETCORE_URLS="http://127.0.0.1:$APIPORT" Logging__LogLevel__Default=Warning \
-  dotnet MindJourney.Api/bin/Release/net10.0/MindJourney.Api.dll >"$WORK/api.log" 2>&1 &
-API_PID=$!
-until curl -sf "http://127.0.0.1:$APIPORT/health" >/dev/null 2>&1; do sleep 0.5; done
+WORK_NAME=export-bench source benchmarks/lib/fresh-system.sh
+start_postgres
+start_storage_emulator
+start_api STORAGE_EMULATOR_HOST="127.0.0.1:$STPORT" FIREBASE_STORAGE_BUCKET="$BUCKET"
 
 # Eight distinct random files, each object one of them (the zip stores them as they are: no compression to gain).
 MD5S=()

@@ -1,0 +1,47 @@
+# Sourced by the benchmarks that need their own PostgreSQL and API (not by itself): a fresh data folder with
+# default durability, free loopback ports, Release builds, and a trap that stops what was started, by PID.
+#   WORK_NAME=audit source benchmarks/lib/fresh-system.sh
+#   start_postgres                      # PGPORT, PSQL=(psql … -U postgres); database "mindjourney" created
+#   start_storage_emulator              # optional: STPORT, storage data under $WORK/storage
+#   start_api [NAME=VALUE ...]          # APIPORT, API_PID, admin key KEY; extra environment for the API
+BIN=$(pg_config --bindir 2>/dev/null || true)
+[ -x "$BIN/postgres" ] || BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+WORK=$(mktemp -d "/tmp/mj-${WORK_NAME:-bench}.XXXXXX"); chmod 755 "$WORK"
+AS_PG=(); [ "$(id -u)" = 0 ] && { chown postgres:postgres "$WORK"; AS_PG=(setpriv --reuid=postgres --regid=postgres --init-groups); }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PGPORT=$(free_port); APIPORT=$(free_port); STPORT=$(free_port)
+KEY=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+PSQL=(psql -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGPORT" -U postgres)
+PG_PID=; API_PID=; ST_PID=
+cleanup() {
+  [ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null; [ -n "$ST_PID" ] && kill "$ST_PID" 2>/dev/null
+  [ -n "$PG_PID" ] && kill -INT "$PG_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+start_postgres() {
+  "${AS_PG[@]}" "$BIN/initdb" -D "$WORK/data" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
+  "${AS_PG[@]}" "$BIN/postgres" -D "$WORK/data" -p "$PGPORT" -h 127.0.0.1 -k "" -c shared_buffers=512MB \
+    -c max_wal_size=4GB >"$WORK/pg.log" 2>&1 &
+  PG_PID=$!
+  until "${PSQL[@]}" -c 'select 1' >/dev/null 2>&1; do sleep 0.2; done
+  "${PSQL[@]}" -c 'CREATE DATABASE mindjourney'
+}
+
+start_storage_emulator() {
+  dotnet build MindJourney.StorageEmulator -c Release -v q -nologo >/dev/null
+  mkdir -p "$WORK/storage"
+  Storage__DataPath="$WORK/storage" Logging__LogLevel__Default=Warning \
+    dotnet MindJourney.StorageEmulator/bin/Release/net10.0/MindJourney.StorageEmulator.dll --urls "http://127.0.0.1:$STPORT" \
+    >"$WORK/storage.log" 2>&1 &
+  ST_PID=$!
+}
+
+start_api() {
+  dotnet build MindJourney.Api -c Release -v q -nologo >/dev/null
+  env "ConnectionStrings__mindjourney=Host=127.0.0.1;Port=$PGPORT;Username=postgres;Database=mindjourney" "Admin__ApiKey=$KEY" \
+    "ASPNETCORE_URLS=http://127.0.0.1:$APIPORT" Logging__LogLevel__Default=Warning "$@" \
+    dotnet MindJourney.Api/bin/Release/net10.0/MindJourney.Api.dll >"$WORK/api.log" 2>&1 &
+  API_PID=$!
+  until curl -sf "http://127.0.0.1:$APIPORT/health" >/dev/null 2>&1; do sleep 0.5; done
+}
