@@ -86,18 +86,9 @@ public static class LoadTestRunner
         var thresholds = ThresholdEvaluator.Evaluate(options, p99, totals.ErrorRate, totals.Ok / seconds);
         var passed = !interrupted && checks.All(c => c.Outcome != CheckOutcome.Failed) && thresholds.All(t => t.Passed);
 
-        return new LoadTestResult
+        return NewResult(options, startedAt, interrupted, totals, metrics.AllRequests(options.Percentiles)) with
         {
-            Options = options with { AdminKey = null },
-            AdminKeyProvided = options.AdminKey is not null,
-            Model = options.Model,
-            Scenario = options.Scenario,
-            StartedAt = startedAt,
-            FinishedAt = DateTimeOffset.UtcNow,
             DurationSeconds = seconds,
-            Interrupted = interrupted,
-            Totals = totals,
-            AllRequests = metrics.AllRequests(options.Percentiles),
             Steps = steps,
             Series = metrics.Series,
             Checks = checks,
@@ -294,18 +285,9 @@ public static class LoadTestRunner
     private static LoadTestResult Unstarted(LoadTestOptions options, MetricsCollector metrics, DateTimeOffset startedAt, string? error, bool interrupted)
     {
         const string reason = "the load did not start";
-        return new LoadTestResult
+        return NewResult(options, startedAt, interrupted, new RunTotals(), LatencySummary.Empty(options.Percentiles)) with
         {
-            Options = options with { AdminKey = null },
-            AdminKeyProvided = options.AdminKey is not null,
-            Model = options.Model,
-            Scenario = options.Scenario,
-            StartedAt = startedAt,
-            FinishedAt = DateTimeOffset.UtcNow,
-            Interrupted = interrupted,
             FatalError = error,
-            Totals = new RunTotals(),
-            AllRequests = LatencySummary.Empty(options.Percentiles),
             Steps = metrics.Steps.Select(s => s.ToResult(0, options.Percentiles, options.Model == LoadModel.Open)).ToArray(),
             Checks =
             [
@@ -319,4 +301,19 @@ public static class LoadTestRunner
             Passed = false,
         };
     }
+
+    /// <summary>What every result carries, the options without the admin key among them.</summary>
+    private static LoadTestResult NewResult(LoadTestOptions options, DateTimeOffset startedAt, bool interrupted, RunTotals totals,
+        LatencySummary allRequests) => new()
+    {
+        Options = options with { AdminKey = null },
+        AdminKeyProvided = options.AdminKey is not null,
+        Model = options.Model,
+        Scenario = options.Scenario,
+        StartedAt = startedAt,
+        FinishedAt = DateTimeOffset.UtcNow,
+        Interrupted = interrupted,
+        Totals = totals,
+        AllRequests = allRequests,
+    };
 }
