@@ -38,11 +38,6 @@ internal static class VisitorNumberSql
     // The condition is chosen in the same statement as the number (ConditionSql), and a least-filled start is
     // counted in its tally here too: a session never exists without the condition its number gave it.
     private const string Suffix = $$"""
-        earlier AS (
-            SELECT s.condition, s.condition_order FROM experiment_sessions s
-            WHERE s.user_id = $3 AND s.experiment_id = $1 AND s.condition IS NOT NULL
-            ORDER BY s.created_at LIMIT 1
-        ),
         assigned AS (
             SELECT v.id AS user_id, v.visitor_number, v.mode, e.id AS experiment_id, e.condition_scheme, FALSE AS done,
                    {{ConditionSql.Columns}}
@@ -71,6 +66,20 @@ internal static class VisitorNumberSql
         FROM existing x
         """;
 
+    // A returning person keeps the condition of their first session in this experiment that has one.
+    private const string EarlierCondition = """
+        earlier AS (
+            SELECT s.condition, s.condition_order FROM experiment_sessions s
+            WHERE s.user_id = $3 AND s.experiment_id = $1 AND s.condition IS NOT NULL
+            ORDER BY s.created_at LIMIT 1
+        ),
+        """;
+
+    // A new visitor has no earlier session: nothing to read on the hot path.
+    private const string NoEarlierCondition = """
+        earlier AS (SELECT NULL::text AS condition, NULL::text[] AS condition_order WHERE FALSE),
+        """;
+
     // A pilot draws from its own sequence, so it never moves the live one. CASE evaluates only the branch taken.
     private const string NextNumber =
         "CASE WHEN $10 = 'pilot' THEN nextval('pilot_counter_sequence') ELSE nextval('visitor_counter_sequence') END";
@@ -82,7 +91,7 @@ internal static class VisitorNumberSql
             SELECT $3, TRUE, $10, {{NextNumber}}, now(), now() FROM experiment
             RETURNING id, visitor_number, mode, TRUE AS newly_assigned
         ),
-        """ + Suffix;
+        """ + NoEarlierCondition + Suffix;
 
     /// <summary>A returning user keeps their number; one who never got one (an earlier fallback) gets the next.
     /// The row lock makes two simultaneous sessions of the same user agree on one number; COALESCE evaluates
@@ -97,7 +106,7 @@ internal static class VisitorNumberSql
             WHERE u.id = p.id AND u.mode = $10 AND EXISTS (SELECT 1 FROM experiment)
             RETURNING u.id, u.visitor_number, u.mode, p.previous IS NULL AS newly_assigned
         ),
-        """ + Suffix;
+        """ + EarlierCondition + Suffix;
 
     /// <summary>Fallback when numbering failed: the participant can still play; the admin recovery numbers them
     /// later (and gives the session its condition then). A new visitor's user row is created without a number.</summary>
@@ -107,7 +116,7 @@ internal static class VisitorNumberSql
             SELECT $3, TRUE, $10, NULL, now(), now() FROM experiment
             RETURNING id, visitor_number, mode, FALSE AS newly_assigned
         ),
-        """ + Suffix;
+        """ + NoEarlierCondition + Suffix;
 
     /// <summary>Fallback for a returning user: the session takes whatever number the user already has.</summary>
     public const string ReturningUserWithoutNumbering = Prefix + """
@@ -115,7 +124,7 @@ internal static class VisitorNumberSql
             SELECT u.id, u.visitor_number, u.mode, FALSE AS newly_assigned
             FROM users u WHERE u.id = $3 AND u.mode = $10 AND EXISTS (SELECT 1 FROM experiment)
         ),
-        """ + Suffix;
+        """ + EarlierCondition + Suffix;
 
     /// <summary>Runs first in the same batch (one round trip, one implicit transaction) when the request carries
     /// an Idempotency-Key: two requests with the same key queue here instead of both numbering a visitor.</summary>
