@@ -4,7 +4,8 @@
 WITH existing AS (
     SELECT s.id, s.user_id, s.experiment_id, s.visitor_number, s.current_level, s.branching_path,
            s.is_completed, s.created_at, s.updated_at, e.total_levels,
-           COALESCE(s.idempotency_fingerprint = NULL::bytea, FALSE) AS same_request
+           COALESCE(s.idempotency_fingerprint = NULL::bytea, FALSE) AS same_request,
+           s.mode, s.condition, s.condition_order
     FROM experiment_sessions s JOIN experiments e ON e.id = s.experiment_id
     WHERE NULL::text::text IS NOT NULL AND s.idempotency_key = NULL::text
 ),
@@ -15,28 +16,56 @@ replayed AS (
     WHERE s.id = x.id AND x.same_request
 ),
 experiment AS (
-    SELECT id, total_levels FROM experiments
+    SELECT id, total_levels, conditions, condition_scheme FROM experiments
     WHERE id = '6f1c1e38-5a43-4c1b-9d3e-0d6b2f6a1001'::uuid AND is_active AND :level BETWEEN 1 AND total_levels
       AND NOT EXISTS (SELECT 1 FROM existing)
 ),
 visitor AS (
-    INSERT INTO users (id, is_anonymous, visitor_number, created_at, updated_at)
-    SELECT gen_random_uuid(), TRUE, nextval('visitor_counter_sequence'), now(), now() FROM experiment
-    RETURNING id, visitor_number, TRUE AS newly_assigned
+    INSERT INTO users (id, is_anonymous, mode, visitor_number, created_at, updated_at)
+    SELECT gen_random_uuid(), TRUE, 'live'::text, CASE WHEN 'live'::text = 'pilot' THEN nextval('pilot_counter_sequence') ELSE nextval('visitor_counter_sequence') END, now(), now() FROM experiment
+    RETURNING id, visitor_number, mode, TRUE AS newly_assigned
+),
+earlier AS (SELECT NULL::text AS condition, NULL::text[] AS condition_order WHERE FALSE),
+assigned AS (
+    SELECT v.id AS user_id, v.visitor_number, v.mode, e.id AS experiment_id, e.condition_scheme, FALSE AS done,
+           CASE WHEN earlier.condition IS NOT NULL THEN earlier.condition
+     WHEN v.visitor_number IS NULL OR cardinality(e.conditions) = 0 THEN NULL
+     WHEN e.condition_scheme = 'latin-square' THEN (latin_square_order(e.conditions, v.visitor_number))[1]
+     WHEN e.condition_scheme = 'least-filled' THEN (
+         SELECT c.name FROM unnest(e.conditions) WITH ORDINALITY AS c(name, position)
+         LEFT JOIN condition_tallies t ON t.experiment_id = e.id AND t.mode = v.mode AND t.condition = c.name
+         ORDER BY COALESCE(t.completed, 0), COALESCE(t.started, 0), c.position
+         LIMIT 1)
+     ELSE e.conditions[1 + (v.visitor_number - 1) % cardinality(e.conditions)]
+END AS condition,
+CASE WHEN earlier.condition IS NOT NULL THEN earlier.condition_order
+     WHEN v.visitor_number IS NOT NULL AND e.condition_scheme = 'latin-square' AND cardinality(e.conditions) > 0
+     THEN latin_square_order(e.conditions, v.visitor_number)
+END AS condition_order
+    FROM visitor v CROSS JOIN experiment e LEFT JOIN earlier ON TRUE
+),
+tallied AS (
+    INSERT INTO condition_tallies (experiment_id, mode, condition, started, completed)
+SELECT a.experiment_id, a.mode, a.condition, 1, CASE WHEN a.done THEN 1 ELSE 0 END
+FROM assigned a WHERE a.condition IS NOT NULL AND a.condition_scheme = 'least-filled'
+ON CONFLICT (experiment_id, mode, condition)
+DO UPDATE SET started = condition_tallies.started + 1, completed = condition_tallies.completed + excluded.completed
 ),
 created AS (
-    INSERT INTO experiment_sessions (id, user_id, experiment_id, visitor_number, current_level, branching_path,
-                                     is_completed, session_data, idempotency_key, idempotency_fingerprint,
-                                     secret_hashes, created_at, updated_at)
-    SELECT gen_random_uuid(), v.id, e.id, v.visitor_number, :level, NULL::text, FALSE, NULL::jsonb, NULL::text, NULL::bytea, ARRAY[sha256(gen_random_uuid()::text::bytea)::bytea], now(), now()
-    FROM visitor v CROSS JOIN experiment e
+    INSERT INTO experiment_sessions (id, user_id, experiment_id, visitor_number, mode, condition, condition_order,
+                                     current_level, branching_path, is_completed, session_data, idempotency_key,
+                                     idempotency_fingerprint, secret_hashes, created_at, updated_at)
+    SELECT gen_random_uuid(), a.user_id, a.experiment_id, a.visitor_number, a.mode, a.condition, a.condition_order, :level, NULL::text, FALSE,
+           NULL::jsonb, NULL::text, NULL::bytea, ARRAY[sha256(gen_random_uuid()::text::bytea)::bytea], now(), now()
+    FROM assigned a
     RETURNING id, user_id, experiment_id, visitor_number, current_level, branching_path, is_completed,
-              created_at, updated_at
+              created_at, updated_at, mode, condition, condition_order
 )
 SELECT c.id, c.user_id, c.experiment_id, c.visitor_number, c.current_level, c.branching_path, c.is_completed,
-       c.created_at, c.updated_at, e.total_levels, v.newly_assigned, FALSE AS replayed, TRUE AS same_request
+       c.created_at, c.updated_at, e.total_levels, v.newly_assigned, FALSE AS replayed, TRUE AS same_request,
+       c.mode, c.condition, c.condition_order
 FROM created c CROSS JOIN experiment e CROSS JOIN visitor v
 UNION ALL
 SELECT x.id, x.user_id, x.experiment_id, x.visitor_number, x.current_level, x.branching_path, x.is_completed,
-       x.created_at, x.updated_at, x.total_levels, FALSE, TRUE, x.same_request
+       x.created_at, x.updated_at, x.total_levels, FALSE, TRUE, x.same_request, x.mode, x.condition, x.condition_order
 FROM existing x;

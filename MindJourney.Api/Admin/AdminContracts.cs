@@ -1,6 +1,8 @@
 namespace MindJourney.Api.Admin;
 
-public sealed record VisitorNumberAssignment(Guid SessionId, Guid UserId, int VisitorNumber);
+/// <summary>A session the recovery numbered: its number (a pilot number when <paramref name="Mode"/> is pilot) and
+/// the condition that number gave it.</summary>
+public sealed record VisitorNumberAssignment(Guid SessionId, Guid UserId, int VisitorNumber, string Mode, string? Condition);
 
 public sealed record RecoveryResult(
     int SessionsScanned,
@@ -14,6 +16,9 @@ public sealed record DuplicateNumber(int VisitorNumber, long Users);
 
 public sealed record NumberGap(long From, long To);
 
+/// <summary>Live sessions of one experiment in one condition, counted from the sessions themselves.</summary>
+public sealed record ConditionBalance(Guid ExperimentId, string Condition, long Started, long Completed);
+
 public sealed record AuditReport(
     long SequenceLastValue,
     long Users,
@@ -25,4 +30,5 @@ public sealed record AuditReport(
     long MismatchedSessions,
     long MismatchedResponses,
     long PendingUploads,
-    long RejectedUploads);
+    long RejectedUploads,
+    IReadOnlyList<ConditionBalance> Conditions);

@@ -46,24 +46,24 @@ public sealed partial class NumberingHealthCheck(NpgsqlDataSource dataSource, IO
 
     // $2 is the lowest number looked at, sent as a value (not a subquery) so the planner sees how few rows it selects
     // and walks the indexes: the newest numbers through users' unique index and sessions' number index, then
-    // sessions by user, users by id and responses by session.
+    // sessions by user, users by id and responses by session. Live only: pilot numbers come from their own sequence.
     private const string Sql = """
         SELECT stray.id, stray.visitor_number,
-               EXISTS (SELECT 1 FROM users WHERE visitor_number = stray.visitor_number AND id <> stray.user_id),
+               EXISTS (SELECT 1 FROM users WHERE mode = 'live' AND visitor_number = stray.visitor_number AND id <> stray.user_id),
                (SELECT r.id FROM experiment_sessions s JOIN experiment_responses r ON r.session_id = s.id
-                WHERE s.visitor_number >= $2 AND r.visitor_number IS DISTINCT FROM s.visitor_number
+                WHERE s.visitor_number >= $2 AND s.mode = 'live' AND r.visitor_number IS DISTINCT FROM s.visitor_number
                 LIMIT 1),
                (SELECT min(created_at) FROM storage_deliveries WHERE created_at < now() - $1)
         FROM (SELECT 1) one
         LEFT JOIN LATERAL (
             (SELECT s.id, s.visitor_number, s.user_id
              FROM experiment_sessions s LEFT JOIN users u ON u.id = s.user_id
-             WHERE s.visitor_number >= $2 AND s.visitor_number IS DISTINCT FROM u.visitor_number
+             WHERE s.visitor_number >= $2 AND s.mode = 'live' AND s.visitor_number IS DISTINCT FROM u.visitor_number
              LIMIT 1)
             UNION ALL
             (SELECT s.id, s.visitor_number, s.user_id
              FROM users u JOIN experiment_sessions s ON s.user_id = u.id
-             WHERE u.visitor_number >= $2 AND s.visitor_number IS DISTINCT FROM u.visitor_number
+             WHERE u.mode = 'live' AND u.visitor_number >= $2 AND s.visitor_number IS DISTINCT FROM u.visitor_number
              LIMIT 1)
             LIMIT 1
         ) stray ON true

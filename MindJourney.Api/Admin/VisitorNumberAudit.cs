@@ -4,8 +4,10 @@ namespace MindJourney.Api.Admin;
 
 /// <summary>
 /// Proves the numbering is sound: no number held by two people, the gaps among assigned numbers, sessions and
-/// responses whose number disagrees with their owner's, and uploads not yet delivered (all from one snapshot). Each query walks an index
-/// (users.visitor_number is unique, unnumbered sessions have a partial index), so it stays fast on large studies.
+/// responses whose number disagrees with their owner's, uploads not yet delivered, and the sessions per condition (all
+/// from one snapshot). Everything about numbers is live only: pilots have their own sequence and never count here.
+/// Each number query walks an index ((mode, visitor_number) on users is unique, unnumbered sessions have a partial
+/// index), so it stays fast on large studies.
 /// </summary>
 public sealed class VisitorNumberAudit(NpgsqlDataSource dataSource)
 {
@@ -13,32 +15,32 @@ public sealed class VisitorNumberAudit(NpgsqlDataSource dataSource)
 
     private const string CountsSql = """
         SELECT (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM visitor_counter_sequence),
-               (SELECT count(*) FROM users),
-               (SELECT count(visitor_number) FROM users),
-               (SELECT count(*) FROM experiment_sessions WHERE visitor_number IS NULL),
+               (SELECT count(*) FROM users WHERE mode = 'live'),
+               (SELECT count(visitor_number) FROM users WHERE mode = 'live'),
+               (SELECT count(*) FROM experiment_sessions WHERE visitor_number IS NULL AND mode = 'live'),
                (SELECT count(*) FROM experiment_sessions s JOIN users u ON u.id = s.user_id
-                WHERE s.visitor_number IS DISTINCT FROM u.visitor_number),
+                WHERE u.mode = 'live' AND s.visitor_number IS DISTINCT FROM u.visitor_number),
                (SELECT count(*) FROM experiment_responses r JOIN experiment_sessions s ON s.id = r.session_id
-                WHERE r.visitor_number IS DISTINCT FROM s.visitor_number),
-               (SELECT min(visitor_number) FROM users),
-               (SELECT max(visitor_number) FROM users),
+                WHERE s.mode = 'live' AND r.visitor_number IS DISTINCT FROM s.visitor_number),
+               (SELECT min(visitor_number) FROM users WHERE mode = 'live'),
+               (SELECT max(visitor_number) FROM users WHERE mode = 'live'),
                (SELECT count(*) FROM storage_deliveries),
                (SELECT count(*) FROM storage_deliveries WHERE rejected_at IS NOT NULL)
         """;
 
-    // users.visitor_number is unique, so if two people share a number, at least one of them holds it on a session
+    // A live number is unique among live users, so if two people share one, at least one of them holds it on a session
     // whose number differs from its user's. Only those numbers are examined: no pass over every session.
     private const string DuplicatesSql = """
         WITH suspect AS (
             SELECT DISTINCT s.visitor_number
             FROM experiment_sessions s JOIN users u ON u.id = s.user_id
-            WHERE s.visitor_number IS NOT NULL AND s.visitor_number IS DISTINCT FROM u.visitor_number
+            WHERE u.mode = 'live' AND s.visitor_number IS NOT NULL AND s.visitor_number IS DISTINCT FROM u.visitor_number
         )
         SELECT n.visitor_number, count(DISTINCT holder.user_id)
         FROM suspect n
         CROSS JOIN LATERAL (
-            SELECT user_id FROM experiment_sessions WHERE visitor_number = n.visitor_number
-            UNION SELECT id FROM users WHERE visitor_number = n.visitor_number
+            SELECT user_id FROM experiment_sessions WHERE visitor_number = n.visitor_number AND mode = 'live'
+            UNION SELECT id FROM users WHERE mode = 'live' AND visitor_number = n.visitor_number
         ) holder
         GROUP BY n.visitor_number HAVING count(DISTINCT holder.user_id) > 1
         ORDER BY n.visitor_number LIMIT 1000
@@ -48,10 +50,29 @@ public sealed class VisitorNumberAudit(NpgsqlDataSource dataSource)
     private const string InnerGapsSql = """
         SELECT number + 1, next_number - 1 FROM (
             SELECT visitor_number AS number, lead(visitor_number) OVER (ORDER BY visitor_number) AS next_number
-            FROM users WHERE visitor_number IS NOT NULL
+            FROM users WHERE mode = 'live' AND visitor_number IS NOT NULL
         ) ordered
         WHERE next_number > number + 1
         ORDER BY number LIMIT $1
+        """;
+
+    // Counted from the sessions, not from the least-filled tallies, so the audit checks what the tallies decided on.
+    // Every declared condition is listed (zero when none started yet), and any a session holds that is no longer
+    // declared. One pass over the sessions, as the mismatch count already makes.
+    private const string ConditionsSql = """
+        WITH counted AS (
+            SELECT experiment_id, condition, count(*) AS started, count(*) FILTER (WHERE is_completed) AS completed
+            FROM experiment_sessions WHERE mode = 'live' AND condition IS NOT NULL
+            GROUP BY experiment_id, condition
+        ),
+        declared AS (
+            SELECT e.id AS experiment_id, c.name AS condition, c.position
+            FROM experiments e CROSS JOIN unnest(e.conditions) WITH ORDINALITY AS c(name, position)
+        )
+        SELECT COALESCE(d.experiment_id, n.experiment_id), COALESCE(d.condition, n.condition),
+               COALESCE(n.started, 0), COALESCE(n.completed, 0)
+        FROM declared d FULL JOIN counted n ON n.experiment_id = d.experiment_id AND n.condition = d.condition
+        ORDER BY 1, d.position NULLS LAST, 2
         """;
 
     public async Task<AuditReport> RunAsync(CancellationToken cancellationToken)
@@ -122,11 +143,21 @@ public sealed class VisitorNumberAudit(NpgsqlDataSource dataSource)
             }
         }
 
+        var conditions = new List<ConditionBalance>();
+        await using (var command = new NpgsqlCommand(ConditionsSql, connection) { CommandTimeout = 300 })
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                conditions.Add(new ConditionBalance(reader.GetGuid(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3)));
+            }
+        }
+
         await transaction.CommitAsync(cancellationToken);
 
         var truncated = gaps.Count > MaxGapsListed;
         return new AuditReport(sequence, users, numbered, unnumbered, duplicates,
             truncated ? gaps[..MaxGapsListed] : gaps, truncated, mismatchedSessions, mismatchedResponses, pendingUploads,
-            rejectedUploads);
+            rejectedUploads, conditions);
     }
 }

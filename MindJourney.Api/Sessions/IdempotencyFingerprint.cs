@@ -4,11 +4,11 @@ using System.Text;
 
 namespace MindJourney.Api.Sessions;
 
-/// <summary>What an Idempotency-Key was first sent with: the user (or none), the experiment and the body. A replay
+/// <summary>What an Idempotency-Key was first sent with: the user (or none), the experiment and the body (mode included). A replay
 /// must carry the same, or it is another request under a reused key and gets nothing of the first one.</summary>
 public static class IdempotencyFingerprint
 {
-    public static byte[] Of(Guid experimentId, Guid? userId, int currentLevel, string? branchingPath, string? sessionDataJson)
+    public static byte[] Of(Guid experimentId, Guid? userId, int currentLevel, string? branchingPath, string? sessionDataJson, string mode)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         Span<byte> fixedPart = stackalloc byte[37];
@@ -19,6 +19,13 @@ public static class IdempotencyFingerprint
         hash.AppendData(fixedPart);
         AppendText(hash, branchingPath);
         AppendText(hash, sessionDataJson);
+
+        // Only a pilot adds its mode, so the keys of live requests still in flight across a deploy keep matching.
+        if (mode != Data.SessionModes.Live)
+        {
+            AppendText(hash, mode);
+        }
+
         return hash.GetHashAndReset();
     }
 

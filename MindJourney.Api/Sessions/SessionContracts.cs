@@ -9,7 +9,8 @@ public sealed record CreateSessionRequest(
     Guid? UserId,
     int? CurrentLevel,
     string? BranchingPath,
-    JsonElement? SessionData);
+    JsonElement? SessionData,
+    string? Mode);
 
 /// <summary>Body of <c>PATCH /api/session/{id}</c>. The identity fields are read only so that an attempt to
 /// change them is refused rather than silently ignored.</summary>
@@ -28,6 +29,9 @@ public sealed record SessionResponse(
     Guid UserId,
     Guid ExperimentId,
     int? VisitorNumber,
+    string Mode,
+    string? Condition,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string[]? ConditionOrder,
     int CurrentLevel,
     int TotalLevels,
     int PercentComplete,

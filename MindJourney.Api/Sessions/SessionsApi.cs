@@ -5,6 +5,7 @@ using Microsoft.EntityFrameworkCore;
 using MindJourney.Api.Data;
 using MindJourney.Api.Infrastructure;
 using MindJourney.Api.Responses;
+using Npgsql;
 
 namespace MindJourney.Api.Sessions;
 
@@ -52,6 +53,11 @@ public static class SessionsApi
             return Problems.BadRequest("currentLevel must be 1 or more.");
         }
 
+        if (request.Mode is not (null or SessionModes.Live or SessionModes.Pilot))
+        {
+            return Problems.BadRequest($"mode must be '{SessionModes.Live}' (the default) or '{SessionModes.Pilot}'.");
+        }
+
         if (StoredFieldsProblem(request.BranchingPath, request.SessionData) is { } stored)
         {
             return stored;
@@ -66,14 +72,14 @@ public static class SessionsApi
         }
 
         var result = await assigner.StartSessionAsync(experimentId, request.UserId, request.CurrentLevel ?? 1,
-            request.BranchingPath, request.SessionData, idempotencyKey, cancellationToken);
+            request.BranchingPath, request.SessionData, idempotencyKey, request.Mode ?? SessionModes.Live, cancellationToken);
 
         if (result.Session is not { } session)
         {
             return result.Error switch
             {
                 StartSessionError.ExperimentNotFound or StartSessionError.UserNotFound => Problems.NotFound(result.Detail!),
-                StartSessionError.ExperimentInactive => Problems.Conflict(result.Detail!),
+                StartSessionError.ExperimentInactive or StartSessionError.ModeMismatch => Problems.Conflict(result.Detail!),
                 StartSessionError.IdempotencyKeyReused => Problems.UnprocessableEntity(result.Detail!),
                 _ => Problems.BadRequest(result.Detail!),
             };
@@ -116,6 +122,7 @@ public static class SessionsApi
             return stored;
         }
 
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var session = await db.ExperimentSessions.Include(s => s.Experiment).FirstOrDefaultAsync(s => s.Id == id, cancellationToken);
         if (session is null)
         {
@@ -135,6 +142,9 @@ public static class SessionsApi
 
         if (request.IsCompleted is { } completed)
         {
+            // Turned in SQL with its condition's tally, so two PATCHes at once count one completion.
+            await db.Database.ExecuteSqlRawAsync(ConditionSql.Complete,
+                [new NpgsqlParameter<Guid>("id", id), new NpgsqlParameter<bool>("completed", completed)], cancellationToken);
             session.IsCompleted = completed;
         }
 
@@ -150,6 +160,7 @@ public static class SessionsApi
 
         session.UpdatedAt = DateTimeOffset.UtcNow;
         await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
         return TypedResults.Ok(ToResponse(session, totalLevels));
     }
 
@@ -212,7 +223,7 @@ public static class SessionsApi
     }
 
     private static SessionResponse ToResponse(ExperimentSession s, int totalLevels) => new(
-        s.Id, s.UserId, s.ExperimentId, s.VisitorNumber, s.CurrentLevel, totalLevels,
+        s.Id, s.UserId, s.ExperimentId, s.VisitorNumber, s.Mode, s.Condition, s.ConditionOrder, s.CurrentLevel, totalLevels,
         SessionResponse.Percent(s.CurrentLevel, totalLevels, s.IsCompleted), s.BranchingPath, s.IsCompleted,
         s.CreatedAt, s.UpdatedAt);
 }

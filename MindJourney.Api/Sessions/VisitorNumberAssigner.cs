@@ -15,6 +15,7 @@ public enum StartSessionError
     LevelOutOfRange,
     UserNotFound,
     IdempotencyKeyReused,
+    ModeMismatch,
 }
 
 public readonly record struct StartSessionResult(SessionResponse? Session, bool Replayed, StartSessionError Error, string? Detail)
@@ -28,7 +29,8 @@ public readonly record struct StartSessionResult(SessionResponse? Session, bool 
 
 /// <summary>
 /// THE place where a visitor number is assigned. Starting a session writes the user's number, the user row and
-/// the session row in one database round trip (<see cref="VisitorNumberSql"/>); when numbering fails the session
+/// the session row with its condition in one database round trip (<see cref="VisitorNumberSql"/>); a pilot draws
+/// from the pilot sequence, never the live one. When numbering fails the session
 /// is still created, without a number, so the participant can play (the admin recovery numbers it later).
 /// </summary>
 public sealed partial class VisitorNumberAssigner(
@@ -38,7 +40,7 @@ public sealed partial class VisitorNumberAssigner(
 {
     public async Task<StartSessionResult> StartSessionAsync(
         Guid experimentId, Guid? userId, int currentLevel, string? branchingPath, JsonElement? sessionData,
-        string? idempotencyKey, CancellationToken cancellationToken)
+        string? idempotencyKey, string mode, CancellationToken cancellationToken)
     {
         var sessionId = Guid.CreateVersion7();
         var startedAt = Stopwatch.GetTimestamp();
@@ -47,10 +49,10 @@ public sealed partial class VisitorNumberAssigner(
 
         var sessionDataJson = sessionData is { } data ? data.GetRawText() : null;
         var fingerprint = idempotencyKey is null ? null
-            : IdempotencyFingerprint.Of(experimentId, userId, currentLevel, branchingPath, sessionDataJson);
+            : IdempotencyFingerprint.Of(experimentId, userId, currentLevel, branchingPath, sessionDataJson, mode);
         var secret = SessionSecrets.Issue();
         var args = new StatementArguments(experimentId, currentLevel, userId ?? Guid.CreateVersion7(), sessionId,
-            branchingPath, sessionDataJson, idempotencyKey, fingerprint, secret.Hash);
+            branchingPath, sessionDataJson, idempotencyKey, fingerprint, secret.Hash, mode);
 
         // A database that cannot be reached (or has no connection to spare) numbered nothing and saved nothing:
         // that surfaces as 503 and the client retries, with its Idempotency-Key. Only a numbering statement that
@@ -87,7 +89,7 @@ public sealed partial class VisitorNumberAssigner(
 
         if (row is not { } created)
         {
-            return await DiagnoseAsync(connection, experimentId, userId, currentLevel, cancellationToken);
+            return await DiagnoseAsync(connection, experimentId, userId, currentLevel, mode, cancellationToken);
         }
 
         if (!created.SameRequest)
@@ -101,6 +103,8 @@ public sealed partial class VisitorNumberAssigner(
         var session = created.Session;
         activity?.SetTag(VisitorNumberingTelemetry.VisitorNumberTag, session.VisitorNumber);
         activity?.SetTag(VisitorNumberingTelemetry.OutcomeTag, outcome);
+        activity?.SetTag(VisitorNumberingTelemetry.ModeTag, session.Mode);
+        activity?.SetTag(VisitorNumberingTelemetry.ConditionTag, session.Condition);
         if (created.Replayed)
         {
             // The first request already counted this assignment.
@@ -108,7 +112,13 @@ public sealed partial class VisitorNumberAssigner(
         }
 
         var outcomeTag = new KeyValuePair<string, object?>(VisitorNumberingTelemetry.OutcomeTag, outcome);
-        telemetry.Assignments.Add(1, outcomeTag);
+        var tags = new TagList { outcomeTag, { VisitorNumberingTelemetry.ModeTag, session.Mode } };
+        if (session.Condition is not null)
+        {
+            tags.Add(VisitorNumberingTelemetry.ConditionTag, session.Condition);
+        }
+
+        telemetry.Assignments.Add(1, tags);
         telemetry.AssignDuration.Record(Stopwatch.GetElapsedTime(startedAt).TotalSeconds, outcomeTag);
         if (session.VisitorNumber is { } number)
         {
@@ -140,6 +150,11 @@ public sealed partial class VisitorNumberAssigner(
             batch.BatchCommands.Add(lockKey);
         }
 
+        // Takes a lock only for a least-filled experiment (its starts decide on shared counts); same round trip.
+        var lockExperiment = new NpgsqlBatchCommand(ConditionSql.LockLeastFilled);
+        lockExperiment.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = args.ExperimentId });
+        batch.BatchCommands.Add(lockExperiment);
+
         var command = new NpgsqlBatchCommand(sql);
         var p = command.Parameters;
         p.Add(new NpgsqlParameter<Guid> { TypedValue = args.ExperimentId });
@@ -151,10 +166,11 @@ public sealed partial class VisitorNumberAssigner(
         p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)args.IdempotencyKey ?? DBNull.Value });
         p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bytea, Value = (object?)args.Fingerprint ?? DBNull.Value });
         p.Add(new NpgsqlParameter<byte[]> { NpgsqlDbType = NpgsqlDbType.Bytea, TypedValue = args.SecretHash });
+        p.Add(new NpgsqlParameter<string> { NpgsqlDbType = NpgsqlDbType.Text, TypedValue = args.Mode });
         batch.BatchCommands.Add(command);
 
         await using var reader = await batch.ExecuteReaderAsync();
-        if (args.IdempotencyKey is not null)
+        for (var locks = batch.BatchCommands.Count - 1; locks > 0; locks--)
         {
             await reader.NextResultAsync();
         }
@@ -172,6 +188,9 @@ public sealed partial class VisitorNumberAssigner(
             UserId: reader.GetGuid(1),
             ExperimentId: reader.GetGuid(2),
             VisitorNumber: reader.IsDBNull(3) ? null : reader.GetInt32(3),
+            Mode: reader.GetString(13),
+            Condition: reader.IsDBNull(14) ? null : reader.GetString(14),
+            ConditionOrder: reader.IsDBNull(15) ? null : reader.GetFieldValue<string[]>(15),
             CurrentLevel: currentLevel,
             TotalLevels: totalLevels,
             PercentComplete: SessionResponse.Percent(currentLevel, totalLevels, isCompleted),
@@ -182,7 +201,8 @@ public sealed partial class VisitorNumberAssigner(
         return new Row(session, NewlyAssigned: reader.GetBoolean(10), Replayed: reader.GetBoolean(11), SameRequest: reader.GetBoolean(12));
     }
 
-    private static async Task<StartSessionResult> DiagnoseAsync(NpgsqlConnection connection, Guid experimentId, Guid? userId, int currentLevel, CancellationToken cancellationToken)
+    private static async Task<StartSessionResult> DiagnoseAsync(NpgsqlConnection connection, Guid experimentId, Guid? userId,
+        int currentLevel, string mode, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(VisitorNumberSql.Diagnose, connection);
         command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = experimentId });
@@ -206,12 +226,20 @@ public sealed partial class VisitorNumberAssigner(
             return StartSessionResult.Failed(StartSessionError.LevelOutOfRange, $"currentLevel must be between 1 and {totalLevels}.");
         }
 
-        return StartSessionResult.Failed(StartSessionError.UserNotFound, $"No user with id '{userId}'.");
+        if (reader.IsDBNull(2))
+        {
+            return StartSessionResult.Failed(StartSessionError.UserNotFound, $"No user with id '{userId}'.");
+        }
+
+        // Live and pilot numbers are apart: a pilot never takes a live participant's number, nor the reverse.
+        return StartSessionResult.Failed(StartSessionError.ModeMismatch,
+            $"User '{userId}' is a {reader.GetString(2)} participant; start their sessions with mode '{reader.GetString(2)}', "
+            + $"or start a new participant for mode '{mode}'.");
     }
 
     private readonly record struct StatementArguments(
         Guid ExperimentId, int CurrentLevel, Guid UserId, Guid SessionId, string? BranchingPath, string? SessionData,
-        string? IdempotencyKey, byte[]? Fingerprint, byte[] SecretHash);
+        string? IdempotencyKey, byte[]? Fingerprint, byte[] SecretHash, string Mode);
 
     private readonly record struct Row(SessionResponse Session, bool NewlyAssigned, bool Replayed, bool SameRequest);
 

@@ -1,11 +1,11 @@
 namespace MindJourney.Api.Sessions;
 
 /// <summary>
-/// The SQL that creates a session together with its visitor number, in ONE statement (one round trip): the
-/// original platform ran nextval and then several separate updates, so a failure between them burned a number.
+/// The SQL that creates a session together with its visitor number and condition, in ONE statement (one round trip):
+/// the original platform ran nextval and then several separate updates, so a failure between them burned a number.
 /// Parameters: $1 experiment id, $2 current level, $3 user id, $4 session id, $5 branching path,
 /// $6 session data (jsonb), $7 idempotency key (null when none), $8 the request's fingerprint (null when no key),
-/// $9 the hash of the session secret this request hands out.
+/// $9 the hash of the session secret this request hands out, $10 the mode (live or pilot).
 /// </summary>
 internal static class VisitorNumberSql
 {
@@ -17,7 +17,8 @@ internal static class VisitorNumberSql
         WITH existing AS (
             SELECT s.id, s.user_id, s.experiment_id, s.visitor_number, s.current_level, s.branching_path,
                    s.is_completed, s.created_at, s.updated_at, e.total_levels,
-                   COALESCE(s.idempotency_fingerprint = $8, FALSE) AS same_request
+                   COALESCE(s.idempotency_fingerprint = $8, FALSE) AS same_request,
+                   s.mode, s.condition, s.condition_order
             FROM experiment_sessions s JOIN experiments e ON e.id = s.experiment_id
             WHERE $7::text IS NOT NULL AND s.idempotency_key = $7
         ),
@@ -28,71 +29,102 @@ internal static class VisitorNumberSql
             WHERE s.id = x.id AND x.same_request
         ),
         experiment AS (
-            SELECT id, total_levels FROM experiments
+            SELECT id, total_levels, conditions, condition_scheme FROM experiments
             WHERE id = $1 AND is_active AND $2 BETWEEN 1 AND total_levels
               AND NOT EXISTS (SELECT 1 FROM existing)
         ),
         """;
 
-    private const string Suffix = """
+    // The condition is chosen in the same statement as the number (ConditionSql), and a least-filled start is
+    // counted in its tally here too: a session never exists without the condition its number gave it.
+    private const string Suffix = $$"""
+        assigned AS (
+            SELECT v.id AS user_id, v.visitor_number, v.mode, e.id AS experiment_id, e.condition_scheme, FALSE AS done,
+                   {{ConditionSql.Columns}}
+            FROM visitor v CROSS JOIN experiment e LEFT JOIN earlier ON TRUE
+        ),
+        tallied AS (
+            {{ConditionSql.CountStart}}
+        ),
         created AS (
-            INSERT INTO experiment_sessions (id, user_id, experiment_id, visitor_number, current_level, branching_path,
-                                             is_completed, session_data, idempotency_key, idempotency_fingerprint,
-                                             secret_hashes, created_at, updated_at)
-            SELECT $4, v.id, e.id, v.visitor_number, $2, $5, FALSE, $6, $7, $8, ARRAY[$9::bytea], now(), now()
-            FROM visitor v CROSS JOIN experiment e
+            INSERT INTO experiment_sessions (id, user_id, experiment_id, visitor_number, mode, condition, condition_order,
+                                             current_level, branching_path, is_completed, session_data, idempotency_key,
+                                             idempotency_fingerprint, secret_hashes, created_at, updated_at)
+            SELECT $4, a.user_id, a.experiment_id, a.visitor_number, a.mode, a.condition, a.condition_order, $2, $5, FALSE,
+                   $6, $7, $8, ARRAY[$9::bytea], now(), now()
+            FROM assigned a
             RETURNING id, user_id, experiment_id, visitor_number, current_level, branching_path, is_completed,
-                      created_at, updated_at
+                      created_at, updated_at, mode, condition, condition_order
         )
         SELECT c.id, c.user_id, c.experiment_id, c.visitor_number, c.current_level, c.branching_path, c.is_completed,
-               c.created_at, c.updated_at, e.total_levels, v.newly_assigned, FALSE AS replayed, TRUE AS same_request
+               c.created_at, c.updated_at, e.total_levels, v.newly_assigned, FALSE AS replayed, TRUE AS same_request,
+               c.mode, c.condition, c.condition_order
         FROM created c CROSS JOIN experiment e CROSS JOIN visitor v
         UNION ALL
         SELECT x.id, x.user_id, x.experiment_id, x.visitor_number, x.current_level, x.branching_path, x.is_completed,
-               x.created_at, x.updated_at, x.total_levels, FALSE, TRUE, x.same_request
+               x.created_at, x.updated_at, x.total_levels, FALSE, TRUE, x.same_request, x.mode, x.condition, x.condition_order
         FROM existing x
         """;
 
-    /// <summary>A new (anonymous) visitor: the user row takes the next number, the session copies it.</summary>
-    public const string NewVisitor = Prefix + """
-        visitor AS (
-            INSERT INTO users (id, is_anonymous, visitor_number, created_at, updated_at)
-            SELECT $3, TRUE, nextval('visitor_counter_sequence'), now(), now() FROM experiment
-            RETURNING id, visitor_number, TRUE AS newly_assigned
+    // A returning person keeps the condition of their first session in this experiment that has one.
+    private const string EarlierCondition = """
+        earlier AS (
+            SELECT s.condition, s.condition_order FROM experiment_sessions s
+            WHERE s.user_id = $3 AND s.experiment_id = $1 AND s.condition IS NOT NULL
+            ORDER BY s.created_at LIMIT 1
         ),
-        """ + Suffix;
+        """;
+
+    // A new visitor has no earlier session: nothing to read on the hot path.
+    private const string NoEarlierCondition = """
+        earlier AS (SELECT NULL::text AS condition, NULL::text[] AS condition_order WHERE FALSE),
+        """;
+
+    // A pilot draws from its own sequence, so it never moves the live one. CASE evaluates only the branch taken.
+    private const string NextNumber =
+        "CASE WHEN $10 = 'pilot' THEN nextval('pilot_counter_sequence') ELSE nextval('visitor_counter_sequence') END";
+
+    /// <summary>A new (anonymous) visitor: the user row takes the next number of its mode, the session copies it.</summary>
+    public const string NewVisitor = Prefix + $$"""
+        visitor AS (
+            INSERT INTO users (id, is_anonymous, mode, visitor_number, created_at, updated_at)
+            SELECT $3, TRUE, $10, {{NextNumber}}, now(), now() FROM experiment
+            RETURNING id, visitor_number, mode, TRUE AS newly_assigned
+        ),
+        """ + NoEarlierCondition + Suffix;
 
     /// <summary>A returning user keeps their number; one who never got one (an earlier fallback) gets the next.
     /// The row lock makes two simultaneous sessions of the same user agree on one number; COALESCE evaluates
-    /// nextval only when the user has no number, so a returning visitor consumes no sequence value.</summary>
-    public const string ReturningUser = Prefix + """
+    /// nextval only when the user has no number, so a returning visitor consumes no sequence value. A user of the
+    /// other mode matches nothing (the caller tells why).</summary>
+    public const string ReturningUser = Prefix + $$"""
         visitor AS (
             UPDATE users u
-            SET visitor_number = COALESCE(u.visitor_number, nextval('visitor_counter_sequence')),
+            SET visitor_number = COALESCE(u.visitor_number, {{NextNumber}}),
                 updated_at = CASE WHEN u.visitor_number IS NULL THEN now() ELSE u.updated_at END
             FROM (SELECT id, visitor_number AS previous FROM users WHERE id = $3 FOR UPDATE) p
-            WHERE u.id = p.id AND EXISTS (SELECT 1 FROM experiment)
-            RETURNING u.id, u.visitor_number, p.previous IS NULL AS newly_assigned
+            WHERE u.id = p.id AND u.mode = $10 AND EXISTS (SELECT 1 FROM experiment)
+            RETURNING u.id, u.visitor_number, u.mode, p.previous IS NULL AS newly_assigned
         ),
-        """ + Suffix;
+        """ + EarlierCondition + Suffix;
 
     /// <summary>Fallback when numbering failed: the participant can still play; the admin recovery numbers them
-    /// later. A new visitor's user row is created without a number.</summary>
+    /// later (and gives the session its condition then). A new visitor's user row is created without a number.</summary>
     public const string NewVisitorWithoutNumber = Prefix + """
         visitor AS (
-            INSERT INTO users (id, is_anonymous, visitor_number, created_at, updated_at)
-            SELECT $3, TRUE, NULL, now(), now() FROM experiment
-            RETURNING id, visitor_number, FALSE AS newly_assigned
+            INSERT INTO users (id, is_anonymous, mode, visitor_number, created_at, updated_at)
+            SELECT $3, TRUE, $10, NULL, now(), now() FROM experiment
+            RETURNING id, visitor_number, mode, FALSE AS newly_assigned
         ),
-        """ + Suffix;
+        """ + NoEarlierCondition + Suffix;
 
     /// <summary>Fallback for a returning user: the session takes whatever number the user already has.</summary>
     public const string ReturningUserWithoutNumbering = Prefix + """
         visitor AS (
-            SELECT u.id, u.visitor_number, FALSE AS newly_assigned
-            FROM users u WHERE u.id = $3 AND EXISTS (SELECT 1 FROM experiment)
+            SELECT u.id, u.visitor_number, u.mode, FALSE AS newly_assigned
+            FROM users u WHERE u.id = $3 AND u.mode = $10 AND EXISTS (SELECT 1 FROM experiment)
         ),
-        """ + Suffix;
+        """ + EarlierCondition + Suffix;
 
     /// <summary>Runs first in the same batch (one round trip, one implicit transaction) when the request carries
     /// an Idempotency-Key: two requests with the same key queue here instead of both numbering a visitor.</summary>
@@ -102,6 +134,6 @@ internal static class VisitorNumberSql
     public const string Diagnose = """
         SELECT (SELECT total_levels FROM experiments WHERE id = $1),
                (SELECT is_active FROM experiments WHERE id = $1),
-               EXISTS (SELECT 1 FROM users WHERE id = $2)
+               (SELECT mode FROM users WHERE id = $2)
         """;
 }

@@ -17,6 +17,12 @@ public sealed class VisitorNumberingTelemetry
     public const string OutcomeTag = "mindjourney.visitor_number.outcome";
     public const string ErrorTypeTag = "error.type";
 
+    /// <summary>live or pilot (a pilot's number comes from its own sequence).</summary>
+    public const string ModeTag = "mindjourney.session.mode";
+
+    /// <summary>The condition the number assigned (absent when the experiment declares none or no number was given).</summary>
+    public const string ConditionTag = "mindjourney.condition";
+
     public const string OutcomeAssigned = "assigned";
     public const string OutcomeReused = "reused";
     public const string OutcomeFallback = "fallback";
@@ -29,7 +35,7 @@ public sealed class VisitorNumberingTelemetry
     {
         _meter = meterFactory.Create(SourceName);
         Assignments = _meter.CreateCounter<long>("mindjourney.visitor_number.assignments", "{assignment}",
-            "Sessions given a visitor number, by outcome (assigned, reused, fallback).");
+            "Sessions given a visitor number, by outcome (assigned, reused, fallback), mode and condition.");
         Fallbacks = _meter.CreateCounter<long>("mindjourney.visitor_number.fallbacks", "{session}",
             "Sessions created without a visitor number because numbering failed, by error.type.");
         AssignDuration = _meter.CreateHistogram<double>("mindjourney.visitor_number.assign.duration", "s",

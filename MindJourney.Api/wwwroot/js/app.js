@@ -4,7 +4,7 @@
 import { api } from "./api.js";
 import { h, replaceChildren, focusElement, uid } from "./dom.js";
 import { MediaAnswer, responseTypeOf } from "./media-answer.js";
-import { visitorStore, newIdempotencyKey } from "./storage.js";
+import { visitorStore, newIdempotencyKey, pageMode } from "./storage.js";
 import { showStatus, showError, clearErrors, dismissStatus } from "./toast.js";
 
 const MAX_TEXT_LENGTH = 5000;
@@ -23,7 +23,9 @@ const view = () => document.getElementById("view");
 
 // ---------------------------------------------------------------- words
 
-const visitorLabel = (session) => (session?.visitorNumber ?? null) === null ? null : `Visitor #${session.visitorNumber}`;
+// A pilot's number comes from its own sequence: "Pilot #3" is not "Visitor #3".
+const visitorLabel = (session) => (session?.visitorNumber ?? null) === null ? null
+  : `${session.mode === "pilot" ? "Pilot" : "Visitor"} #${session.visitorNumber}`;
 
 function trackerText(session) {
   const parts = [];
@@ -147,6 +149,10 @@ async function startSession(attempt) {
   let session;
   try {
     const body = { experimentId: state.experiment.id };
+    if (pageMode === "pilot") {
+      body.mode = pageMode;
+    }
+
     if (attempt.userId) {
       body.userId = attempt.userId;
     }

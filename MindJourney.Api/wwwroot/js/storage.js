@@ -2,9 +2,14 @@
 // the session cannot be read back). localStorage can be unavailable (private modes, blocked storage); the page then
 // still works, it just cannot resume.
 
-const USER_KEY = "mindjourney.userId";
-const SESSION_KEY = "mindjourney.sessionId";
-const SECRET_KEY = "mindjourney.sessionSecret";
+/** "pilot" when the page was opened with ?mode=pilot (a researcher's trial run, numbered "Pilot #N"), else "live". */
+export const pageMode = new URLSearchParams(window.location.search).get("mode") === "pilot" ? "pilot" : "live";
+
+// A pilot run in the same browser is another person: it must not resume (or reuse the number of) a live visitor.
+const PREFIX = pageMode === "pilot" ? "mindjourney.pilot." : "mindjourney.";
+const USER_KEY = `${PREFIX}userId`;
+const SESSION_KEY = `${PREFIX}sessionId`;
+const SECRET_KEY = `${PREFIX}sessionSecret`;
 
 function read(key) {
   try {
