@@ -1,6 +1,6 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using System.Diagnostics;
 using MindJourney.AppHost.LocalPostgres;
 
 namespace MindJourney.AppHost;

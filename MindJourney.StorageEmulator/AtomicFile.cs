@@ -11,6 +11,7 @@ internal static class AtomicFile
             stream.Write(content);
             stream.Flush(flushToDisk: true);
         }
+
         File.Move(temp, path, overwrite: true);
     }
 }

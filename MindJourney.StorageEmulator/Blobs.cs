@@ -82,6 +82,7 @@ internal sealed class StagingBlob : IDisposable
                 {
                     return appended;
                 }
+
                 var offset = 0;
                 if (skip > 0)
                 {
@@ -89,10 +90,12 @@ internal sealed class StagingBlob : IDisposable
                     skip -= skipped;
                     offset = skipped;
                 }
+
                 if (offset == read)
                 {
                     continue;
                 }
+
                 var slice = buffer.AsMemory(offset, read - offset);
                 await _stream.WriteAsync(slice, cancellationToken);
                 _crc.Append(slice.Span);
@@ -115,6 +118,7 @@ internal sealed class StagingBlob : IDisposable
         {
             return new MemoryBlob(memory.GetBuffer(), checked((int)memory.Length));
         }
+
         var file = (FileStream)_stream;
         file.Flush(flushToDisk: true);
         file.Dispose();
@@ -129,6 +133,7 @@ internal sealed class StagingBlob : IDisposable
         {
             return;
         }
+
         _stream.Dispose();
         if (TempPath is not null)
         {

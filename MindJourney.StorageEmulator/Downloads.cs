@@ -27,6 +27,7 @@ internal static class Downloads
                     r => r.Headers.ContentRange = $"bytes */{obj.Size}");
                 return;
             }
+
             start = from;
             length = to - from + 1;
             partial = true;
@@ -40,11 +41,13 @@ internal static class Downloads
         {
             headers.ContentRange = $"bytes {start}-{start + length - 1}/{obj.Size}";
         }
+
         if (!partial)
         {
             // Whole-object hashes; GCS leaves them out of ranged (206) responses, and clients validate what they get.
             headers["x-goog-hash"] = $"crc32c={obj.Crc32c},md5={obj.Md5Hash}";
         }
+
         headers["x-goog-generation"] = Json.Number(obj.Generation);
         headers["x-goog-metageneration"] = Json.Number(obj.Metageneration);
         headers["x-goog-stored-content-length"] = Json.Number(obj.Size);
@@ -57,10 +60,12 @@ internal static class Downloads
         {
             headers.ContentDisposition = disposition;
         }
+
         if (obj.ContentLanguage is { } language)
         {
             headers.ContentLanguage = language;
         }
+
         headers.CacheControl = obj.CacheControl ?? "no-cache, no-store, max-age=0, must-revalidate";
         foreach (var (key, value) in obj.Metadata ?? new Dictionary<string, string>())
         {
@@ -74,10 +79,12 @@ internal static class Downloads
         {
             return;
         }
+
         if (start > 0)
         {
             content.Seek(start, SeekOrigin.Begin);
         }
+
         var buffer = ArrayPool<byte>.Shared.Rent(128 * 1024);
         try
         {
@@ -89,6 +96,7 @@ internal static class Downloads
                 {
                     break;
                 }
+
                 await response.Body.WriteAsync(buffer.AsMemory(0, read), context.RequestAborted);
                 remaining -= read;
             }
@@ -113,6 +121,7 @@ internal static class Downloads
         {
             return false;
         }
+
         var range = parsed.Ranges.First();
         if (range.From is { } f)
         {
@@ -121,6 +130,7 @@ internal static class Downloads
                 satisfiable = false;
                 return true;
             }
+
             from = f;
             to = range.To is { } t ? Math.Min(t, size - 1) : size - 1;
         }
@@ -131,8 +141,10 @@ internal static class Downloads
                 satisfiable = false;
                 return true;
             }
+
             from = Math.Max(0, size - suffix);
         }
+
         return true;
     }
 }

@@ -34,6 +34,7 @@ internal static class FirebaseApi
             await Downloads.ServeAsync(context, store, bucket, name, null, Preconditions.None);
             return Results.Empty;
         }
+
         return Json.Ok(Metadata(store.Get(bucket, name, null)));
     }
 
@@ -54,6 +55,7 @@ internal static class FirebaseApi
         {
             body["nextPageToken"] = page.NextPageToken;
         }
+
         return Json.Ok(body);
     }
 
@@ -80,6 +82,7 @@ internal static class FirebaseApi
                 throw;
             }
         }
+
         using (staging)
         {
             return Json.Ok(Metadata(store.Commit(draft, staging, Preconditions.None, "firebase upload")));
@@ -121,6 +124,7 @@ internal static class FirebaseApi
         {
             return stored;
         }
+
         var hash = MD5.HashData(Encoding.UTF8.GetBytes($"{o.Bucket}/{o.Name}/{o.Generation}"));
         return new Guid(hash).ToString();
     }

@@ -63,6 +63,7 @@ internal static class GcsErrors
             context.Abort();
             return;
         }
+
         response.Clear();
         response.StatusCode = status;
         decorate?.Invoke(response);
@@ -70,6 +71,7 @@ internal static class GcsErrors
         {
             return;
         }
+
         var firebase = context.Request.Path.StartsWithSegments("/v0", StringComparison.Ordinal);
         var body = firebase ? FirebaseBody(status, message) : Body(status, reason, message);
         response.ContentType = "application/json; charset=UTF-8";

@@ -60,10 +60,12 @@ internal static class GcsJsonApi
         {
             body["nextPageToken"] = PageToken.Encode(false, page[^1].Name);
         }
+
         if (page.Count > 0)
         {
             body["items"] = new JsonArray(page.Select(b => (JsonNode)Json.BucketResource(b, baseUrl)).ToArray());
         }
+
         return Json.Ok(body);
     }
 
@@ -84,6 +86,7 @@ internal static class GcsJsonApi
         {
             throw GcsException.PreconditionFailed();
         }
+
         return Json.Ok(Json.BucketResource(record, Json.BaseUrl(context.Request)));
     }
 
@@ -120,14 +123,17 @@ internal static class GcsJsonApi
         {
             body["nextPageToken"] = page.NextPageToken;
         }
+
         if (page.Prefixes.Count > 0)
         {
             body["prefixes"] = new JsonArray(page.Prefixes.Select(p => (JsonNode)JsonValue.Create(p)!).ToArray());
         }
+
         if (page.Items.Count > 0)
         {
             body["items"] = new JsonArray(page.Items.Select(o => (JsonNode)Json.ObjectResource(o, baseUrl)).ToArray());
         }
+
         return Json.Ok(body);
     }
 
@@ -142,6 +148,7 @@ internal static class GcsJsonApi
             await Downloads.ServeAsync(context, store, bucket, name, generation, pre);
             return Results.Empty;
         }
+
         var obj = store.Get(bucket, name, generation);
         pre.CheckRead(obj);
         return Json.Ok(Json.ObjectResource(obj, Json.BaseUrl(context.Request)));

@@ -28,6 +28,7 @@ internal static class GcsUploads
         {
             return await uploads.PutChunkAsync(context, uploadId);
         }
+
         var uploadType = Query.String(request.Query, "uploadType")
             ?? (IsMultipart(request) ? "multipart" : "media");
         return uploadType switch
@@ -83,6 +84,7 @@ internal static class GcsUploads
                 }
             }
         }
+
         return (crc, md5);
     }
 
@@ -123,6 +125,7 @@ internal static class GcsUploads
         {
             throw GcsException.BadRequest("Multipart upload needs a multipart/related body with a boundary.");
         }
+
         var reader = new MultipartReader(boundary, request.Body) { BodyLengthLimit = null };
         var metadataPart = await reader.ReadNextSectionAsync(context.RequestAborted)
             ?? throw GcsException.BadRequest("Multipart upload has no metadata part.");

@@ -27,6 +27,7 @@ internal static class Json
         {
             body = new GZipStream(body, CompressionMode.Decompress, leaveOpen: true);
         }
+
         using var buffer = new MemoryStream();
         await body.CopyToAsync(buffer, cancellationToken);
         return Parse(buffer.ToArray());
@@ -38,6 +39,7 @@ internal static class Json
         {
             return [];
         }
+
         return JsonNode.Parse(utf8) as JsonObject ?? throw GcsException.BadRequest("Expected a JSON object.", "parseError");
     }
 
@@ -66,10 +68,12 @@ internal static class Json
         {
             return null;
         }
+
         if (node is not JsonObject map)
         {
             throw GcsException.BadRequest($"Invalid value for {key}: expected an object.");
         }
+
         var result = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (k, v) in map)
         {
@@ -78,6 +82,7 @@ internal static class Json
                 result[k] = ScalarText(v);
             }
         }
+
         return result;
     }
 
@@ -89,14 +94,17 @@ internal static class Json
         {
             return current;
         }
+
         if (node is null)
         {
             return null;
         }
+
         if (node is not JsonObject map)
         {
             throw GcsException.BadRequest($"Invalid value for {key}: expected an object.");
         }
+
         var result = current is null
             ? new Dictionary<string, string>(StringComparer.Ordinal)
             : new Dictionary<string, string>(current, StringComparer.Ordinal);
@@ -111,6 +119,7 @@ internal static class Json
                 result[k] = ScalarText(v);
             }
         }
+
         return result.Count == 0 ? null : result;
     }
 
@@ -125,11 +134,13 @@ internal static class Json
         {
             return null;
         }
+
         var node = new JsonObject();
         foreach (var (k, v) in map)
         {
             node[k] = v;
         }
+
         return node;
     }
 
@@ -170,10 +181,12 @@ internal static class Json
         {
             node["customTime"] = Time(customTime);
         }
+
         if (MapNode(o.Metadata) is { } metadata)
         {
             node["metadata"] = metadata;
         }
+
         return node;
     }
 
@@ -199,6 +212,7 @@ internal static class Json
         {
             node["labels"] = labels;
         }
+
         return node;
     }
 

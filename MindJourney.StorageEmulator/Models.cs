@@ -93,6 +93,7 @@ internal sealed record Preconditions(long? IfGenerationMatch, long? IfGeneration
         {
             throw GcsException.PreconditionFailed();
         }
+
         if ((IfGenerationNotMatch is { } gn && gn == current.Generation)
             || (IfMetagenerationNotMatch is { } mn && mn == current.Metageneration))
         {
@@ -109,6 +110,7 @@ internal sealed record Preconditions(long? IfGenerationMatch, long? IfGeneration
                 && (IfGenerationNotMatch is null || IfGenerationNotMatch != 0)
                 && IfMetagenerationMatch is null;
         }
+
         return (IfGenerationMatch is null || IfGenerationMatch == current.Generation)
             && (IfGenerationNotMatch is null || IfGenerationNotMatch != current.Generation)
             && (IfMetagenerationMatch is null || IfMetagenerationMatch == current.Metageneration)
@@ -131,6 +133,7 @@ internal static class Query
         {
             return null;
         }
+
         return long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value)
             ? value
             : throw GcsException.BadRequest($"Invalid value for {key}: {text}");

@@ -25,6 +25,7 @@ internal sealed partial class ObjectStore
         {
             throw GcsException.Required("object name");
         }
+
         if (Encoding.UTF8.GetByteCount(name) > 1024 || name.Contains('\r') || name.Contains('\n')
             || name is "." or ".." || name.Contains('\0'))
         {
@@ -60,6 +61,7 @@ internal sealed partial class ObjectStore
                 throw GcsException.Conflict(
                     "Your previous request to create the named bucket succeeded and you already own it.");
             }
+
             var now = Now();
             var record = new BucketRecord
             {
@@ -109,11 +111,13 @@ internal sealed partial class ObjectStore
             {
                 throw GcsException.Conflict("The bucket you tried to delete is not empty.");
             }
+
             _buckets.Remove(name);
             if (DataPath is not null)
             {
                 Directory.Delete(BucketDir(name), recursive: true);
             }
+
             _log.LogInformation("Deleted bucket {Bucket}", name);
         }
     }
@@ -136,6 +140,7 @@ internal sealed partial class ObjectStore
             Directory.CreateDirectory(ObjectDir(record.Name));
             WriteBucketSidecar(record);
         }
+
         return state;
     }
 
@@ -145,6 +150,7 @@ internal sealed partial class ObjectStore
         {
             return state;
         }
+
         ValidateBucketName(name);
         var now = Now();
         _log.LogInformation("Created bucket {Bucket} (first upload)", name);

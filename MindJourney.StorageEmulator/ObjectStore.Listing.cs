@@ -29,6 +29,7 @@ internal sealed partial class ObjectStore
             {
                 throw GcsException.NoSuchBucket(bucket);
             }
+
             foreach (var (name, obj) in state.Objects)
             {
                 if (!name.StartsWith(prefix, StringComparison.Ordinal)
@@ -37,6 +38,7 @@ internal sealed partial class ObjectStore
                 {
                     continue;
                 }
+
                 if (tokenKey is not null
                     && (string.CompareOrdinal(name, tokenKey) <= 0
                         || (tokenIsPrefix && name.StartsWith(tokenKey, StringComparison.Ordinal))))
@@ -61,13 +63,16 @@ internal sealed partial class ObjectStore
                     {
                         items.Add(obj);
                     }
+
                     continue;
                 }
+
                 if (count == max)
                 {
                     next = PageToken.Encode(lastWasPrefix, lastEmitted!);
                     break;
                 }
+
                 count++;
                 if (commonPrefix is not null)
                 {
@@ -76,6 +81,7 @@ internal sealed partial class ObjectStore
                     {
                         items.Add(obj);
                     }
+
                     lastEmitted = commonPrefix;
                     lastWasPrefix = true;
                 }
@@ -87,6 +93,7 @@ internal sealed partial class ObjectStore
                 }
             }
         }
+
         return new ObjectPage(items, prefixes, next);
     }
 }
@@ -102,6 +109,7 @@ internal static class PageToken
         {
             return (false, null);
         }
+
         try
         {
             var text = Encoding.UTF8.GetString(Convert.FromBase64String(token));
@@ -113,6 +121,7 @@ internal static class PageToken
         catch (FormatException)
         {
         }
+
         throw GcsException.BadRequest("Invalid page token.");
     }
 }

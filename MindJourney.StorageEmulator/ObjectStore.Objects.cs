@@ -15,10 +15,12 @@ internal sealed partial class ObjectStore
         {
             throw GcsException.BadRequest($"Provided CRC32C \"{expectedCrc}\" doesn't match calculated CRC32C \"{crc}\".");
         }
+
         if (draft.ExpectedMd5 is { } expectedMd5 && expectedMd5 != md5)
         {
             throw GcsException.BadRequest($"Provided MD5 hash \"{expectedMd5}\" doesn't match calculated MD5 hash \"{md5}\".");
         }
+
         lock (_gate)
         {
             // Fail fast, before moving bytes around.
@@ -32,6 +34,7 @@ internal sealed partial class ObjectStore
             Directory.CreateDirectory(ObjectDir(draft.Bucket));
             blobFile = $"{Key(draft.Name)}.{Guid.NewGuid():N}.bin";
         }
+
         var blob = staged.Detach(blobFile is null ? null : Path.Combine(ObjectDir(draft.Bucket), blobFile));
 
         StoredObject created;
@@ -74,6 +77,7 @@ internal sealed partial class ObjectStore
                 throw;
             }
         }
+
         replaced?.Blob.Delete();
         _log.LogInformation(
             "Stored gs://{Bucket}/{Name} generation={Generation} size={Size} contentType={ContentType} via {Via}{Replaced}",
@@ -136,6 +140,7 @@ internal sealed partial class ObjectStore
             WriteObjectSidecar(updated);
             _buckets[bucket].Objects[name] = updated;
         }
+
         _log.LogInformation("{Verb} gs://{Bucket}/{Name} generation={Generation} metageneration={Metageneration}",
             verb, bucket, name, updated.Generation, updated.Metageneration);
         return updated;
@@ -154,6 +159,7 @@ internal sealed partial class ObjectStore
                 File.Delete(SidecarPath(bucket, name));
             }
         }
+
         current.Blob.Delete();
         _log.LogInformation("Deleted gs://{Bucket}/{Name} generation={Generation}", bucket, name, current.Generation);
     }
@@ -164,10 +170,12 @@ internal sealed partial class ObjectStore
         {
             throw GcsException.NoSuchBucket(bucket);
         }
+
         if (!state.Objects.TryGetValue(name, out var obj) || (generation is { } g && g != obj.Generation))
         {
             throw GcsException.NoSuchObject(bucket, name);
         }
+
         return obj;
     }
 }

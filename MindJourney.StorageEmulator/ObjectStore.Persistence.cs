@@ -23,6 +23,7 @@ internal sealed partial class ObjectStore
         {
             Directory.Delete(TempDir, recursive: true); // unfinished uploads and half-written sidecars
         }
+
         Directory.CreateDirectory(TempDir);
 
         var objects = 0;
@@ -41,6 +42,7 @@ internal sealed partial class ObjectStore
             {
                 continue;
             }
+
             var referenced = new HashSet<string>(StringComparer.Ordinal);
             foreach (var sidecar in Directory.EnumerateFiles(objectDir, "*.json"))
             {
@@ -54,16 +56,19 @@ internal sealed partial class ObjectStore
                     _log.LogWarning("Skipping unreadable sidecar {Sidecar}: {Error}", sidecar, ex.Message);
                     continue;
                 }
+
                 if (obj?.BlobFile is null || !File.Exists(Path.Combine(objectDir, obj.BlobFile)))
                 {
                     _log.LogWarning("Skipping sidecar {Sidecar}: its content file is missing", sidecar);
                     continue;
                 }
+
                 state.Objects[obj.Name] = obj with { Blob = new FileBlob(Path.Combine(objectDir, obj.BlobFile)) };
                 referenced.Add(obj.BlobFile);
                 _lastGeneration = Math.Max(_lastGeneration, obj.Generation);
                 objects++;
             }
+
             foreach (var blob in Directory.EnumerateFiles(objectDir, "*.bin"))
             {
                 if (!referenced.Contains(Path.GetFileName(blob)))
@@ -72,6 +77,7 @@ internal sealed partial class ObjectStore
                 }
             }
         }
+
         _log.LogInformation("Loaded {Buckets} bucket(s) and {Objects} object(s) from {DataPath}", _buckets.Count, objects, root);
     }
 }

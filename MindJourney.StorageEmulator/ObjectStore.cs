@@ -4,7 +4,6 @@ using System.Text.Json;
 
 namespace MindJourney.StorageEmulator;
 
-
 /// <summary>
 /// Buckets and live object versions. One lock guards the index; bytes are staged outside it and only renamed or
 /// swapped under it. With a data folder, each object has a JSON sidecar (written atomically: temp file + rename)
@@ -39,6 +38,7 @@ internal sealed partial class ObjectStore
             DataPath = Path.GetFullPath(dataPath);
             Load();
         }
+
         _log.LogInformation("Storage backend: {Backend}", DataPath is null ? "in memory" : $"folder {DataPath}");
     }
 

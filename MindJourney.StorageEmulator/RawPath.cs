@@ -16,10 +16,12 @@ internal static class RawPath
         {
             return context.Request.PathBase.Add(context.Request.Path).ToUriComponent();
         }
+
         if (!raw.StartsWith('/') && Uri.TryCreate(raw, UriKind.Absolute, out var absolute))
         {
             raw = absolute.AbsolutePath; // absolute-form request target
         }
+
         var end = raw.IndexOfAny(['?', '#']);
         return end >= 0 ? raw[..end] : raw;
     }
@@ -43,6 +45,7 @@ internal static class RawPath
                 return "";
             }
         }
+
         return Uri.UnescapeDataString(path[(at + marker.Length)..]);
     }
 }

@@ -42,6 +42,7 @@ internal sealed class ResumableUploads(ObjectStore store, ILogger<ResumableUploa
         {
             draft = draft with { ContentType = uploadType };
         }
+
         long? declared = null;
         if (request.Headers["X-Upload-Content-Length"].ToString() is { Length: > 0 } lengthText)
         {
@@ -49,6 +50,7 @@ internal sealed class ResumableUploads(ObjectStore store, ILogger<ResumableUploa
                 ? l
                 : throw GcsException.BadRequest($"Invalid X-Upload-Content-Length: {lengthText}");
         }
+
         var pre = Preconditions.From(request.Query);
         pre.CheckWrite(store.TryGet(bucket, draft.Name)); // checked again at finalize
 
@@ -67,6 +69,7 @@ internal sealed class ResumableUploads(ObjectStore store, ILogger<ResumableUploa
         {
             throw NoSuchSession();
         }
+
         session.Staging?.Dispose();
         log.LogInformation("Cancelled resumable upload {UploadId} for gs://{Bucket}/{Name}", uploadId, session.Draft.Bucket, session.Draft.Name);
         return Results.StatusCode(499); // what GCS answers to a cancelled session
@@ -78,6 +81,7 @@ internal sealed class ResumableUploads(ObjectStore store, ILogger<ResumableUploa
         {
             throw NoSuchSession();
         }
+
         var request = context.Request;
         await session.Gate.WaitAsync(context.RequestAborted);
         try
@@ -87,10 +91,12 @@ internal sealed class ResumableUploads(ObjectStore store, ILogger<ResumableUploa
             {
                 return Json.Ok(Json.ObjectResource(done, Json.BaseUrl(request)));
             }
+
             if (!_sessions.ContainsKey(uploadId))
             {
                 throw NoSuchSession(); // cancelled or failed while we waited
             }
+
             session.Requests++;
             var range = ContentRange.Parse(request.Headers.ContentRange.ToString());
             if (range.Total is { } declaredTotal && session.DeclaredLength is { } declared && declared != declaredTotal)
@@ -107,6 +113,7 @@ internal sealed class ResumableUploads(ObjectStore store, ILogger<ResumableUploa
                     // A gap: tell the client what we really have, so that it resends from there.
                     return Incomplete(context, received);
                 }
+
                 session.Staging ??= store.CreateStaging();
                 await session.Staging.AppendAsync(request.Body, received - range.First, context.RequestAborted);
                 received = session.Received;
@@ -120,11 +127,13 @@ internal sealed class ResumableUploads(ObjectStore store, ILogger<ResumableUploa
                     Fail(session);
                     throw GcsException.BadRequest($"Invalid request. The upload has {received} bytes, more than its declared size {t}.");
                 }
+
                 if (received == t)
                 {
                     return Finalize(context, session);
                 }
             }
+
             return Incomplete(context, received);
         }
         finally
@@ -153,6 +162,7 @@ internal sealed class ResumableUploads(ObjectStore store, ILogger<ResumableUploa
             Fail(session);
             throw;
         }
+
         session.Staging.Dispose();
         session.Staging = null;
         return Json.Ok(Json.ObjectResource(session.Result, Json.BaseUrl(request)));
@@ -164,6 +174,7 @@ internal sealed class ResumableUploads(ObjectStore store, ILogger<ResumableUploa
         {
             context.Response.Headers.Range = $"bytes=0-{received - 1}";
         }
+
         return Results.StatusCode(308);
     }
 
@@ -192,6 +203,7 @@ internal sealed class ResumableUploads(ObjectStore store, ILogger<ResumableUploa
                     session.Staging?.Dispose();
                     session.Staging = null;
                 }
+
                 session.Gate.Release();
             }
         }
@@ -203,6 +215,7 @@ internal sealed class ResumableUploads(ObjectStore store, ILogger<ResumableUploa
         {
             session.Staging?.Dispose();
         }
+
         _sessions.Clear();
     }
 }
@@ -217,17 +230,20 @@ internal readonly record struct ContentRange(bool HasBytes, long First, long Las
             // No Content-Range: the body is the whole (rest of the) object, in one request.
             return new ContentRange(true, 0, -1, null, IsWholeBody: true);
         }
+
         var text = header.Trim();
         if (!text.StartsWith("bytes ", StringComparison.OrdinalIgnoreCase))
         {
             throw Invalid(header);
         }
+
         var spec = text["bytes ".Length..].Trim();
         var slash = spec.IndexOf('/');
         if (slash < 0)
         {
             throw Invalid(header);
         }
+
         var rangePart = spec[..slash];
         var totalPart = spec[(slash + 1)..];
         long? total = totalPart == "*" ? null : ParseNumber(totalPart, header);
@@ -235,17 +251,20 @@ internal readonly record struct ContentRange(bool HasBytes, long First, long Las
         {
             return new ContentRange(false, 0, -1, total, false);
         }
+
         var dash = rangePart.IndexOf('-');
         if (dash <= 0)
         {
             throw Invalid(header);
         }
+
         var first = ParseNumber(rangePart[..dash], header);
         var last = ParseNumber(rangePart[(dash + 1)..], header);
         if (last < first || (total is { } t && last >= t))
         {
             throw Invalid(header);
         }
+
         return new ContentRange(true, first, last, total, false);
     }
 

@@ -56,6 +56,7 @@ public static class StorageEmulatorServer
         {
             builder.WebHost.UseUrls($"http://127.0.0.1:{StorageEmulatorOptions.DefaultPort}");
         }
+
         var inMemory = config.GetValue("Storage:InMemory", false);
         var dataPath = inMemory ? null : config["Storage:DataPath"] is { Length: > 0 } configured
             ? configured
@@ -98,6 +99,7 @@ public static class StorageEmulatorServer
                 configure(logging);
                 return;
             }
+
             logging.AddSimpleConsole(o =>
             {
                 o.SingleLine = true;
@@ -118,6 +120,7 @@ public static class StorageEmulatorServer
             await app.DisposeAsync();
             throw;
         }
+
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>()
             .Addresses.First();
         return new StorageEmulatorHandle(app, new Uri(address), options.DataPath);
@@ -184,6 +187,7 @@ public sealed class StorageEmulatorHandle : IAsyncDisposable
         {
             return;
         }
+
         try
         {
             await _app.StopAsync(cancellationToken);

@@ -1,7 +1,7 @@
-using OpenTelemetry;
 using System.Data;
 using Npgsql;
 using NpgsqlTypes;
+using OpenTelemetry;
 
 namespace MindJourney.Api.Storage;
 

@@ -1,6 +1,6 @@
-using OpenTelemetry;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using OpenTelemetry;
 
 namespace MindJourney.Api.Storage;
 

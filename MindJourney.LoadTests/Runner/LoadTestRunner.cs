@@ -305,15 +305,15 @@ public static class LoadTestRunner
     /// <summary>What every result carries, the options without the admin key among them.</summary>
     private static LoadTestResult NewResult(LoadTestOptions options, DateTimeOffset startedAt, bool interrupted, RunTotals totals,
         LatencySummary allRequests) => new()
-    {
-        Options = options with { AdminKey = null },
-        AdminKeyProvided = options.AdminKey is not null,
-        Model = options.Model,
-        Scenario = options.Scenario,
-        StartedAt = startedAt,
-        FinishedAt = DateTimeOffset.UtcNow,
-        Interrupted = interrupted,
-        Totals = totals,
-        AllRequests = allRequests,
-    };
+        {
+            Options = options with { AdminKey = null },
+            AdminKeyProvided = options.AdminKey is not null,
+            Model = options.Model,
+            Scenario = options.Scenario,
+            StartedAt = startedAt,
+            FinishedAt = DateTimeOffset.UtcNow,
+            Interrupted = interrupted,
+            Totals = totals,
+            AllRequests = allRequests,
+        };
 }

@@ -37,7 +37,11 @@ public sealed class AdminTests(PostgresServer postgres)
         {
             var post = await api.Client.PostAsJsonAsync("/api/response", new
             {
-                sessionId = session.GetProperty("id").GetGuid(), levelId = "1", questionId = "q1", responseType = "text", responseData = new { text = "x" },
+                sessionId = session.GetProperty("id").GetGuid(),
+                levelId = "1",
+                questionId = "q1",
+                responseType = "text",
+                responseData = new { text = "x" },
             });
             Assert.Equal(HttpStatusCode.Created, post.StatusCode);
         }

@@ -129,7 +129,11 @@ public sealed class BadInputTests(PostgresServer postgres) : IAsyncLifetime
     {
         var response = await _api.Client.PostAsJsonAsync("/api/response", new
         {
-            sessionId = Guid.NewGuid(), levelId = "1", questionId = "q1", responseType = "text", responseData = new { text = "hi" },
+            sessionId = Guid.NewGuid(),
+            levelId = "1",
+            questionId = "q1",
+            responseType = "text",
+            responseData = new { text = "hi" },
         });
 
         await AssertProblemAsync(response, HttpStatusCode.NotFound, "unknown session");

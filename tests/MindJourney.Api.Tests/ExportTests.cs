@@ -241,7 +241,10 @@ public sealed class ExportTests(PostgresServer postgres)
         await Uploads.PostTextAsync(api.Client, Guid.Parse(IdOf(one)), "Second, with \"quotes\"\nand a new line");
         await Uploads.PostCreatedAsync(api.Client, JsonContent.Create(new
         {
-            sessionId = Guid.Parse(IdOf(three)), levelId = "@SUM(A1)", questionId = "-q1", responseType = "text",
+            sessionId = Guid.Parse(IdOf(three)),
+            levelId = "@SUM(A1)",
+            questionId = "-q1",
+            responseType = "text",
             responseData = "=HYPERLINK(\"http://example.invalid\",\"x\")",
         }));
         await api.ExecuteAsync("UPDATE experiment_sessions SET condition = CASE visitor_number WHEN 2 THEN 'treatment' ELSE 'control' END");

@@ -196,7 +196,11 @@ public sealed class NumberOwnershipTests(PostgresServer postgres, ITestOutputHel
         // Meanwhile the participant answers twice: once with nothing to store, once with a text that is stored.
         var email = api.Client.PostAsJsonAsync("/api/response", new
         {
-            sessionId, levelId = "1", questionId = "q5", responseType = "email", responseData = "someone@example.org",
+            sessionId,
+            levelId = "1",
+            questionId = "q5",
+            responseType = "email",
+            responseData = "someone@example.org",
         });
         var text = Uploads.PostTextAsync(api.Client, sessionId, "during the recovery");
         await Task.Delay(300);

@@ -1,6 +1,6 @@
+using Microsoft.Extensions.DependencyInjection;
 using MindJourney.Api;
 using MindJourney.Testing;
-using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace MindJourney.Api.Tests;

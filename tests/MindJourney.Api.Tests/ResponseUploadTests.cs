@@ -188,7 +188,11 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
             Uploads.RandomBytes(2048, 2), "image/jpeg", "name=\"file\"; filename=\"me.jpg\""));
         var email = await Uploads.PostCreatedAsync(_api.Client, JsonContent.Create(new
         {
-            sessionId, levelId = "4", questionId = "q5", responseType = "email", responseData = "someone@example.org",
+            sessionId,
+            levelId = "4",
+            questionId = "q5",
+            responseType = "email",
+            responseData = "someone@example.org",
         }));
 
         Assert.Equal("stored", Uploads.Status(voice));

@@ -190,7 +190,10 @@ public sealed class SessionNumberingTests(PostgresServer postgres)
 
         var post = await api.Client.PostAsJsonAsync("/api/response", new
         {
-            sessionId, levelId = "level-1", questionId = "q1", responseType = "text",
+            sessionId,
+            levelId = "level-1",
+            questionId = "q1",
+            responseType = "text",
             responseData = "{\"text\":\"I came for the science\"}",
         });
         var created = await post.Content.ReadFromJsonAsync<JsonElement>();

@@ -114,7 +114,10 @@ public sealed class SessionSecretTests(PostgresServer postgres) : IAsyncLifetime
         var session = await start.Content.ReadFromJsonAsync<JsonElement>();
         using var answer = await _api.Client.PostAsJsonAsync("/api/response", new
         {
-            sessionId = session.GetProperty("id").GetGuid(), levelId = "level-1", questionId = "q1", responseType = "text",
+            sessionId = session.GetProperty("id").GetGuid(),
+            levelId = "level-1",
+            questionId = "q1",
+            responseType = "text",
             responseData = "{\"text\":\"no secret needed to answer\"}",
         });
 

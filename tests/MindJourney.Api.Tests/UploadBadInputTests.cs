@@ -96,7 +96,11 @@ public sealed class UploadBadInputTests(PostgresServer postgres) : IAsyncLifetim
     {
         var response = await _api.Client.PostAsync("/api/response", JsonBody(new
         {
-            sessionId = Guid.NewGuid(), levelId = "1", questionId = "q1", responseType = "text", responseData = "hello",
+            sessionId = Guid.NewGuid(),
+            levelId = "1",
+            questionId = "q1",
+            responseType = "text",
+            responseData = "hello",
         }));
 
         await AssertRefusedAsync(response, HttpStatusCode.NotFound, "unknown session");
@@ -107,7 +111,11 @@ public sealed class UploadBadInputTests(PostgresServer postgres) : IAsyncLifetim
     {
         var response = await _api.Client.PostAsync("/api/response", JsonBody(new
         {
-            sessionId = _sessionId, levelId = "1", questionId = "q1", responseType = "text", responseData = new string('a', MaxTextBytes + 1),
+            sessionId = _sessionId,
+            levelId = "1",
+            questionId = "q1",
+            responseType = "text",
+            responseData = new string('a', MaxTextBytes + 1),
         }));
 
         await AssertRefusedAsync(response, HttpStatusCode.RequestEntityTooLarge, "text over MaxTextBytes");

@@ -71,7 +71,11 @@ internal static class Uploads
     public static Task<JsonElement> PostTextAsync(HttpClient client, Guid sessionId, object responseData) =>
         PostCreatedAsync(client, JsonContent.Create(new
         {
-            sessionId, levelId = "1", questionId = "q1", responseType = "text", responseData,
+            sessionId,
+            levelId = "1",
+            questionId = "q1",
+            responseType = "text",
+            responseData,
         }));
 
     public static async Task<JsonElement> NewSessionAsync(TestApi api) =>

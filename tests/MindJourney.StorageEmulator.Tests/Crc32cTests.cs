@@ -16,6 +16,7 @@ public sealed class Crc32cTests
                 crc = (crc & 1) != 0 ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
             }
         }
+
         return ~crc;
     }
 

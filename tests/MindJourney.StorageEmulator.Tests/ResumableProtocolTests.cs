@@ -23,6 +23,7 @@ public sealed class ResumableProtocolTests(StorageFixture fixture)
         {
             request.Headers.Add("X-Upload-Content-Length", l.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
+
         using var response = await fixture.Http.SendAsync(request);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var location = response.Headers.Location;
@@ -54,11 +55,13 @@ public sealed class ResumableProtocolTests(StorageFixture fixture)
             Assert.Equal(308, (int)status.StatusCode);
             Assert.Null(RangeOf(status)); // nothing received yet
         }
+
         using (var first = await PutAsync(session, data[..Chunk], $"bytes 0-{Chunk - 1}/*"))
         {
             Assert.Equal(308, (int)first.StatusCode);
             Assert.Equal($"bytes=0-{Chunk - 1}", RangeOf(first));
         }
+
         using (var status = await PutAsync(session, [], $"bytes */{total}"))
         {
             Assert.Equal(308, (int)status.StatusCode);
@@ -76,6 +79,7 @@ public sealed class ResumableProtocolTests(StorageFixture fixture)
             Assert.Equal(308, (int)gap.StatusCode);
             Assert.Equal($"bytes=0-{2 * Chunk - 1}", RangeOf(gap));
         }
+
         using (var last = await PutAsync(session, data[(2 * Chunk)..], $"bytes {2 * Chunk}-{total - 1}/{total}"))
         {
             Assert.Equal(HttpStatusCode.OK, last.StatusCode);
@@ -105,6 +109,7 @@ public sealed class ResumableProtocolTests(StorageFixture fixture)
         {
             Assert.Equal(HttpStatusCode.OK, done.StatusCode);
         }
+
         Assert.Equal(0UL, (await fixture.Client.GetObjectAsync(fixture.Bucket, empty)).Size);
 
         // Unknown length: all bytes first, then "bytes */N" closes the upload.
@@ -115,10 +120,12 @@ public sealed class ResumableProtocolTests(StorageFixture fixture)
         {
             Assert.Equal(308, (int)chunk.StatusCode);
         }
+
         using (var close = await PutAsync(session, [], $"bytes */{Chunk}"))
         {
             Assert.Equal(HttpStatusCode.OK, close.StatusCode);
         }
+
         Assert.Equal((ulong)Chunk, (await fixture.Client.GetObjectAsync(fixture.Bucket, name)).Size);
     }
 
@@ -130,14 +137,17 @@ public sealed class ResumableProtocolTests(StorageFixture fixture)
         using (await PutAsync(session, new byte[Chunk], $"bytes 0-{Chunk - 1}/*"))
         {
         }
+
         using (var cancel = await fixture.Http.DeleteAsync(session))
         {
             Assert.Equal(499, (int)cancel.StatusCode);
         }
+
         using (var after = await PutAsync(session, [], "bytes */*"))
         {
             Assert.Equal(HttpStatusCode.NotFound, after.StatusCode);
         }
+
         Assert.Empty(fixture.Client.ListObjects(fixture.Bucket, name));
     }
 

@@ -179,6 +179,7 @@ public sealed class StorageContractTests(StorageFixture fixture)
         {
             await _client.UploadObjectAsync(_bucket, root + n, "text/plain", new MemoryStream([1]));
         }
+
         await _client.UploadObjectAsync(_bucket, root.TrimEnd('/') + "-sibling.txt", "text/plain", new MemoryStream([1]));
 
         // Flat listing, 2 per page.
@@ -445,6 +446,7 @@ public sealed class StorageContractTests(StorageFixture fixture)
         {
             Environment.SetEnvironmentVariable("STORAGE_EMULATOR_HOST", previous);
         }
+
         using (client)
         {
             var name = Unique("detected") + "/x.txt";
@@ -485,6 +487,7 @@ public sealed class StorageContractTests(StorageFixture fixture)
         {
             return; // other emulators have other health routes
         }
+
         using var response = await fixture.Http.GetAsync("health");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }

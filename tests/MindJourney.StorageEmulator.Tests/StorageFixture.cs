@@ -42,6 +42,7 @@ public sealed class StorageFixture : IAsyncLifetime
             });
             HostAndPort = _emulator.HostAndPort;
         }
+
         BaseUri = new Uri($"http://{HostAndPort}/");
         Client = CreateClient();
         Http = new HttpClient { BaseAddress = BaseUri, Timeout = TimeSpan.FromSeconds(30) };
@@ -54,6 +55,7 @@ public sealed class StorageFixture : IAsyncLifetime
         {
             client.Service.HttpClient.MessageHandler.AddExecuteInterceptor(interceptor);
         }
+
         return client;
     }
 
@@ -106,10 +108,12 @@ public sealed class RequestRecorder : IHttpExecuteInterceptor
         {
             range = string.Join(",", values);
         }
+
         lock (_requests)
         {
             _requests.Add((request.Method.Method, request.RequestUri!, range));
         }
+
         return Task.CompletedTask;
     }
 }

@@ -70,7 +70,9 @@ public sealed class PostgresServer : IAsyncLifetime
             catch (Exception ex)
             {
                 string output;
-                lock (log) { output = log.ToString(); }
+                lock (log)
+                { output = log.ToString(); }
+
                 throw new InvalidOperationException($"PostgreSQL did not start: {ex.Message}\n{output}", ex);
             }
         }

@@ -124,7 +124,10 @@ internal sealed class AdminPage
     {
         using var response = await api.Client.PostAsJsonAsync("/api/response", new
         {
-            sessionId = session.GetProperty("id").GetGuid(), levelId = "1", questionId = "q1", responseType = "text",
+            sessionId = session.GetProperty("id").GetGuid(),
+            levelId = "1",
+            questionId = "q1",
+            responseType = "text",
             responseData = new { text },
         });
         Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");

@@ -30,7 +30,9 @@ public sealed class MediaAnswerTests(PostgresServer postgres, ChromiumFixture ch
         await Expect(page.GetByText("Please record an answer, or choose a video or audio file.")).ToBeVisibleAsync();
         await page.GetByLabel("Choose a video or audio file").SetInputFilesAsync(new FilePayload
         {
-            Name = "notes.txt", MimeType = "text/plain", Buffer = "not a recording"u8.ToArray(),
+            Name = "notes.txt",
+            MimeType = "text/plain",
+            Buffer = "not a recording"u8.ToArray(),
         });
         await Expect(page.GetByText("That file isn't a video or audio file. Please choose another.")).ToBeVisibleAsync();
 
