@@ -35,7 +35,8 @@ public static class ApplicationServiceExtensions
             var configured = new NpgsqlConnectionStringBuilder(builder.Configuration.GetConnectionString(DatabaseName));
             if (!configured.Keys.Cast<string>().Contains(MaxPoolSizeKeyword, StringComparer.OrdinalIgnoreCase))
             {
-                dataSource.ConnectionStringBuilder.MaxPoolSize = builder.Configuration.GetValue("MindJourney:Database:MaxPoolSize", DefaultMaxPoolSize);
+                dataSource.ConnectionStringBuilder.MaxPoolSize =
+                    builder.Configuration.GetValue("MindJourney:Database:MaxPoolSize", DefaultMaxPoolSize);
             }
         });
         builder.Services.AddDbContextPool<MindJourneyDbContext>((services, options) => options

@@ -16,7 +16,8 @@ var database = builder.AddMindJourneyDatabase();
 
 // The admin routes' key: generated on the first run and kept in the AppHost's user secrets; the dashboard's audit and
 // recovery buttons on the API send it, and so does the numbering health check that can turn the API Degraded.
-var adminApiKey = builder.AddParameter("admin-api-key", new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true, persist: true);
+var adminApiKey = builder.AddParameter(
+    "admin-api-key", new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true, persist: true);
 
 // Uploads: our Firebase-Storage-compatible emulator on :9199, the official one, or none (MindJourney:StorageEmulator).
 var storage = builder.AddFirebaseStorage();

@@ -62,7 +62,8 @@ internal static class StorageResources
         {
             var endpoint = emulator.GetEndpoint("http");
             return api
-                .WithEnvironment("STORAGE_EMULATOR_HOST", ReferenceExpression.Create($"127.0.0.1:{endpoint.Property(EndpointProperty.Port)}"))
+                .WithEnvironment(
+                    "STORAGE_EMULATOR_HOST", ReferenceExpression.Create($"127.0.0.1:{endpoint.Property(EndpointProperty.Port)}"))
                 .WithEnvironment("FIREBASE_STORAGE_BUCKET", builder.Configuration["MindJourney:StorageBucket"] ?? DevelopmentBucket)
                 .WaitFor(emulator);
         }

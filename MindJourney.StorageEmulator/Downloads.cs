@@ -18,7 +18,8 @@ internal static class Downloads
         long start = 0;
         var length = obj.Size;
         var partial = false;
-        if (request.Headers.Range.Count > 0 && TryParseRange(request.Headers.Range.ToString(), obj.Size, out var from, out var to, out var valid))
+        if (request.Headers.Range.Count > 0
+            && TryParseRange(request.Headers.Range.ToString(), obj.Size, out var from, out var to, out var valid))
         {
             if (!valid)
             {

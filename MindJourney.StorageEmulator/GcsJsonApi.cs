@@ -172,7 +172,9 @@ internal static class GcsJsonApi
             ? Json.String(body, "contentType") ?? "application/octet-stream"
             : current.ContentType,
         CacheControl = body.ContainsKey("cacheControl") ? Empty(Json.String(body, "cacheControl")) : current.CacheControl,
-        ContentDisposition = body.ContainsKey("contentDisposition") ? Empty(Json.String(body, "contentDisposition")) : current.ContentDisposition,
+        ContentDisposition = body.ContainsKey("contentDisposition")
+            ? Empty(Json.String(body, "contentDisposition"))
+            : current.ContentDisposition,
         ContentEncoding = body.ContainsKey("contentEncoding") ? Empty(Json.String(body, "contentEncoding")) : current.ContentEncoding,
         ContentLanguage = body.ContainsKey("contentLanguage") ? Empty(Json.String(body, "contentLanguage")) : current.ContentLanguage,
         CustomTime = body.ContainsKey("customTime") ? Json.Time(body, "customTime") : current.CustomTime,

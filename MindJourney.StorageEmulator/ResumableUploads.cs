@@ -71,7 +71,8 @@ internal sealed class ResumableUploads(ObjectStore store, ILogger<ResumableUploa
         }
 
         session.Staging?.Dispose();
-        log.LogInformation("Cancelled resumable upload {UploadId} for gs://{Bucket}/{Name}", uploadId, session.Draft.Bucket, session.Draft.Name);
+        log.LogInformation(
+            "Cancelled resumable upload {UploadId} for gs://{Bucket}/{Name}", uploadId, session.Draft.Bucket, session.Draft.Name);
         return Results.StatusCode(499); // what GCS answers to a cancelled session
     }
 
@@ -220,7 +221,8 @@ internal sealed class ResumableUploads(ObjectStore store, ILogger<ResumableUploa
     }
 }
 
-/// <summary>A request's <c>Content-Range</c>: <c>bytes a-b/total</c>, <c>bytes a-b/*</c>, <c>bytes */total</c>, <c>bytes */*</c>, or none.</summary>
+/// <summary>A request's <c>Content-Range</c>: <c>bytes a-b/total</c>, <c>bytes a-b/*</c>, <c>bytes */total</c>,
+/// <c>bytes */*</c>, or none.</summary>
 internal readonly record struct ContentRange(bool HasBytes, long First, long Last, long? Total, bool IsWholeBody)
 {
     public static ContentRange Parse(string? header)

@@ -246,7 +246,8 @@ public sealed partial class VisitorNumberRecovery(
     /// (storage is not part of the database transaction, and a failure here leaves the database right).
     /// Objects not in storage yet (pending) take the row's number when delivered; objects storage could not patch
     /// now are patched later by the delivery worker, which compares each row with what its object carries.</summary>
-    private async Task<int> UpdateStoredObjectsAsync(List<(string ObjectName, int VisitorNumber)> objects, CancellationToken cancellationToken)
+    private async Task<int> UpdateStoredObjectsAsync(
+        List<(string ObjectName, int VisitorNumber)> objects, CancellationToken cancellationToken)
     {
         var updated = 0;
         await Parallel.ForEachAsync(objects, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
@@ -275,6 +276,9 @@ public sealed partial class VisitorNumberRecovery(
     [LoggerMessage(Level = LogLevel.Information, Message = "✅ Assigned visitor number {VisitorNumber} to session {SessionId}")]
     private static partial void LogAssigned(ILogger logger, int visitorNumber, Guid sessionId);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Visitor number recovery: {SessionsScanned} session(s) without a number, {NumbersAssigned} number(s) assigned, {SessionsUpdated} session(s) and {ResponsesUpdated} response(s) updated, {ObjectsUpdated} stored object(s) updated")]
-    private static partial void LogSummary(ILogger logger, int sessionsScanned, int numbersAssigned, int sessionsUpdated, int responsesUpdated, int objectsUpdated);
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Visitor number recovery: {SessionsScanned} session(s) without a number, {NumbersAssigned} number(s) assigned, " +
+            "{SessionsUpdated} session(s) and {ResponsesUpdated} response(s) updated, {ObjectsUpdated} stored object(s) updated")]
+    private static partial void LogSummary(
+        ILogger logger, int sessionsScanned, int numbersAssigned, int sessionsUpdated, int responsesUpdated, int objectsUpdated);
 }

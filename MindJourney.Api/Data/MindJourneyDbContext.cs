@@ -34,7 +34,8 @@ public sealed class MindJourneyDbContext(DbContextOptions<MindJourneyDbContext> 
             {
                 t.HasCheckConstraint("ck_experiments_total_levels", "total_levels > 0");
                 t.HasCheckConstraint("ck_experiments_condition_scheme",
-                    $"condition_scheme IN ('{ConditionSchemes.Cycle}', '{ConditionSchemes.LatinSquare}', '{ConditionSchemes.LeastFilled}')");
+                    $"condition_scheme IN ('{ConditionSchemes.Cycle}', '{ConditionSchemes.LatinSquare}', "
+                    + $"'{ConditionSchemes.LeastFilled}')");
             });
             e.Property(x => x.Title).HasMaxLength(200);
             e.Property(x => x.Conditions).HasDefaultValueSql("'{}'::text[]");
@@ -72,7 +73,8 @@ public sealed class MindJourneyDbContext(DbContextOptions<MindJourneyDbContext> 
             e.HasIndex(x => x.UserId);
             e.HasIndex(x => x.VisitorNumber);
             // Recovery and the audit look for sessions still without a number, oldest first: keep that set indexed.
-            e.HasIndex(x => new { x.CreatedAt, x.Id }).HasFilter("visitor_number IS NULL").HasDatabaseName("ix_experiment_sessions_unnumbered");
+            e.HasIndex(x => new { x.CreatedAt, x.Id }).HasFilter("visitor_number IS NULL")
+                .HasDatabaseName("ix_experiment_sessions_unnumbered");
             e.HasOne<User>().WithMany().HasForeignKey(x => x.UserId);
             e.HasOne(x => x.Experiment).WithMany().HasForeignKey(x => x.ExperimentId);
             e.Property(x => x.CreatedAt).HasDefaultValueSql("now()");

@@ -25,8 +25,12 @@ internal static class SeedData
 
         modelBuilder.Entity<ExperimentLevel>().HasData(
             Level(1, "Warm-up", """[{"id":"q1","type":"text","prompt":"What brought you here today?"}]"""),
-            Level(2, "Reflection", """[{"id":"q2","type":"text","prompt":"Describe a moment this week when you felt focused."},{"id":"q3","type":"text","prompt":"What usually breaks your focus?"}]"""),
-            Level(3, "In your own voice", """[{"id":"q4","type":"video","prompt":"Record a short video or voice note: how do you plan your day?","accepts":["video","voice"]}]"""),
+            Level(2, "Reflection",
+                """[{"id":"q2","type":"text","prompt":"Describe a moment this week when you felt focused."},"""
+                + """{"id":"q3","type":"text","prompt":"What usually breaks your focus?"}]"""),
+            Level(3, "In your own voice",
+                """[{"id":"q4","type":"video","prompt":"Record a short video or voice note: """
+                + """how do you plan your day?","accepts":["video","voice"]}]"""),
             Level(4, "Wrap-up", """[{"id":"q5","type":"text","prompt":"Anything else you would like to tell us?"}]"""));
     }
 

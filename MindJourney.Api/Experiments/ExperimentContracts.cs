@@ -4,7 +4,8 @@ using MindJourney.Api.Data;
 namespace MindJourney.Api.Experiments;
 
 /// <summary>The active experiment, as <c>GET /api/experiment</c> answers it.</summary>
-public sealed record ExperimentSummary(Guid Id, string Title, string? Description, int TotalLevels, bool IsActive, DateTimeOffset CreatedAt);
+public sealed record ExperimentSummary(
+    Guid Id, string Title, string? Description, int TotalLevels, bool IsActive, DateTimeOffset CreatedAt);
 
 /// <summary>A level with its questions.</summary>
 public sealed record LevelResponse(Guid Id, Guid ExperimentId, int LevelNumber, string Title, string? Description, JsonElement Questions)

@@ -92,7 +92,9 @@ public static partial class ExportApi
         return TypedResults.Stream(async body =>
         {
             var sent = new ExportStream(body, hash: false);
-            var zip = format == Zip ? new ZipExport(bulk, services.Deliveries, services.Storage, services.StorageOptions.Value.SpoolFolder, logger) : null;
+            var zip = format == Zip
+                ? new ZipExport(bulk, services.Deliveries, services.Storage, services.StorageOptions.Value.SpoolFolder, logger)
+                : null;
             var rows = zip is null ? new ExportRowWriter(sent, format) : null;
             var outcome = "failed";
             try

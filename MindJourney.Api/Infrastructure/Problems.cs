@@ -10,9 +10,12 @@ public static class Problems
     public static ProblemHttpResult NotFound(string detail) => Create(StatusCodes.Status404NotFound, "Not found", detail);
     public static ProblemHttpResult Conflict(string detail) => Create(StatusCodes.Status409Conflict, "Conflict", detail);
     public static ProblemHttpResult Unauthorized(string detail) => Create(StatusCodes.Status401Unauthorized, "Unauthorized", detail);
-    public static ProblemHttpResult UnprocessableEntity(string detail) => Create(StatusCodes.Status422UnprocessableEntity, "Unprocessable request", detail);
-    public static ProblemHttpResult PayloadTooLarge(string detail) => Create(StatusCodes.Status413PayloadTooLarge, "Payload too large", detail);
-    public static ProblemHttpResult UnsupportedMediaType(string detail) => Create(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", detail);
+    public static ProblemHttpResult UnprocessableEntity(string detail) =>
+        Create(StatusCodes.Status422UnprocessableEntity, "Unprocessable request", detail);
+    public static ProblemHttpResult PayloadTooLarge(string detail) =>
+        Create(StatusCodes.Status413PayloadTooLarge, "Payload too large", detail);
+    public static ProblemHttpResult UnsupportedMediaType(string detail) =>
+        Create(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", detail);
 
     public static ProblemHttpResult Create(int status, string title, string detail) =>
         TypedResults.Problem(detail: detail, statusCode: status, title: title);

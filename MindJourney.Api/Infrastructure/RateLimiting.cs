@@ -46,7 +46,8 @@ public static class RateLimiting
         services.AddRateLimiter(limiter =>
         {
             limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
-            limiter.AddPolicy(SessionCreationPolicy, new PerClientWindow(SessionCreationPolicy, options.SessionsPerWindow, window, "sessions started"));
+            limiter.AddPolicy(
+                SessionCreationPolicy, new PerClientWindow(SessionCreationPolicy, options.SessionsPerWindow, window, "sessions started"));
             limiter.AddPolicy(ResponsePolicy, new PerClientWindow(ResponsePolicy, options.ResponsesPerWindow, window, "responses sent"));
             limiter.AddPolicy(DownloadPolicy, new PerClientWindow(DownloadPolicy, options.DownloadsPerWindow, window, "downloads"));
         });

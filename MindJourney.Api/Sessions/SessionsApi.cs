@@ -109,7 +109,12 @@ public static class SessionsApi
     public static async Task<Results<Ok<SessionResponse>, ProblemHttpResult>> UpdateSession(
         Guid id, UpdateSessionRequest request, MindJourneyDbContext db, CancellationToken cancellationToken)
     {
-        foreach (var (name, value) in new[] { ("visitorNumber", request.VisitorNumber), ("userId", request.UserId), ("id", request.Id), ("experimentId", request.ExperimentId) })
+        var identity = new[]
+        {
+            ("visitorNumber", request.VisitorNumber), ("userId", request.UserId), ("id", request.Id),
+            ("experimentId", request.ExperimentId),
+        };
+        foreach (var (name, value) in identity)
         {
             if (value.ValueKind != JsonValueKind.Undefined)
             {

@@ -78,8 +78,11 @@ public sealed partial class VisitorNumberAssigner(
             activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
 
             // If this one fails too the database is unreachable, and the caller answers 503.
-            row = await ExecuteAsync(connection, userId is null ? VisitorNumberSql.NewVisitorWithoutNumber : VisitorNumberSql.ReturningUserWithoutNumbering, args);
-            outcome = row is { Session.VisitorNumber: not null } ? VisitorNumberingTelemetry.OutcomeReused : VisitorNumberingTelemetry.OutcomeFallback;
+            var fallback = userId is null ? VisitorNumberSql.NewVisitorWithoutNumber : VisitorNumberSql.ReturningUserWithoutNumbering;
+            row = await ExecuteAsync(connection, fallback, args);
+            outcome = row is { Session.VisitorNumber: not null }
+                ? VisitorNumberingTelemetry.OutcomeReused
+                : VisitorNumberingTelemetry.OutcomeFallback;
             if (row is not null && outcome == VisitorNumberingTelemetry.OutcomeFallback)
             {
                 telemetry.Fallbacks.Add(1, new KeyValuePair<string, object?>(VisitorNumberingTelemetry.ErrorTypeTag, errorType));

@@ -101,7 +101,8 @@ public sealed partial class ResponseStorage : IDisposable
         };
         try
         {
-            return await Client.UploadObjectAsync(destination, content, new UploadObjectOptions { IfGenerationMatch = 0 }, cancellationToken);
+            return await Client.UploadObjectAsync(
+                destination, content, new UploadObjectOptions { IfGenerationMatch = 0 }, cancellationToken);
         }
         catch (GoogleApiException ex) when (ex.HttpStatusCode == HttpStatusCode.PreconditionFailed)
         {
@@ -200,9 +201,11 @@ public sealed partial class ResponseStorage : IDisposable
 
     public void Dispose() => _client?.Dispose();
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Upload of response {ResponseId} was already in storage (an earlier attempt's answer was lost); counted as delivered")]
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Upload of response {ResponseId} was already in storage (an earlier attempt's answer was lost); counted as delivered")]
     private static partial void LogAlreadyThere(ILogger logger, Guid responseId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not update an object's visitor number now ({Error}); the storage worker will")]
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Could not update an object's visitor number now ({Error}); the storage worker will")]
     private static partial void LogPatchDeferred(ILogger logger, string error);
 }

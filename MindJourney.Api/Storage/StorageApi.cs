@@ -66,7 +66,8 @@ public static partial class StorageApi
 
         if (!storage.IsConfigured)
         {
-            return Problems.Create(StatusCodes.Status503ServiceUnavailable, "Service unavailable", "Storage is not configured on this server.");
+            return Problems.Create(
+                StatusCodes.Status503ServiceUnavailable, "Service unavailable", "Storage is not configured on this server.");
         }
 
         Google.Apis.Storage.v1.Data.Object? stored;
@@ -77,7 +78,8 @@ public static partial class StorageApi
         catch (Exception ex) when (ResponseStorage.IsUnavailable(ex) && !cancellationToken.IsCancellationRequested)
         {
             http.Response.Headers.RetryAfter = "5";
-            return Problems.Create(StatusCodes.Status503ServiceUnavailable, "Service unavailable", "Storage cannot be reached; please retry.");
+            return Problems.Create(
+                StatusCodes.Status503ServiceUnavailable, "Service unavailable", "Storage cannot be reached; please retry.");
         }
 
         if (stored is null)

@@ -30,7 +30,8 @@ public sealed partial class StorageDeliverer(
         if (fromRequest && Environment.TickCount64 - Interlocked.Read(ref _storageFailedAt) < OutageMemory.TotalMilliseconds)
         {
             telemetry.RecordUpload(item.ResponseType, StorageTelemetry.OutcomeQueued);
-            await deliveries.RescheduleAsync(item.ResponseId, TimeSpan.Zero, "storage was unavailable moments ago; left to the worker", CancellationToken.None);
+            await deliveries.RescheduleAsync(
+                item.ResponseId, TimeSpan.Zero, "storage was unavailable moments ago; left to the worker", CancellationToken.None);
             return false;
         }
 
@@ -47,7 +48,8 @@ public sealed partial class StorageDeliverer(
             {
                 await using var content = await openContent(deadline.Token);
                 var stored = await storage.UploadAsync(item, content, deadline.Token);
-                carried = stored.Metadata is { } metadata && metadata.TryGetValue("visitorNumber", out var n) && int.TryParse(n, out var parsed) ? parsed : null;
+                carried = stored.Metadata is { } metadata && metadata.TryGetValue("visitorNumber", out var n)
+                    && int.TryParse(n, out var parsed) ? parsed : null;
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
@@ -124,14 +126,16 @@ public sealed partial class StorageDeliverer(
         ? $"storage answered {(int)api.HttpStatusCode} {api.HttpStatusCode}"
         : ex is HttpRequestException { HttpRequestError: var kind } ? $"storage unreachable ({kind})" : ex.GetType().Name;
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Upload of response {ResponseId} not delivered (attempt {Attempt}): {Error}; kept, next try in {DelaySeconds:0.#} s")]
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Upload of response {ResponseId} not delivered (attempt {Attempt}): {Error}; kept, next try in {DelaySeconds:0.#} s")]
     private static partial void LogNotDelivered(ILogger logger, Guid responseId, int attempt, string error, double delaySeconds);
 
     [LoggerMessage(Level = LogLevel.Error,
         Message = "Upload of response {ResponseId} refused by storage (attempt {Attempt}): {Error}; kept, next try in {DelaySeconds:0} s")]
     private static partial void LogRejected(ILogger logger, Guid responseId, int attempt, string error, double delaySeconds);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Upload of response {ResponseId} not delivered: {ObjectName} already exists in storage with other content; kept pending")]
+    [LoggerMessage(Level = LogLevel.Error,
+        Message = "Upload of response {ResponseId} not delivered: {ObjectName} already exists in storage with other content; kept pending")]
     private static partial void LogConflict(ILogger logger, Guid responseId, string objectName);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Upload of response {ResponseId} delivered to storage (attempt {Attempt})")]

@@ -88,7 +88,8 @@ public sealed class StorageDeliveries(NpgsqlDataSource dataSource, BulkDataSourc
 
     /// <summary>Writes <paramref name="content"/> as the delivery's chunks, in the caller's transaction (binary COPY:
     /// streamed, one slice in memory at a time).</summary>
-    internal static async Task WriteContentAsync(NpgsqlConnection connection, Guid responseId, Stream content, CancellationToken cancellationToken)
+    internal static async Task WriteContentAsync(
+        NpgsqlConnection connection, Guid responseId, Stream content, CancellationToken cancellationToken)
     {
         await using var importer = await connection.BeginBinaryImportAsync(
             "COPY storage_delivery_chunks (response_id, sequence, data) FROM STDIN (FORMAT BINARY)", cancellationToken);
@@ -137,7 +138,8 @@ public sealed class StorageDeliveries(NpgsqlDataSource dataSource, BulkDataSourc
     {
         await using var command = dataSource.CreateCommand(ClaimSql);
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
-        command.Parameters.Add(new NpgsqlParameter<double> { TypedValue = (options.UploadTimeout + StorageOptions.LeaseMargin).TotalSeconds });
+        command.Parameters.Add(
+            new NpgsqlParameter<double> { TypedValue = (options.UploadTimeout + StorageOptions.LeaseMargin).TotalSeconds });
         command.Parameters.Add(new NpgsqlParameter<double> { TypedValue = Math.Max(1, options.MinUploadBytesPerSecond) });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var items = new List<DeliveryItem>();
@@ -168,7 +170,8 @@ public sealed class StorageDeliveries(NpgsqlDataSource dataSource, BulkDataSourc
     {
         await using var command = dataSource.CreateCommand(CompleteSql);
         command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = responseId });
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Integer, Value = (object?)objectVisitorNumber ?? DBNull.Value });
+        command.Parameters.Add(
+            new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Integer, Value = (object?)objectVisitorNumber ?? DBNull.Value });
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -199,7 +202,8 @@ public sealed class StorageDeliveries(NpgsqlDataSource dataSource, BulkDataSourc
 
     /// <summary>Stored objects whose <c>visitorNumber</c> metadata lags their response row (a recovery ran while
     /// storage was down, or raced a delivery).</summary>
-    internal async Task<List<(Guid ResponseId, string ObjectName, int? VisitorNumber)>> FindStaleObjectsAsync(int limit, CancellationToken cancellationToken)
+    internal async Task<List<(Guid ResponseId, string ObjectName, int? VisitorNumber)>> FindStaleObjectsAsync(
+        int limit, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand("""
             SELECT id, file_id, visitor_number FROM experiment_responses

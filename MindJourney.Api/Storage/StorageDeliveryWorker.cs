@@ -105,7 +105,9 @@ public sealed partial class StorageDeliveryWorker(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "No storage configured (neither {BucketKey} nor {EmulatorKey}): uploads are accepted and kept in the database as pending until the API runs with storage")]
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "No storage configured (neither {BucketKey} nor {EmulatorKey}): uploads are accepted and kept in the database as " +
+            "pending until the API runs with storage")]
     private static partial void LogNoStorage(ILogger logger, string bucketKey, string emulatorKey);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Storage delivery worker started ({Mode}, bucket {Bucket})")]
@@ -114,6 +116,7 @@ public sealed partial class StorageDeliveryWorker(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Storage delivery round failed ({Error}: {Detail}); retrying")]
     private static partial void LogRoundFailed(ILogger logger, string error, string detail);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Stored object of response {ResponseId} is missing from storage; its visitor number metadata cannot be updated")]
+    [LoggerMessage(Level = LogLevel.Error,
+        Message = "Stored object of response {ResponseId} is missing from storage; its visitor number metadata cannot be updated")]
     private static partial void LogObjectMissing(ILogger logger, Guid responseId);
 }

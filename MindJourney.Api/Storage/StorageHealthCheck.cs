@@ -44,7 +44,8 @@ public sealed class StorageHealthCheck(ResponseStorage storage) : IHealthCheck
             }
             catch (Exception ex) when (ResponseStorage.IsUnavailable(ex) && !cancellationToken.IsCancellationRequested)
             {
-                _last = HealthCheckResult.Degraded($"Storage does not answer ({ex.GetType().Name}): uploads are kept as pending and delivered later.");
+                _last = HealthCheckResult.Degraded(
+                    $"Storage does not answer ({ex.GetType().Name}): uploads are kept as pending and delivered later.");
             }
 
             _lastAt = Environment.TickCount64;

@@ -12,7 +12,8 @@ public sealed class UploadContent : IAsyncDisposable
     private readonly byte[]? _bytes;
     private readonly FileStream? _spool;
 
-    private UploadContent(byte[]? bytes, FileStream? spool, long length, string md5Hash, string contentType, string fileName, string originalName)
+    private UploadContent(
+        byte[]? bytes, FileStream? spool, long length, string md5Hash, string contentType, string fileName, string originalName)
     {
         _bytes = bytes;
         _spool = spool;

@@ -37,7 +37,10 @@ public sealed class StorageTelemetry
             "Uploads to storage by mindjourney.response.type and outcome (stored, queued, failed).");
         UploadSize = _meter.CreateHistogram<long>("mindjourney.storage.upload.size", "By",
             "Size of the files and texts accepted for storage.",
-            advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = [1_024, 16_384, 131_072, 1_048_576, 8_388_608, 33_554_432, 104_857_600, 209_715_200] });
+            advice: new InstrumentAdvice<long>
+            {
+                HistogramBucketBoundaries = [1_024, 16_384, 131_072, 1_048_576, 8_388_608, 33_554_432, 104_857_600, 209_715_200],
+            });
     }
 
     public Counter<long> Uploads { get; }
@@ -50,5 +53,6 @@ public sealed class StorageTelemetry
             "{upload}", "Uploads accepted but not yet delivered to storage.");
 
     public void RecordUpload(string responseType, string outcome) =>
-        Uploads.Add(1, new KeyValuePair<string, object?>(ResponseTypeTag, responseType), new KeyValuePair<string, object?>(OutcomeTag, outcome));
+        Uploads.Add(
+            1, new KeyValuePair<string, object?>(ResponseTypeTag, responseType), new KeyValuePair<string, object?>(OutcomeTag, outcome));
 }

@@ -40,7 +40,10 @@ public sealed class VisitorNumberingTelemetry
             "Sessions created without a visitor number because numbering failed, by error.type.");
         AssignDuration = _meter.CreateHistogram<double>("mindjourney.visitor_number.assign.duration", "s",
             "Time to create a session with its visitor number, database round trip included.",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5] });
+            advice: new InstrumentAdvice<double>
+            {
+                HistogramBucketBoundaries = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+            });
         Recovered = _meter.CreateCounter<long>("mindjourney.visitor_number.recovered", "{session}",
             "Sessions numbered after the fact by the admin recovery.");
         RateLimited = _meter.CreateCounter<long>("mindjourney.visitor_number.rate_limited", "{request}",

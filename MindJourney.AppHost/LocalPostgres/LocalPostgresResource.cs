@@ -24,7 +24,8 @@ public sealed class LocalPostgresResource(string name, string command, string wo
     public EndpointReference Endpoint => new(this, EndpointName);
 
     public ReferenceExpression ServerConnectionString => ReferenceExpression.Create(
-        $"Host={Endpoint.Property(EndpointProperty.Host)};Port={Endpoint.Property(EndpointProperty.Port)};Username=postgres;Password={Password}");
+        $"Host={Endpoint.Property(EndpointProperty.Host)};Port={Endpoint.Property(EndpointProperty.Port)};"
+        + $"Username=postgres;Password={Password}");
 
     public ReferenceExpression ConnectionStringExpression => ReferenceExpression.Create(
         $"{ServerConnectionString};Database={DatabaseName}");
@@ -34,7 +35,8 @@ public static class LocalPostgresBuilderExtensions
 {
     /// <summary>initdb once into a data folder that survives restarts, then <c>postgres</c> on 127.0.0.1 and a
     /// free port, as the <c>postgres</c> user when we are root, with default durability (fsync on).</summary>
-    public static IResourceBuilder<LocalPostgresResource> AddLocalPostgres(this IDistributedApplicationBuilder builder, string name, string databaseName)
+    public static IResourceBuilder<LocalPostgresResource> AddLocalPostgres(
+        this IDistributedApplicationBuilder builder, string name, string databaseName)
     {
         var bin = PostgresInstallation.FindBinDirectory(builder.Configuration["MindJourney:LocalPostgres:BinPath"])
             ?? throw new DistributedApplicationException(
@@ -44,12 +46,16 @@ public static class LocalPostgresBuilderExtensions
 
         var dataDirectory = Path.Combine(DataRoot(builder), "postgres");
         var port = builder.Configuration.GetValue<int?>("MindJourney:LocalPostgres:Port") ?? PostgresInstallation.FindFreePort();
-        var password = builder.AddParameter($"{name}-password", new GenerateParameterDefault { MinLength = 24, Special = false }, secret: true, persist: true);
+        var password = builder.AddParameter(
+            $"{name}-password", new GenerateParameterDefault { MinLength = 24, Special = false }, secret: true, persist: true);
 
         var (command, arguments) = PostgresInstallation.AsServerUser(Path.Combine(bin, "postgres"),
             PostgresInstallation.ServerArguments(dataDirectory, port));
 
-        var resource = new LocalPostgresResource(name, command, Path.GetDirectoryName(dataDirectory)!, databaseName) { Password = password.Resource };
+        var resource = new LocalPostgresResource(name, command, Path.GetDirectoryName(dataDirectory)!, databaseName)
+        {
+            Password = password.Resource,
+        };
         var healthCheckKey = $"{name}-database-ready";
         builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(healthCheckKey,
             _ => new DatabaseCreatingHealthCheck(resource), failureStatus: null, tags: null));

@@ -51,7 +51,8 @@ public static class PostgresInstallation
 
     /// <summary>Runs <c>initdb</c> into <paramref name="dataDirectory"/> unless it already holds a cluster.
     /// Password authentication on TCP; no Unix socket is used.</summary>
-    public static async Task InitializeDataDirectoryAsync(string binDirectory, string dataDirectory, string password, CancellationToken cancellationToken = default)
+    public static async Task InitializeDataDirectoryAsync(
+        string binDirectory, string dataDirectory, string password, CancellationToken cancellationToken = default)
     {
         if (File.Exists(Path.Combine(dataDirectory, "PG_VERSION")))
         {
@@ -87,7 +88,8 @@ public static class PostgresInstallation
     /// <summary>Arguments for <c>postgres</c>: loopback only, the given port, no Unix socket.</summary>
     public static List<string> ServerArguments(string dataDirectory, int port, params string[] settings)
     {
-        List<string> arguments = ["-D", dataDirectory, "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-h", "127.0.0.1", "-k", ""];
+        List<string> arguments =
+            ["-D", dataDirectory, "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-h", "127.0.0.1", "-k", ""];
         foreach (var setting in settings)
         {
             arguments.Add("-c");
@@ -130,7 +132,8 @@ public static class PostgresInstallation
     {
         try
         {
-            using var process = Process.Start(new ProcessStartInfo(fileName, argument) { RedirectStandardOutput = true, RedirectStandardError = true });
+            using var process = Process.Start(
+                new ProcessStartInfo(fileName, argument) { RedirectStandardOutput = true, RedirectStandardError = true });
             if (process is null)
             {
                 return null;
