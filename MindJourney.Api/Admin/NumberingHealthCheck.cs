@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using MindJourney.Api.Data;
 using Npgsql;
 
 namespace MindJourney.Api.Admin;
@@ -42,7 +43,7 @@ public sealed partial class NumberingHealthCheck(NpgsqlDataSource dataSource, IO
     // One instance for every call: the cached HealthCheckService keeps one report per predicate.
     private static readonly Func<HealthCheckRegistration, bool> OnlyThis = registration => registration.Name == Name;
 
-    private const string PositionSql = "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM visitor_counter_sequence";
+    private const string PositionSql = MindJourneyDbContext.VisitorNumberPositionSql;
 
     // $2 is the lowest number looked at, sent as a value (not a subquery) so the planner sees how few rows it selects
     // and walks the indexes: the newest numbers through users' unique index and sessions' number index, then

@@ -1,3 +1,4 @@
+using MindJourney.Api.Data;
 using Npgsql;
 
 namespace MindJourney.Api.Admin;
@@ -13,8 +14,8 @@ public sealed class VisitorNumberAudit(NpgsqlDataSource dataSource)
 {
     public const int MaxGapsListed = 1000;
 
-    private const string CountsSql = """
-        SELECT (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM visitor_counter_sequence),
+    private const string CountsSql = $"""
+        SELECT ({MindJourneyDbContext.VisitorNumberPositionSql}),
                (SELECT count(*) FROM users WHERE mode = 'live'),
                (SELECT count(visitor_number) FROM users WHERE mode = 'live'),
                (SELECT count(*) FROM experiment_sessions WHERE visitor_number IS NULL AND mode = 'live'),

@@ -11,6 +11,10 @@ public sealed class MindJourneyDbContext(DbContextOptions<MindJourneyDbContext> 
     /// <summary>Source of pilot numbers ("Pilot #N"): a pilot never moves the live sequence.</summary>
     public const string PilotNumberSequence = "pilot_counter_sequence";
 
+    /// <summary>The last live number handed out (0 before the first), for the audit and the health check.</summary>
+    public const string VisitorNumberPositionSql =
+        $"SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {VisitorNumberSequence}";
+
     public DbSet<Experiment> Experiments => Set<Experiment>();
     public DbSet<ExperimentLevel> ExperimentLevels => Set<ExperimentLevel>();
     public DbSet<User> Users => Set<User>();

@@ -1,3 +1,5 @@
+using MindJourney.Api.Data;
+
 namespace MindJourney.Api.Sessions;
 
 /// <summary>
@@ -82,7 +84,8 @@ internal static class VisitorNumberSql
 
     // A pilot draws from its own sequence, so it never moves the live one. CASE evaluates only the branch taken.
     private const string NextNumber =
-        "CASE WHEN $10 = 'pilot' THEN nextval('pilot_counter_sequence') ELSE nextval('visitor_counter_sequence') END";
+        $"CASE WHEN $10 = 'pilot' THEN nextval('{MindJourneyDbContext.PilotNumberSequence}') "
+        + $"ELSE nextval('{MindJourneyDbContext.VisitorNumberSequence}') END";
 
     /// <summary>A new (anonymous) visitor: the user row takes the next number of its mode, the session copies it.</summary>
     public const string NewVisitor = Prefix + $$"""
