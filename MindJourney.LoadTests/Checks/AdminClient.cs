@@ -8,7 +8,8 @@ internal static class AdminClient
     public const string KeyHeader = "X-Admin-Key";
 
     /// <summary>GET {api}/admin/visitor-numbers/audit → the snapshot, or why not.</summary>
-    public static async Task<(AuditSnapshot? Snapshot, string? Error)> GetAuditAsync(HttpClient http, string apiBase, string adminKey, TimeSpan timeout, CancellationToken cancellationToken)
+    public static async Task<(AuditSnapshot? Snapshot, string? Error)> GetAuditAsync(HttpClient http, string apiBase, string adminKey,
+        TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         cts.CancelAfter(timeout);
@@ -37,7 +38,8 @@ internal static class AdminClient
     }
 
     /// <summary>GET {api}/download/{responseId} → the bytes, or why not.</summary>
-    public static async Task<(byte[]? Bytes, string? Error)> DownloadAsync(HttpClient http, string apiBase, Guid responseId, string? adminKey, TimeSpan timeout, CancellationToken cancellationToken)
+    public static async Task<(byte[]? Bytes, string? Error)> DownloadAsync(HttpClient http, string apiBase, Guid responseId,
+        string? adminKey, TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         cts.CancelAfter(timeout);

@@ -50,7 +50,8 @@ public static class UploadChecks
 
             if (u.ResponseNumber != u.SessionNumber)
             {
-                problems.Add($"response {u.ResponseId}: visitor number {u.ResponseNumber?.ToString(CultureInfo.InvariantCulture) ?? "null"} but session has {u.SessionNumber?.ToString(CultureInfo.InvariantCulture) ?? "null"}");
+                problems.Add($"response {u.ResponseId}: visitor number {u.ResponseNumber?.ToString(CultureInfo.InvariantCulture) ?? "null"}"
+                    + $" but session has {u.SessionNumber?.ToString(CultureInfo.InvariantCulture) ?? "null"}");
             }
 
             if (string.Equals(u.StorageStatus, "pending", StringComparison.OrdinalIgnoreCase))
@@ -59,7 +60,9 @@ public static class UploadChecks
             }
         }
 
-        var detail = string.Create(CultureInfo.InvariantCulture, $"{sample.Count} of {totalUploads} uploads sampled, {sample.Count - problems.Count} fine, {pending} still pending in storage");
+        var detail = string.Create(
+            CultureInfo.InvariantCulture,
+            $"{sample.Count} of {totalUploads} uploads sampled, {sample.Count - problems.Count} fine, {pending} still pending in storage");
         if (problems.Count > 0)
         {
             detail += "; " + string.Join("; ", problems.Take(5));
@@ -69,7 +72,8 @@ public static class UploadChecks
     }
 
     /// <summary>5b: GET /api/download/{responseId} returns the bytes sent (needs the admin key).</summary>
-    internal static async Task<CheckResult> DownloadMatchAsync(HttpClient http, string apiBase, IReadOnlyList<UploadRecord> sample, string? adminKey, TimeSpan timeout, CancellationToken cancellationToken)
+    internal static async Task<CheckResult> DownloadMatchAsync(HttpClient http, string apiBase, IReadOnlyList<UploadRecord> sample,
+        string? adminKey, TimeSpan timeout, CancellationToken cancellationToken)
     {
         const string name = CheckNames.UploadsDownloadMatch;
         if (adminKey is null)
@@ -91,7 +95,8 @@ public static class UploadChecks
         var problems = new List<string>();
         foreach (var u in stored)
         {
-            var (bytes, error) = await AdminClient.DownloadAsync(http, apiBase, u.ResponseId, adminKey, timeout, cancellationToken).ConfigureAwait(false);
+            var (bytes, error) = await AdminClient.DownloadAsync(http, apiBase, u.ResponseId, adminKey, timeout, cancellationToken)
+                .ConfigureAwait(false);
             if (bytes is null)
             {
                 problems.Add($"response {u.ResponseId}: download {error}");
@@ -102,7 +107,9 @@ public static class UploadChecks
             }
         }
 
-        var detail = string.Create(CultureInfo.InvariantCulture, $"{stored.Count} stored uploads downloaded, {stored.Count - problems.Count} byte-identical");
+        var detail = string.Create(
+            CultureInfo.InvariantCulture,
+            $"{stored.Count} stored uploads downloaded, {stored.Count - problems.Count} byte-identical");
         if (sample.Count > stored.Count)
         {
             detail += string.Create(CultureInfo.InvariantCulture, $" ({sample.Count - stored.Count} pending, not downloaded)");

@@ -46,7 +46,9 @@ public static class VisitorNumberChecks
         if (duplicates.Count > 0)
         {
             detail.Append(CultureInfo.InvariantCulture, $"; {duplicates.Count} numbers handed out more than once: ");
-            detail.Append(string.Join(", ", duplicates.Take(MaxListed).Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key}×{kv.Value}"))));
+            detail.Append(string.Join(", ", duplicates
+                .Take(MaxListed)
+                .Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key}×{kv.Value}"))));
             if (duplicates.Count > MaxListed)
             {
                 detail.Append(", …");
@@ -106,7 +108,10 @@ public static class VisitorNumberChecks
         var distinct = all.Distinct().Order().Select(n => (long)n).ToList();
         long from = lastValueBefore + 1, to = lastValueAfter;
         var detail = new StringBuilder();
-        detail.Append(CultureInfo.InvariantCulture, $"expected {from}..{to} ({Math.Max(0, to - from + 1)} numbers: sequence last value {lastValueBefore} before, {lastValueAfter} after), run got {all.Count}");
+        detail.Append(
+            CultureInfo.InvariantCulture,
+            $"expected {from}..{to} ({Math.Max(0, to - from + 1)} numbers: sequence last value {lastValueBefore} before, "
+            + $"{lastValueAfter} after), run got {all.Count}");
 
         var ok = true;
         if (to < from)
@@ -135,7 +140,9 @@ public static class VisitorNumberChecks
             if (missing.Count > 0)
             {
                 ok = false;
-                detail.Append(CultureInfo.InvariantCulture, $"; taken from the sequence but not handed to the harness: {CountOf(missing)} ({FormatRanges(missing)})");
+                detail.Append(
+                    CultureInfo.InvariantCulture,
+                    $"; taken from the sequence but not handed to the harness: {CountOf(missing)} ({FormatRanges(missing)})");
             }
         }
 
@@ -158,7 +165,9 @@ public static class VisitorNumberChecks
             return CheckResult.Fail(name, "no response was created in the run, so nothing was compared");
         }
 
-        var detail = string.Create(CultureInfo.InvariantCulture, $"{compared} responses compared, {mismatched} carried another number than their session");
+        var detail = string.Create(
+            CultureInfo.InvariantCulture,
+            $"{compared} responses compared, {mismatched} carried another number than their session");
         if (examples.Count > 0)
         {
             detail += "; e.g. " + string.Join("; ", examples.Take(5));
@@ -174,7 +183,9 @@ public static class VisitorNumberChecks
         const string name = CheckNames.AuditClean;
         var detail = string.Create(
             CultureInfo.InvariantCulture,
-            $"duplicates {after.Duplicates.Count}, mismatchedSessions {after.MismatchedSessions}, mismatchedResponses {after.MismatchedResponses}; (info) gaps {after.Gaps.Count}, unnumberedSessions {after.UnnumberedSessions}, pendingUploads {after.PendingUploads}, users {after.Users}");
+            $"duplicates {after.Duplicates.Count}, mismatchedSessions {after.MismatchedSessions}, "
+            + $"mismatchedResponses {after.MismatchedResponses}; (info) gaps {after.Gaps.Count}, "
+            + $"unnumberedSessions {after.UnnumberedSessions}, pendingUploads {after.PendingUploads}, users {after.Users}");
         if (after.Duplicates.Count > 0)
         {
             detail += "; duplicates: " + string.Join(", ", after.Duplicates.Take(MaxListed));

@@ -72,26 +72,125 @@ public static class CliApp
     {
         private readonly CliEnvironment _env;
 
-        private readonly Option<string?> _apiUrl = new("--api-url") { Description = "API base URL incl. /api [env API_URL; default http://localhost:5000/api]. Loopback only unless --allow-remote.", HelpName = "url" };
-        private readonly Option<int?> _users = new("--users", "-u") { Description = "Closed model: concurrent virtual users. Open model: lower bound of the in-flight cap [env CONCURRENT_USERS; default 10].", HelpName = "n" };
-        private readonly Option<string?> _duration = new("--duration", "-d") { Description = "Length of the load phase, ramp-up included: 20s, 1m, 1m30s, 500ms [default 30s when neither --duration nor --iterations is given].", HelpName = "time" };
-        private readonly Option<int?> _iterations = new("--iterations", "-n") { Description = "Closed model: iterations PER USER (total = users x n). Open model: TOTAL arrivals. With --duration, whichever ends first.", HelpName = "n" };
-        private readonly Option<string?> _rampUp = new("--ramp-up") { Description = "Closed: users start evenly over this time. Open: the rate climbs linearly to --rate over it [default 0].", HelpName = "time" };
-        private readonly Option<double?> _rate = new("--rate") { Description = "Open model: arrivals per second, independent of the server's speed; latency is measured from each arrival's scheduled start (coordinated-omission correction).", HelpName = "per-second" };
-        private readonly Option<int?> _maxInFlight = new("--max-in-flight") { Description = "Open model: iterations in flight at most; arrivals beyond are dropped and counted [default max(users, 2 x rate, 16)].", HelpName = "n" };
-        private readonly Option<string?> _scenario = new("--scenario", "-s") { Description = "session: POST /api/session only. journey: experiment, session, levels, text answers, one voice upload, level moves to completion [default session].", HelpName = "session|journey" };
-        private readonly Option<string?> _reportDir = new("--report-dir", "-o") { Description = "Folder for report.md/.html/.csv/.json [default ./load-reports/<timestamp>].", HelpName = "dir" };
-        private readonly Option<string?> _percentiles = new("--percentiles") { Description = "Latency percentiles to report [default 50,75,95,99,99.9].", HelpName = "list" };
-        private readonly Option<double?> _maxP99 = new("--max-p99-ms") { Description = "Threshold: p99 of all requests at most this many ms.", HelpName = "ms" };
-        private readonly Option<string?> _maxErrorRate = new("--max-error-rate") { Description = "Threshold: failed + dropped over all attempts at most this fraction (0.01) or percentage (1%).", HelpName = "rate" };
-        private readonly Option<double?> _minRps = new("--min-rps") { Description = "Threshold: successful requests per second at least this.", HelpName = "n" };
-        private readonly Option<string?> _adminKey = new("--admin-key") { Description = "Admin API key for the audit and download checks [env ADMIN_API_KEY]. Never printed.", HelpName = "key" };
-        private readonly Option<string?> _config = new("--config", "-c") { Description = "JSON file holding any of these options by long name (apiUrl or api-url, ...).", HelpName = "file.json" };
+        private readonly Option<string?> _apiUrl = new("--api-url")
+        {
+            Description = "API base URL incl. /api [env API_URL; default http://localhost:5000/api]. Loopback only unless --allow-remote.",
+            HelpName = "url"
+        };
+
+        private readonly Option<int?> _users = new("--users", "-u")
+        {
+            Description = "Closed model: concurrent virtual users. Open model: lower bound of the in-flight cap "
+                + "[env CONCURRENT_USERS; default 10].",
+            HelpName = "n"
+        };
+
+        private readonly Option<string?> _duration = new("--duration", "-d")
+        {
+            Description = "Length of the load phase, ramp-up included: 20s, 1m, 1m30s, 500ms "
+                + "[default 30s when neither --duration nor --iterations is given].",
+            HelpName = "time"
+        };
+
+        private readonly Option<int?> _iterations = new("--iterations", "-n")
+        {
+            Description = "Closed model: iterations PER USER (total = users x n). Open model: TOTAL arrivals. "
+                + "With --duration, whichever ends first.",
+            HelpName = "n"
+        };
+
+        private readonly Option<string?> _rampUp = new("--ramp-up")
+        {
+            Description = "Closed: users start evenly over this time. Open: the rate climbs linearly to --rate over it [default 0].",
+            HelpName = "time"
+        };
+
+        private readonly Option<double?> _rate = new("--rate")
+        {
+            Description = "Open model: arrivals per second, independent of the server's speed; "
+                + "latency is measured from each arrival's scheduled start (coordinated-omission correction).",
+            HelpName = "per-second"
+        };
+
+        private readonly Option<int?> _maxInFlight = new("--max-in-flight")
+        {
+            Description = "Open model: iterations in flight at most; arrivals beyond are dropped and counted "
+                + "[default max(users, 2 x rate, 16)].",
+            HelpName = "n"
+        };
+
+        private readonly Option<string?> _scenario = new("--scenario", "-s")
+        {
+            Description = "session: POST /api/session only. journey: experiment, session, levels, text answers, one voice upload, "
+                + "level moves to completion [default session].",
+            HelpName = "session|journey"
+        };
+
+        private readonly Option<string?> _reportDir = new("--report-dir", "-o")
+        {
+            Description = "Folder for report.md/.html/.csv/.json [default ./load-reports/<timestamp>].",
+            HelpName = "dir"
+        };
+
+        private readonly Option<string?> _percentiles = new("--percentiles")
+        {
+            Description = "Latency percentiles to report [default 50,75,95,99,99.9].",
+            HelpName = "list"
+        };
+
+        private readonly Option<double?> _maxP99 = new("--max-p99-ms")
+        {
+            Description = "Threshold: p99 of all requests at most this many ms.",
+            HelpName = "ms"
+        };
+
+        private readonly Option<string?> _maxErrorRate = new("--max-error-rate")
+        {
+            Description = "Threshold: failed + dropped over all attempts at most this fraction (0.01) or percentage (1%).",
+            HelpName = "rate"
+        };
+
+        private readonly Option<double?> _minRps = new("--min-rps")
+        {
+            Description = "Threshold: successful requests per second at least this.",
+            HelpName = "n"
+        };
+
+        private readonly Option<string?> _adminKey = new("--admin-key")
+        {
+            Description = "Admin API key for the audit and download checks [env ADMIN_API_KEY]. Never printed.",
+            HelpName = "key"
+        };
+
+        private readonly Option<string?> _config = new("--config", "-c")
+        {
+            Description = "JSON file holding any of these options by long name (apiUrl or api-url, ...).",
+            HelpName = "file.json"
+        };
+
         private readonly Option<bool> _allowRemote = new("--allow-remote") { Description = "Allow a non-loopback --api-url." };
-        private readonly Option<bool> _allowFallback = new("--allow-fallback") { Description = "Accept sessions created without a visitor number (fallback); they are still counted and reported." };
-        private readonly Option<bool> _quiet = new("--quiet", "-q") { Description = "No progress: neither the live line nor, when output is redirected, a line every 5 s." };
-        private readonly Option<string?> _timeout = new("--timeout") { Description = "Per-request timeout [default 30s].", HelpName = "time" };
-        private readonly Option<int?> _verifySample = new("--verify-sample") { Description = "Journey: uploads verified after the run [default 20].", HelpName = "n" };
+
+        private readonly Option<bool> _allowFallback = new("--allow-fallback")
+        {
+            Description = "Accept sessions created without a visitor number (fallback); they are still counted and reported."
+        };
+
+        private readonly Option<bool> _quiet = new("--quiet", "-q")
+        {
+            Description = "No progress: neither the live line nor, when output is redirected, a line every 5 s."
+        };
+
+        private readonly Option<string?> _timeout = new("--timeout")
+        {
+            Description = "Per-request timeout [default 30s].",
+            HelpName = "time"
+        };
+
+        private readonly Option<int?> _verifySample = new("--verify-sample")
+        {
+            Description = "Journey: uploads verified after the run [default 20].",
+            HelpName = "n"
+        };
 
         public CommandDefinition(CliEnvironment env)
         {

@@ -24,7 +24,8 @@ internal sealed class ConsoleRenderer(IAnsiConsole console)
         var load = options.Model == LoadModel.Open
             ? $"open model {ReportText.Num(options.Rate ?? 0)}/s (in-flight cap {options.EffectiveMaxInFlight})"
             : $"closed model {options.Users} users";
-        console.MarkupLine(Markup.Escape($"scenario {options.Scenario.ToString().ToLowerInvariant()}, {load}, {bound}; admin key {(options.AdminKey is null ? "not given" : "given")}"));
+        console.MarkupLine(Markup.Escape($"scenario {options.Scenario.ToString().ToLowerInvariant()}, {load}, {bound}; "
+            + $"admin key {(options.AdminKey is null ? "not given" : "given")}"));
     }
 
     /// <summary>Runs <paramref name="run"/> under a live line refreshed each second.</summary>
@@ -70,7 +71,11 @@ internal sealed class ConsoleRenderer(IAnsiConsole console)
 
         var t = r.Totals;
         console.MarkupLine(Markup.Escape(
-            $"{ReportText.Int(t.Requests)} requests ({ReportText.Int(t.Ok)} ok, {ReportText.Int(t.Failed)} failed, {ReportText.Int(t.Dropped)} dropped) in {ReportText.Num(r.DurationSeconds, "0.0")} s = {ReportText.Num(t.Rps, "0.0")} req/s; error rate {ReportText.Num(t.ErrorRate * 100, "0.###")}%; {ReportText.Int(t.SessionsCreated)} sessions, {ReportText.Int(t.FallbackSessions)} fallback; sent {ReportText.Bytes(t.BytesSent)}, received {ReportText.Bytes(t.BytesReceived)}"));
+            $"{ReportText.Int(t.Requests)} requests ({ReportText.Int(t.Ok)} ok, {ReportText.Int(t.Failed)} failed, "
+            + $"{ReportText.Int(t.Dropped)} dropped) in {ReportText.Num(r.DurationSeconds, "0.0")} s = "
+            + $"{ReportText.Num(t.Rps, "0.0")} req/s; error rate {ReportText.Num(t.ErrorRate * 100, "0.###")}%; "
+            + $"{ReportText.Int(t.SessionsCreated)} sessions, {ReportText.Int(t.FallbackSessions)} fallback; "
+            + $"sent {ReportText.Bytes(t.BytesSent)}, received {ReportText.Bytes(t.BytesReceived)}"));
 
         foreach (var table in StepTables(r, s => s.Latency, "Latency (ms)", includeAll: true))
         {
@@ -79,16 +84,29 @@ internal sealed class ConsoleRenderer(IAnsiConsole console)
 
         if (r.Steps.Any(s => s.ServiceTime is not null))
         {
-            foreach (var table in StepTables(r, s => s.ServiceTime, "Service time (ms), without the coordinated-omission correction", includeAll: false))
+            foreach (var table in StepTables(
+                r,
+                s => s.ServiceTime,
+                "Service time (ms), without the coordinated-omission correction",
+                includeAll: false))
             {
                 console.Write(table);
             }
         }
 
-        var codes = new Table().Title("Status codes and bytes").AddColumn("step").AddColumn("status codes").AddColumn(new TableColumn("sent").RightAligned()).AddColumn(new TableColumn("received").RightAligned());
+        var codes = new Table()
+            .Title("Status codes and bytes")
+            .AddColumn("step")
+            .AddColumn("status codes")
+            .AddColumn(new TableColumn("sent").RightAligned())
+            .AddColumn(new TableColumn("received").RightAligned());
         foreach (var s in r.Steps)
         {
-            codes.AddRow(Markup.Escape(s.Name), Markup.Escape(ReportText.StatusCodes(s.StatusCodes)), ReportText.Bytes(s.BytesSent), ReportText.Bytes(s.BytesReceived));
+            codes.AddRow(
+                Markup.Escape(s.Name),
+                Markup.Escape(ReportText.StatusCodes(s.StatusCodes)),
+                ReportText.Bytes(s.BytesSent),
+                ReportText.Bytes(s.BytesReceived));
         }
 
         console.Write(codes);
@@ -106,7 +124,8 @@ internal sealed class ConsoleRenderer(IAnsiConsole console)
 
         foreach (var th in r.Thresholds)
         {
-            console.MarkupLine($"{(th.Passed ? "[green]PASS[/]" : "[red bold]FAIL[/]")} threshold {Markup.Escape(th.Name)}: {Markup.Escape(th.Detail)}");
+            console.MarkupLine(
+                $"{(th.Passed ? "[green]PASS[/]" : "[red bold]FAIL[/]")} threshold {Markup.Escape(th.Name)}: {Markup.Escape(th.Detail)}");
         }
 
         if (files.Count > 0)
@@ -143,7 +162,8 @@ internal sealed class ConsoleRenderer(IAnsiConsole console)
         yield return Build(title, counts, Counts);
         yield return Build(title + ", percentiles", percentiles, row => Pcts(row.Latency));
 
-        Table Build(string caption, IEnumerable<string> columns, Func<(string Name, long Ok, long Failed, double Rps, LatencySummary Latency), IEnumerable<string>> cells)
+        Table Build(string caption, IEnumerable<string> columns,
+            Func<(string Name, long Ok, long Failed, double Rps, LatencySummary Latency), IEnumerable<string>> cells)
         {
             var table = new Table().Title(Markup.Escape(caption)).AddColumn("step");
             foreach (var c in columns)

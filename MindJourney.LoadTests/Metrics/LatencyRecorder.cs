@@ -64,7 +64,8 @@ public sealed class LatencyRecorder
     public static LongHistogram NewHistogram() => new(LowestMicros, HighestMicros, SignificantDigits);
 
     /// <summary>Summary of a histogram, with exact min/max when known.</summary>
-    public static LatencySummary Summarise(HistogramBase histogram, IReadOnlyList<double> percentiles, long? exactMinMicros = null, long? exactMaxMicros = null)
+    public static LatencySummary Summarise(HistogramBase histogram, IReadOnlyList<double> percentiles,
+        long? exactMinMicros = null, long? exactMaxMicros = null)
     {
         ArgumentNullException.ThrowIfNull(histogram);
         ArgumentNullException.ThrowIfNull(percentiles);

@@ -53,7 +53,8 @@ public sealed class StepMetrics
     /// <param name="sentTicks">When the request was handed to HttpClient.</param>
     /// <param name="endTicks">When the whole answer had been read (or the attempt failed).</param>
     /// <param name="statusCode">The HTTP status, or 0 when there was no answer.</param>
-    public void Record(long intendedStartTicks, long sentTicks, long endTicks, int statusCode, RequestOutcome outcome, long bytesSent, long bytesReceived)
+    public void Record(long intendedStartTicks, long sentTicks, long endTicks, int statusCode, RequestOutcome outcome,
+        long bytesSent, long bytesReceived)
     {
         Latency.Record(intendedStartTicks, sentTicks, endTicks);
         LoadTestTelemetry.Record(Name, outcome, intendedStartTicks, endTicks);

@@ -115,7 +115,8 @@ public sealed record LoadTestOptions
         }
         else if (!AllowRemote && !LoopbackRule.IsLoopback(ApiUrl))
         {
-            errors.Add($"--api-url host '{ApiUrl.Host}' is not loopback; load is only sent to loopback (localhost, 127.0.0.0/8, ::1) unless --allow-remote is given.");
+            errors.Add($"--api-url host '{ApiUrl.Host}' is not loopback; "
+                + "load is only sent to loopback (localhost, 127.0.0.0/8, ::1) unless --allow-remote is given.");
         }
 
         if (Users < 1)
@@ -197,9 +198,14 @@ public sealed record LoadTestOptions
         var sb = new StringBuilder("LoadTestOptions { ");
         sb.Append(CultureInfo.InvariantCulture, $"ApiUrl = {ApiUrl}, Users = {Users}, Duration = {Duration}, Iterations = {Iterations}, ");
         sb.Append(CultureInfo.InvariantCulture, $"RampUp = {RampUp}, Rate = {Rate}, MaxInFlight = {MaxInFlight}, Scenario = {Scenario}, ");
-        sb.Append(CultureInfo.InvariantCulture, $"ReportDir = {ReportDir}, Percentiles = [{string.Join(", ", Percentiles.Select(p => p.ToString(CultureInfo.InvariantCulture)))}], ");
+        sb.Append(
+            CultureInfo.InvariantCulture,
+            $"ReportDir = {ReportDir}, "
+            + $"Percentiles = [{string.Join(", ", Percentiles.Select(p => p.ToString(CultureInfo.InvariantCulture)))}], ");
         sb.Append(CultureInfo.InvariantCulture, $"MaxP99Ms = {MaxP99Ms}, MaxErrorRate = {MaxErrorRate}, MinRps = {MinRps}, ");
-        sb.Append(CultureInfo.InvariantCulture, $"AdminKey = {(AdminKey is null ? "(none)" : "***")}, AllowRemote = {AllowRemote}, AllowFallback = {AllowFallback}, ");
+        sb.Append(
+            CultureInfo.InvariantCulture,
+            $"AdminKey = {(AdminKey is null ? "(none)" : "***")}, AllowRemote = {AllowRemote}, AllowFallback = {AllowFallback}, ");
         sb.Append(CultureInfo.InvariantCulture, $"Quiet = {Quiet}, RequestTimeout = {RequestTimeout}, VerifySample = {VerifySample} }}");
         return sb.ToString();
     }

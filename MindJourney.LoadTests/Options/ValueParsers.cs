@@ -77,7 +77,8 @@ public static partial class ValueParsers
         foreach (var part in text.Split([',', ';', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             var p = part.TrimStart('p', 'P');
-            if (!double.TryParse(p, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || !double.IsFinite(v) || v <= 0 || v > 100)
+            if (!double.TryParse(p, NumberStyles.Float, CultureInfo.InvariantCulture, out var v)
+                || !double.IsFinite(v) || v <= 0 || v > 100)
             {
                 return false;
             }

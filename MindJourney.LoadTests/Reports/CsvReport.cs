@@ -18,13 +18,15 @@ public static class CsvReport
         foreach (var s in r.Steps)
         {
             var l = s.Latency;
-            sb.Append($"{Field(s.Name)},{ReportText.Int(s.Requests)},{ReportText.Int(s.Ok)},{ReportText.Int(s.Failed)},{N(s.Rps)},{N(l.MinMs)},{N(l.MeanMs)},{N(l.MaxMs)},{N(l.StdDevMs)},");
+            sb.Append($"{Field(s.Name)},{ReportText.Int(s.Requests)},{ReportText.Int(s.Ok)},{ReportText.Int(s.Failed)},{N(s.Rps)},"
+                + $"{N(l.MinMs)},{N(l.MeanMs)},{N(l.MaxMs)},{N(l.StdDevMs)},");
             foreach (var p in r.Options.Percentiles)
             {
                 sb.Append(N(l.At(p) ?? 0)).Append(',');
             }
 
-            sb.AppendLine($"{ReportText.Int(s.BytesSent)},{ReportText.Int(s.BytesReceived)},{Field(ReportText.StatusCodes(s.StatusCodes))}");
+            sb.AppendLine(
+                $"{ReportText.Int(s.BytesSent)},{ReportText.Int(s.BytesReceived)},{Field(ReportText.StatusCodes(s.StatusCodes))}");
         }
 
         return sb.ToString();

@@ -43,7 +43,9 @@ public static class HtmlReport
         sb.Append("<li>Started ").Append(T(r.StartedAt.ToString("u", System.Globalization.CultureInfo.InvariantCulture)))
             .Append(", load phase ").Append(ReportText.Num(r.DurationSeconds, "0.0")).Append(" s")
             .Append(r.Interrupted ? ", <b>interrupted</b>" : string.Empty).Append("</li>");
-        sb.Append("<li>Admin key: ").Append(r.AdminKeyProvided ? "given (audit and download checks ran)" : "not given (audit-based checks skipped)").Append("</li>");
+        sb.Append("<li>Admin key: ")
+            .Append(r.AdminKeyProvided ? "given (audit and download checks ran)" : "not given (audit-based checks skipped)")
+            .Append("</li>");
         sb.Append("</ul>");
         if (r.FatalError is not null)
         {
@@ -51,7 +53,8 @@ public static class HtmlReport
         }
 
         var t = r.Totals;
-        sb.Append("<h2>Summary</h2><table><tr><th>requests</th><th>ok</th><th>failed</th><th>dropped</th><th>RPS</th><th>error rate</th><th>iterations ok/failed</th><th>sessions</th><th>fallback (null)</th><th>sent</th><th>received</th></tr><tr>");
+        sb.Append("<h2>Summary</h2><table><tr><th>requests</th><th>ok</th><th>failed</th><th>dropped</th><th>RPS</th><th>error rate</th>"
+            + "<th>iterations ok/failed</th><th>sessions</th><th>fallback (null)</th><th>sent</th><th>received</th></tr><tr>");
         foreach (var cell in new[]
                  {
                      ReportText.Int(t.Requests), ReportText.Int(t.Ok), ReportText.Int(t.Failed), ReportText.Int(t.Dropped),
@@ -69,7 +72,8 @@ public static class HtmlReport
         foreach (var c in r.Checks)
         {
             var cls = c.Outcome switch { CheckOutcome.Passed => "passed", CheckOutcome.Failed => "failed", _ => "skipped" };
-            sb.Append("<tr><td class=\"l\">").Append(T(c.Name)).Append("</td><td class=\"l\"><span class=\"verdict ").Append(cls).Append("\">")
+            sb.Append("<tr><td class=\"l\">").Append(T(c.Name))
+                .Append("</td><td class=\"l\"><span class=\"verdict ").Append(cls).Append("\">")
                 .Append(ReportText.Outcome(c.Outcome)).Append("</span></td><td class=\"l\">").Append(T(c.Detail)).Append("</td></tr>");
         }
 
@@ -105,18 +109,23 @@ public static class HtmlReport
 
         sb.Append("<p class=\"note\">").Append(T(ReportText.LatencyNote(r))).Append("</p>");
 
-        sb.Append("<h2>Status codes and bytes</h2><table><tr><th class=\"l\">step</th><th class=\"l\">status codes</th><th>sent</th><th>received</th></tr>");
+        sb.Append("<h2>Status codes and bytes</h2><table><tr><th class=\"l\">step</th><th class=\"l\">status codes</th>"
+            + "<th>sent</th><th>received</th></tr>");
         foreach (var s in r.Steps)
         {
-            sb.Append("<tr><td class=\"l\">").Append(T(s.Name)).Append("</td><td class=\"l\">").Append(T(ReportText.StatusCodes(s.StatusCodes)))
-                .Append("</td><td>").Append(T(ReportText.Bytes(s.BytesSent))).Append("</td><td>").Append(T(ReportText.Bytes(s.BytesReceived))).Append("</td></tr>");
+            sb.Append("<tr><td class=\"l\">").Append(T(s.Name))
+                .Append("</td><td class=\"l\">").Append(T(ReportText.StatusCodes(s.StatusCodes)))
+                .Append("</td><td>").Append(T(ReportText.Bytes(s.BytesSent)))
+                .Append("</td><td>").Append(T(ReportText.Bytes(s.BytesReceived))).Append("</td></tr>");
         }
 
         sb.Append("</table>");
 
         if (r.AuditBefore is not null || r.AuditAfter is not null)
         {
-            sb.Append("<h2>Audit</h2><table><tr><th class=\"l\">when</th><th>sequenceLastValue</th><th>users</th><th>numberedUsers</th><th>unnumberedSessions</th><th>duplicates</th><th>gaps</th><th>mismatchedSessions</th><th>mismatchedResponses</th><th>pendingUploads</th></tr>");
+            sb.Append("<h2>Audit</h2><table><tr><th class=\"l\">when</th><th>sequenceLastValue</th><th>users</th><th>numberedUsers</th>"
+                + "<th>unnumberedSessions</th><th>duplicates</th><th>gaps</th><th>mismatchedSessions</th><th>mismatchedResponses</th>"
+                + "<th>pendingUploads</th></tr>");
             foreach (var (when, a) in new[] { ("before", r.AuditBefore), ("after", r.AuditAfter) })
             {
                 if (a is null)
@@ -125,7 +134,11 @@ public static class HtmlReport
                 }
 
                 sb.Append("<tr><td class=\"l\">").Append(when).Append("</td>");
-                foreach (var v in new long[] { a.SequenceLastValue, a.Users, a.NumberedUsers, a.UnnumberedSessions, a.Duplicates.Count, a.Gaps.Count, a.MismatchedSessions, a.MismatchedResponses, a.PendingUploads })
+                foreach (var v in new long[]
+                         {
+                             a.SequenceLastValue, a.Users, a.NumberedUsers, a.UnnumberedSessions, a.Duplicates.Count, a.Gaps.Count,
+                             a.MismatchedSessions, a.MismatchedResponses, a.PendingUploads,
+                         })
                 {
                     sb.Append("<td>").Append(ReportText.Int(v)).Append("</td>");
                 }
@@ -142,7 +155,8 @@ public static class HtmlReport
 
     private static void StepTable(StringBuilder sb, LoadTestResult r, Func<StepResult, LatencySummary?> pick, bool includeAll)
     {
-        sb.Append("<table><tr><th class=\"l\">step</th><th>ok</th><th>failed</th><th>RPS</th><th>min</th><th>mean</th><th>max</th><th>stddev</th>");
+        sb.Append("<table><tr><th class=\"l\">step</th><th>ok</th><th>failed</th><th>RPS</th>"
+            + "<th>min</th><th>mean</th><th>max</th><th>stddev</th>");
         foreach (var p in r.Options.Percentiles)
         {
             sb.Append("<th>").Append(T(ReportText.Percentile(p))).Append("</th>");
@@ -167,7 +181,11 @@ public static class HtmlReport
         void Row(string name, long ok, long failed, double rps, LatencySummary l)
         {
             sb.Append("<tr><td class=\"l\">").Append(T(name)).Append("</td>");
-            foreach (var cell in new[] { ReportText.Int(ok), ReportText.Int(failed), ReportText.Num(rps, "0.0"), ReportText.Ms(l.MinMs), ReportText.Ms(l.MeanMs), ReportText.Ms(l.MaxMs), ReportText.Ms(l.StdDevMs) })
+            foreach (var cell in new[]
+                     {
+                         ReportText.Int(ok), ReportText.Int(failed), ReportText.Num(rps, "0.0"),
+                         ReportText.Ms(l.MinMs), ReportText.Ms(l.MeanMs), ReportText.Ms(l.MaxMs), ReportText.Ms(l.StdDevMs),
+                     })
             {
                 sb.Append("<td>").Append(cell).Append("</td>");
             }

@@ -17,13 +17,18 @@ public static class LatencyChartSvg
     {
         ArgumentNullException.ThrowIfNull(series);
         var sb = new StringBuilder();
-        sb.Append(CultureInfo.InvariantCulture, $"<svg class=\"chart\" viewBox=\"0 0 {Width} {Height}\" width=\"{Width}\" height=\"{Height}\" role=\"img\" aria-label=\"Latency over time: p50 and p99 per second\">");
+        sb.Append(
+            CultureInfo.InvariantCulture,
+            $"<svg class=\"chart\" viewBox=\"0 0 {Width} {Height}\" width=\"{Width}\" height=\"{Height}\" role=\"img\" "
+            + $"aria-label=\"Latency over time: p50 and p99 per second\">");
         var plotW = Width - Left - Right;
         var plotH = Height - Top - Bottom;
         sb.Append(CultureInfo.InvariantCulture, $"<rect x=\"{Left}\" y=\"{Top}\" width=\"{plotW}\" height=\"{plotH}\" class=\"plot\"/>");
         if (series.Count == 0)
         {
-            sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{Width / 2}\" y=\"{Height / 2}\" text-anchor=\"middle\">no samples</text></svg>");
+            sb.Append(
+                CultureInfo.InvariantCulture,
+                $"<text x=\"{Width / 2}\" y=\"{Height / 2}\" text-anchor=\"middle\">no samples</text></svg>");
             return sb.ToString();
         }
 
@@ -35,7 +40,9 @@ public static class LatencyChartSvg
         {
             var v = maxY * i / 5;
             var y = Top + plotH - (plotH * i / 5.0);
-            sb.Append(CultureInfo.InvariantCulture, $"<line x1=\"{Left}\" y1=\"{y:0.#}\" x2=\"{Left + plotW}\" y2=\"{y:0.#}\" class=\"grid\"/>");
+            sb.Append(
+                CultureInfo.InvariantCulture,
+                $"<line x1=\"{Left}\" y1=\"{y:0.#}\" x2=\"{Left + plotW}\" y2=\"{y:0.#}\" class=\"grid\"/>");
             sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{Left - 6}\" y=\"{y + 4:0.#}\" text-anchor=\"end\">{Label(v)}</text>");
         }
 
@@ -44,17 +51,28 @@ public static class LatencyChartSvg
         for (var x = 0.0; x <= maxX + 1e-9; x += xStep)
         {
             var px = Left + (plotW * x / maxX);
-            sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{px:0.#}\" y=\"{Top + plotH + 16}\" text-anchor=\"middle\">{x:0.##}s</text>");
+            sb.Append(
+                CultureInfo.InvariantCulture,
+                $"<text x=\"{px:0.#}\" y=\"{Top + plotH + 16}\" text-anchor=\"middle\">{x:0.##}s</text>");
         }
 
-        sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{Left + (plotW / 2)}\" y=\"{Height - 6}\" text-anchor=\"middle\">elapsed (s)</text>");
-        sb.Append(CultureInfo.InvariantCulture, $"<text x=\"14\" y=\"{Top + (plotH / 2)}\" text-anchor=\"middle\" transform=\"rotate(-90 14 {Top + (plotH / 2)})\">latency (ms)</text>");
+        sb.Append(
+            CultureInfo.InvariantCulture,
+            $"<text x=\"{Left + (plotW / 2)}\" y=\"{Height - 6}\" text-anchor=\"middle\">elapsed (s)</text>");
+        sb.Append(
+            CultureInfo.InvariantCulture,
+            $"<text x=\"14\" y=\"{Top + (plotH / 2)}\" text-anchor=\"middle\" transform=\"rotate(-90 14 {Top + (plotH / 2)})\">"
+            + $"latency (ms)</text>");
 
         Line("p50", s => s.P50Ms);
         Line("p99", s => s.P99Ms);
 
         // legend
-        sb.Append(CultureInfo.InvariantCulture, $"<g transform=\"translate({Left + 10},{Top + 8})\"><rect width=\"12\" height=\"4\" y=\"4\" class=\"p50\"/><text x=\"18\" y=\"10\">p50</text><rect x=\"60\" width=\"12\" height=\"4\" y=\"4\" class=\"p99\"/><text x=\"78\" y=\"10\">p99</text></g>");
+        sb.Append(
+            CultureInfo.InvariantCulture,
+            $"<g transform=\"translate({Left + 10},{Top + 8})\">"
+            + $"<rect width=\"12\" height=\"4\" y=\"4\" class=\"p50\"/><text x=\"18\" y=\"10\">p50</text>"
+            + $"<rect x=\"60\" width=\"12\" height=\"4\" y=\"4\" class=\"p99\"/><text x=\"78\" y=\"10\">p99</text></g>");
         sb.Append("</svg>");
         return sb.ToString();
 

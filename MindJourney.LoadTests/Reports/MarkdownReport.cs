@@ -13,8 +13,10 @@ public static class MarkdownReport
         sb.AppendLine();
         sb.AppendLine($"- API: `{r.Options.ApiUrl}`");
         sb.AppendLine($"- Run: {ReportText.Setup(r)}");
-        sb.AppendLine($"- Started {r.StartedAt:u}, load phase {ReportText.Num(r.DurationSeconds, "0.0")} s{(r.Interrupted ? ", **interrupted**" : string.Empty)}");
-        sb.AppendLine($"- Admin key: {(r.AdminKeyProvided ? "given (audit and download checks ran)" : "not given (audit-based checks skipped)")}");
+        sb.AppendLine($"- Started {r.StartedAt:u}, load phase {ReportText.Num(r.DurationSeconds, "0.0")} s"
+            + $"{(r.Interrupted ? ", **interrupted**" : string.Empty)}");
+        sb.AppendLine(
+            $"- Admin key: {(r.AdminKeyProvided ? "given (audit and download checks ran)" : "not given (audit-based checks skipped)")}");
         if (r.FatalError is not null)
         {
             sb.AppendLine();
@@ -25,9 +27,14 @@ public static class MarkdownReport
         sb.AppendLine();
         sb.AppendLine("## Summary");
         sb.AppendLine();
-        sb.AppendLine("| requests | ok | failed | dropped | RPS | error rate | iterations ok/failed | sessions | fallback (null) | sent | received |");
+        sb.AppendLine("| requests | ok | failed | dropped | RPS | error rate | iterations ok/failed | sessions | fallback (null) "
+            + "| sent | received |");
         sb.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-        sb.AppendLine($"| {ReportText.Int(t.Requests)} | {ReportText.Int(t.Ok)} | {ReportText.Int(t.Failed)} | {ReportText.Int(t.Dropped)} | {ReportText.Num(t.Rps, "0.0")} | {ReportText.Num(t.ErrorRate * 100, "0.###")}% | {ReportText.Int(t.IterationsOk)}/{ReportText.Int(t.IterationsFailed)} | {ReportText.Int(t.SessionsCreated)} | {ReportText.Int(t.FallbackSessions)} | {ReportText.Bytes(t.BytesSent)} | {ReportText.Bytes(t.BytesReceived)} |");
+        sb.AppendLine($"| {ReportText.Int(t.Requests)} | {ReportText.Int(t.Ok)} | {ReportText.Int(t.Failed)} | {ReportText.Int(t.Dropped)} "
+            + $"| {ReportText.Num(t.Rps, "0.0")} | {ReportText.Num(t.ErrorRate * 100, "0.###")}% "
+            + $"| {ReportText.Int(t.IterationsOk)}/{ReportText.Int(t.IterationsFailed)} "
+            + $"| {ReportText.Int(t.SessionsCreated)} | {ReportText.Int(t.FallbackSessions)} "
+            + $"| {ReportText.Bytes(t.BytesSent)} | {ReportText.Bytes(t.BytesReceived)} |");
 
         sb.AppendLine();
         sb.AppendLine("## Checks");
@@ -52,7 +59,8 @@ public static class MarkdownReport
             sb.AppendLine("|---|---:|---:|---|");
             foreach (var th in r.Thresholds)
             {
-                sb.AppendLine($"| {th.Name} | {ReportText.Num(th.Limit, "0.####")} | {ReportText.Num(th.Actual, "0.####")} | {(th.Passed ? "passed" : "FAILED")} |");
+                sb.AppendLine($"| {th.Name} | {ReportText.Num(th.Limit, "0.####")} | {ReportText.Num(th.Actual, "0.####")} "
+                    + $"| {(th.Passed ? "passed" : "FAILED")} |");
             }
         }
 
@@ -77,7 +85,8 @@ public static class MarkdownReport
         sb.AppendLine("|---|---|---:|---:|");
         foreach (var s in r.Steps)
         {
-            sb.AppendLine($"| {s.Name} | {ReportText.StatusCodes(s.StatusCodes)} | {ReportText.Bytes(s.BytesSent)} | {ReportText.Bytes(s.BytesReceived)} |");
+            sb.AppendLine($"| {s.Name} | {ReportText.StatusCodes(s.StatusCodes)} "
+                + $"| {ReportText.Bytes(s.BytesSent)} | {ReportText.Bytes(s.BytesReceived)} |");
         }
 
         if (r.AuditBefore is not null || r.AuditAfter is not null)
@@ -85,13 +94,16 @@ public static class MarkdownReport
             sb.AppendLine();
             sb.AppendLine("## Audit");
             sb.AppendLine();
-            sb.AppendLine("| when | sequenceLastValue | users | numberedUsers | unnumberedSessions | duplicates | gaps | mismatchedSessions | mismatchedResponses | pendingUploads |");
+            sb.AppendLine("| when | sequenceLastValue | users | numberedUsers | unnumberedSessions | duplicates | gaps "
+                + "| mismatchedSessions | mismatchedResponses | pendingUploads |");
             sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var (when, a) in new[] { ("before", r.AuditBefore), ("after", r.AuditAfter) })
             {
                 if (a is not null)
                 {
-                    sb.AppendLine($"| {when} | {a.SequenceLastValue} | {a.Users} | {a.NumberedUsers} | {a.UnnumberedSessions} | {a.Duplicates.Count} | {a.Gaps.Count} | {a.MismatchedSessions} | {a.MismatchedResponses} | {a.PendingUploads} |");
+                    sb.AppendLine($"| {when} | {a.SequenceLastValue} | {a.Users} | {a.NumberedUsers} | {a.UnnumberedSessions} "
+                        + $"| {a.Duplicates.Count} | {a.Gaps.Count} | {a.MismatchedSessions} | {a.MismatchedResponses} "
+                        + $"| {a.PendingUploads} |");
                 }
             }
         }
@@ -126,7 +138,8 @@ public static class MarkdownReport
 
         void Row(string name, long ok, long failed, double rps, LatencySummary l)
         {
-            sb.Append($"| {name} | {ReportText.Int(ok)} | {ReportText.Int(failed)} | {ReportText.Num(rps, "0.0")} | {ReportText.Ms(l.MinMs)} | {ReportText.Ms(l.MeanMs)} | {ReportText.Ms(l.MaxMs)} | {ReportText.Ms(l.StdDevMs)} |");
+            sb.Append($"| {name} | {ReportText.Int(ok)} | {ReportText.Int(failed)} | {ReportText.Num(rps, "0.0")} "
+                + $"| {ReportText.Ms(l.MinMs)} | {ReportText.Ms(l.MeanMs)} | {ReportText.Ms(l.MaxMs)} | {ReportText.Ms(l.StdDevMs)} |");
             foreach (var p in l.Percentiles)
             {
                 sb.Append($" {ReportText.Ms(p.Ms)} |");

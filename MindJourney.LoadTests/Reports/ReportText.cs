@@ -51,7 +51,8 @@ public static class ReportText
 
         var bound = (o.EffectiveDuration, o.Iterations) switch
         {
-            ({ } d, { } i) => $"{ValueParsers.FormatDuration(d)} or {Int(i)} iterations{(r.Model == LoadModel.Open ? " in total" : " per user")}",
+            ({ } d, { } i) => $"{ValueParsers.FormatDuration(d)} or {Int(i)} iterations"
+                + $"{(r.Model == LoadModel.Open ? " in total" : " per user")}",
             ({ } d, null) => ValueParsers.FormatDuration(d),
             (null, { } i) => $"{Int(i)} iterations{(r.Model == LoadModel.Open ? " in total" : " per user")}",
             _ => "-",
@@ -61,6 +62,10 @@ public static class ReportText
 
     /// <summary>What the latency figures mean in this run.</summary>
     public static string LatencyNote(LoadTestResult r) => r.Model == LoadModel.Open
-        ? "Latency covers every attempt (ok and failed). Open model: the first request of each arrival is measured from its scheduled start (coordinated-omission corrected); service time is send-to-answer without the correction. Values from HdrHistogram (µs resolution, 3 significant digits)."
-        : "Latency covers every attempt (ok and failed), measured from send to the last byte of the answer. Values from HdrHistogram (µs resolution, 3 significant digits).";
+        ? "Latency covers every attempt (ok and failed). "
+            + "Open model: the first request of each arrival is measured from its scheduled start "
+            + "(coordinated-omission corrected); service time is send-to-answer without the correction. "
+            + "Values from HdrHistogram (µs resolution, 3 significant digits)."
+        : "Latency covers every attempt (ok and failed), measured from send to the last byte of the answer. "
+            + "Values from HdrHistogram (µs resolution, 3 significant digits).";
 }

@@ -15,7 +15,10 @@ public static class ReportWriter
 
     /// <summary>The default folder: ./load-reports/&lt;UTC timestamp&gt;.</summary>
     public static string DefaultDirectory(DateTimeOffset now) =>
-        Path.Combine(Directory.GetCurrentDirectory(), "load-reports", now.UtcDateTime.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
+        Path.Combine(
+            Directory.GetCurrentDirectory(),
+            "load-reports",
+            now.UtcDateTime.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
 
     /// <summary>Writes all four reports (creating the folder) and returns their full paths.</summary>
     public static IReadOnlyList<string> WriteAll(LoadTestResult result, string directory)

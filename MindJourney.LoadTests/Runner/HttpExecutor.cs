@@ -41,7 +41,8 @@ internal sealed class HttpExecutor(HttpClient http, MetricsCollector metrics, Ti
     /// in the open model (0 = measure from the send). Throws <see cref="OperationCanceledException"/> only when the
     /// run's hard stop fired; every other failure is an outcome.
     /// </summary>
-    public async ValueTask<Answer> SendAsync(VirtualUser user, HttpRequestMessage request, long bytesSent, long intendedStartTicks, CancellationToken hardStop)
+    public async ValueTask<Answer> SendAsync(VirtualUser user, HttpRequestMessage request, long bytesSent, long intendedStartTicks,
+        CancellationToken hardStop)
     {
         var answer = new Answer { BytesSent = bytesSent };
         var token = user.BeginRequest(timeout);

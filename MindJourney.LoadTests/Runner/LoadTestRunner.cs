@@ -30,17 +30,21 @@ public static class LoadTestRunner
     }
 
     /// <inheritdoc cref="RunAsync(LoadTestOptions, HttpMessageHandler?, IProgress{LiveStats}?, CancellationToken)"/>
-    public static Task<LoadTestResult> RunAsync(LoadTestOptions options, HttpMessageHandler? handler = null, CancellationToken cancellationToken = default) =>
+    public static Task<LoadTestResult> RunAsync(LoadTestOptions options, HttpMessageHandler? handler = null,
+        CancellationToken cancellationToken = default) =>
         RunAsync(options, handler, progress: null, cancellationToken);
 
     /// <summary>
     /// Runs the load described by <paramref name="options"/>, then the domain checks and thresholds.
     /// </summary>
-    /// <param name="options">Validated here too: invalid options throw <see cref="ArgumentException"/> (the loopback rule included).</param>
+    /// <param name="options">Validated here too: invalid options throw <see cref="ArgumentException"/>
+    /// (the loopback rule included).</param>
     /// <param name="handler">The HTTP handler to send through (not disposed); null = <see cref="CreateHandler"/>.</param>
     /// <param name="progress">Gets a <see cref="LiveStats"/> each second of the load phase.</param>
-    /// <param name="cancellationToken">Stops the run early; the partial result comes back with <c>Interrupted</c> and does not pass.</param>
-    public static async Task<LoadTestResult> RunAsync(LoadTestOptions options, HttpMessageHandler? handler, IProgress<LiveStats>? progress, CancellationToken cancellationToken)
+    /// <param name="cancellationToken">Stops the run early; the partial result comes back with <c>Interrupted</c>
+    /// and does not pass.</param>
+    public static async Task<LoadTestResult> RunAsync(LoadTestOptions options, HttpMessageHandler? handler, IProgress<LiveStats>? progress,
+        CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
         var problems = options.Validate();
@@ -57,10 +61,16 @@ public static class LoadTestRunner
         var metrics = new MetricsCollector(IScenario.StepsOf(options.Scenario));
 
         // setup: the active experiment, and the audit before
-        var (experimentId, setupError) = await GetExperimentIdAsync(http, apiBase, options.RequestTimeout, cancellationToken).ConfigureAwait(false);
+        var (experimentId, setupError) = await GetExperimentIdAsync(http, apiBase, options.RequestTimeout, cancellationToken)
+            .ConfigureAwait(false);
         if (setupError is not null || cancellationToken.IsCancellationRequested)
         {
-            return Unstarted(options, metrics, startedAt, cancellationToken.IsCancellationRequested ? null : setupError, cancellationToken.IsCancellationRequested);
+            return Unstarted(
+                options,
+                metrics,
+                startedAt,
+                cancellationToken.IsCancellationRequested ? null : setupError,
+                cancellationToken.IsCancellationRequested);
         }
 
         var before = options.AdminKey is { } key
@@ -68,7 +78,8 @@ public static class LoadTestRunner
             : default;
 
         var ledger = new RunLedger();
-        var seconds = await RunLoadPhaseAsync(options, http, metrics, ledger, experimentId, progress, cancellationToken).ConfigureAwait(false);
+        var seconds = await RunLoadPhaseAsync(options, http, metrics, ledger, experimentId, progress, cancellationToken)
+            .ConfigureAwait(false);
         var interrupted = cancellationToken.IsCancellationRequested;
 
         // after: audit, uploads, checks
@@ -77,7 +88,8 @@ public static class LoadTestRunner
             : default;
         var sessions = ledger.Sessions.ToArray();
         var numbers = sessions.Where(s => s.VisitorNumber is not null).Select(s => s.VisitorNumber!.Value).Order().ToArray();
-        var checks = await CheckAsync(options, http, apiBase, ledger, sessions, numbers, before, after, interrupted, cancellationToken).ConfigureAwait(false);
+        var checks = await CheckAsync(options, http, apiBase, ledger, sessions, numbers, before, after, interrupted, cancellationToken)
+            .ConfigureAwait(false);
 
         // totals and thresholds
         var steps = metrics.Steps.Select(s => s.ToResult(seconds, options.Percentiles, options.Model == LoadModel.Open)).ToArray();
@@ -102,8 +114,8 @@ public static class LoadTestRunner
 
     /// <summary>Offers the load (open or closed model) until the duration or the iterations are used up, then gives
     /// work in flight the request timeout plus a grace to finish. Returns the load phase's length in seconds.</summary>
-    private static async Task<double> RunLoadPhaseAsync(LoadTestOptions options, HttpClient http, MetricsCollector metrics, RunLedger ledger,
-        Guid experimentId, IProgress<LiveStats>? progress, CancellationToken cancellationToken)
+    private static async Task<double> RunLoadPhaseAsync(LoadTestOptions options, HttpClient http, MetricsCollector metrics,
+        RunLedger ledger, Guid experimentId, IProgress<LiveStats>? progress, CancellationToken cancellationToken)
     {
         using var hard = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -162,8 +174,13 @@ public static class LoadTestRunner
         };
 
         checks.Add(options.Scenario == ScenarioKind.Journey
-            ? VisitorNumberChecks.ResponsesCarrySessionNumber(ledger.ResponsesCompared, ledger.ResponsesMismatched, ledger.MismatchExamples.ToArray())
-            : CheckResult.Skip(CheckNames.ResponsesCarrySessionNumber, "the session scenario creates no responses (use --scenario journey)"));
+            ? VisitorNumberChecks.ResponsesCarrySessionNumber(
+                ledger.ResponsesCompared,
+                ledger.ResponsesMismatched,
+                ledger.MismatchExamples.ToArray())
+            : CheckResult.Skip(
+                CheckNames.ResponsesCarrySessionNumber,
+                "the session scenario creates no responses (use --scenario journey)"));
 
         checks.Add(options.AdminKey is null
             ? CheckResult.Skip(CheckNames.AuditClean, "needs --admin-key (or ADMIN_API_KEY) to read the audit")
@@ -178,7 +195,8 @@ public static class LoadTestRunner
             checks.Add(UploadChecks.Stored(sample, uploads.Length));
             checks.Add(interrupted
                 ? CheckResult.Skip(CheckNames.UploadsDownloadMatch, "the run was interrupted")
-                : await UploadChecks.DownloadMatchAsync(http, apiBase, sample, options.AdminKey, options.RequestTimeout, cancellationToken).ConfigureAwait(false));
+                : await UploadChecks.DownloadMatchAsync(http, apiBase, sample, options.AdminKey, options.RequestTimeout, cancellationToken)
+                    .ConfigureAwait(false));
         }
         else
         {
@@ -214,11 +232,14 @@ public static class LoadTestRunner
         };
     }
 
-    private static CheckResult Contiguity(LoadTestOptions options, int[] numbers, int sessions, AuditSnapshot? before, string? beforeError, AuditSnapshot? after, string? afterError)
+    private static CheckResult Contiguity(LoadTestOptions options, int[] numbers, int sessions, AuditSnapshot? before, string? beforeError,
+        AuditSnapshot? after, string? afterError)
     {
         if (numbers.Length == 0 && sessions > 0 && options.AllowFallback)
         {
-            return CheckResult.Skip(CheckNames.VisitorNumbersContiguous, "every session was a fallback (null number), allowed by --allow-fallback");
+            return CheckResult.Skip(
+                CheckNames.VisitorNumbersContiguous,
+                "every session was a fallback (null number), allowed by --allow-fallback");
         }
 
         if (options.AdminKey is null)
@@ -251,7 +272,8 @@ public static class LoadTestRunner
         }
     }
 
-    private static async Task<(Guid Id, string? Error)> GetExperimentIdAsync(HttpClient http, string apiBase, TimeSpan timeout, CancellationToken cancellationToken)
+    private static async Task<(Guid Id, string? Error)> GetExperimentIdAsync(HttpClient http, string apiBase, TimeSpan timeout,
+        CancellationToken cancellationToken)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         cts.CancelAfter(timeout);
@@ -261,7 +283,8 @@ public static class LoadTestRunner
             var body = await response.Content.ReadAsByteArrayAsync(cts.Token).ConfigureAwait(false);
             if (!response.IsSuccessStatusCode)
             {
-                return (Guid.Empty, $"GET {apiBase}/experiment answered {(int)response.StatusCode} {response.ReasonPhrase}; the run needs an active experiment");
+                return (Guid.Empty, $"GET {apiBase}/experiment answered {(int)response.StatusCode} {response.ReasonPhrase}; "
+                    + "the run needs an active experiment");
             }
 
             return ApiJson.TryReadExperiment(body, out var id, out _)
@@ -282,7 +305,8 @@ public static class LoadTestRunner
         }
     }
 
-    private static LoadTestResult Unstarted(LoadTestOptions options, MetricsCollector metrics, DateTimeOffset startedAt, string? error, bool interrupted)
+    private static LoadTestResult Unstarted(LoadTestOptions options, MetricsCollector metrics, DateTimeOffset startedAt, string? error,
+        bool interrupted)
     {
         const string reason = "the load did not start";
         return NewResult(options, startedAt, interrupted, new RunTotals(), LatencySummary.Empty(options.Percentiles)) with

@@ -12,7 +12,8 @@ internal sealed class RunContext
     private long _idempotencyCounter;
     private int _uploadCounter;
 
-    public RunContext(LoadTestOptions options, HttpExecutor executor, MetricsCollector metrics, RunLedger ledger, Guid experimentId, CancellationToken hardStop)
+    public RunContext(LoadTestOptions options, HttpExecutor executor, MetricsCollector metrics, RunLedger ledger, Guid experimentId,
+        CancellationToken hardStop)
     {
         Options = options;
         Executor = executor;

@@ -45,7 +45,8 @@ internal sealed class RunLedger
             Interlocked.Increment(ref _responsesMismatched);
             if (Interlocked.Increment(ref _examples) <= MaxExamples)
             {
-                MismatchExamples.Enqueue($"response {responseId} of session {sessionId}: {Show(responseNumber)} vs session {Show(sessionNumber)}");
+                MismatchExamples.Enqueue(
+                    $"response {responseId} of session {sessionId}: {Show(responseNumber)} vs session {Show(sessionNumber)}");
             }
         }
     }

@@ -67,7 +67,8 @@ internal static class ApiJson
     }
 
     /// <summary>POST /api/response 201: <c>id</c>, <c>visitorNumber</c>, <c>storage.status</c>, <c>storage.objectName</c>.</summary>
-    public static bool TryReadResponse(ReadOnlySpan<byte> json, out Guid id, out int? visitorNumber, out string? storageStatus, out string? objectName)
+    public static bool TryReadResponse(ReadOnlySpan<byte> json, out Guid id, out int? visitorNumber, out string? storageStatus,
+        out string? objectName)
     {
         var answer = Read(json, ApiAnswerJson.Default.ResponseAnswer);
         (id, visitorNumber, storageStatus, objectName) = answer is null

@@ -34,7 +34,12 @@ internal sealed class JourneyScenario(RunContext context) : IScenario
     public async ValueTask<bool> RunIterationAsync(VirtualUser user, long scheduledStartTicks)
     {
         // 1. the active experiment
-        var answer = await context.Executor.SendAsync(user, new HttpRequestMessage(HttpMethod.Get, context.ExperimentUri), 0, scheduledStartTicks, context.HardStop).ConfigureAwait(false);
+        var answer = await context.Executor.SendAsync(
+            user,
+            new HttpRequestMessage(HttpMethod.Get, context.ExperimentUri),
+            0,
+            scheduledStartTicks,
+            context.HardStop).ConfigureAwait(false);
         Guid experimentId;
         try
         {
@@ -58,7 +63,12 @@ internal sealed class JourneyScenario(RunContext context) : IScenario
         }
 
         // 3. the levels
-        answer = await context.Executor.SendAsync(user, new HttpRequestMessage(HttpMethod.Get, new Uri($"{context.ApiBase}/experiment/{experimentId:D}/levels")), 0, 0, context.HardStop).ConfigureAwait(false);
+        answer = await context.Executor.SendAsync(
+            user,
+            new HttpRequestMessage(HttpMethod.Get, new Uri($"{context.ApiBase}/experiment/{experimentId:D}/levels")),
+            0,
+            0,
+            context.HardStop).ConfigureAwait(false);
         List<LevelInfo> levels;
         try
         {
@@ -123,7 +133,9 @@ internal sealed class JourneyScenario(RunContext context) : IScenario
             w.WriteString("questionId"u8, questionId);
             w.WriteString("responseType"u8, "text"u8);
             w.WriteStartObject("responseData"u8);
-            w.WriteString("text"u8, $"Load-test answer to {questionId} on level {level.LevelNumber.ToString(CultureInfo.InvariantCulture)}");
+            w.WriteString(
+                "text"u8,
+                $"Load-test answer to {questionId} on level {level.LevelNumber.ToString(CultureInfo.InvariantCulture)}");
             w.WriteEndObject();
             w.WriteEndObject();
         }
@@ -145,7 +157,11 @@ internal sealed class JourneyScenario(RunContext context) : IScenario
             { new StringContent(level.Id), "levelId" },
             { new StringContent(questionId), "questionId" },
             { new StringContent("voice"), "responseType" },
-            { new StringContent($"{{\"durationMs\":1500,\"mimeType\":\"{VoicePayload.ContentType}\",\"loadTestUpload\":{ordinal.ToString(CultureInfo.InvariantCulture)}}}"), "responseData" },
+            {
+                new StringContent($"{{\"durationMs\":1500,\"mimeType\":\"{VoicePayload.ContentType}\","
+                    + $"\"loadTestUpload\":{ordinal.ToString(CultureInfo.InvariantCulture)}}}"),
+                "responseData"
+            },
         };
         var file = new ByteArrayContent(payload);
         file.Headers.ContentType = new MediaTypeHeaderValue(VoicePayload.ContentType);
@@ -155,7 +171,8 @@ internal sealed class JourneyScenario(RunContext context) : IScenario
         return await SendResponseAsync(user, session, request, length, _upload, (ordinal, payload.Length)).ConfigureAwait(false);
     }
 
-    private async ValueTask<bool> SendResponseAsync(VirtualUser user, CreatedSession session, HttpRequestMessage request, long bytesSent, StepMetrics step, (int Ordinal, int Length)? upload)
+    private async ValueTask<bool> SendResponseAsync(VirtualUser user, CreatedSession session, HttpRequestMessage request, long bytesSent,
+        StepMetrics step, (int Ordinal, int Length)? upload)
     {
         var answer = await context.Executor.SendAsync(user, request, bytesSent, 0, context.HardStop).ConfigureAwait(false);
         try
@@ -170,7 +187,8 @@ internal sealed class JourneyScenario(RunContext context) : IScenario
             context.Ledger.ResponseSeen(session.Id, responseId, session.VisitorNumber, number);
             if (upload is { } u)
             {
-                context.Ledger.Uploads.Enqueue(new UploadRecord(responseId, session.Id, u.Ordinal, u.Length, session.VisitorNumber, number, status, objectName));
+                context.Ledger.Uploads.Enqueue(
+                    new UploadRecord(responseId, session.Id, u.Ordinal, u.Length, session.VisitorNumber, number, status, objectName));
             }
 
             return true;
@@ -184,7 +202,8 @@ internal sealed class JourneyScenario(RunContext context) : IScenario
     private async ValueTask<bool> PatchAsync(VirtualUser user, CreatedSession session, int level, bool completed)
     {
         var body = completed
-            ? System.Text.Encoding.UTF8.GetBytes($"{{\"currentLevel\":{level.ToString(CultureInfo.InvariantCulture)},\"isCompleted\":true}}")
+            ? System.Text.Encoding.UTF8.GetBytes(
+                $"{{\"currentLevel\":{level.ToString(CultureInfo.InvariantCulture)},\"isCompleted\":true}}")
             : System.Text.Encoding.UTF8.GetBytes($"{{\"currentLevel\":{level.ToString(CultureInfo.InvariantCulture)}}}");
         var content = new ByteArrayContent(body);
         content.Headers.TryAddWithoutValidation("Content-Type", "application/json");

@@ -19,14 +19,16 @@ internal sealed class SessionScenario(RunContext context) : IScenario
     }
 
     /// <summary>POST /api/session; the created session, or null when the step failed.</summary>
-    internal static async ValueTask<CreatedSession?> CreateSessionAsync(RunContext context, StepMetrics step, VirtualUser user, long intendedStartTicks)
+    internal static async ValueTask<CreatedSession?> CreateSessionAsync(RunContext context, StepMetrics step, VirtualUser user,
+        long intendedStartTicks)
     {
         var content = new ReadOnlyMemoryContent(context.SessionBody);
         content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
         var request = new HttpRequestMessage(HttpMethod.Post, context.SessionUri) { Content = content };
         request.Headers.TryAddWithoutValidation("Idempotency-Key", context.NextIdempotencyKey());
 
-        var answer = await context.Executor.SendAsync(user, request, context.SessionBody.Length, intendedStartTicks, context.HardStop).ConfigureAwait(false);
+        var answer = await context.Executor.SendAsync(user, request, context.SessionBody.Length, intendedStartTicks, context.HardStop)
+            .ConfigureAwait(false);
         try
         {
             var valid = ApiJson.TryReadSession(answer.Body, out var id, out var number, out var secret);
