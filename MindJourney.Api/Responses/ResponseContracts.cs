@@ -21,7 +21,8 @@ public sealed record StorageInfo(string Status, string? ObjectName)
     public static readonly StorageInfo NotStored = new(None, null);
 }
 
-public sealed record ResponseResponse(
+/// <summary>A recorded answer as the API returns it, with where its file or text stands in storage.</summary>
+public sealed record ResponseDetails(
     Guid Id,
     Guid SessionId,
     Guid UserId,
@@ -35,10 +36,10 @@ public sealed record ResponseResponse(
     DateTimeOffset CreatedAt,
     StorageInfo Storage)
 {
-    public static ResponseResponse From(ExperimentResponse r) =>
+    public static ResponseDetails From(ExperimentResponse r) =>
         From(r, r.StorageStatus is { } status && r.FileId is not null ? new StorageInfo(status, r.FileId) : StorageInfo.NotStored);
 
-    public static ResponseResponse From(ExperimentResponse r, StorageInfo storage)
+    public static ResponseDetails From(ExperimentResponse r, StorageInfo storage)
     {
         using var data = JsonDocument.Parse(r.ResponseData);
         return new(r.Id, r.SessionId, r.UserId, r.VisitorNumber, r.LevelId, r.QuestionId, r.ResponseType,

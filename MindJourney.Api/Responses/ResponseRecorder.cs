@@ -37,7 +37,7 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
 
     /// <summary>Saves a response that has nothing to store (an email address, or an answer with neither file nor
     /// text). Null when the session does not exist.</summary>
-    public async Task<ResponseResponse?> RecordAsync(Guid sessionId, string levelId, string questionId,
+    public async Task<ResponseDetails?> RecordAsync(Guid sessionId, string levelId, string questionId,
         string responseType, string responseDataJson, CancellationToken cancellationToken)
     {
         var entity = new ExperimentResponse
@@ -83,7 +83,7 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
         entity.CreatedAt = reader.GetFieldValue<DateTimeOffset>(2);
 
         Log(sessionId, entity.VisitorNumber);
-        return ResponseResponse.From(entity, StorageInfo.NotStored);
+        return ResponseDetails.From(entity, StorageInfo.NotStored);
     }
 
     // The response, its delivery record (leased to this request for its own attempt) and, below, its bytes.

@@ -37,7 +37,7 @@ public static class ResponsesApi
         return app;
     }
 
-    public static async Task<Results<Created<ResponseResponse>, ProblemHttpResult>> CreateResponse(
+    public static async Task<Results<Created<ResponseDetails>, ProblemHttpResult>> CreateResponse(
         HttpContext http, [AsParameters] ResponseServices services, CancellationToken cancellationToken)
     {
         var options = services.Options.Value;
@@ -81,7 +81,7 @@ public static class ResponsesApi
             : await CreateAsync(request, file: null, multipart: false, services, cancellationToken);
     }
 
-    private static async Task<Results<Created<ResponseResponse>, ProblemHttpResult>> CreateAsync(
+    private static async Task<Results<Created<ResponseDetails>, ProblemHttpResult>> CreateAsync(
         CreateResponseRequest request, UploadContent? file, bool multipart, ResponseServices services, CancellationToken cancellationToken)
     {
         var (recorder, storage, deliverer, telemetry) = (services.Recorder, services.Storage, services.Deliverer, services.Telemetry);
@@ -107,7 +107,7 @@ public static class ResponsesApi
         if (content is null)
         {
             // Nothing goes to storage (an email, or an answer without a file or text).
-            ResponseResponse? created;
+            ResponseDetails? created;
             try
             {
                 created = await recorder.RecordAsync(sessionId, request.LevelId!, request.QuestionId!, responseType, responseData,
@@ -163,7 +163,7 @@ public static class ResponsesApi
 
             var response = recorded.Response;
             response.StorageStatus = stored ? StorageInfo.Stored : StorageInfo.Pending;
-            return Created(ResponseResponse.From(response));
+            return Created(ResponseDetails.From(response));
         }
     }
 
@@ -227,7 +227,7 @@ public static class ResponsesApi
 
     private static ProblemHttpResult UnknownSession(Guid sessionId) => Problems.NotFound($"No session with id '{sessionId}'.");
 
-    private static Created<ResponseResponse> Created(ResponseResponse created) =>
+    private static Created<ResponseDetails> Created(ResponseDetails created) =>
         TypedResults.Created($"/api/session/{created.SessionId}/responses", created);
 
     internal static ProblemHttpResult? Validate(CreateResponseRequest request)

@@ -174,7 +174,7 @@ public static class SessionsApi
 
     /// <summary>One page of a session's responses, oldest first (the body stays a JSON array); when more follow,
     /// a <c>Link: &lt;…?after={last id}&gt;; rel="next"</c> header points at the next page.</summary>
-    public static async Task<Results<Ok<List<ResponseResponse>>, ProblemHttpResult>> ListResponses(
+    public static async Task<Results<Ok<List<ResponseDetails>>, ProblemHttpResult>> ListResponses(
         Guid id, int? limit, Guid? after, HttpContext http, MindJourneyDbContext db, CancellationToken cancellationToken)
     {
         if (limit is < 1 or > MaxResponsesPage)
@@ -210,7 +210,7 @@ public static class SessionsApi
             http.Response.Headers.Link = $"</api/session/{id}/responses?limit={pageSize}&after={responses[^1].Id}>; rel=\"next\"";
         }
 
-        return TypedResults.Ok(responses.ConvertAll(ResponseResponse.From));
+        return TypedResults.Ok(responses.ConvertAll(ResponseDetails.From));
     }
 
     /// <summary>The fields a session stores as the client sent them: refused here, before the database (where
