@@ -1,7 +1,7 @@
 // The admin routes, with the key the researcher typed. The key lives in this tab's sessionStorage only and goes to
 // the server as the X-Admin-Key header, never in a URL (so no history, log or cache holds it).
 
-import { ApiError } from "./api.js";
+import { ApiError, errorFrom } from "./api.js";
 
 const keyName = "mindjourney.adminKey";
 
@@ -10,20 +10,6 @@ export const adminKey = {
   set: (key) => sessionStorage.setItem(keyName, key),
   clear: () => sessionStorage.removeItem(keyName),
 };
-
-async function problemOf(response) {
-  let title = null;
-  let detail = null;
-  try {
-    const problem = await response.json();
-    title = typeof problem?.title === "string" ? problem.title : null;
-    detail = typeof problem?.detail === "string" ? problem.detail : null;
-  } catch {
-    // Not JSON (a proxy's page, an empty body): the status says enough.
-  }
-
-  return new ApiError(response.status, title, detail);
-}
 
 /** The raw response of an admin route; a refusal becomes ApiError (status 0 when the network failed). */
 export async function adminFetch(path, { method = "GET", key = adminKey.get(), accept = "application/json" } = {}) {
@@ -35,7 +21,7 @@ export async function adminFetch(path, { method = "GET", key = adminKey.get(), a
   }
 
   if (!response.ok) {
-    throw await problemOf(response);
+    throw await errorFrom(response);
   }
 
   return response;

@@ -22,7 +22,8 @@ function retryAfterOf(value) {
   return Number.isFinite(seconds) && seconds >= 0 ? seconds : null;
 }
 
-async function errorFrom(response) {
+/** The ProblemDetails of a refused answer as an ApiError (the status alone when the body is not one). */
+export async function errorFrom(response) {
   let title = null;
   let detail = null;
   try {
