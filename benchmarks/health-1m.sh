@@ -17,53 +17,19 @@ SEED_START=$(date +%s)
 echo "Seeded in $(( $(date +%s) - SEED_START )) s"
 
 kill "$API_PID"; API_PID=
+# The look as the health check sends it (benchmarks/health-look.sql), from the sequence's newest 10,000 numbers.
+LOOK=$(grep -v '^--' benchmarks/health-look.sql)
+SETUP="\\set pending_age '15 minutes'
+SELECT CASE WHEN is_called THEN last_value ELSE 0 END - 9999 AS lowest FROM visitor_counter_sequence \\gset"
 for run in 1 2 3 4 5; do
-psql -h 127.0.0.1 -p "$PGPORT" -U postgres -d mindjourney <<'SQL'
-\timing on
-SELECT CASE WHEN is_called THEN last_value ELSE 0 END - 9999 AS lowest FROM visitor_counter_sequence \gset
-        SELECT stray.id, stray.visitor_number,
-               EXISTS (SELECT 1 FROM users WHERE visitor_number = stray.visitor_number AND id <> stray.user_id),
-               (SELECT r.id FROM experiment_sessions s JOIN experiment_responses r ON r.session_id = s.id
-                WHERE s.visitor_number >= :lowest AND r.visitor_number IS DISTINCT FROM s.visitor_number
-                LIMIT 1),
-               (SELECT min(created_at) FROM storage_deliveries WHERE created_at < now() - interval '15 minutes')
-        FROM (SELECT 1) one
-        LEFT JOIN LATERAL (
-            (SELECT s.id, s.visitor_number, s.user_id
-             FROM experiment_sessions s LEFT JOIN users u ON u.id = s.user_id
-             WHERE s.visitor_number >= :lowest AND s.visitor_number IS DISTINCT FROM u.visitor_number
-             LIMIT 1)
-            UNION ALL
-            (SELECT s.id, s.visitor_number, s.user_id
-             FROM users u JOIN experiment_sessions s ON s.user_id = u.id
-             WHERE u.visitor_number >= :lowest AND s.visitor_number IS DISTINCT FROM u.visitor_number
-             LIMIT 1)
-            LIMIT 1
-        ) stray ON true
-;
+  psql -h 127.0.0.1 -p "$PGPORT" -U postgres -d mindjourney <<SQL
+$SETUP
+\\timing on
+$LOOK
 SQL
 done
-psql -h 127.0.0.1 -p "$PGPORT" -U postgres -d mindjourney <<'SQL'
-SELECT CASE WHEN is_called THEN last_value ELSE 0 END - 9999 AS lowest FROM visitor_counter_sequence \gset
+psql -h 127.0.0.1 -p "$PGPORT" -U postgres -d mindjourney <<SQL
+$SETUP
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF)
-        SELECT stray.id, stray.visitor_number,
-               EXISTS (SELECT 1 FROM users WHERE visitor_number = stray.visitor_number AND id <> stray.user_id),
-               (SELECT r.id FROM experiment_sessions s JOIN experiment_responses r ON r.session_id = s.id
-                WHERE s.visitor_number >= :lowest AND r.visitor_number IS DISTINCT FROM s.visitor_number
-                LIMIT 1),
-               (SELECT min(created_at) FROM storage_deliveries WHERE created_at < now() - interval '15 minutes')
-        FROM (SELECT 1) one
-        LEFT JOIN LATERAL (
-            (SELECT s.id, s.visitor_number, s.user_id
-             FROM experiment_sessions s LEFT JOIN users u ON u.id = s.user_id
-             WHERE s.visitor_number >= :lowest AND s.visitor_number IS DISTINCT FROM u.visitor_number
-             LIMIT 1)
-            UNION ALL
-            (SELECT s.id, s.visitor_number, s.user_id
-             FROM users u JOIN experiment_sessions s ON s.user_id = u.id
-             WHERE u.visitor_number >= :lowest AND s.visitor_number IS DISTINCT FROM u.visitor_number
-             LIMIT 1)
-            LIMIT 1
-        ) stray ON true
-;
+$LOOK
 SQL

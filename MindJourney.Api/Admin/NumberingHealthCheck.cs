@@ -48,7 +48,7 @@ public sealed partial class NumberingHealthCheck(NpgsqlDataSource dataSource, IO
     // $2 is the lowest number looked at, sent as a value (not a subquery) so the planner sees how few rows it selects
     // and walks the indexes: the newest numbers through users' unique index and sessions' number index, then
     // sessions by user, users by id and responses by session. Live only: pilot numbers come from their own sequence.
-    private const string Sql = """
+    internal const string LookSql = """
         SELECT stray.id, stray.visitor_number,
                EXISTS (SELECT 1 FROM users WHERE mode = 'live' AND visitor_number = stray.visitor_number AND id <> stray.user_id),
                (SELECT r.id FROM experiment_sessions s JOIN experiment_responses r ON r.session_id = s.id
@@ -126,7 +126,7 @@ public sealed partial class NumberingHealthCheck(NpgsqlDataSource dataSource, IO
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var position = new NpgsqlCommand(PositionSql, connection);
         var lowest = (long)(await position.ExecuteScalarAsync(cancellationToken))! - options.Value.RecentNumbers + 1;
-        await using var command = new NpgsqlCommand(Sql, connection);
+        await using var command = new NpgsqlCommand(LookSql, connection);
         command.CommandTimeout = (int)QueryTimeout.TotalSeconds;
         command.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = maxAge });
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = (int)Math.Clamp(lowest, int.MinValue, int.MaxValue) });

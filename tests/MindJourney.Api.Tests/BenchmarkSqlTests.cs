@@ -1,9 +1,10 @@
 using System.Text.RegularExpressions;
+using MindJourney.Api.Admin;
 using MindJourney.Api.Sessions;
 
 namespace MindJourney.Api.Tests;
 
-/// <summary>The pgbench baseline must run exactly the SQL the API runs, or the ratio in docs/BENCHMARKS.md means
+/// <summary>The benchmarks must run exactly the SQL the API runs, or their figures in docs/BENCHMARKS.md mean
 /// nothing.</summary>
 public sealed partial class BenchmarkSqlTests
 {
@@ -23,6 +24,18 @@ public sealed partial class BenchmarkSqlTests
             .Replace("$9", "sha256(gen_random_uuid()::text::bytea)", StringComparison.Ordinal);
         var script = File.ReadAllLines(Path.Combine(RepositoryRoot(), "benchmarks", "new-visitor.pgbench.sql"))
             .Where(line => !line.StartsWith("--", StringComparison.Ordinal) && !line.StartsWith('\\'));
+
+        Assert.Equal(Normalise(expected) + ";", Normalise(string.Join('\n', script)));
+    }
+
+    [Fact]
+    public void The_health_benchmark_runs_the_same_look_as_the_numbering_health_check()
+    {
+        var expected = NumberingHealthCheck.LookSql
+            .Replace("$1", ":'pending_age'::interval", StringComparison.Ordinal)
+            .Replace("$2", ":lowest", StringComparison.Ordinal);
+        var script = File.ReadAllLines(Path.Combine(RepositoryRoot(), "benchmarks", "health-look.sql"))
+            .Where(line => !line.StartsWith("--", StringComparison.Ordinal));
 
         Assert.Equal(Normalise(expected) + ";", Normalise(string.Join('\n', script)));
     }
