@@ -32,7 +32,8 @@ public sealed class AdminTests(PostgresServer postgres)
         }
 
         // The first fallback visitor comes back for a second session, and answers twice.
-        var returning = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId, userId = fallbacks[0].GetProperty("userId").GetGuid() });
+        var returning = await SessionNumberingTests.CreateSessionAsync(api.Client,
+            new { experimentId, userId = fallbacks[0].GetProperty("userId").GetGuid() });
         foreach (var session in new[] { fallbacks[0], returning })
         {
             var post = await api.Client.PostAsJsonAsync("/api/response", new
@@ -63,7 +64,8 @@ public sealed class AdminTests(PostgresServer postgres)
         Assert.Equal(0, await api.ScalarAsync<long>("SELECT count(*) FROM experiment_sessions WHERE visitor_number IS NULL"));
         Assert.Equal(0, await api.ScalarAsync<long>("SELECT count(*) FROM experiment_responses WHERE visitor_number IS DISTINCT FROM 4"));
 
-        var responses = await api.Client.GetFromJsonAsync($"/api/session/{returning.GetProperty("id")}/responses", SessionSecretRequests.SecretOf(returning));
+        var responses = await api.Client.GetFromJsonAsync($"/api/session/{returning.GetProperty("id")}/responses",
+            SessionSecretRequests.SecretOf(returning));
         Assert.Equal(4, responses[0].GetProperty("visitorNumber").GetInt32());
 
         var again = await RecoverAsync(api.Client);
@@ -209,7 +211,14 @@ public sealed class AdminTests(PostgresServer postgres)
         var first = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }); // 1
         await api.ExecuteAsync("SELECT nextval('visitor_counter_sequence')");                          // 2 burned
         var third = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }); // 3
-        await api.Client.PostAsJsonAsync("/api/response", new { sessionId = third.GetProperty("id").GetGuid(), levelId = "1", questionId = "q1", responseType = "text", responseData = new { text = "x" } });
+        await api.Client.PostAsJsonAsync("/api/response", new
+        {
+            sessionId = third.GetProperty("id").GetGuid(),
+            levelId = "1",
+            questionId = "q1",
+            responseType = "text",
+            responseData = new { text = "x" }
+        });
         await api.ExecuteAsync("SELECT nextval('visitor_counter_sequence')");                          // 4 burned, at the tail
         // Someone edits the data by hand: session 3 now claims number 1, and its response a made-up one.
         await api.ExecuteAsync($"UPDATE experiment_sessions SET visitor_number = 1 WHERE id = '{third.GetProperty("id")}'");
@@ -218,7 +227,9 @@ public sealed class AdminTests(PostgresServer postgres)
         var audit = await AuditAsync(api.Client);
 
         Assert.Equal(4, audit.GetProperty("sequenceLastValue").GetInt64());
-        var gaps = audit.GetProperty("gaps").EnumerateArray().Select(g => (g.GetProperty("from").GetInt64(), g.GetProperty("to").GetInt64())).ToList();
+        var gaps = audit.GetProperty("gaps").EnumerateArray()
+            .Select(g => (g.GetProperty("from").GetInt64(), g.GetProperty("to").GetInt64()))
+            .ToList();
         Assert.Equal([(2L, 2L), (4L, 4L)], gaps);
         Assert.Equal(1, audit.GetProperty("mismatchedSessions").GetInt64());
         Assert.Equal(1, audit.GetProperty("mismatchedResponses").GetInt64());

@@ -30,16 +30,28 @@ public sealed class BadInputTests(PostgresServer postgres) : IAsyncLifetime
         { "wrong content type", "text/plain", "{}", HttpStatusCode.UnsupportedMediaType },
         { "missing experimentId", "application/json", "{}", HttpStatusCode.BadRequest },
         { "experimentId not a uuid", "application/json", "{\"experimentId\":\"abc\"}", HttpStatusCode.BadRequest },
-        { "unknown experiment", "application/json", "{\"experimentId\":\"00000000-0000-0000-0000-00000000beef\"}", HttpStatusCode.NotFound },
-        { "unknown user", "application/json", "{\"experimentId\":\"6f1c1e38-5a43-4c1b-9d3e-0d6b2f6a1001\",\"userId\":\"00000000-0000-0000-0000-00000000beef\"}", HttpStatusCode.NotFound },
-        { "level above the experiment's", "application/json", "{\"experimentId\":\"6f1c1e38-5a43-4c1b-9d3e-0d6b2f6a1001\",\"currentLevel\":5}", HttpStatusCode.BadRequest },
-        { "level zero", "application/json", "{\"experimentId\":\"6f1c1e38-5a43-4c1b-9d3e-0d6b2f6a1001\",\"currentLevel\":0}", HttpStatusCode.BadRequest },
-        { "level not a number", "application/json", "{\"experimentId\":\"6f1c1e38-5a43-4c1b-9d3e-0d6b2f6a1001\",\"currentLevel\":\"two\"}", HttpStatusCode.BadRequest },
+        { "unknown experiment", "application/json", "{\"experimentId\":\"00000000-0000-0000-0000-00000000beef\"}",
+            HttpStatusCode.NotFound },
+        {
+            "unknown user", "application/json",
+            "{\"experimentId\":\"6f1c1e38-5a43-4c1b-9d3e-0d6b2f6a1001\",\"userId\":\"00000000-0000-0000-0000-00000000beef\"}",
+            HttpStatusCode.NotFound
+        },
+        {
+            "level above the experiment's", "application/json",
+            "{\"experimentId\":\"6f1c1e38-5a43-4c1b-9d3e-0d6b2f6a1001\",\"currentLevel\":5}",
+            HttpStatusCode.BadRequest
+        },
+        { "level zero", "application/json", "{\"experimentId\":\"6f1c1e38-5a43-4c1b-9d3e-0d6b2f6a1001\",\"currentLevel\":0}",
+            HttpStatusCode.BadRequest },
+        { "level not a number", "application/json", "{\"experimentId\":\"6f1c1e38-5a43-4c1b-9d3e-0d6b2f6a1001\",\"currentLevel\":\"two\"}",
+            HttpStatusCode.BadRequest },
     };
 
     [Theory]
     [MemberData(nameof(BadSessionStarts))]
-    public async Task A_bad_session_start_is_refused_and_writes_nothing(string why, string contentType, string body, HttpStatusCode expected)
+    public async Task A_bad_session_start_is_refused_and_writes_nothing(string why, string contentType, string body,
+        HttpStatusCode expected)
     {
         var before = await SnapshotAsync();
 
@@ -74,7 +86,10 @@ public sealed class BadInputTests(PostgresServer postgres) : IAsyncLifetime
         var id = _session.GetProperty("id").GetGuid();
         var before = await _api.ScalarAsync<string>($"SELECT row_to_json(s)::text FROM experiment_sessions s WHERE id = '{id}'");
 
-        using var patch = new HttpRequestMessage(HttpMethod.Patch, $"/api/session/{id}") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        using var patch = new HttpRequestMessage(HttpMethod.Patch, $"/api/session/{id}")
+        {
+            Content = new StringContent(body, Encoding.UTF8, "application/json")
+        };
         patch.Headers.Add(SessionSecretRequests.Header, SessionSecretRequests.SecretOf(_session));
         var response = await _api.Client.SendAsync(patch);
 
@@ -106,8 +121,10 @@ public sealed class BadInputTests(PostgresServer postgres) : IAsyncLifetime
     public static TheoryData<string, string> BadResponses => new()
     {
         { "no session", "{\"levelId\":\"1\",\"questionId\":\"q1\",\"responseType\":\"text\",\"responseData\":{}}" },
-        { "unknown type", "{\"sessionId\":\"SESSION\",\"levelId\":\"1\",\"questionId\":\"q1\",\"responseType\":\"smell\",\"responseData\":{}}" },
-        { "level id too long", "{\"sessionId\":\"SESSION\",\"levelId\":\"" + new string('l', 201) + "\",\"questionId\":\"q1\",\"responseType\":\"text\"}" },
+        { "unknown type",
+            "{\"sessionId\":\"SESSION\",\"levelId\":\"1\",\"questionId\":\"q1\",\"responseType\":\"smell\",\"responseData\":{}}" },
+        { "level id too long",
+            "{\"sessionId\":\"SESSION\",\"levelId\":\"" + new string('l', 201) + "\",\"questionId\":\"q1\",\"responseType\":\"text\"}" },
         { "no question id", "{\"sessionId\":\"SESSION\",\"levelId\":\"1\",\"responseType\":\"text\"}" },
         { "malformed JSON", "{\"sessionId\":" },
     };

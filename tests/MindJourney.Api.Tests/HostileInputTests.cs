@@ -143,17 +143,20 @@ public sealed class HostileInputTests(HostileInputTests.Api api) : IClassFixture
     {
         var accepted = new[]
         {
-            $$$"""{"experimentId":"{{{_ids.Experiment}}}","sessionData":{"n":[1.7976931348623157e308,5e-324,-0,1e21,123456789012345680000]}}""",
+            $$$"""{"experimentId":"{{{_ids.Experiment}}}","sessionData":""" +
+                """{"n":[1.7976931348623157e308,5e-324,-0,1e21,123456789012345680000]}}""",
             $$$"""{"experimentId":"{{{_ids.Experiment}}}","branchingPath":"A→B 😀 ","sessionData":{{{Nest(32)}}}}""",
         };
         foreach (var body in accepted)
         {
             using var response = await _api.Client.PostAsync("/api/session", new StringContent(body, Encoding.UTF8, "application/json"));
-            Assert.True(response.StatusCode == HttpStatusCode.Created, $"{body}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+            Assert.True(response.StatusCode == HttpStatusCode.Created,
+                $"{body}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
         }
 
         var deepText = JsonSerializer.Serialize(Nest(32));
-        var answer = $$$"""{"sessionId":"{{{_ids.Session}}}","levelId":"1","questionId":"q1","responseType":"email","responseData":{{{deepText}}}}""";
+        var answer = $$$"""{"sessionId":"{{{_ids.Session}}}","levelId":"1","questionId":"q1","responseType":"email","responseData":""" +
+            $$$"""{{{deepText}}}}""";
         using (var created = await _api.Client.PostAsync("/api/response", new StringContent(answer, Encoding.UTF8, "application/json")))
         {
             Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
@@ -226,19 +229,27 @@ public sealed class HostileInputTests(HostileInputTests.Api api) : IClassFixture
         Add(Start + "userId holding NUL", StartWith("\"userId\":\"\\u0000\""));
         Add(Start + "experimentId holding NUL", Post("/api/session", "{\"experimentId\":\"\\u0000\"}"));
         Add(Start + "body is a JSON array", Post("/api/session", "[{\"experimentId\":\"EXPERIMENT\"}]"));
-        Add(Start + "UTF-16 body labelled UTF-8", Post("/api/session", "{\"experimentId\":\"EXPERIMENT\"}") with { Encoding = new UnicodeEncoding(bigEndian: false, byteOrderMark: false) });
+        Add(Start + "UTF-16 body labelled UTF-8", Post("/api/session", "{\"experimentId\":\"EXPERIMENT\"}") with
+        {
+            Encoding = new UnicodeEncoding(bigEndian: false, byteOrderMark: false)
+        });
         Add(Start + "UTF-16 body with a BOM, unlabelled", Post("/api/session", "{\"experimentId\":\"EXPERIMENT\"}") with
         {
             Encoding = new UnicodeEncoding(bigEndian: false, byteOrderMark: true),
         });
-        Add(Start + "UTF-8 BOM before NUL in branchingPath", Post("/api/session", "<EF><BB><BF>{\"experimentId\":\"EXPERIMENT\",\"branchingPath\":\"\\u0000\"}"));
-        Add(Start + "charset that does not exist", Post("/api/session", "{\"experimentId\":\"EXPERIMENT\"}", "application/json; charset=klingon"));
+        Add(Start + "UTF-8 BOM before NUL in branchingPath",
+            Post("/api/session", "<EF><BB><BF>{\"experimentId\":\"EXPERIMENT\",\"branchingPath\":\"\\u0000\"}"));
+        Add(Start + "charset that does not exist",
+            Post("/api/session", "{\"experimentId\":\"EXPERIMENT\"}", "application/json; charset=klingon"));
         Add(Start + "gzip Content-Encoding, not accepted", Post("/api/session", "{\"experimentId\":\"EXPERIMENT\"}") with { Gzip = true });
         Add(Start + "no Content-Type", Post("/api/session", "{\"experimentId\":\"EXPERIMENT\"}", contentType: null));
         Add(Start + "two Content-Types", Post("/api/session", "{\"experimentId\":\"EXPERIMENT\"}", "application/json, text/plain"));
-        Add(Start + "Content-Type with bogus parameters", Post("/api/session", "{\"experimentId\":\"EXPERIMENT\"}", "application/json;;;=;charset"));
-        Add(Start + "Idempotency-Key with a control character", Post("/api/session", "{\"experimentId\":\"EXPERIMENT\"}").WithHeader("Idempotency-Key", "key\u0001one"));
-        Add(Start + "Idempotency-Key of 5000 characters", Post("/api/session", "{\"experimentId\":\"EXPERIMENT\"}").WithHeader("Idempotency-Key", new string('k', 5000)));
+        Add(Start + "Content-Type with bogus parameters",
+            Post("/api/session", "{\"experimentId\":\"EXPERIMENT\"}", "application/json;;;=;charset"));
+        Add(Start + "Idempotency-Key with a control character",
+            Post("/api/session", "{\"experimentId\":\"EXPERIMENT\"}").WithHeader("Idempotency-Key", "key\u0001one"));
+        Add(Start + "Idempotency-Key of 5000 characters",
+            Post("/api/session", "{\"experimentId\":\"EXPERIMENT\"}").WithHeader("Idempotency-Key", new string('k', 5000)));
         Add(Start + "two Idempotency-Key values", Post("/api/session", "{\"experimentId\":\"EXPERIMENT\"}")
             .WithHeader("Idempotency-Key", "first-key").WithHeader("Idempotency-Key", "second-key"));
         Add(Start + "forged X-Forwarded-For, NUL in the body", StartWith("\"branchingPath\":\"\\u0000\"")
@@ -258,8 +269,10 @@ public sealed class HostileInputTests(HostileInputTests.Api api) : IClassFixture
         Add(Patch + "valid level with NUL in sessionData", PatchWith("{\"currentLevel\":2,\"sessionData\":[\"\\u0000\"]}"));
         Add(Patch + "text/plain body", new Hostile("PATCH", "/api/session/SESSION", "{\"currentLevel\":2}", "text/plain"));
         Add(Patch + "id not a uuid", new Hostile("PATCH", "/api/session/not-a-uuid", "{\"currentLevel\":2}", "application/json"));
-        Add(Patch + "id with a percent-encoded NUL", new Hostile("PATCH", "/api/session/SESSION%00", "{\"currentLevel\":2}", "application/json"));
-        Add(Patch + "id of 4000 characters", new Hostile("PATCH", "/api/session/" + new string('a', 4000), "{\"currentLevel\":2}", "application/json"));
+        Add(Patch + "id with a percent-encoded NUL",
+            new Hostile("PATCH", "/api/session/SESSION%00", "{\"currentLevel\":2}", "application/json"));
+        Add(Patch + "id of 4000 characters",
+            new Hostile("PATCH", "/api/session/" + new string('a', 4000), "{\"currentLevel\":2}", "application/json"));
 
         const string Read = "session: ";
         Add(Read + "id not a uuid", Get("/api/session/not-a-uuid"));
@@ -270,23 +283,29 @@ public sealed class HostileInputTests(HostileInputTests.Api api) : IClassFixture
         Add(Read + "responses of an id not a uuid", Get("/api/session/%ED%A0%80/responses"));
         Add(Read + "responses of an unknown id", Get("/api/session/00000000-0000-0000-0000-00000000beef/responses"));
         Add(Read + "DELETE a session", new Hostile("DELETE", "/api/session/SESSION"));
-        Add(Read + "secret with a control character", Get("/api/session/SESSION").WithHeader(SessionSecretRequests.Header, "AAAA\u0001AAAA"));
-        Add(Read + "secret of 5000 characters", Get("/api/session/SESSION").WithHeader(SessionSecretRequests.Header, new string('A', 5000)));
+        Add(Read + "secret with a control character",
+            Get("/api/session/SESSION").WithHeader(SessionSecretRequests.Header, "AAAA\u0001AAAA"));
+        Add(Read + "secret of 5000 characters",
+            Get("/api/session/SESSION").WithHeader(SessionSecretRequests.Header, new string('A', 5000)));
         Add(Read + "two secret values", Get("/api/session/SESSION/responses")
-            .WithHeader(SessionSecretRequests.Header, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").WithHeader(SessionSecretRequests.Header, "B"));
+            .WithHeader(SessionSecretRequests.Header, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+            .WithHeader(SessionSecretRequests.Header, "B"));
         Add(Read + "secret that is not base64url", Get("/api/download/RESPONSE").WithHeader(SessionSecretRequests.Header, "%%%%"));
         Add(Patch + "well-formed secret of no session", PatchWith("{\"currentLevel\":2}")
             .WithHeader(SessionSecretRequests.Header, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
 
         const string Answer = "answer: ";
-        Hostile AnswerWith(string levelId = "\"1\"", string questionId = "\"q1\"", string responseType = "\"text\"", string responseData = "\"hi\"") =>
-            Post("/api/response", $"{{\"sessionId\":\"SESSION\",\"levelId\":{levelId},\"questionId\":{questionId},\"responseType\":{responseType},\"responseData\":{responseData}}}");
+        Hostile AnswerWith(string levelId = "\"1\"", string questionId = "\"q1\"",
+            string responseType = "\"text\"", string responseData = "\"hi\"") =>
+            Post("/api/response", $"{{\"sessionId\":\"SESSION\",\"levelId\":{levelId},\"questionId\":{questionId}," +
+                $"\"responseType\":{responseType},\"responseData\":{responseData}}}");
         Add(Answer + "NUL in levelId", AnswerWith(levelId: "\"1\\u0000\""));
         Add(Answer + "NUL in questionId", AnswerWith(questionId: "\"\\u0000\""));
         Add(Answer + "lone surrogate in questionId", AnswerWith(questionId: "\"q\\ud800\""));
         Add(Answer + "raw invalid UTF-8 in levelId", AnswerWith(levelId: "\"<F8><88><80><80><80>\""));
         Add(Answer + "NUL in responseType", AnswerWith(responseType: "\"text\\u0000\""));
-        Add(Answer + "sessionId holding NUL", Post("/api/response", "{\"sessionId\":\"\\u0000\",\"levelId\":\"1\",\"questionId\":\"q\",\"responseType\":\"text\"}"));
+        Add(Answer + "sessionId holding NUL",
+            Post("/api/response", "{\"sessionId\":\"\\u0000\",\"levelId\":\"1\",\"questionId\":\"q\",\"responseType\":\"text\"}"));
         Add(Answer + "NUL in a plain text answer", AnswerWith(responseData: "\"my answer\\u0000\""));
         Add(Answer + "lone surrogate in a plain text answer", AnswerWith(responseData: "\"\\udc00\""));
         Add(Answer + "NUL in an email answer", AnswerWith(responseType: "\"email\"", responseData: "\"a\\u0000@b.c\""));
@@ -299,13 +318,18 @@ public sealed class HostileInputTests(HostileInputTests.Api api) : IClassFixture
         Add(Answer + "string holding number -1e-1000000", AnswerWith(responseType: "\"email\"", responseData: "\"[-1e-1000000]\""));
         Add(Answer + "responseData nested 33 deep", AnswerWith(responseType: "\"email\"", responseData: Nest(33)));
         Add(Answer + "responseData nested 63 deep", AnswerWith(responseType: "\"email\"", responseData: Arrays(63)));
-        Add(Answer + "string of JSON nested 33 deep", AnswerWith(responseType: "\"email\"", responseData: JsonSerializer.Serialize(Nest(33))));
+        Add(Answer + "string of JSON nested 33 deep",
+            AnswerWith(responseType: "\"email\"", responseData: JsonSerializer.Serialize(Nest(33))));
         Add(Answer + "string of JSON nested 63 deep", AnswerWith(responseData: JsonSerializer.Serialize(Arrays(63))));
-        Add(Answer + "string of JSON nested 10000 deep", AnswerWith(responseType: "\"email\"", responseData: JsonSerializer.Serialize(Arrays(10000))));
+        Add(Answer + "string of JSON nested 10000 deep",
+            AnswerWith(responseType: "\"email\"", responseData: JsonSerializer.Serialize(Arrays(10000))));
         Add(Answer + "raw invalid UTF-8 in responseData", AnswerWith(responseData: "\"<80><80>\""));
         Add(Answer + "charset that does not exist", Post("/api/response", "{}", "application/json; charset=x-unknown-0"));
         Add(Answer + "gzip Content-Encoding", AnswerWith() with { Gzip = true });
-        Add(Answer + "UTF-16 body labelled UTF-8", AnswerWith() with { Encoding = new UnicodeEncoding(bigEndian: true, byteOrderMark: false) });
+        Add(Answer + "UTF-16 body labelled UTF-8", AnswerWith() with
+        {
+            Encoding = new UnicodeEncoding(bigEndian: true, byteOrderMark: false)
+        });
 
         const string Form = "form: ";
         Add(Form + "NUL in levelId", Multipart(Field("levelId", "1<00>")));
@@ -323,18 +347,24 @@ public sealed class HostileInputTests(HostileInputTests.Api api) : IClassFixture
         Add(Form + "field name cut inside an emoji in the detail", Multipart(Field(new string('n', 39) + "\U0001F600", "<C3>")));
         Add(Form + "field name of 100000 characters", Multipart(Field(new string('n', 100_000), "x")));
         Add(Form + "part header of 64 KiB", MultipartRaw(StandardFields() +
-            "--BOUNDARY\r\nContent-Disposition: form-data; name=\"x\"\r\nX-Pad: " + new string('p', 64 * 1024) + "\r\n\r\nx\r\n--BOUNDARY--\r\n"));
-        Add(Form + "part without Content-Disposition", MultipartRaw(StandardFields() + "--BOUNDARY\r\nContent-Type: text/plain\r\n\r\nx\r\n--BOUNDARY--\r\n"));
+            "--BOUNDARY\r\nContent-Disposition: form-data; name=\"x\"\r\nX-Pad: " +
+            new string('p', 64 * 1024) + "\r\n\r\nx\r\n--BOUNDARY--\r\n"));
+        Add(Form + "part without Content-Disposition", MultipartRaw(StandardFields() +
+            "--BOUNDARY\r\nContent-Type: text/plain\r\n\r\nx\r\n--BOUNDARY--\r\n"));
         Add(Form + "attachment instead of form-data", MultipartRaw(StandardFields() +
             "--BOUNDARY\r\nContent-Disposition: attachment; name=\"responseData\"\r\n\r\nx\r\n--BOUNDARY--\r\n"));
         Add(Form + "no closing boundary", MultipartRaw(StandardFields().TrimEnd()));
         Add(Form + "body that never opens the boundary", MultipartRaw("hello, no parts here"));
         Add(Form + "empty boundary", MultipartRaw(StandardFields() + "--BOUNDARY--\r\n", "multipart/form-data; boundary=\"\""));
-        Add(Form + "boundary of 71 characters", MultipartRaw(StandardFields() + "--BOUNDARY--\r\n", "multipart/form-data; boundary=" + new string('b', 71)));
-        Add(Form + "boundary that differs from the body's", MultipartRaw(StandardFields() + "--BOUNDARY--\r\n", "multipart/form-data; boundary=other"));
-        Add(Form + "boundary holding a control character", MultipartRaw(StandardFields() + "--BOUNDARY--\r\n", "multipart/form-data; boundary=\"a\u0001b\""));
+        Add(Form + "boundary of 71 characters", MultipartRaw(StandardFields() + "--BOUNDARY--\r\n",
+            "multipart/form-data; boundary=" + new string('b', 71)));
+        Add(Form + "boundary that differs from the body's", MultipartRaw(StandardFields() + "--BOUNDARY--\r\n",
+            "multipart/form-data; boundary=other"));
+        Add(Form + "boundary holding a control character", MultipartRaw(StandardFields() + "--BOUNDARY--\r\n",
+            "multipart/form-data; boundary=\"a\u0001b\""));
         Add(Form + "NUL in a file name and in levelId", Multipart(Field("levelId", "<00>") +
-            "--BOUNDARY\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a<00>.webm\"\r\nContent-Type: video/webm\r\n\r\nxx\r\n", responseType: "video"));
+            "--BOUNDARY\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a<00>.webm\"\r\n" +
+            "Content-Type: video/webm\r\n\r\nxx\r\n", responseType: "video"));
         Add(Form + "10000 empty parts and no sessionId", MultipartRaw(string.Concat(Enumerable.Repeat(
             "--BOUNDARY\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n\r\n", 10_000)) + "--BOUNDARY--\r\n"));
 
@@ -457,7 +487,8 @@ public sealed class HostileInputTests(HostileInputTests.Api api) : IClassFixture
             var start = 0;
             for (var i = 0; i + 3 < text.Length; i++)
             {
-                if (text[i] == '<' && text[i + 3] == '>' && byte.TryParse(text.AsSpan(i + 1, 2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var raw)
+                if (text[i] == '<' && text[i + 3] == '>'
+                    && byte.TryParse(text.AsSpan(i + 1, 2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var raw)
                     && char.IsAsciiHexDigitUpper(text[i + 1]) && char.IsAsciiHexDigitUpper(text[i + 2]))
                 {
                     bytes.Write(Encoding.GetBytes(text[start..i]));

@@ -86,7 +86,8 @@ public sealed class NumberOwnershipTests(PostgresServer postgres, ITestOutputHel
         var experimentId = await api.ActiveExperimentIdAsync();
         var first = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }, "short-lived-key");
 
-        await WaitUntilAsync(async () => await api.ScalarAsync<long>("SELECT count(*) FROM experiment_sessions WHERE idempotency_key IS NOT NULL") == 0,
+        await WaitUntilAsync(
+            async () => await api.ScalarAsync<long>("SELECT count(*) FROM experiment_sessions WHERE idempotency_key IS NOT NULL") == 0,
             "the expired key is forgotten");
         var later = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }, "short-lived-key");
 
@@ -111,7 +112,10 @@ public sealed class NumberOwnershipTests(PostgresServer postgres, ITestOutputHel
             var plays = Enumerable.Range(0, 50).Select(async i =>
             {
                 using var abort = new CancellationTokenSource(TimeSpan.FromMilliseconds(random.Next(1, 60)));
-                using var request = new HttpRequestMessage(HttpMethod.Post, "/api/session") { Content = JsonContent.Create(new { experimentId }) };
+                using var request = new HttpRequestMessage(HttpMethod.Post, "/api/session")
+                {
+                    Content = JsonContent.Create(new { experimentId })
+                };
                 if (i % 2 == 0)
                 {
                     request.Headers.Add("Idempotency-Key", $"abort-{wave}-{i}");
@@ -166,7 +170,8 @@ public sealed class NumberOwnershipTests(PostgresServer postgres, ITestOutputHel
         }
 
         await hold.ReleaseAsync();
-        await WaitUntilAsync(async () => await api.ScalarAsync<long>("SELECT count(*) FROM experiment_sessions WHERE visitor_number IS NULL") == 0,
+        await WaitUntilAsync(
+            async () => await api.ScalarAsync<long>("SELECT count(*) FROM experiment_sessions WHERE visitor_number IS NULL") == 0,
             "the recovery finishes although its caller left");
 
         var audit = await AdminTests.AuditAsync(api.Client);

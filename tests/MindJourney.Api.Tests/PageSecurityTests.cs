@@ -32,7 +32,8 @@ public sealed partial class PageSecurityTests(PostgresServer postgres) : IAsyncL
         var session = await Uploads.NewSessionAsync(_api);
         var created = await Uploads.PostTextAsync(_api.Client, session.GetProperty("id").GetGuid(), "<script>alert(1)</script>");
 
-        using var response = await _api.Client.GetAsync($"/api/download/{created.GetProperty("id")}", SessionSecretRequests.SecretOf(session));
+        using var response = await _api.Client.GetAsync($"/api/download/{created.GetProperty("id")}",
+            SessionSecretRequests.SecretOf(session));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("sandbox; default-src 'none'", Assert.Single(response.Headers.GetValues("Content-Security-Policy")));

@@ -27,7 +27,8 @@ public sealed class PendingDownloadTests(PostgresServer postgres)
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
         await socket.ConnectAsync(IPAddress.Loopback, api.Hosts[0].ServerAddress.Port);
         await socket.SendAsync(Encoding.ASCII.GetBytes(
-            $"GET /api/download/{responseId} HTTP/1.1\r\nHost: 127.0.0.1\r\n{SessionSecretRequests.Header}: {SessionSecretRequests.SecretOf(session)}\r\nConnection: close\r\n\r\n"));
+            $"GET /api/download/{responseId} HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+            $"{SessionSecretRequests.Header}: {SessionSecretRequests.SecretOf(session)}\r\nConnection: close\r\n\r\n"));
         using var received = new MemoryStream();
         var buffer = new byte[4096];
         while (received.Length < 256 * 1024)
@@ -78,7 +79,9 @@ public sealed class PendingDownloadTests(PostgresServer postgres)
 
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         var readers = Enumerable.Range(0, 48)
-            .Select(_ => SlowReader.StartAsync(api.Hosts[0].ServerAddress, $"/api/download/{responseId}", SessionSecretRequests.SecretOf(session), stop.Token)).ToArray();
+            .Select(_ => SlowReader.StartAsync(api.Hosts[0].ServerAddress, $"/api/download/{responseId}",
+                SessionSecretRequests.SecretOf(session), stop.Token))
+            .ToArray();
         Assert.All(await Task.WhenAll(readers.Select(r => r.Headers)),
             status => Assert.StartsWith("HTTP/1.1 200", status, StringComparison.Ordinal));
 

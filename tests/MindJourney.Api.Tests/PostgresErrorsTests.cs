@@ -24,9 +24,16 @@ public sealed class PostgresErrorsTests(PostgresServer postgres)
         { "number numeric cannot hold (22003 in numeric.c)", "SELECT '{\"n\":1e1000000}'::jsonb", null, true },
         { "jsonb nested past the stack (54001)", "SELECT (repeat('[', 200000) || repeat(']', 200000))::jsonb", null, true },
         { "longer than a varchar column (22001)", "CREATE TEMP TABLE v (c varchar(3)); INSERT INTO v VALUES ('abcd')", null, true },
-        { "index row too large (54000)", "CREATE TEMP TABLE t (v text); CREATE INDEX ON t (v); INSERT INTO t SELECT string_agg(md5(i::text), '') FROM generate_series(1, 1000) i", null, true },
+        {
+            "index row too large (54000)",
+            "CREATE TEMP TABLE t (v text); CREATE INDEX ON t (v); " +
+            "INSERT INTO t SELECT string_agg(md5(i::text), '') FROM generate_series(1, 1000) i", null, true
+        },
         { "nextval past int (22003 in int8.c)", "CREATE TEMP SEQUENCE s START 2147483648; SELECT nextval('s')::int", null, false },
-        { "sequence at its limit (2200H)", "CREATE TEMP SEQUENCE s MAXVALUE 2; SELECT nextval('s'); SELECT nextval('s'); SELECT nextval('s')", null, false },
+        {
+            "sequence at its limit (2200H)",
+            "CREATE TEMP SEQUENCE s MAXVALUE 2; SELECT nextval('s'); SELECT nextval('s'); SELECT nextval('s')", null, false
+        },
         { "number taken (23505)", "CREATE TEMP TABLE u (n int UNIQUE); INSERT INTO u VALUES (1), (1)", null, false },
     };
 

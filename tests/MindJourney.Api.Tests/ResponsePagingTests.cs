@@ -78,7 +78,8 @@ public sealed class ResponsePagingTests(PostgresServer postgres)
         await using var api = await TestApi.StartAsync(postgres);
         var session = await Uploads.NewSessionAsync(api);
         var sessionId = session.GetProperty("id").GetGuid();
-        using var response = await api.Client.GetAsync($"/api/session/{sessionId}/responses?{query}", SessionSecretRequests.SecretOf(session));
+        using var response = await api.Client.GetAsync($"/api/session/{sessionId}/responses?{query}",
+            SessionSecretRequests.SecretOf(session));
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
     }
@@ -91,7 +92,8 @@ public sealed class ResponsePagingTests(PostgresServer postgres)
         var mine = mineStarted.GetProperty("id").GetGuid();
         var theirs = (await Uploads.NewSessionAsync(api)).GetProperty("id").GetGuid();
         var their = await Uploads.PostTextAsync(api.Client, theirs, "theirs");
-        using var response = await api.Client.GetAsync($"/api/session/{mine}/responses?after={their.GetProperty("id").GetGuid()}", SessionSecretRequests.SecretOf(mineStarted));
+        using var response = await api.Client.GetAsync($"/api/session/{mine}/responses?after={their.GetProperty("id").GetGuid()}",
+            SessionSecretRequests.SecretOf(mineStarted));
         await StarvationTests.AssertProblemAsync(response, HttpStatusCode.BadRequest, "after");
     }
 

@@ -47,7 +47,9 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
         var responseId = created.GetProperty("id").GetGuid();
         var objectName = Uploads.ObjectName(created);
         Assert.Equal("stored", Uploads.Status(created));
-        Assert.Matches(new Regex($"^experiment-responses/{DateTime.UtcNow:yyyy-MM-dd}/session-{sessionId:D}/text/[0-9]{{13}}_text-response\\.txt$"), objectName);
+        Assert.Matches(
+            new Regex($"^experiment-responses/{DateTime.UtcNow:yyyy-MM-dd}/session-{sessionId:D}/text/[0-9]{{13}}_text-response\\.txt$"),
+            objectName);
         Assert.Equal(objectName, created.GetProperty("fileId").GetString());
         Assert.Equal($"/api/download/{responseId:D}", created.GetProperty("fileUrl").GetString());
         Assert.Equal(1, created.GetProperty("visitorNumber").GetInt32());
@@ -99,7 +101,9 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
         Assert.Equal("stored", Uploads.Status(created));
         Assert.Equal(2, created.GetProperty("visitorNumber").GetInt32());
         Assert.Equal(1500, created.GetProperty("responseData").GetProperty("durationMs").GetInt32());
-        Assert.Matches(new Regex($"^experiment-responses/{DateTime.UtcNow:yyyy-MM-dd}/session-{sessionId:D}/video/[0-9]{{13}}_clip\\.webm$"), objectName);
+        Assert.Matches(
+            new Regex($"^experiment-responses/{DateTime.UtcNow:yyyy-MM-dd}/session-{sessionId:D}/video/[0-9]{{13}}_clip\\.webm$"),
+            objectName);
 
         var stored = await _storage.Client.GetObjectAsync(TestStorage.Bucket, objectName);
         Assert.Equal("video/webm", stored.ContentType);
@@ -137,7 +141,8 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
         var stored = await _storage.Client.GetObjectAsync(TestStorage.Bucket, Uploads.ObjectName(created));
         Assert.Equal((ulong)video.Length, stored.Size);
         Assert.Equal(Convert.ToBase64String(System.Security.Cryptography.MD5.HashData(video)), stored.Md5Hash);
-        Assert.Equal(video, (await Uploads.DownloadAsync(_api.Client, created.GetProperty("id").GetGuid(), SessionSecretRequests.SecretOf(session))).Bytes);
+        Assert.Equal(video,
+            (await Uploads.DownloadAsync(_api.Client, created.GetProperty("id").GetGuid(), SessionSecretRequests.SecretOf(session))).Bytes);
     }
 
     public static TheoryData<string, string, string> ClientFileNames => new()
@@ -172,7 +177,8 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
         var stored = Assert.Single(await _storage.ListAsync(prefix));
         Assert.Equal(objectName, stored.Name);
         Assert.DoesNotContain(stored.Metadata["originalName"], char.IsControl);
-        Assert.Equal(video, (await Uploads.DownloadAsync(_api.Client, created.GetProperty("id").GetGuid(), SessionSecretRequests.SecretOf(session))).Bytes);
+        Assert.Equal(video,
+            (await Uploads.DownloadAsync(_api.Client, created.GetProperty("id").GetGuid(), SessionSecretRequests.SecretOf(session))).Bytes);
         _ = why;
     }
 
@@ -197,7 +203,8 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
 
         Assert.Equal("stored", Uploads.Status(voice));
         Assert.EndsWith("/voice/" + Uploads.ObjectName(voice).Split('/')[^1], Uploads.ObjectName(voice));
-        Assert.Equal("audio/webm;codecs=opus", (await _storage.Client.GetObjectAsync(TestStorage.Bucket, Uploads.ObjectName(voice))).ContentType);
+        Assert.Equal("audio/webm;codecs=opus",
+            (await _storage.Client.GetObjectAsync(TestStorage.Bucket, Uploads.ObjectName(voice))).ContentType);
         Assert.Equal("stored", Uploads.Status(photo));
         Assert.EndsWith("_me.jpg", Uploads.ObjectName(photo));
         Assert.Equal("none", Uploads.Status(email));
@@ -205,7 +212,8 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
         Assert.Equal(JsonValueKind.Null, email.GetProperty("fileUrl").ValueKind);
         Assert.Equal(2, (await _storage.ListAsync($"experiment-responses/")).Count);
 
-        using var download = await _api.Client.GetAsync($"/api/download/{email.GetProperty("id").GetGuid()}", SessionSecretRequests.SecretOf(session));
+        using var download = await _api.Client.GetAsync($"/api/download/{email.GetProperty("id").GetGuid()}",
+            SessionSecretRequests.SecretOf(session));
         Assert.Equal(HttpStatusCode.NotFound, download.StatusCode);
         Assert.Equal("application/problem+json", download.Content.Headers.ContentType?.MediaType);
         using var unknown = await _api.Client.GetAsync($"/api/download/{Guid.NewGuid()}", SessionSecretRequests.SecretOf(session));
@@ -228,7 +236,8 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
         var swept = await Uploads.PostTextAsync(_api.Client, sessionId, "second");
         Assert.Equal("", (await _storage.Client.GetObjectAsync(TestStorage.Bucket, Uploads.ObjectName(patched))).Metadata["visitorNumber"]);
         await _storage.StopAsync();
-        var pending = await Uploads.PostCreatedAsync(_api.Client, Uploads.Multipart(Uploads.Fields(sessionId, "video"), Uploads.RandomBytes(5000, 9)));
+        var pending = await Uploads.PostCreatedAsync(_api.Client,
+            Uploads.Multipart(Uploads.Fields(sessionId, "video"), Uploads.RandomBytes(5000, 9)));
         Assert.Equal("pending", Uploads.Status(pending));
         await _storage.StartAgainAsync();
 
@@ -249,12 +258,14 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
         // The pending upload is delivered with the number current at delivery; the object nobody patched is
         // brought in line by the worker.
         await Uploads.WaitUntilStoredAsync(_api, pending.GetProperty("id").GetGuid());
-        Assert.Equal("77", (await _storage.Client.GetObjectAsync(TestStorage.Bucket, Uploads.ObjectName(pending))).Metadata["visitorNumber"]);
+        Assert.Equal("77",
+            (await _storage.Client.GetObjectAsync(TestStorage.Bucket, Uploads.ObjectName(pending))).Metadata["visitorNumber"]);
         await Uploads.WaitUntilAsync(async () =>
             (await _storage.Client.GetObjectAsync(TestStorage.Bucket, Uploads.ObjectName(swept))).Metadata["visitorNumber"] == "77",
             "the worker patches the stale object");
         Assert.Equal(0, await _api.ScalarAsync<long>(
-            "SELECT count(*) FROM experiment_responses WHERE visitor_number IS DISTINCT FROM object_visitor_number AND storage_status = 'stored'"));
+            "SELECT count(*) FROM experiment_responses " +
+            "WHERE visitor_number IS DISTINCT FROM object_visitor_number AND storage_status = 'stored'"));
         Assert.False(await storage.UpdateVisitorNumberAsync("experiment-responses/not/there.txt", 5, CancellationToken.None));
     }
 }

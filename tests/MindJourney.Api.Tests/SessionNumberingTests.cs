@@ -31,7 +31,8 @@ public sealed class SessionNumberingTests(PostgresServer postgres)
 
         Assert.Equal(Enumerable.Range(1, 500), numbers.Order());
         Assert.Equal(0, await api.ScalarAsync<long>(
-            "SELECT count(*) FROM experiment_sessions s JOIN users u ON u.id = s.user_id WHERE s.visitor_number IS DISTINCT FROM u.visitor_number"));
+            "SELECT count(*) FROM experiment_sessions s JOIN users u ON u.id = s.user_id " +
+            "WHERE s.visitor_number IS DISTINCT FROM u.visitor_number"));
     }
 
     [Fact]
@@ -105,7 +106,8 @@ public sealed class SessionNumberingTests(PostgresServer postgres)
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         Assert.Equal(JsonValueKind.Null, session.GetProperty("visitorNumber").ValueKind);
         var sessionId = session.GetProperty("id").GetGuid();
-        Assert.Equal(1, await api.ScalarAsync<long>($"SELECT count(*) FROM experiment_sessions WHERE id = '{sessionId}' AND visitor_number IS NULL"));
+        Assert.Equal(1, await api.ScalarAsync<long>(
+            $"SELECT count(*) FROM experiment_sessions WHERE id = '{sessionId}' AND visitor_number IS NULL"));
 
         var fallback = Assert.Single(fallbacks.GetMeasurementSnapshot());
         Assert.Equal(1, fallback.Value);
@@ -176,7 +178,8 @@ public sealed class SessionNumberingTests(PostgresServer postgres)
 
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         var issued = commands.Completed.Where(a => a.TraceId == traceId && a.Kind == ActivityKind.Client).ToList();
-        Assert.True(issued.Count == 1, $"Expected one database command, saw {issued.Count}: {string.Join(" | ", issued.Select(a => a.DisplayName))}");
+        Assert.True(issued.Count == 1,
+            $"Expected one database command, saw {issued.Count}: {string.Join(" | ", issued.Select(a => a.DisplayName))}");
     }
 
     [Fact]
@@ -215,9 +218,11 @@ public sealed class SessionNumberingTests(PostgresServer postgres)
         var session = await CreateSessionAsync(api.Client, new { experimentId });
         Assert.Equal(25, session.GetProperty("percentComplete").GetInt32());
 
-        var patched = await api.Client.PatchAsJsonAsync($"/api/session/{session.GetProperty("id")}", new { currentLevel = 3 }, SessionSecretRequests.SecretOf(session));
+        var patched = await api.Client.PatchAsJsonAsync($"/api/session/{session.GetProperty("id")}", new { currentLevel = 3 },
+            SessionSecretRequests.SecretOf(session));
         var body = await patched.Content.ReadFromJsonAsync<JsonElement>();
-        var done = await (await api.Client.PatchAsJsonAsync($"/api/session/{session.GetProperty("id")}", new { isCompleted = true }, SessionSecretRequests.SecretOf(session)))
+        var done = await (await api.Client.PatchAsJsonAsync($"/api/session/{session.GetProperty("id")}", new { isCompleted = true },
+            SessionSecretRequests.SecretOf(session)))
             .Content.ReadFromJsonAsync<JsonElement>();
 
         Assert.Equal(HttpStatusCode.OK, patched.StatusCode);

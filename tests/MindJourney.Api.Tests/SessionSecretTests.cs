@@ -37,7 +37,8 @@ public sealed class SessionSecretTests(PostgresServer postgres) : IAsyncLifetime
 
         var read = await _api.Client.GetFromJsonAsync($"/api/session/{_mine.GetProperty("id")}", secret);
         Assert.False(read.TryGetProperty("sessionSecret", out _));
-        var stored = await _api.ScalarAsync<string>($"SELECT row_to_json(s)::text FROM experiment_sessions s WHERE id = '{_mine.GetProperty("id")}'");
+        var stored = await _api.ScalarAsync<string>(
+            $"SELECT row_to_json(s)::text FROM experiment_sessions s WHERE id = '{_mine.GetProperty("id")}'");
         Assert.DoesNotContain(secret, stored, StringComparison.Ordinal);
     }
 
@@ -55,7 +56,8 @@ public sealed class SessionSecretTests(PostgresServer postgres) : IAsyncLifetime
     {
         var path = template.Replace("{theirs}", _theirs.GetProperty("id").GetString(), StringComparison.Ordinal)
             .Replace("{file}", _theirFile.ToString(), StringComparison.Ordinal);
-        var before = await _api.ScalarAsync<string>($"SELECT row_to_json(s)::text FROM experiment_sessions s WHERE id = '{_theirs.GetProperty("id")}'");
+        var before = await _api.ScalarAsync<string>(
+            $"SELECT row_to_json(s)::text FROM experiment_sessions s WHERE id = '{_theirs.GetProperty("id")}'");
 
         foreach (var (secret, expected) in new[]
         {
@@ -78,12 +80,14 @@ public sealed class SessionSecretTests(PostgresServer postgres) : IAsyncLifetime
 
             using var response = await _api.Client.SendAsync(request);
             var text = await response.Content.ReadAsStringAsync();
-            Assert.True(response.StatusCode == expected, $"{method} {path} with {secret ?? "no secret"}: {(int)response.StatusCode} {text}");
+            Assert.True(response.StatusCode == expected,
+                $"{method} {path} with {secret ?? "no secret"}: {(int)response.StatusCode} {text}");
             Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
             Assert.DoesNotContain("their private answer", text, StringComparison.Ordinal);
         }
 
-        Assert.Equal(before, await _api.ScalarAsync<string>($"SELECT row_to_json(s)::text FROM experiment_sessions s WHERE id = '{_theirs.GetProperty("id")}'"));
+        Assert.Equal(before, await _api.ScalarAsync<string>(
+            $"SELECT row_to_json(s)::text FROM experiment_sessions s WHERE id = '{_theirs.GetProperty("id")}'"));
     }
 
     [Theory]
@@ -92,7 +96,8 @@ public sealed class SessionSecretTests(PostgresServer postgres) : IAsyncLifetime
     {
         var path = template.Replace("{theirs}", _theirs.GetProperty("id").GetString(), StringComparison.Ordinal)
             .Replace("{file}", _theirFile.ToString(), StringComparison.Ordinal);
-        foreach (var (header, value) in new[] { (SessionSecretRequests.Header, SessionSecretRequests.SecretOf(_theirs)), ("X-Admin-Key", AdminKey) })
+        foreach (var (header, value) in new[] { (SessionSecretRequests.Header, SessionSecretRequests.SecretOf(_theirs)),
+            ("X-Admin-Key", AdminKey) })
         {
             using var request = new HttpRequestMessage(new HttpMethod(method), path);
             if (method == "PATCH")

@@ -45,7 +45,8 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(50));
         var address = api.Hosts[0].ServerAddress;
         var readers = Enumerable.Range(0, SlowReaders)
-            .Select(_ => SlowReader.StartAsync(address, $"/api/download/{downloadId}", SessionSecretRequests.SecretOf(reader), stop.Token)).ToArray();
+            .Select(_ => SlowReader.StartAsync(address, $"/api/download/{downloadId}", SessionSecretRequests.SecretOf(reader), stop.Token))
+            .ToArray();
         var holding = await Task.WhenAll(readers.Select(r => r.Headers));
         Assert.All(holding, status => Assert.StartsWith("HTTP/1.1 200", status, StringComparison.Ordinal));
 
@@ -399,7 +400,8 @@ internal sealed class SlowReader
         try
         {
             await socket.ConnectAsync(IPAddress.Loopback, server.Port, stop);
-            await socket.SendAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{SessionSecretRequests.Header}: {sessionSecret}\r\n\r\n"), stop);
+            await socket.SendAsync(Encoding.ASCII.GetBytes(
+                $"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{SessionSecretRequests.Header}: {sessionSecret}\r\n\r\n"), stop);
             var buffer = new byte[bytesPerSecond / 4];
             while (!stop.IsCancellationRequested)
             {

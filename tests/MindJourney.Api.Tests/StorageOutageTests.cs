@@ -35,7 +35,8 @@ public sealed class StorageOutageTests(PostgresServer postgres)
         Assert.Equal("pending", Uploads.Status(created));
         Assert.Equal("pending", Uploads.Status(text));
         Assert.Equal(objectName, created.GetProperty("fileId").GetString());
-        Assert.Equal(1, await api.ScalarAsync<long>($"SELECT count(*) FROM experiment_responses WHERE id = '{responseId}' AND storage_status = 'pending'"));
+        Assert.Equal(1, await api.ScalarAsync<long>(
+            $"SELECT count(*) FROM experiment_responses WHERE id = '{responseId}' AND storage_status = 'pending'"));
         var deliveries = api.Hosts[0].Services.GetRequiredService<StorageDeliveries>();
         Assert.Equal(2, await deliveries.CountPendingAsync());
         pendingGauge.RecordObservableInstruments();
@@ -55,7 +56,8 @@ public sealed class StorageOutageTests(PostgresServer postgres)
         }
 
         // Let the worker fail at least once more against the dead port, then bring storage back.
-        await Uploads.WaitUntilAsync(() => Task.FromResult(uploads.GetMeasurementSnapshot().Any(m => (string?)m.Tags[StorageTelemetry.OutcomeTag] == "failed")),
+        await Uploads.WaitUntilAsync(
+            () => Task.FromResult(uploads.GetMeasurementSnapshot().Any(m => (string?)m.Tags[StorageTelemetry.OutcomeTag] == "failed")),
             "a failed delivery attempt while storage is down");
         await storage.StartAgainAsync();
         await Uploads.WaitUntilStoredAsync(api, responseId);
@@ -107,7 +109,8 @@ public sealed class StorageOutageTests(PostgresServer postgres)
         var session = await Uploads.NewSessionAsync(api);
         var sessionId = session.GetProperty("id").GetGuid();
         var collectors = api.Hosts.Select(h => new MetricCollector<long>(
-            h.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), StorageTelemetry.SourceName, "mindjourney.storage.uploads")).ToList();
+            h.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
+            StorageTelemetry.SourceName, "mindjourney.storage.uploads")).ToList();
         await storage.StopAsync();
 
         var ids = new List<Guid>();
@@ -148,10 +151,12 @@ public sealed class StorageOutageTests(PostgresServer postgres)
         Assert.Equal("pending", Uploads.Status(created));
         Assert.Equal("pending", Uploads.Status(text));
         Assert.EndsWith("_me.jpg", Uploads.ObjectName(created));
-        var (bytes, contentType) = await Uploads.DownloadAsync(api.Client, created.GetProperty("id").GetGuid(), SessionSecretRequests.SecretOf(session));
+        var (bytes, contentType) = await Uploads.DownloadAsync(api.Client, created.GetProperty("id").GetGuid(),
+            SessionSecretRequests.SecretOf(session));
         Assert.Equal(photo, bytes);
         Assert.Equal("image/jpeg", contentType);
-        Assert.Equal("an answer"u8.ToArray(), (await Uploads.DownloadAsync(api.Client, text.GetProperty("id").GetGuid(), SessionSecretRequests.SecretOf(session))).Bytes);
+        Assert.Equal("an answer"u8.ToArray(),
+            (await Uploads.DownloadAsync(api.Client, text.GetProperty("id").GetGuid(), SessionSecretRequests.SecretOf(session))).Bytes);
         Assert.Equal(2, await api.Hosts[0].Services.GetRequiredService<StorageDeliveries>().CountPendingAsync());
         using var health = await api.Client.GetAsync("/health");
         Assert.Equal(System.Net.HttpStatusCode.OK, health.StatusCode);

@@ -49,6 +49,7 @@ public sealed class StorageRejectionTests(PostgresServer postgres)
         Assert.Equal(1, audit.GetProperty("pendingUploads").GetInt64());
 
         // Still pending and downloadable: nothing acknowledged is lost.
-        Assert.Equal(3 * 1024 * 1024, (await Uploads.DownloadAsync(api.Client, bigId, SessionSecretRequests.SecretOf(session))).Bytes.Length);
+        Assert.Equal(3 * 1024 * 1024,
+            (await Uploads.DownloadAsync(api.Client, bigId, SessionSecretRequests.SecretOf(session))).Bytes.Length);
     }
 }

@@ -38,14 +38,21 @@ public sealed class UploadBadInputTests(PostgresServer postgres) : IAsyncLifetim
     public static TheoryData<string, string, string?, int, string, HttpStatusCode> BadUploads => new()
     {
         // why, responseType, file content type, file size (-1: no file part), file disposition, expected
-        { "voice with a video file", "voice", "video/webm", 2048, "name=\"file\"; filename=\"a.webm\"", HttpStatusCode.UnsupportedMediaType },
-        { "video with an audio file", "video", "audio/ogg", 2048, "name=\"file\"; filename=\"a.ogg\"", HttpStatusCode.UnsupportedMediaType },
-        { "photo as SVG (script)", "photo", "image/svg+xml", 512, "name=\"file\"; filename=\"a.svg\"", HttpStatusCode.UnsupportedMediaType },
-        { "video as octet-stream", "video", "application/octet-stream", 2048, "name=\"file\"; filename=\"a.webm\"", HttpStatusCode.UnsupportedMediaType },
+        { "voice with a video file", "voice", "video/webm", 2048, "name=\"file\"; filename=\"a.webm\"",
+            HttpStatusCode.UnsupportedMediaType },
+        { "video with an audio file", "video", "audio/ogg", 2048, "name=\"file\"; filename=\"a.ogg\"",
+            HttpStatusCode.UnsupportedMediaType },
+        { "photo as SVG (script)", "photo", "image/svg+xml", 512, "name=\"file\"; filename=\"a.svg\"",
+            HttpStatusCode.UnsupportedMediaType },
+        { "video as octet-stream", "video", "application/octet-stream", 2048, "name=\"file\"; filename=\"a.webm\"",
+            HttpStatusCode.UnsupportedMediaType },
         { "file without a content type", "photo", null, 2048, "name=\"file\"; filename=\"a.jpg\"", HttpStatusCode.UnsupportedMediaType },
-        { "content type that is not a media type", "video", "video", 2048, "name=\"file\"; filename=\"a.webm\"", HttpStatusCode.UnsupportedMediaType },
-        { "oversized video", "video", "video/webm", MaxMediaBytes + 1, "name=\"file\"; filename=\"big.webm\"", HttpStatusCode.RequestEntityTooLarge },
-        { "much oversized video", "video", "video/webm", 4 * MaxMediaBytes, "name=\"file\"; filename=\"big.webm\"", HttpStatusCode.RequestEntityTooLarge },
+        { "content type that is not a media type", "video", "video", 2048, "name=\"file\"; filename=\"a.webm\"",
+            HttpStatusCode.UnsupportedMediaType },
+        { "oversized video", "video", "video/webm", MaxMediaBytes + 1, "name=\"file\"; filename=\"big.webm\"",
+            HttpStatusCode.RequestEntityTooLarge },
+        { "much oversized video", "video", "video/webm", 4 * MaxMediaBytes, "name=\"file\"; filename=\"big.webm\"",
+            HttpStatusCode.RequestEntityTooLarge },
         { "file on a text response", "text", "text/plain", 100, "name=\"file\"; filename=\"a.txt\"", HttpStatusCode.BadRequest },
         { "file on an email response", "email", "image/png", 100, "name=\"file\"; filename=\"a.png\"", HttpStatusCode.BadRequest },
         { "voice without a file part", "voice", "audio/webm", -1, "", HttpStatusCode.BadRequest },
@@ -60,7 +67,8 @@ public sealed class UploadBadInputTests(PostgresServer postgres) : IAsyncLifetim
     public async Task A_bad_upload_is_refused_and_nothing_is_stored(string why, string responseType, string? contentType, int size,
         string disposition, HttpStatusCode expected)
     {
-        var content = Uploads.Multipart(Uploads.Fields(_sessionId, responseType), size < 0 ? null : Uploads.RandomBytes(size, 1), contentType, disposition);
+        var content = Uploads.Multipart(Uploads.Fields(_sessionId, responseType),
+            size < 0 ? null : Uploads.RandomBytes(size, 1), contentType, disposition);
 
         await AssertRefusedAsync(await _api.Client.PostAsync("/api/response", content), expected, why);
     }
@@ -126,7 +134,8 @@ public sealed class UploadBadInputTests(PostgresServer postgres) : IAsyncLifetim
     {
         await using var api = await TestApi.StartAsync(postgres, storage: _storage);
         var sessionId = (await Uploads.NewSessionAsync(api)).GetProperty("id").GetGuid();
-        var body = $"{{\"sessionId\":\"{sessionId}\",\"levelId\":\"1\",\"questionId\":\"q1\",\"responseType\":\"email\",\"responseData\":\"{new string('x', 1024 * 1024 + 10)}\"}}";
+        var body = $"{{\"sessionId\":\"{sessionId}\",\"levelId\":\"1\",\"questionId\":\"q1\"," +
+            $"\"responseType\":\"email\",\"responseData\":\"{new string('x', 1024 * 1024 + 10)}\"}}";
 
         var response = await api.Client.PostAsync("/api/response", new StringContent(body, Encoding.UTF8, "application/json"));
 
@@ -140,17 +149,21 @@ public sealed class UploadBadInputTests(PostgresServer postgres) : IAsyncLifetim
         { "plain text", "text/plain", "hello" },
         { "form-urlencoded", "application/x-www-form-urlencoded", "sessionId=1" },
         { "multipart without a boundary", "multipart/form-data", "--x\r\n" },
-        { "multipart cut short", "multipart/form-data; boundary=abc", "--abc\r\nContent-Disposition: form-data; name=\"sessionId\"\r\n\r\n123" },
-        { "multipart part without a name", "multipart/form-data; boundary=abc", "--abc\r\nContent-Disposition: form-data\r\n\r\nx\r\n--abc--\r\n" },
+        { "multipart cut short", "multipart/form-data; boundary=abc",
+            "--abc\r\nContent-Disposition: form-data; name=\"sessionId\"\r\n\r\n123" },
+        { "multipart part without a name", "multipart/form-data; boundary=abc",
+            "--abc\r\nContent-Disposition: form-data\r\n\r\nx\r\n--abc--\r\n" },
         { "JSON null", "application/json", "null" },
         {
             "two file parts", "multipart/form-data; boundary=abc",
             "--abc\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.webm\"\r\nContent-Type: video/webm\r\n\r\nxx\r\n" +
-            "--abc\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.webm\"\r\nContent-Type: video/webm\r\n\r\nyy\r\n--abc--\r\n"
+            "--abc\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.webm\"\r\nContent-Type: video/webm\r\n\r\nyy\r\n" +
+            "--abc--\r\n"
         },
         {
             "a field sent twice", "multipart/form-data; boundary=abc",
-            "--abc\r\nContent-Disposition: form-data; name=\"levelId\"\r\n\r\n1\r\n--abc\r\nContent-Disposition: form-data; name=\"levelId\"\r\n\r\n2\r\n--abc--\r\n"
+            "--abc\r\nContent-Disposition: form-data; name=\"levelId\"\r\n\r\n1\r\n" +
+            "--abc\r\nContent-Disposition: form-data; name=\"levelId\"\r\n\r\n2\r\n--abc--\r\n"
         },
     };
 

@@ -51,14 +51,15 @@ internal static class Uploads
         return content;
     }
 
-    public static Dictionary<string, string> Fields(Guid sessionId, string responseType, string responseData = "{\"durationMs\":1500}") => new()
-    {
-        ["sessionId"] = sessionId.ToString(),
-        ["levelId"] = "3",
-        ["questionId"] = "q4",
-        ["responseType"] = responseType,
-        ["responseData"] = responseData,
-    };
+    public static Dictionary<string, string> Fields(Guid sessionId, string responseType,
+        string responseData = "{\"durationMs\":1500}") => new()
+        {
+            ["sessionId"] = sessionId.ToString(),
+            ["levelId"] = "3",
+            ["questionId"] = "q4",
+            ["responseType"] = responseType,
+            ["responseData"] = responseData,
+        };
 
     public static async Task<JsonElement> PostCreatedAsync(HttpClient client, HttpContent content)
     {

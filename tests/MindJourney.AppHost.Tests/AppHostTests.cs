@@ -29,15 +29,18 @@ public sealed class AppHostTests
 
             using var http = app.CreateHttpClient("api");
             var experiment = await http.GetFromJsonAsync<JsonElement>("/api/experiment", timeout.Token);
-            var response = await http.PostAsJsonAsync("/api/session", new { experimentId = experiment.GetProperty("id").GetGuid() }, timeout.Token);
+            var response = await http.PostAsJsonAsync("/api/session", new { experimentId = experiment.GetProperty("id").GetGuid() },
+                timeout.Token);
             var session = await response.Content.ReadFromJsonAsync<JsonElement>(timeout.Token);
 
             Assert.Equal(HttpStatusCode.Created, response.StatusCode);
             Assert.Equal(1, session.GetProperty("visitorNumber").GetInt32());
-            var postgres = Assert.Single(app.Services.GetRequiredService<DistributedApplicationModel>().Resources, r => r.Name == "postgres");
+            var postgres = Assert.Single(app.Services.GetRequiredService<DistributedApplicationModel>().Resources,
+                r => r.Name == "postgres");
             if (postgres is ExecutableResource)
             {
-                Assert.True(File.Exists(Path.Combine(dataPath, "postgres", "PG_VERSION")), "the local server's data folder was initialised where configured");
+                Assert.True(File.Exists(Path.Combine(dataPath, "postgres", "PG_VERSION")),
+                    "the local server's data folder was initialised where configured");
             }
         }
         finally

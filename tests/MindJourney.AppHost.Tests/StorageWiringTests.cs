@@ -29,7 +29,8 @@ public sealed class StorageWiringTests
 
             using var http = app.CreateHttpClient("api");
             var experiment = await http.GetFromJsonAsync<JsonElement>("/api/experiment", timeout.Token);
-            var created = await http.PostAsJsonAsync("/api/session", new { experimentId = experiment.GetProperty("id").GetGuid() }, timeout.Token);
+            var created = await http.PostAsJsonAsync("/api/session", new { experimentId = experiment.GetProperty("id").GetGuid() },
+                timeout.Token);
             var session = await created.Content.ReadFromJsonAsync<JsonElement>(timeout.Token);
             var voice = new byte[20_000];
             new Random(1).NextBytes(voice);
@@ -79,12 +80,14 @@ public sealed class StorageWiringTests
     {
         await using var official = await DistributedApplicationTestingBuilder.CreateAsync<Projects.MindJourney_AppHost>(
             ["MindJourney:Postgres=local", "MindJourney:StorageEmulator=firebase-tools"]);
-        var emulator = Assert.IsType<ExecutableResource>(Assert.Single(official.Resources, r => r.Name == "firebase-storage"), exactMatch: false);
+        var emulator = Assert.IsType<ExecutableResource>(Assert.Single(official.Resources, r => r.Name == "firebase-storage"),
+            exactMatch: false);
         Assert.Equal("npm", emulator.Command);
         Assert.Contains(official.Resources, r => r.Name == "firebase-storage-install");
         Assert.True(File.Exists(Path.Combine(official.AppHostDirectory, "firebase.json")));
         Assert.True(File.Exists(Path.Combine(official.AppHostDirectory, "storage.rules")));
-        Assert.Contains("\"firebase-tools\": \"15.", await File.ReadAllTextAsync(Path.Combine(official.AppHostDirectory, "package.json")), StringComparison.Ordinal);
+        Assert.Contains("\"firebase-tools\": \"15.",
+            await File.ReadAllTextAsync(Path.Combine(official.AppHostDirectory, "package.json")), StringComparison.Ordinal);
 
         await using var none = await DistributedApplicationTestingBuilder.CreateAsync<Projects.MindJourney_AppHost>(
             ["MindJourney:Postgres=local", "MindJourney:StorageEmulator=none"]);

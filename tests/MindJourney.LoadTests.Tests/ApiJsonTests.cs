@@ -12,7 +12,8 @@ public sealed class ApiJsonTests
     [Fact]
     public void A_session_answer_gives_its_id_number_and_secret()
     {
-        Assert.True(ApiJson.TryReadSession(Bytes($$$"""{"id":"{{{SessionId}}}","visitorNumber":42,"sessionSecret":"s3","extra":{"a":[1]}}"""),
+        Assert.True(ApiJson.TryReadSession(
+            Bytes($$$"""{"id":"{{{SessionId}}}","visitorNumber":42,"sessionSecret":"s3","extra":{"a":[1]}}"""),
             out var id, out var number, out var secret));
         Assert.Equal(Guid.Parse(SessionId), id);
         Assert.Equal(42, number);

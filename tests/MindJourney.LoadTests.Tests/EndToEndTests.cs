@@ -64,7 +64,13 @@ public sealed class EndToEndTests
     public async Task With_an_admin_key_a_burned_number_is_caught_against_the_sequence()
     {
         await using var api = await TinyVisitorApi.StartAsync(new TinyVisitorApi.TinyOptions { SequenceStart = 500, GapAtSession = 20 });
-        var result = await LoadTestRunner.RunAsync(new LoadTestOptions { ApiUrl = api.ApiUrl, Users = 2, Iterations = 10, AdminKey = TinyVisitorApi.Key });
+        var result = await LoadTestRunner.RunAsync(new LoadTestOptions
+        {
+            ApiUrl = api.ApiUrl,
+            Users = 2,
+            Iterations = 10,
+            AdminKey = TinyVisitorApi.Key
+        });
 
         Assert.Equal(500, result.AuditBefore!.SequenceLastValue);
         Assert.Equal(521, result.AuditAfter!.SequenceLastValue);
@@ -90,7 +96,8 @@ public sealed class EndToEndTests
             VerifySample = 5,
         });
 
-        Assert.True(result.Passed, string.Join("\n", result.Checks.Concat<object>(result.Steps.Select(s => $"{s.Name} {string.Join(' ', s.StatusCodes)}"))));
+        Assert.True(result.Passed,
+            string.Join("\n", result.Checks.Concat<object>(result.Steps.Select(s => $"{s.Name} {string.Join(' ', s.StatusCodes)}"))));
         Assert.All(result.Checks, c => Assert.Equal(CheckOutcome.Passed, c.Outcome));
         Assert.Equal(6, result.Checks.Count);
         Assert.Equal(Enumerable.Range(42, 12), result.VisitorNumbers);
@@ -104,14 +111,21 @@ public sealed class EndToEndTests
         Assert.Equal(12 * 2, steps[StepNames.PatchSession].Ok); // level 2, level 3 + completed
         Assert.True(steps[StepNames.Upload].BytesSent > 12 * VoicePayload.DefaultSize);
         Assert.Equal(12 * 7, api.ResponsesCreated);
-        Assert.Contains("5 stored uploads downloaded, 5 byte-identical", Check(result, CheckNames.UploadsDownloadMatch).Detail, StringComparison.Ordinal);
+        Assert.Contains("5 stored uploads downloaded, 5 byte-identical",
+            Check(result, CheckNames.UploadsDownloadMatch).Detail, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task Journey_without_key_skips_what_needs_one_and_still_passes()
     {
         await using var api = await TinyVisitorApi.StartAsync();
-        var result = await LoadTestRunner.RunAsync(new LoadTestOptions { ApiUrl = api.ApiUrl, Users = 2, Iterations = 2, Scenario = ScenarioKind.Journey });
+        var result = await LoadTestRunner.RunAsync(new LoadTestOptions
+        {
+            ApiUrl = api.ApiUrl,
+            Users = 2,
+            Iterations = 2,
+            Scenario = ScenarioKind.Journey
+        });
 
         Assert.True(result.Passed);
         Assert.Equal(CheckOutcome.Skipped, Check(result, CheckNames.AuditClean).Outcome);
@@ -124,7 +138,13 @@ public sealed class EndToEndTests
     public async Task A_response_with_another_number_than_its_session_fails_check_3()
     {
         await using var api = await TinyVisitorApi.StartAsync(new TinyVisitorApi.TinyOptions { WrongResponseNumber = 999 });
-        var result = await LoadTestRunner.RunAsync(new LoadTestOptions { ApiUrl = api.ApiUrl, Users = 1, Iterations = 1, Scenario = ScenarioKind.Journey });
+        var result = await LoadTestRunner.RunAsync(new LoadTestOptions
+        {
+            ApiUrl = api.ApiUrl,
+            Users = 1,
+            Iterations = 1,
+            Scenario = ScenarioKind.Journey
+        });
 
         var check = Check(result, CheckNames.ResponsesCarrySessionNumber);
         Assert.Equal(CheckOutcome.Failed, check.Outcome);
@@ -136,7 +156,12 @@ public sealed class EndToEndTests
     public async Task Open_model_keeps_its_timetable_and_reports_service_time_apart()
     {
         await using var api = await TinyVisitorApi.StartAsync();
-        var result = await LoadTestRunner.RunAsync(new LoadTestOptions { ApiUrl = api.ApiUrl, Rate = 100, Duration = TimeSpan.FromSeconds(1.5) });
+        var result = await LoadTestRunner.RunAsync(new LoadTestOptions
+        {
+            ApiUrl = api.ApiUrl,
+            Rate = 100,
+            Duration = TimeSpan.FromSeconds(1.5)
+        });
 
         Assert.True(result.Passed, string.Join("\n", result.Checks));
         Assert.Equal(LoadModel.Open, result.Model);
@@ -150,7 +175,8 @@ public sealed class EndToEndTests
     [Fact]
     public async Task Open_model_against_a_slow_server_drops_beyond_the_cap_and_shows_the_wait()
     {
-        await using var api = await TinyVisitorApi.StartAsync(new TinyVisitorApi.TinyOptions { SessionDelay = TimeSpan.FromMilliseconds(400) });
+        await using var api = await TinyVisitorApi.StartAsync(
+            new TinyVisitorApi.TinyOptions { SessionDelay = TimeSpan.FromMilliseconds(400) });
         var result = await LoadTestRunner.RunAsync(new LoadTestOptions
         {
             ApiUrl = api.ApiUrl,
@@ -178,7 +204,12 @@ public sealed class EndToEndTests
     [Fact]
     public async Task A_missing_api_fails_with_a_clear_reason()
     {
-        var result = await LoadTestRunner.RunAsync(new LoadTestOptions { ApiUrl = new Uri("http://127.0.0.1:9/api"), Iterations = 1, RequestTimeout = TimeSpan.FromSeconds(5) });
+        var result = await LoadTestRunner.RunAsync(new LoadTestOptions
+        {
+            ApiUrl = new Uri("http://127.0.0.1:9/api"),
+            Iterations = 1,
+            RequestTimeout = TimeSpan.FromSeconds(5)
+        });
         Assert.False(result.Passed);
         Assert.Contains("/experiment", result.FatalError, StringComparison.Ordinal);
         Assert.All(result.Checks, c => Assert.Equal(CheckOutcome.Skipped, c.Outcome));
@@ -192,9 +223,14 @@ public sealed class EndToEndTests
         try
         {
             var output = new StringWriter();
-            var env = new CliEnvironment(new Dictionary<string, string?> { ["API_URL"] = api.ApiUrl.ToString(), ["ADMIN_API_KEY"] = TinyVisitorApi.Key }, output, new StringWriter(), Interactive: false);
+            var env = new CliEnvironment(new Dictionary<string, string?>
+            {
+                ["API_URL"] = api.ApiUrl.ToString(),
+                ["ADMIN_API_KEY"] = TinyVisitorApi.Key
+            }, output, new StringWriter(), Interactive: false);
 
-            var code = await CliApp.RunAsync(["--users", "2", "--iterations", "5", "--report-dir", dir, "--percentiles", "50,90,99.99"], env);
+            var code = await CliApp.RunAsync(["--users", "2", "--iterations", "5", "--report-dir", dir,
+                "--percentiles", "50,90,99.99"], env);
             var text = output.ToString();
             Assert.Equal(0, code);
             Assert.Contains("PASSED", text, StringComparison.Ordinal);
@@ -210,7 +246,8 @@ public sealed class EndToEndTests
             Assert.Equal(10, json.Totals.SessionsCreated);
             Assert.True(json.AdminKeyProvided);
 
-            var failing = await CliApp.RunAsync(["--users", "1", "--iterations", "3", "--report-dir", dir, "--max-p99-ms", "0.001", "--quiet"], env);
+            var failing = await CliApp.RunAsync(["--users", "1", "--iterations", "3", "--report-dir", dir,
+                "--max-p99-ms", "0.001", "--quiet"], env);
             Assert.Equal(1, failing);
         }
         finally
@@ -230,8 +267,8 @@ public sealed class EndToEndTests
         try
         {
             var output = new StringWriter();
-            var env = new CliEnvironment(new Dictionary<string, string?> { ["API_URL"] = api.ApiUrl.ToString() }, output, new StringWriter(),
-                Interactive: false);
+            var env = new CliEnvironment(new Dictionary<string, string?> { ["API_URL"] = api.ApiUrl.ToString() },
+                output, new StringWriter(), Interactive: false);
             var quiet = new StringWriter();
 
             var code = await CliApp.RunAsync(["--users", "2", "--duration", "8s", "--report-dir", dir], env);

@@ -79,7 +79,8 @@ public sealed class OptionsTests : IDisposable
         Assert.True(fromFile.AllowFallback);
         Assert.Equal(TimeSpan.FromSeconds(5), fromFile.RampUp);
 
-        var fromCli = Resolve(["--config", cfg, "--users", "7", "--api-url", "http://localhost:3333/api", "-d", "20s", "-s", "session", "--percentiles", "90,99.99"], env);
+        var fromCli = Resolve(["--config", cfg, "--users", "7", "--api-url", "http://localhost:3333/api",
+            "-d", "20s", "-s", "session", "--percentiles", "90,99.99"], env);
         Assert.Equal(3333, fromCli.ApiUrl.Port);
         Assert.Equal(7, fromCli.Users);
         Assert.Equal(TimeSpan.FromSeconds(20), fromCli.Duration);
@@ -91,7 +92,12 @@ public sealed class OptionsTests : IDisposable
     [Fact]
     public void A_flag_overrides_the_environment_and_a_file_fills_only_what_it_names()
     {
-        var env = new Dictionary<string, string?> { ["API_URL"] = "http://127.0.0.1:1111/api", ["CONCURRENT_USERS"] = "3", ["ADMIN_API_KEY"] = "k" };
+        var env = new Dictionary<string, string?>
+        {
+            ["API_URL"] = "http://127.0.0.1:1111/api",
+            ["CONCURRENT_USERS"] = "3",
+            ["ADMIN_API_KEY"] = "k"
+        };
 
         var fromCli = Resolve(["--api-url", "http://127.0.0.1:3333/api", "-u", "7", "--admin-key", "flag-key"], env);
         Assert.Equal(3333, fromCli.ApiUrl.Port);
@@ -162,11 +168,14 @@ public sealed class OptionsTests : IDisposable
             new Dictionary<string, string?> { ["CONCURRENT_USERS"] = "ten", ["ADMIN_API_KEY"] = "never-shown" });
         Assert.False(r.IsValid);
         Assert.Contains(r.Errors, e => e.StartsWith("--ramp-up: 'soon' is not a duration", StringComparison.Ordinal));
-        Assert.Contains(r.Errors, e => e.StartsWith("--max-error-rate: '7' must be a fraction 0..1 or a percentage", StringComparison.Ordinal));
+        Assert.Contains(r.Errors,
+            e => e.StartsWith("--max-error-rate: '7' must be a fraction 0..1 or a percentage", StringComparison.Ordinal));
         Assert.Contains(r.Errors, e => e.StartsWith($"--config {cfg}: 'duration': 'forever' is not a duration", StringComparison.Ordinal));
         Assert.Contains(r.Errors, e => e == $"--config {cfg}: 'usres' is not a known option.");
-        Assert.Contains(r.Errors, e => e.StartsWith($"--config {cfg}: 'users'", StringComparison.Ordinal) && e.Contains("many", StringComparison.Ordinal));
-        Assert.Contains(r.Errors, e => e.StartsWith("CONCURRENT_USERS:", StringComparison.Ordinal) && e.Contains("ten", StringComparison.Ordinal));
+        Assert.Contains(r.Errors,
+            e => e.StartsWith($"--config {cfg}: 'users'", StringComparison.Ordinal) && e.Contains("many", StringComparison.Ordinal));
+        Assert.Contains(r.Errors,
+            e => e.StartsWith("CONCURRENT_USERS:", StringComparison.Ordinal) && e.Contains("ten", StringComparison.Ordinal));
         Assert.DoesNotContain(r.Errors, e => e.Contains("never-shown", StringComparison.Ordinal));
     }
 
@@ -281,7 +290,8 @@ public sealed class OptionsTests : IDisposable
     [Fact]
     public async Task Ramp_up_longer_than_duration_exits_with_2()
     {
-        var code = await CliApp.RunAsync(["-d", "5s", "--ramp-up", "10s"], new CliEnvironment(NoEnv, new StringWriter(), new StringWriter(), false));
+        var code = await CliApp.RunAsync(["-d", "5s", "--ramp-up", "10s"],
+            new CliEnvironment(NoEnv, new StringWriter(), new StringWriter(), false));
         Assert.Equal(2, code);
     }
 
@@ -289,7 +299,8 @@ public sealed class OptionsTests : IDisposable
     public async Task Bad_environment_value_exits_with_2()
     {
         var error = new StringWriter();
-        var code = await CliApp.RunAsync([], new CliEnvironment(new Dictionary<string, string?> { ["CONCURRENT_USERS"] = "ten" }, new StringWriter(), error, false));
+        var code = await CliApp.RunAsync([], new CliEnvironment(new Dictionary<string, string?> { ["CONCURRENT_USERS"] = "ten" },
+            new StringWriter(), error, false));
         Assert.Equal(2, code);
         Assert.Contains("CONCURRENT_USERS", error.ToString(), StringComparison.Ordinal);
     }
@@ -314,7 +325,9 @@ public sealed class OptionsTests : IDisposable
         var code = await CliApp.RunAsync(["--help"], new CliEnvironment(NoEnv, output, new StringWriter(), false));
         Assert.Equal(0, code);
         var help = output.ToString();
-        foreach (var option in new[] { "--api-url", "--users", "--duration", "--iterations", "--ramp-up", "--rate", "--scenario", "--report-dir", "--percentiles", "--max-p99-ms", "--max-error-rate", "--min-rps", "--admin-key", "--config", "--allow-remote", "--allow-fallback", "--quiet" })
+        foreach (var option in new[] { "--api-url", "--users", "--duration", "--iterations", "--ramp-up", "--rate", "--scenario",
+            "--report-dir", "--percentiles", "--max-p99-ms", "--max-error-rate", "--min-rps", "--admin-key", "--config",
+            "--allow-remote", "--allow-fallback", "--quiet" })
         {
             Assert.Contains(option, help, StringComparison.Ordinal);
         }

@@ -48,7 +48,8 @@ public sealed class RealApiLoadTests(PostgresServer postgres) : IClassFixture<Po
     public async Task Ten_participants_on_the_whole_journey_keep_one_number_through_responses_and_uploads()
     {
         await using var storage = await TestStorage.StartAsync();
-        await using var api = await TestApi.StartAsync(postgres, settings: new Dictionary<string, string?> { ["Admin:ApiKey"] = AdminKey }, storage: storage);
+        await using var api = await TestApi.StartAsync(postgres, settings: new Dictionary<string, string?> { ["Admin:ApiKey"] = AdminKey },
+            storage: storage);
         var options = new LoadTestOptions
         {
             ApiUrl = new Uri(api.Hosts[0].ServerAddress, "/api"),
@@ -63,16 +64,20 @@ public sealed class RealApiLoadTests(PostgresServer postgres) : IClassFixture<Po
         var result = await LoadTestRunner.RunAsync(options);
 
         Assert.Null(result.FatalError);
-        Assert.All(result.Checks, check => Assert.True(check.Outcome == CheckOutcome.Passed, $"{check.Name}: {check.Outcome} {check.Detail}"));
+        Assert.All(result.Checks,
+            check => Assert.True(check.Outcome == CheckOutcome.Passed, $"{check.Name}: {check.Outcome} {check.Detail}"));
         Assert.True(result.Passed);
         Assert.True(result.Totals.IterationsOk >= 10, $"only {result.Totals.IterationsOk} journeys finished");
         // Every uploaded object in storage carries the visitor number of its response's session.
         var objects = await storage.ListAsync("experiment-responses/");
         Assert.NotEmpty(objects);
-        Assert.Equal(await api.ScalarAsync<long>("SELECT count(*) FROM experiment_responses WHERE storage_status = 'stored'"), objects.Count);
+        Assert.Equal(await api.ScalarAsync<long>("SELECT count(*) FROM experiment_responses WHERE storage_status = 'stored'"),
+            objects.Count);
         foreach (var stored in objects)
         {
-            var expected = await api.ScalarAsync<int>($"SELECT visitor_number FROM experiment_responses WHERE file_id = '{stored.Name.Replace("'", "''", StringComparison.Ordinal)}'");
+            var expected = await api.ScalarAsync<int>(
+                "SELECT visitor_number FROM experiment_responses " +
+                $"WHERE file_id = '{stored.Name.Replace("'", "''", StringComparison.Ordinal)}'");
             Assert.Equal(expected.ToString(System.Globalization.CultureInfo.InvariantCulture), stored.Metadata["visitorNumber"]);
         }
     }

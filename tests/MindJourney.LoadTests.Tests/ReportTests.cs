@@ -46,14 +46,39 @@ public sealed class ReportTests : IDisposable
             StartedAt = new DateTimeOffset(2025, 1, 2, 3, 4, 5, TimeSpan.Zero),
             FinishedAt = new DateTimeOffset(2025, 1, 2, 3, 4, 26, TimeSpan.Zero),
             DurationSeconds = 20,
-            Totals = new RunTotals { Requests = 200, Ok = 198, Failed = 2, Dropped = 1, Rps = 10, ErrorRate = 3 / 201.0, SessionsCreated = 100, BytesSent = 12345, BytesReceived = 67890 },
+            Totals = new RunTotals
+            {
+                Requests = 200,
+                Ok = 198,
+                Failed = 2,
+                Dropped = 1,
+                Rps = 10,
+                ErrorRate = 3 / 201.0,
+                SessionsCreated = 100,
+                BytesSent = 12345,
+                BytesReceived = 67890
+            },
             AllRequests = L(1),
             Steps =
             [
-                new StepResult { Name = "create_session", Requests = 100, Ok = 100, Rps = 5, StatusCodes = new Dictionary<string, long> { ["201"] = 100 }, Latency = L(1), ServiceTime = model == LoadModel.Open ? L(0.5) : null },
-                new StepResult { Name = "upload", Requests = 100, Ok = 98, Failed = 2, Rps = 5, StatusCodes = new Dictionary<string, long> { ["201"] = 98, ["429"] = 2 }, Latency = L(2) },
+                new StepResult { Name = "create_session", Requests = 100, Ok = 100, Rps = 5,
+                    StatusCodes = new Dictionary<string, long> { ["201"] = 100 }, Latency = L(1),
+                    ServiceTime = model == LoadModel.Open ? L(0.5) : null },
+                new StepResult { Name = "upload", Requests = 100, Ok = 98, Failed = 2, Rps = 5,
+                    StatusCodes = new Dictionary<string, long> { ["201"] = 98, ["429"] = 2 }, Latency = L(2) },
             ],
-            Series = Enumerable.Range(1, 20).Select(i => new SecondSample { ElapsedSeconds = i, Requests = 10, Ok = 10, Rps = 10, P50Ms = i, P99Ms = 3 * i, MaxMs = 4 * i }).ToArray(),
+            Series = Enumerable.Range(1, 20)
+                .Select(i => new SecondSample
+                {
+                    ElapsedSeconds = i,
+                    Requests = 10,
+                    Ok = 10,
+                    Rps = 10,
+                    P50Ms = i,
+                    P99Ms = 3 * i,
+                    MaxMs = 4 * i
+                })
+                .ToArray(),
             Checks =
             [
                 CheckResult.Pass(CheckNames.VisitorNumbersUnique, "100 sessions"),
@@ -107,7 +132,8 @@ public sealed class ReportTests : IDisposable
     {
         var lines = CsvReport.Render(Sample()).ReplaceLineEndings("\n").TrimEnd('\n').Split('\n');
         Assert.Equal(
-            "step,requests,ok,failed,rps,min_ms,mean_ms,max_ms,stddev_ms,p50_ms,p75_ms,p95_ms,p99_ms,p99_9_ms,bytes_sent,bytes_received,status_codes",
+            "step,requests,ok,failed,rps,min_ms,mean_ms,max_ms,stddev_ms,p50_ms,p75_ms,p95_ms,p99_ms,p99_9_ms," +
+            "bytes_sent,bytes_received,status_codes",
             lines[0]);
         Assert.Equal(3, lines.Length);
         Assert.StartsWith("create_session,100,100,0,5,1,5,40,3,5,7.5,9.5,9.9,9.99,", lines[1], StringComparison.Ordinal);

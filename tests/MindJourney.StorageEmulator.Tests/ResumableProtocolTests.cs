@@ -16,7 +16,8 @@ public sealed class ResumableProtocolTests(StorageFixture fixture)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, $"upload/storage/v1/b/{fixture.Bucket}/o?uploadType=resumable")
         {
-            Content = new StringContent(JsonSerializer.Serialize(new { name, metadata = new { k = "v" } }), Encoding.UTF8, "application/json"),
+            Content = new StringContent(JsonSerializer.Serialize(new { name, metadata = new { k = "v" } }),
+                Encoding.UTF8, "application/json"),
         };
         request.Headers.Add("X-Upload-Content-Type", "application/pdf");
         if (length is { } l)
@@ -85,7 +86,8 @@ public sealed class ResumableProtocolTests(StorageFixture fixture)
             Assert.Equal(HttpStatusCode.OK, last.StatusCode);
             using var doc = JsonDocument.Parse(await last.Content.ReadAsStringAsync());
             Assert.Equal(name, doc.RootElement.GetProperty("name").GetString());
-            Assert.Equal(total.ToString(System.Globalization.CultureInfo.InvariantCulture), doc.RootElement.GetProperty("size").GetString());
+            Assert.Equal(total.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                doc.RootElement.GetProperty("size").GetString());
             Assert.Equal("application/pdf", doc.RootElement.GetProperty("contentType").GetString());
             Assert.Equal("v", doc.RootElement.GetProperty("metadata").GetProperty("k").GetString());
         }

@@ -29,7 +29,8 @@ public sealed class ApiHost : WebApplicationFactory<Program>
         {
             StartServer();
             var address = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-            return new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("localhost", "127.0.0.1", StringComparison.Ordinal));
+            return new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)
+                .Replace("localhost", "127.0.0.1", StringComparison.Ordinal));
         }
     }
 

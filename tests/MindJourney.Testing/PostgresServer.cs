@@ -44,7 +44,8 @@ public sealed class PostgresServer : IAsyncLifetime
         Port = PostgresInstallation.FindFreePort();
         // Durability is not under test here; fsync off keeps the suites fast. max_connections covers three hosts' pools.
         var (fileName, arguments) = PostgresInstallation.AsServerUser(Path.Combine(bin, "postgres"),
-            PostgresInstallation.ServerArguments(data, Port, "fsync=off", "synchronous_commit=off", "full_page_writes=off", "max_connections=300"));
+            PostgresInstallation.ServerArguments(data, Port, "fsync=off", "synchronous_commit=off",
+                "full_page_writes=off", "max_connections=300"));
         var start = new ProcessStartInfo(fileName) { RedirectStandardOutput = true, RedirectStandardError = true };
         arguments.ForEach(start.ArgumentList.Add);
         _process = Process.Start(start)!;

@@ -27,8 +27,8 @@ public sealed class TestApi : IAsyncDisposable
 
     /// <summary>Hosts on a fresh database; with <paramref name="storage"/>, pointed at that emulator, with a storage
     /// worker that polls and retries within a second (so tests need not wait for production backoffs).</summary>
-    public static async Task<TestApi> StartAsync(PostgresServer server, int instances = 1, IReadOnlyDictionary<string, string?>? settings = null,
-        TestStorage? storage = null)
+    public static async Task<TestApi> StartAsync(PostgresServer server, int instances = 1,
+        IReadOnlyDictionary<string, string?>? settings = null, TestStorage? storage = null)
     {
         var merged = new Dictionary<string, string?>();
         if (storage is not null)
@@ -76,7 +76,10 @@ public sealed class TestApi : IAsyncDisposable
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(sql, connection);
         var value = await command.ExecuteScalarAsync();
-        return value is DBNull or null ? default! : (T)Convert.ChangeType(value, Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T), System.Globalization.CultureInfo.InvariantCulture);
+        return value is DBNull or null
+            ? default!
+            : (T)Convert.ChangeType(value, Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T),
+                System.Globalization.CultureInfo.InvariantCulture);
     }
 
     public async Task ExecuteAsync(string sql)

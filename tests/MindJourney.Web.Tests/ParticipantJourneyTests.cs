@@ -12,7 +12,8 @@ namespace MindJourney.Web.Tests;
 /// welcome toast, the tracker through four levels, a recorded video answer, and the completion screen, all with
 /// one visitor number.</summary>
 [Collection(BrowserCollection.Name)]
-public sealed class ParticipantJourneyTests(PostgresServer postgres, ChromiumFixture chromium, SharedApiFixture shared, ITestOutputHelper output)
+public sealed class ParticipantJourneyTests(PostgresServer postgres, ChromiumFixture chromium, SharedApiFixture shared,
+    ITestOutputHelper output)
 {
     [Fact]
     public async Task The_whole_journey_by_keyboard_shows_one_visitor_number_from_the_toast_to_the_completion_screen()
@@ -107,7 +108,8 @@ public sealed class ParticipantJourneyTests(PostgresServer postgres, ChromiumFix
         var upload = await page.RunAndWaitForResponseAsync(
             () => page.Keyboard.PressAsync("Enter"),
             r => r.Request.Method == "POST" && r.Url.EndsWith("/api/response", StringComparison.Ordinal)
-                 && r.Request.Headers.TryGetValue("content-type", out var type) && type.StartsWith("multipart/form-data", StringComparison.Ordinal));
+                 && r.Request.Headers.TryGetValue("content-type", out var type)
+                 && type.StartsWith("multipart/form-data", StringComparison.Ordinal));
         if (upload.Status != 201)
         {
             await participant.ScreenshotAsync("07-level-3-upload-failed.png");

@@ -188,7 +188,8 @@ public sealed class SessionStartTests(PostgresServer postgres, ChromiumFixture c
         var stale = Guid.NewGuid().ToString();
         await participant.OpenAsync();
         await participant.Page.EvaluateAsync(
-            "([user, session]) => { localStorage.setItem('mindjourney.userId', user); localStorage.setItem('mindjourney.sessionId', session); }",
+            "([user, session]) => { localStorage.setItem('mindjourney.userId', user); " +
+            "localStorage.setItem('mindjourney.sessionId', session); }",
             new[] { stale, Guid.NewGuid().ToString() });
 
         await participant.Page.ReloadAsync(); // the stored session is unknown: the start screen again

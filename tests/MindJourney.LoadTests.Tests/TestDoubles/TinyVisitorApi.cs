@@ -209,7 +209,8 @@ public sealed class TinyVisitorApi : IAsyncDisposable
                 responseType = json?["responseType"]?.GetValue<string>();
             }
 
-            if (!Guid.TryParse(sessionId, out var sid) || !_sessions.TryGetValue(sid, out var session) || levelId is null || questionId is null || responseType is null)
+            if (!Guid.TryParse(sessionId, out var sid) || !_sessions.TryGetValue(sid, out var session)
+                || levelId is null || questionId is null || responseType is null)
             {
                 return Results.Problem(statusCode: 400, title: "bad response");
             }
@@ -232,7 +233,11 @@ public sealed class TinyVisitorApi : IAsyncDisposable
                     fileId = $"experiment-responses/2025-01-01/session-{sid:D}/{responseType}/1_{name}",
                     fileUrl = $"/api/download/{id:D}",
                     createdAt = DateTimeOffset.UtcNow,
-                    storage = new { status = "stored", objectName = $"experiment-responses/2025-01-01/session-{sid:D}/{responseType}/1_{name}" },
+                    storage = new
+                    {
+                        status = "stored",
+                        objectName = $"experiment-responses/2025-01-01/session-{sid:D}/{responseType}/1_{name}"
+                    },
                 },
                 statusCode: 201);
         });
