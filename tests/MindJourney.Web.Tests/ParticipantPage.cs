@@ -185,7 +185,8 @@ internal sealed partial class ParticipantPage(IPage page)
             const size = parseFloat(style.fontSize);
             const large = size >= 24 || (size >= 18.66 && parseInt(style.fontWeight, 10) >= 700);
             if (ratio < (large ? 3 : 4.5)) {
-              problems.push(`contrast ${ratio.toFixed(2)}:1 for "${text.slice(0, 40)}" (${element.tagName.toLowerCase()}.${element.className})`);
+              const where = `${element.tagName.toLowerCase()}.${element.className}`;
+              problems.push(`contrast ${ratio.toFixed(2)}:1 for "${text.slice(0, 40)}" (${where})`);
             }
           }
           for (const control of document.querySelectorAll('input, textarea, select')) {
@@ -195,7 +196,9 @@ internal sealed partial class ParticipantPage(IPage page)
           }
           for (const button of document.querySelectorAll('button')) {
             if (button.closest('[hidden]')) continue;
-            if (!button.textContent.trim() && !button.getAttribute('aria-label')) problems.push(`no name: ${button.outerHTML.slice(0, 120)}`);
+            if (!button.textContent.trim() && !button.getAttribute('aria-label')) {
+              problems.push(`no name: ${button.outerHTML.slice(0, 120)}`);
+            }
           }
           return problems;
         }
