@@ -7,7 +7,7 @@ namespace MindJourney.Api.Export;
 /// <summary>What an export reads from and records to, bound as one <c>[AsParameters]</c> argument.</summary>
 public sealed class ExportServices(
     BulkDataSource bulk,
-    StorageDeliveries deliveries,
+    DeliveryOutbox deliveries,
     ResponseStorage storage,
     AdminActionLog actions,
     IOptions<StorageOptions> storageOptions,
@@ -15,7 +15,7 @@ public sealed class ExportServices(
 {
     public BulkDataSource Bulk { get; } = bulk;
 
-    public StorageDeliveries Deliveries { get; } = deliveries;
+    public DeliveryOutbox Deliveries { get; } = deliveries;
 
     public ResponseStorage Storage { get; } = storage;
 

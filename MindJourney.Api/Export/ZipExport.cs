@@ -12,7 +12,7 @@ namespace MindJourney.Api.Export;
 /// went by. The CSV's rows are read once; the files they name are noted in a temporary file (not in memory) and
 /// fetched after it, one at a time: from storage, or from the durable copy in the database while still pending.
 /// </summary>
-public sealed partial class ZipExport(BulkDataSource bulk, StorageDeliveries deliveries, ResponseStorage storage, string spoolFolder,
+public sealed partial class ZipExport(BulkDataSource bulk, DeliveryOutbox deliveries, ResponseStorage storage, string spoolFolder,
     ILogger logger)
 {
     public const string CsvPath = "responses.csv";
@@ -127,7 +127,7 @@ public sealed partial class ZipExport(BulkDataSource bulk, StorageDeliveries del
         await using var content = deliveries.OpenContent(file.ResponseId, file.Size);
         try
         {
-            await content.CopyToAsync(destination, StorageDeliveries.ChunkBytes / 4, cancellationToken);
+            await content.CopyToAsync(destination, DeliveryOutbox.ChunkBytes / 4, cancellationToken);
         }
         catch (PendingContentGoneException gone) when (storage.IsConfigured)
         {

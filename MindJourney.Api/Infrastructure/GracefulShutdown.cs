@@ -13,7 +13,7 @@ namespace MindJourney.Api.Infrastructure;
 /// before it kills the process (30 s on Kubernetes and Container Apps).</item>
 /// </list>
 /// Then Kestrel stops accepting connections and waits for the requests in flight; the storage worker hands back
-/// the deliveries it holds (<see cref="Storage.StorageDeliverer"/>); a numbering statement already sent runs to
+/// the deliveries it holds (<see cref="Storage.UploadDeliverer"/>); a numbering statement already sent runs to
 /// its end. Nothing acknowledged is lost and no number is burned.
 /// </summary>
 public static partial class GracefulShutdown

@@ -171,7 +171,7 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
 
                 await using (var bytes = content.OpenRead())
                 {
-                    await StorageDeliveries.WriteContentAsync(connection, responseId, bytes, cancellationToken);
+                    await DeliveryOutbox.WriteContentAsync(connection, responseId, bytes, cancellationToken);
                 }
 
                 if (lease > TimeSpan.Zero)

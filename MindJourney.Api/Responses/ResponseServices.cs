@@ -8,7 +8,7 @@ namespace MindJourney.Api.Responses;
 public sealed class ResponseServices(
     ResponseRecorder recorder,
     ResponseStorage storage,
-    StorageDeliverer deliverer,
+    UploadDeliverer deliverer,
     StorageTelemetry telemetry,
     IOptions<StorageOptions> options)
 {
@@ -16,7 +16,7 @@ public sealed class ResponseServices(
 
     public ResponseStorage Storage { get; } = storage;
 
-    public StorageDeliverer Deliverer { get; } = deliverer;
+    public UploadDeliverer Deliverer { get; } = deliverer;
 
     public StorageTelemetry Telemetry { get; } = telemetry;
 

@@ -116,7 +116,7 @@ public static partial class StorageApi
         {
             try
             {
-                await content.CopyToAsync(body, StorageDeliveries.ChunkBytes / 4, http.RequestAborted);
+                await content.CopyToAsync(body, DeliveryOutbox.ChunkBytes / 4, http.RequestAborted);
             }
             catch (PendingContentGoneException gone) when (storage.IsConfigured)
             {

@@ -16,16 +16,15 @@ public static class StorageServiceExtensions
         builder.Services.AddHostedService<UploadSpoolCleanup>();
         builder.Services.AddUploadsInFlightLimit();
         builder.Services.AddSingleton<ResponseStorage>();
-        builder.Services.AddSingleton<StorageDeliveries>();
-        builder.Services.AddSingleton<StorageDeliverer>();
+        builder.Services.AddSingleton<DeliveryOutbox>();
+        builder.Services.AddSingleton<UploadDeliverer>();
         builder.Services.AddSingleton(services =>
         {
             var telemetry = ActivatorUtilities.CreateInstance<StorageTelemetry>(services);
-            var deliveries = services.GetRequiredService<StorageDeliveries>();
-            telemetry.ObservePending(deliveries.CachedPendingCount);
+            telemetry.ObservePending(services.GetRequiredService<DeliveryOutbox>().CachedPendingCount);
             return telemetry;
         });
-        builder.Services.AddHostedService<StorageDeliveryWorker>();
+        builder.Services.AddHostedService<DeliveryWorker>();
         builder.Services.AddSingleton<StorageHealthCheck>();
         builder.Services.AddHealthChecks().AddCheck<StorageHealthCheck>("storage", HealthStatus.Degraded, ["ready"]);
         return builder;

@@ -37,7 +37,7 @@ public sealed class StorageOutageTests(PostgresServer postgres)
         Assert.Equal(objectName, created.GetProperty("fileId").GetString());
         Assert.Equal(1, await api.ScalarAsync<long>(
             $"SELECT count(*) FROM experiment_responses WHERE id = '{responseId}' AND storage_status = 'pending'"));
-        var deliveries = api.Hosts[0].Services.GetRequiredService<StorageDeliveries>();
+        var deliveries = api.Hosts[0].Services.GetRequiredService<DeliveryOutbox>();
         Assert.Equal(2, await deliveries.CountPendingAsync());
         pendingGauge.RecordObservableInstruments();
         Assert.Equal(2, pendingGauge.LastMeasurement?.Value);
@@ -157,7 +157,7 @@ public sealed class StorageOutageTests(PostgresServer postgres)
         Assert.Equal("image/jpeg", contentType);
         Assert.Equal("an answer"u8.ToArray(),
             (await Uploads.DownloadAsync(api.Client, text.GetProperty("id").GetGuid(), SessionSecretRequests.SecretOf(session))).Bytes);
-        Assert.Equal(2, await api.Hosts[0].Services.GetRequiredService<StorageDeliveries>().CountPendingAsync());
+        Assert.Equal(2, await api.Hosts[0].Services.GetRequiredService<DeliveryOutbox>().CountPendingAsync());
         using var health = await api.Client.GetAsync("/health");
         Assert.Equal(System.Net.HttpStatusCode.OK, health.StatusCode);
         Assert.Equal("Degraded", await health.Content.ReadAsStringAsync());

@@ -9,12 +9,12 @@ namespace MindJourney.Api.Storage;
 /// capped exponential backoff; resumes after a restart because the outbox is in the database. Also keeps stored
 /// objects' <c>visitorNumber</c> metadata in line with their response rows after an admin recovery.
 /// </summary>
-public sealed partial class StorageDeliveryWorker(
+public sealed partial class DeliveryWorker(
     ResponseStorage storage,
-    StorageDeliveries deliveries,
-    StorageDeliverer deliverer,
+    DeliveryOutbox deliveries,
+    UploadDeliverer deliverer,
     IOptions<StorageOptions> options,
-    ILogger<StorageDeliveryWorker> logger) : BackgroundService
+    ILogger<DeliveryWorker> logger) : BackgroundService
 {
     private const int StaleObjectBatch = 50;
 

@@ -6,12 +6,12 @@ namespace MindJourney.Api.Storage;
 
 /// <summary>One delivery attempt, the same for the request that accepted the upload and for the worker: upload
 /// within a deadline, then mark the response stored, or put the delivery back with a backoff.</summary>
-public sealed partial class StorageDeliverer(
+public sealed partial class UploadDeliverer(
     ResponseStorage storage,
-    StorageDeliveries deliveries,
+    DeliveryOutbox deliveries,
     StorageTelemetry telemetry,
     IOptions<StorageOptions> options,
-    ILogger<StorageDeliverer> logger)
+    ILogger<UploadDeliverer> logger)
 {
     /// <summary>After storage failed to answer, requests stop waiting for it this long (they answer pending at once
     /// and leave the upload to the worker), unless a delivery succeeds meanwhile. Keeps an outage from adding the
