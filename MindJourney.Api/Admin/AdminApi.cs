@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -13,7 +14,8 @@ public static class AdminApi
         var api = app.MapGroup("/api/admin")
             .WithTags("Admin")
             .RequireAuthorization(AdminKeyAuthenticationHandler.PolicyName)
-            .AddEndpointFilter(NotStored);
+            .AddEndpointFilter(NotStored)
+            .WithRequestValidation();
 
         api.MapPost("/assign-visitor-numbers", AssignVisitorNumbers)
             .WithName("AssignVisitorNumbers")
@@ -57,14 +59,10 @@ public static class AdminApi
 
     /// <summary>One page of sessions, newest first (the body stays a JSON array); when more follow, a
     /// <c>Link: &lt;…?before={last session id}&gt;; rel="next"</c> header points at the next page.</summary>
-    public static async Task<Results<Ok<List<ParticipantRow>>, ProblemHttpResult>> ListParticipants(
-        int? limit, Guid? before, HttpContext http, ParticipantList participants, CancellationToken cancellationToken)
+    public static async Task<Ok<List<ParticipantRow>>> ListParticipants(
+        [Range(1, ParticipantList.MaxPage, ErrorMessage = "limit must be between {1} and {2}.")] int? limit, Guid? before,
+        HttpContext http, ParticipantList participants, CancellationToken cancellationToken)
     {
-        if (limit is < 1 or > ParticipantList.MaxPage)
-        {
-            return Problems.BadRequest($"limit must be between 1 and {ParticipantList.MaxPage}.");
-        }
-
         var pageSize = limit ?? ParticipantList.DefaultPage;
         var rows = await participants.PageAsync(pageSize + 1, before, cancellationToken);
         if (rows.Count > pageSize)
@@ -76,16 +74,10 @@ public static class AdminApi
         return TypedResults.Ok(rows);
     }
 
-    public static async Task<Results<Ok<IReadOnlyList<AdminActionEntry>>, ProblemHttpResult>> ListActions(
-        int? limit, AdminActionLog actions, CancellationToken cancellationToken)
-    {
-        if (limit is < 1 or > AdminActionLog.MaxListed)
-        {
-            return Problems.BadRequest($"limit must be between 1 and {AdminActionLog.MaxListed}.");
-        }
-
-        return TypedResults.Ok(await actions.ListAsync(limit ?? AdminActionLog.DefaultListed, cancellationToken));
-    }
+    public static async Task<Ok<IReadOnlyList<AdminActionEntry>>> ListActions(
+        [Range(1, AdminActionLog.MaxListed, ErrorMessage = "limit must be between {1} and {2}.")] int? limit, AdminActionLog actions,
+        CancellationToken cancellationToken) =>
+        TypedResults.Ok(await actions.ListAsync(limit ?? AdminActionLog.DefaultListed, cancellationToken));
 
     public static IServiceCollection AddAdminServices(this IServiceCollection services, IConfiguration configuration)
     {

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using MindJourney.Api.Admin;
@@ -17,9 +18,6 @@ public static partial class ExportApi
 {
     public const string Zip = "zip";
 
-    private static readonly string[] Formats = [ExportRowWriter.Csv, ExportRowWriter.Jsonl, Zip];
-    private static readonly string[] Modes = [SessionModes.Live, SessionModes.Pilot, ExportFilter.All];
-
     /// <summary>One export at a time per replica: each holds a connection of the bulk pool while it reads its rows,
     /// and two would leave participants' uploads none.</summary>
     private static readonly SemaphoreSlim Running = new(1, 1);
@@ -29,6 +27,7 @@ public static partial class ExportApi
         app.MapGroup("/api/admin")
             .WithTags("Admin")
             .RequireAuthorization(AdminKeyAuthenticationHandler.PolicyName)
+            .WithRequestValidation()
             .MapGet("/export", Export)
             .WithName("ExportResponses")
             .WithSummary("Every response (and every session without one) as CSV or JSON Lines, or a zip with the files, streamed");
@@ -36,34 +35,24 @@ public static partial class ExportApi
         return app;
     }
 
-    /// <summary>Checks the parameters before anything is sent; then streams. Once the body has started, a failure
-    /// can only cut the connection: the client sees an incomplete download, never a short file that looks whole.</summary>
-    public static Results<PushStreamHttpResult, ProblemHttpResult> Export(string? format, string? from, string? to, string? mode,
+    /// <summary>The group's validation checks each parameter, the handler the range, before anything is sent; then
+    /// streams. Once the body has started, a failure can only cut the connection: the client sees an incomplete
+    /// download, never a short file that looks whole.</summary>
+    public static Results<PushStreamHttpResult, ProblemHttpResult> Export(
+        [AllowedValues(ExportRowWriter.Csv, ExportRowWriter.Jsonl, Zip,
+            ErrorMessage = "format must be one of " + ExportRowWriter.Csv + ", " + ExportRowWriter.Jsonl + ", " + Zip + ".")]
+        string? format,
+        [AllowedValues(SessionModes.Live, SessionModes.Pilot, ExportFilter.All,
+            ErrorMessage = "mode must be one of " + SessionModes.Live + ", " + SessionModes.Pilot + ", " + ExportFilter.All + ".")]
+        string? mode,
+        [VisitorNumber] string? from,
+        [VisitorNumber] string? to,
         HttpContext http, [AsParameters] ExportServices services)
     {
         var (bulk, actions) = (services.Bulk, services.Actions);
         format ??= ExportRowWriter.Csv;
         mode ??= SessionModes.Live;
-        if (!Formats.Contains(format))
-        {
-            return Problems.BadRequest($"format must be one of {string.Join(", ", Formats)}.");
-        }
-
-        if (!Modes.Contains(mode))
-        {
-            return Problems.BadRequest($"mode must be one of {string.Join(", ", Modes)}.");
-        }
-
-        if (VisitorNumber(from, "from", out var first) is { } badFrom)
-        {
-            return badFrom;
-        }
-
-        if (VisitorNumber(to, "to", out var last) is { } badTo)
-        {
-            return badTo;
-        }
-
+        var (first, last) = (VisitorNumberAttribute.Parse(from), VisitorNumberAttribute.Parse(to));
         if (first > last)
         {
             return Problems.BadRequest($"from ({first}) is after to ({last}).");
@@ -142,23 +131,6 @@ public static partial class ExportApi
         }
 
         await writer.FlushAsync(cancellationToken);
-    }
-
-    private static ProblemHttpResult? VisitorNumber(string? text, string name, out int? number)
-    {
-        number = null;
-        if (string.IsNullOrEmpty(text))
-        {
-            return null;
-        }
-
-        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) || parsed < 1)
-        {
-            return Problems.BadRequest($"{name} must be a visitor number (a whole number from 1).");
-        }
-
-        number = parsed;
-        return null;
     }
 
     [LoggerMessage(Level = LogLevel.Information,

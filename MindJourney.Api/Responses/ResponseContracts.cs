@@ -1,14 +1,20 @@
+using System.ComponentModel.DataAnnotations;
 using System.Text.Json;
 using MindJourney.Api.Data;
+using MindJourney.Api.Infrastructure;
 
 namespace MindJourney.Api.Responses;
 
-/// <summary>Body of <c>POST /api/response</c> (JSON form). <c>responseData</c> may be a JSON value, or a string
-/// holding JSON as the original client sends it.</summary>
+/// <summary>Body of <c>POST /api/response</c> (JSON form, or the multipart form's fields), with its rules.
+/// <c>responseData</c> may be a JSON value, or a string holding JSON as the original client sends it: its rules are
+/// checked as it is normalised.</summary>
 public sealed record CreateResponseRequest(
-    Guid? SessionId,
-    string? LevelId,
-    string? QuestionId,
+    [property: RequiredId] Guid? SessionId,
+    [property: RequiredText(ResponsesApi.MaxIdLength), StoredText] string? LevelId,
+    [property: RequiredText(ResponsesApi.MaxIdLength), StoredText] string? QuestionId,
+    [property: AllowedValues(ResponseTypes.Text, ResponseTypes.Voice, ResponseTypes.Video, ResponseTypes.Photo, ResponseTypes.Email,
+        ErrorMessage = "responseType must be one of: " + ResponseTypes.Text + ", " + ResponseTypes.Voice + ", " + ResponseTypes.Video
+            + ", " + ResponseTypes.Photo + ", " + ResponseTypes.Email + ".")]
     string? ResponseType,
     JsonElement? ResponseData);
 
@@ -54,8 +60,4 @@ public static class ResponseTypes
     public const string Video = "video";
     public const string Photo = "photo";
     public const string Email = "email";
-
-    public static readonly IReadOnlyList<string> All = [Text, Voice, Video, Photo, Email];
-
-    public static bool IsKnown(string? value) => value is not null && All.Contains(value);
 }

@@ -86,9 +86,9 @@ public static class ResponsesApi
     {
         var (recorder, storage, deliverer, telemetry) = (services.Recorder, services.Storage, services.Deliverer, services.Telemetry);
         var options = services.Options.Value;
-        if (Validate(request) is { } problem)
+        if (RequestValidation.Problem(request) is { } problem)
         {
-            return problem;
+            return Problems.BadRequest(problem);
         }
 
         if (NormaliseResponseData(request.ResponseData, out var responseData) is { } refusedData)
@@ -229,36 +229,6 @@ public static class ResponsesApi
 
     private static Created<ResponseDetails> Created(ResponseDetails created) =>
         TypedResults.Created($"/api/session/{created.SessionId}/responses", created);
-
-    internal static ProblemHttpResult? Validate(CreateResponseRequest request)
-    {
-        if (request.SessionId is null || request.SessionId == Guid.Empty)
-        {
-            return Problems.BadRequest("sessionId is required.");
-        }
-
-        if (string.IsNullOrWhiteSpace(request.LevelId) || request.LevelId.Length > MaxIdLength)
-        {
-            return Problems.BadRequest($"levelId is required, at most {MaxIdLength} characters.");
-        }
-
-        if (string.IsNullOrWhiteSpace(request.QuestionId) || request.QuestionId.Length > MaxIdLength)
-        {
-            return Problems.BadRequest($"questionId is required, at most {MaxIdLength} characters.");
-        }
-
-        if ((StoredInput.TextProblem(request.LevelId, "levelId") ?? StoredInput.TextProblem(request.QuestionId, "questionId")) is { } text)
-        {
-            return Problems.BadRequest(text);
-        }
-
-        if (!ResponseTypes.IsKnown(request.ResponseType))
-        {
-            return Problems.BadRequest($"responseType must be one of: {string.Join(", ", ResponseTypes.All)}.");
-        }
-
-        return null;
-    }
 
     /// <summary>The original client sends <c>responseData</c> as a string holding JSON; store the JSON it holds,
     /// or the plain string as a JSON string when it holds none. Null when it can be stored, else why not: the

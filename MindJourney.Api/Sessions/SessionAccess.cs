@@ -21,11 +21,19 @@ public static class SessionAccess
 
     /// <summary>Routes whose <c>{id}</c> is a session id.</summary>
     public static TBuilder RequireSessionSecret<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
-        builder.AddEndpointFilter(new Filter("id", SessionHashesSql, "session"));
+        builder.CheckedFirst(new Filter("id", SessionHashesSql, "session"));
 
     /// <summary>Routes whose <c>{responseId}</c> is a response id: the secret of the response's session.</summary>
     public static TBuilder RequireResponseSessionSecret<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
-        builder.AddEndpointFilter(new Filter("responseId", ResponseHashesSql, "response"));
+        builder.CheckedFirst(new Filter("responseId", ResponseHashesSql, "response"));
+
+    /// <summary>Access comes before every other filter, also those of an enclosing group (request validation): without
+    /// the secret the answer is 401 or 404 whatever the request holds.</summary>
+    private static TBuilder CheckedFirst<TBuilder>(this TBuilder builder, Filter filter) where TBuilder : IEndpointConventionBuilder
+    {
+        builder.Add(endpoint => endpoint.FilterFactories.Insert(0, (_, next) => invocation => filter.InvokeAsync(invocation, next)));
+        return builder;
+    }
 
     private sealed class Filter(string routeValue, string hashesSql, string what) : IEndpointFilter
     {

@@ -1,28 +1,35 @@
+using System.ComponentModel.DataAnnotations;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using MindJourney.Api.Data;
+using MindJourney.Api.Infrastructure;
 
 namespace MindJourney.Api.Sessions;
 
-/// <summary>Body of <c>POST /api/session</c>. Unknown fields are ignored, as the original platform did.</summary>
+/// <summary>Body of <c>POST /api/session</c>, with its rules. Unknown fields are ignored, as the original platform did.</summary>
 public sealed record CreateSessionRequest(
-    Guid? ExperimentId,
+    [property: RequiredId] Guid? ExperimentId,
     Guid? UserId,
-    int? CurrentLevel,
+    [property: Range(1, int.MaxValue, ErrorMessage = "currentLevel must be 1 or more.")] int? CurrentLevel,
+    [property: AllowedValues(null, SessionModes.Live, SessionModes.Pilot,
+        ErrorMessage = "mode must be '" + SessionModes.Live + "' (the default) or '" + SessionModes.Pilot + "'.")]
+    string? Mode,
+    [property: StringLength(SessionsApi.MaxBranchingPathLength, ErrorMessage = "branchingPath is longer than {1} characters."), StoredText]
     string? BranchingPath,
-    JsonElement? SessionData,
-    string? Mode);
+    [property: StoredJson] JsonElement? SessionData);
 
-/// <summary>Body of <c>PATCH /api/session/{id}</c>. The identity fields are read only so that an attempt to
-/// change them is refused rather than silently ignored.</summary>
+/// <summary>Body of <c>PATCH /api/session/{id}</c>, with its rules. The identity fields are read only so that an
+/// attempt to change them is refused rather than silently ignored. The level's upper bound is the experiment's.</summary>
 public sealed record UpdateSessionRequest(
+    [property: Unchangeable] JsonElement VisitorNumber,
+    [property: Unchangeable] JsonElement UserId,
+    [property: Unchangeable] JsonElement Id,
+    [property: Unchangeable] JsonElement ExperimentId,
     int? CurrentLevel,
     bool? IsCompleted,
+    [property: StringLength(SessionsApi.MaxBranchingPathLength, ErrorMessage = "branchingPath is longer than {1} characters."), StoredText]
     string? BranchingPath,
-    JsonElement? SessionData,
-    JsonElement VisitorNumber,
-    JsonElement UserId,
-    JsonElement Id,
-    JsonElement ExperimentId);
+    [property: StoredJson] JsonElement? SessionData);
 
 public sealed record SessionResponse(
     Guid Id,

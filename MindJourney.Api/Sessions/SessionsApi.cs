@@ -1,4 +1,4 @@
-using System.Text.Json;
+using System.ComponentModel.DataAnnotations;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
@@ -12,14 +12,14 @@ namespace MindJourney.Api.Sessions;
 public static class SessionsApi
 {
     public const string IdempotencyKeyHeader = "Idempotency-Key";
-    private const int MaxIdempotencyKeyLength = 200;
-    private const int MaxBranchingPathLength = 2000;
+    public const int MaxBranchingPathLength = 2000;
 
     public static IEndpointRouteBuilder MapSessionsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/session")
             .WithTags("Sessions")
-            .WithMetadata(new RequestSizeLimitAttribute(RequestLimits.JsonBodyBytes));
+            .WithMetadata(new RequestSizeLimitAttribute(RequestLimits.JsonBodyBytes))
+            .WithRequestValidation();
 
         api.MapPost("/", CreateSession)
             .WithName("CreateSession")
@@ -38,40 +38,12 @@ public static class SessionsApi
 
     public static async Task<Results<Created<SessionResponse>, ProblemHttpResult>> CreateSession(
         CreateSessionRequest request,
-        [FromHeader(Name = IdempotencyKeyHeader)] string? idempotencyKey,
+        [FromHeader(Name = IdempotencyKeyHeader), IdempotencyKey] string? idempotencyKey,
         VisitorNumberAssigner assigner,
         HttpContext http,
         CancellationToken cancellationToken)
     {
-        if (request.ExperimentId is not { } experimentId || experimentId == Guid.Empty)
-        {
-            return Problems.BadRequest("experimentId is required.");
-        }
-
-        if (request.CurrentLevel is < 1)
-        {
-            return Problems.BadRequest("currentLevel must be 1 or more.");
-        }
-
-        if (request.Mode is not (null or SessionModes.Live or SessionModes.Pilot))
-        {
-            return Problems.BadRequest($"mode must be '{SessionModes.Live}' (the default) or '{SessionModes.Pilot}'.");
-        }
-
-        if (StoredFieldsProblem(request.BranchingPath, request.SessionData) is { } stored)
-        {
-            return stored;
-        }
-
-        // Several values arrive as one comma-joined line: which one is the key cannot be told, so neither is.
-        if (idempotencyKey is not null && (idempotencyKey.Length is 0 or > MaxIdempotencyKeyLength || idempotencyKey.Any(char.IsControl)
-            || idempotencyKey.Contains(',', StringComparison.Ordinal)))
-        {
-            return Problems.BadRequest(
-                $"Send one {IdempotencyKeyHeader} header of 1 to {MaxIdempotencyKeyLength} printable characters, without commas.");
-        }
-
-        var result = await assigner.StartSessionAsync(experimentId, request.UserId, request.CurrentLevel ?? 1,
+        var result = await assigner.StartSessionAsync(request.ExperimentId!.Value, request.UserId, request.CurrentLevel ?? 1,
             request.BranchingPath, request.SessionData, idempotencyKey, request.Mode ?? SessionModes.Live, cancellationToken);
 
         if (result.Session is not { } session)
@@ -109,24 +81,6 @@ public static class SessionsApi
     public static async Task<Results<Ok<SessionResponse>, ProblemHttpResult>> UpdateSession(
         Guid id, UpdateSessionRequest request, MindJourneyDbContext db, CancellationToken cancellationToken)
     {
-        var identity = new[]
-        {
-            ("visitorNumber", request.VisitorNumber), ("userId", request.UserId), ("id", request.Id),
-            ("experimentId", request.ExperimentId),
-        };
-        foreach (var (name, value) in identity)
-        {
-            if (value.ValueKind != JsonValueKind.Undefined)
-            {
-                return Problems.BadRequest($"{name} cannot be changed.");
-            }
-        }
-
-        if (StoredFieldsProblem(request.BranchingPath, request.SessionData) is { } stored)
-        {
-            return stored;
-        }
-
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var session = await db.ExperimentSessions.Include(s => s.Experiment).FirstOrDefaultAsync(s => s.Id == id, cancellationToken);
         if (session is null)
@@ -175,13 +129,9 @@ public static class SessionsApi
     /// <summary>One page of a session's responses, oldest first (the body stays a JSON array); when more follow,
     /// a <c>Link: &lt;…?after={last id}&gt;; rel="next"</c> header points at the next page.</summary>
     public static async Task<Results<Ok<List<ResponseDetails>>, ProblemHttpResult>> ListResponses(
-        Guid id, int? limit, Guid? after, HttpContext http, MindJourneyDbContext db, CancellationToken cancellationToken)
+        Guid id, [Range(1, MaxResponsesPage, ErrorMessage = "limit must be between {1} and {2}.")] int? limit, Guid? after,
+        HttpContext http, MindJourneyDbContext db, CancellationToken cancellationToken)
     {
-        if (limit is < 1 or > MaxResponsesPage)
-        {
-            return Problems.BadRequest($"limit must be between 1 and {MaxResponsesPage}.");
-        }
-
         if (!await db.ExperimentSessions.AnyAsync(s => s.Id == id, cancellationToken))
         {
             return Problems.NotFound($"No session with id '{id}'.");
@@ -211,20 +161,6 @@ public static class SessionsApi
         }
 
         return TypedResults.Ok(responses.ConvertAll(ResponseDetails.From));
-    }
-
-    /// <summary>The fields a session stores as the client sent them: refused here, before the database (where
-    /// PostgreSQL's refusal would look like a numbering failure).</summary>
-    private static ProblemHttpResult? StoredFieldsProblem(string? branchingPath, JsonElement? sessionData)
-    {
-        if (branchingPath is { Length: > MaxBranchingPathLength })
-        {
-            return Problems.BadRequest($"branchingPath is longer than {MaxBranchingPathLength} characters.");
-        }
-
-        var problem = StoredInput.TextProblem(branchingPath, "branchingPath")
-            ?? (sessionData is { } data ? StoredInput.JsonProblem(data, "sessionData") : null);
-        return problem is null ? null : Problems.BadRequest(problem);
     }
 
     private static SessionResponse ToResponse(ExperimentSession s, int totalLevels) => new(
