@@ -44,6 +44,8 @@ public static class ApplicationServiceExtensions
             .UseSnakeCaseNamingConvention());
 
         builder.Services.AddSingleton<VisitorNumberingTelemetry>();
+        builder.Services.Configure<NumberingOptions>(builder.Configuration.GetSection(NumberingOptions.SectionName));
+        builder.Services.AddSingleton<NumberingBatcher>();
         builder.Services.AddSingleton<VisitorNumberAssigner>();
         builder.Services.Configure<IdempotencyOptions>(builder.Configuration.GetSection(IdempotencyOptions.SectionName));
         builder.Services.AddHostedService<IdempotencyKeyExpiry>();

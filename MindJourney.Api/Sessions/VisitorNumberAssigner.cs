@@ -30,14 +30,21 @@ public readonly record struct StartSessionResult(SessionResponse? Session, bool 
 /// <summary>
 /// THE place where a visitor number is assigned. Starting a session writes the user's number, the user row and
 /// the session row with its condition in one database round trip (<see cref="VisitorNumberSql"/>); a pilot draws
-/// from the pilot sequence, never the live one. When numbering fails the session
+/// from the pilot sequence, never the live one. New visitors that arrive together are numbered together, by one
+/// statement (<see cref="NumberingBatcher"/>); a returning user, and whatever that statement does not number, goes
+/// through the single statement. When numbering fails the session
 /// is still created, without a number, so the participant can play (the admin recovery numbers it later).
 /// </summary>
 public sealed partial class VisitorNumberAssigner(
     NpgsqlDataSource dataSource,
+    NumberingBatcher batcher,
     VisitorNumberingTelemetry telemetry,
     ILogger<VisitorNumberAssigner> logger)
 {
+    /// <summary>The columns of a numbering statement's row that <see cref="ReadRow"/> reads (a batch adds the
+    /// request's position after them).</summary>
+    internal const int RowColumns = 16;
+
     public async Task<StartSessionResult> StartSessionAsync(
         Guid experimentId, Guid? userId, int currentLevel, string? branchingPath, JsonElement? sessionData,
         string? idempotencyKey, string mode, CancellationToken cancellationToken)
@@ -54,6 +61,62 @@ public sealed partial class VisitorNumberAssigner(
         var args = new StatementArguments(experimentId, currentLevel, userId ?? Guid.CreateVersion7(), sessionId,
             branchingPath, sessionDataJson, idempotencyKey, fingerprint, secret.Hash, mode);
 
+        // The common case, a new visitor, is numbered with those arriving beside it; what that statement leaves
+        // (a replay, a least-filled experiment, a request to refuse, a batch PostgreSQL refused) comes back empty.
+        var row = userId is null ? await batcher.NumberAsync(args, cancellationToken) : null;
+        var outcome = VisitorNumberingTelemetry.OutcomeAssigned;
+        if (row is null)
+        {
+            var single = await StartOneAsync(args, userId, activity, cancellationToken);
+            if (single.Failed is { } failed)
+            {
+                return failed;
+            }
+
+            (row, outcome) = (single.Row, single.Outcome);
+        }
+
+        var created = row!.Value;
+        if (!created.SameRequest)
+        {
+            // Nothing of the first request's session (its user, its number) may reach a different request.
+            return StartSessionResult.Failed(StartSessionError.IdempotencyKeyReused,
+                "This Idempotency-Key was already used for a different request (another user, experiment or body). "
+                + "Send a new key for a new request.");
+        }
+
+        var session = created.Session;
+        activity?.SetTag(VisitorNumberingTelemetry.VisitorNumberTag, session.VisitorNumber);
+        activity?.SetTag(VisitorNumberingTelemetry.OutcomeTag, outcome);
+        activity?.SetTag(VisitorNumberingTelemetry.ModeTag, session.Mode);
+        activity?.SetTag(VisitorNumberingTelemetry.ConditionTag, session.Condition);
+        if (created.Replayed)
+        {
+            // The first request already counted this assignment.
+            return new StartSessionResult(session, true, StartSessionError.None, null) { Secret = secret.Value };
+        }
+
+        var outcomeTag = new KeyValuePair<string, object?>(VisitorNumberingTelemetry.OutcomeTag, outcome);
+        var tags = new TagList { outcomeTag, { VisitorNumberingTelemetry.ModeTag, session.Mode } };
+        if (session.Condition is not null)
+        {
+            tags.Add(VisitorNumberingTelemetry.ConditionTag, session.Condition);
+        }
+
+        telemetry.Assignments.Add(1, tags);
+        telemetry.AssignDuration.Record(Stopwatch.GetElapsedTime(startedAt).TotalSeconds, outcomeTag);
+        if (session.VisitorNumber is { } number)
+        {
+            LogAssigned(logger, number, session.Id);
+        }
+
+        return new StartSessionResult(session, false, StartSessionError.None, null) { Secret = secret.Value };
+    }
+
+    /// <summary>One request through the single statement: a returning user, or what a batch did not number.</summary>
+    private async Task<(Row? Row, string Outcome, StartSessionResult? Failed)> StartOneAsync(StatementArguments args, Guid? userId,
+        Activity? activity, CancellationToken cancellationToken)
+    {
         // A database that cannot be reached (or has no connection to spare) numbered nothing and saved nothing:
         // that surfaces as 503 and the client retries, with its Idempotency-Key. Only a numbering statement that
         // PostgreSQL ran and refused for good (not a transient fault such as a cut connection) leads to the fallback.
@@ -90,45 +153,13 @@ public sealed partial class VisitorNumberAssigner(
             }
         }
 
-        if (row is not { } created)
+        if (row is null)
         {
-            return await DiagnoseAsync(connection, experimentId, userId, currentLevel, mode, cancellationToken);
+            return (null, outcome, await DiagnoseAsync(connection, args.ExperimentId, userId, args.CurrentLevel, args.Mode,
+                cancellationToken));
         }
 
-        if (!created.SameRequest)
-        {
-            // Nothing of the first request's session (its user, its number) may reach a different request.
-            return StartSessionResult.Failed(StartSessionError.IdempotencyKeyReused,
-                "This Idempotency-Key was already used for a different request (another user, experiment or body). "
-                + "Send a new key for a new request.");
-        }
-
-        var session = created.Session;
-        activity?.SetTag(VisitorNumberingTelemetry.VisitorNumberTag, session.VisitorNumber);
-        activity?.SetTag(VisitorNumberingTelemetry.OutcomeTag, outcome);
-        activity?.SetTag(VisitorNumberingTelemetry.ModeTag, session.Mode);
-        activity?.SetTag(VisitorNumberingTelemetry.ConditionTag, session.Condition);
-        if (created.Replayed)
-        {
-            // The first request already counted this assignment.
-            return new StartSessionResult(session, true, StartSessionError.None, null) { Secret = secret.Value };
-        }
-
-        var outcomeTag = new KeyValuePair<string, object?>(VisitorNumberingTelemetry.OutcomeTag, outcome);
-        var tags = new TagList { outcomeTag, { VisitorNumberingTelemetry.ModeTag, session.Mode } };
-        if (session.Condition is not null)
-        {
-            tags.Add(VisitorNumberingTelemetry.ConditionTag, session.Condition);
-        }
-
-        telemetry.Assignments.Add(1, tags);
-        telemetry.AssignDuration.Record(Stopwatch.GetElapsedTime(startedAt).TotalSeconds, outcomeTag);
-        if (session.VisitorNumber is { } number)
-        {
-            LogAssigned(logger, number, session.Id);
-        }
-
-        return new StartSessionResult(session, false, StartSessionError.None, null) { Secret = secret.Value };
+        return (row, outcome, null);
     }
 
     private async Task<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken)
@@ -178,11 +209,12 @@ public sealed partial class VisitorNumberAssigner(
             await reader.NextResultAsync();
         }
 
-        if (!await reader.ReadAsync())
-        {
-            return null;
-        }
+        return await reader.ReadAsync() ? ReadRow(reader) : null;
+    }
 
+    /// <summary>The session a numbering statement created or replayed, from its row's first <see cref="RowColumns"/>.</summary>
+    internal static Row ReadRow(NpgsqlDataReader reader)
+    {
         var totalLevels = reader.GetInt32(9);
         var currentLevel = reader.GetInt32(4);
         var isCompleted = reader.GetBoolean(6);
@@ -240,13 +272,14 @@ public sealed partial class VisitorNumberAssigner(
             + $"or start a new participant for mode '{mode}'.");
     }
 
-    private readonly record struct StatementArguments(
+    internal readonly record struct StatementArguments(
         Guid ExperimentId, int CurrentLevel, Guid UserId, Guid SessionId, string? BranchingPath, string? SessionData,
         string? IdempotencyKey, byte[]? Fingerprint, byte[] SecretHash, string Mode);
 
-    private readonly record struct Row(SessionResponse Session, bool NewlyAssigned, bool Replayed, bool SameRequest);
+    internal readonly record struct Row(SessionResponse Session, bool NewlyAssigned, bool Replayed, bool SameRequest);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "✅ Assigned visitor number {VisitorNumber} to session {SessionId}")]
+    // Per request, so Debug: the counters and spans carry the same facts at any load.
+    [LoggerMessage(Level = LogLevel.Debug, Message = "✅ Assigned visitor number {VisitorNumber} to session {SessionId}")]
     private static partial void LogAssigned(ILogger logger, int visitorNumber, Guid sessionId);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "❌ Error creating session with visitor number: {Detail}")]

@@ -83,9 +83,9 @@ internal static class VisitorNumberSql
         """;
 
     // A pilot draws from its own sequence, so it never moves the live one. CASE evaluates only the branch taken.
-    private const string NextNumber =
-        $"CASE WHEN $10 = 'pilot' THEN nextval('{MindJourneyDbContext.PilotNumberSequence}') "
-        + $"ELSE nextval('{MindJourneyDbContext.VisitorNumberSequence}') END";
+    private const string NextPilotNumber = $"nextval('{MindJourneyDbContext.PilotNumberSequence}')";
+    private const string NextLiveNumber = $"nextval('{MindJourneyDbContext.VisitorNumberSequence}')";
+    private const string NextNumber = $"CASE WHEN $10 = 'pilot' THEN {NextPilotNumber} ELSE {NextLiveNumber} END";
 
     /// <summary>A new (anonymous) visitor: the user row takes the next number of its mode, the session copies it.</summary>
     public const string NewVisitor = Prefix + $$"""
@@ -128,6 +128,65 @@ internal static class VisitorNumberSql
             FROM users u WHERE u.id = $3 AND u.mode = $10 AND EXISTS (SELECT 1 FROM experiment)
         ),
         """ + EarlierCondition + Suffix;
+
+    /// <summary>
+    /// Many new visitors in ONE statement (one round trip, one commit), for <see cref="NumberingBatcher"/>: the
+    /// same parameters as the single statement, each an array with one element per request, in arrival order.
+    /// Only the cheap, common case is numbered here. A request for an unknown or inactive experiment, a level out
+    /// of range, a least-filled experiment (its starts decide on shared counts, one after another) or with an
+    /// Idempotency-Key already stored (a replay, a reused key) gets no row, consumes nothing and goes on through
+    /// the single statement, which answers it. Each row ends with the request's position (1-based).
+    /// </summary>
+    public const string NewVisitors = $$"""
+        WITH request AS (
+            SELECT * FROM unnest($1::uuid[], $2::int[], $3::uuid[], $4::uuid[], $5::text[], $6::jsonb[], $7::text[],
+                                 $8::bytea[], $9::bytea[], $10::text[])
+                WITH ORDINALITY AS r(experiment_id, current_level, user_id, session_id, branching_path, session_data,
+                                     idempotency_key, idempotency_fingerprint, secret_hash, mode, position)
+        ),
+        eligible AS (
+            SELECT r.*, e.total_levels FROM request r JOIN experiments e ON e.id = r.experiment_id
+            WHERE e.is_active AND r.current_level BETWEEN 1 AND e.total_levels
+              AND e.condition_scheme <> '{{ConditionSchemes.LeastFilled}}'
+              AND NOT EXISTS (SELECT 1 FROM experiment_sessions s WHERE s.idempotency_key = r.idempotency_key)
+        ),
+        numbered AS (
+            SELECT r.*, CASE WHEN r.mode = 'pilot' THEN {{NextPilotNumber}} ELSE {{NextLiveNumber}} END AS visitor_number
+            FROM eligible r ORDER BY r.position
+        ),
+        visitor AS (
+            INSERT INTO users (id, is_anonymous, mode, visitor_number, created_at, updated_at)
+            SELECT n.user_id, TRUE, n.mode, n.visitor_number, now(), now() FROM numbered n
+        ),
+        """ + NoEarlierCondition + $$"""
+        assigned AS (
+            SELECT v.*, {{ConditionSql.Columns}}
+            FROM numbered v JOIN experiments e ON e.id = v.experiment_id LEFT JOIN earlier ON TRUE
+        ),
+        created AS (
+            INSERT INTO experiment_sessions (id, user_id, experiment_id, visitor_number, mode, condition, condition_order,
+                                             current_level, branching_path, is_completed, session_data, idempotency_key,
+                                             idempotency_fingerprint, secret_hashes, created_at, updated_at)
+            SELECT a.session_id, a.user_id, a.experiment_id, a.visitor_number, a.mode, a.condition, a.condition_order,
+                   a.current_level, a.branching_path, FALSE, a.session_data, a.idempotency_key, a.idempotency_fingerprint,
+                   ARRAY[a.secret_hash], now(), now()
+            FROM assigned a
+            RETURNING id, user_id, experiment_id, visitor_number, current_level, branching_path, is_completed,
+                      created_at, updated_at, mode, condition, condition_order
+        )
+        SELECT c.id, c.user_id, c.experiment_id, c.visitor_number, c.current_level, c.branching_path, c.is_completed,
+               c.created_at, c.updated_at, a.total_levels, TRUE AS newly_assigned, FALSE AS replayed, TRUE AS same_request,
+               c.mode, c.condition, c.condition_order, a.position
+        FROM created c JOIN assigned a ON a.session_id = c.id
+        """;
+
+    /// <summary>The Idempotency-Key locks of a batch (<see cref="NewVisitors"/>), sent before it in the same round
+    /// trip: taken in one fixed order (by hash), so two replicas' batches never wait on each other in a cycle.
+    /// $1 is the batch's keys (text[]).</summary>
+    public const string LockKeys = """
+        SELECT pg_advisory_xact_lock(k.hash)
+        FROM (SELECT DISTINCT hashtextextended(key, 0) AS hash FROM unnest($1::text[]) AS key ORDER BY 1) k
+        """;
 
     /// <summary>Runs first in the same batch (one round trip, one implicit transaction) when the request carries
     /// an Idempotency-Key: two requests with the same key queue here instead of both numbering a visitor.</summary>

@@ -44,6 +44,9 @@ public sealed class VisitorNumberingTelemetry
             {
                 HistogramBucketBoundaries = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
             });
+        BatchSize = _meter.CreateHistogram<int>("mindjourney.visitor_number.batch.size", "{session}",
+            "New visitors numbered together by one statement (one round trip, one commit).",
+            advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64, 128] });
         Recovered = _meter.CreateCounter<long>("mindjourney.visitor_number.recovered", "{session}",
             "Sessions numbered after the fact by the admin recovery.");
         RateLimited = _meter.CreateCounter<long>("mindjourney.visitor_number.rate_limited", "{request}",
@@ -53,6 +56,7 @@ public sealed class VisitorNumberingTelemetry
     public Counter<long> Assignments { get; }
     public Counter<long> Fallbacks { get; }
     public Histogram<double> AssignDuration { get; }
+    public Histogram<int> BatchSize { get; }
     public Counter<long> Recovered { get; }
     public Counter<long> RateLimited { get; }
 

@@ -421,9 +421,6 @@ namespace MindJourney.Api.Data.Migrations
                     b.HasKey("Id")
                         .HasName("pk_experiment_sessions");
 
-                    b.HasIndex("ExperimentId")
-                        .HasDatabaseName("ix_experiment_sessions_experiment_id");
-
                     b.HasIndex("IdempotencyKey")
                         .IsUnique()
                         .HasDatabaseName("ix_experiment_sessions_idempotency_key");
