@@ -44,6 +44,8 @@ public static class ApplicationServiceExtensions
             .UseSnakeCaseNamingConvention());
 
         builder.Services.AddSingleton<VisitorNumberingTelemetry>();
+        // A fallback is what a developer looks for in the traces: kept whatever share of traces is exported.
+        builder.Services.KeepTracesTagged(VisitorNumberingTelemetry.OutcomeTag, VisitorNumberingTelemetry.OutcomeFallback);
         builder.Services.AddSingleton<VisitorNumberAssigner>();
         builder.Services.Configure<IdempotencyOptions>(builder.Configuration.GetSection(IdempotencyOptions.SectionName));
         builder.Services.AddHostedService<IdempotencyKeyExpiry>();
