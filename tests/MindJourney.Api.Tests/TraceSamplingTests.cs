@@ -12,7 +12,7 @@ namespace MindJourney.Api.Tests;
 
 /// <summary>What reaches a real exporter (OpenTelemetry's in-memory one, behind the API's own sampler and processors):
 /// the share of traces the setting asks for, and every fallback and error trace whatever the share.</summary>
-[Collection(PostgresCollection.Name)]
+[Collection(TraceSamplingCollection.Name)]
 public sealed class TraceSamplingTests(PostgresServer postgres)
 {
     private const string PlayPath = "/api/session";
@@ -91,4 +91,12 @@ public sealed class TraceSamplingTests(PostgresServer postgres)
             await open.ExecuteNonQueryAsync();
         }
     }
+}
+
+/// <summary>Alone, after every other collection: whether a span is recorded is decided by every tracer provider in the
+/// process at once, so another API host alive meanwhile (with its own share) would record what this one leaves out.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class TraceSamplingCollection : ICollectionFixture<PostgresServer>
+{
+    public const string Name = "trace sampling";
 }
