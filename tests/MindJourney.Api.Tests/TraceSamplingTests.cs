@@ -41,7 +41,8 @@ public sealed class TraceSamplingTests(PostgresServer postgres)
         var plays = exported.Where(IsPlay).ToList();
         Assert.Equal(2, plays.Count);
         Assert.Contains(plays, play => play.TraceId == assign.TraceId); // the request's own span, kept with it
-        Assert.Contains(plays, play => play.Status == ActivityStatusCode.Error && Equals(play.GetTagItem("http.response.status_code"), 503));
+        Assert.Contains(plays, play =>
+            play.Status == ActivityStatusCode.Error && Equals(play.GetTagItem("http.response.status_code"), 503));
 
         exported.Clear();
         await using (var api = await StartAsync("1", exported))
