@@ -4,7 +4,8 @@
 # with {"experimentId":…} and a unique Idempotency-Key each, as the page sends. Prints both rates and their ratio.
 # Both get a 5 s warm-up first (JIT, pools). Everything it starts it stops, by PID.
 #   usage: benchmarks/harness-vs-wrk.sh [connections] [seconds]
-#   TRACE=file.nettrace: also records where the harness's CPU goes during its run (dotnet-trace, sampled thread time).
+#   TRACE=file.nettrace: also records where the harness's CPU goes during its run (dotnet-trace, sampled thread time;
+#   dotnet tool install -g dotnet-trace; read it with benchmarks/lib/thread-time-summary.py).
 #   CPU per session is each generator's own, measured from /proc over the run's middle (its start and end left out).
 set -euo pipefail
 cd "$(dirname "$0")/.."
