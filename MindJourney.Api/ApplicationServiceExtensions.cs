@@ -46,6 +46,8 @@ public static class ApplicationServiceExtensions
         builder.Services.AddSingleton<VisitorNumberingTelemetry>();
         builder.Services.Configure<NumberingOptions>(builder.Configuration.GetSection(NumberingOptions.SectionName));
         builder.Services.AddSingleton<NumberingBatcher>();
+        // A fallback is what a developer looks for in the traces: kept whatever share of traces is exported.
+        builder.Services.KeepTracesTagged(VisitorNumberingTelemetry.OutcomeTag, VisitorNumberingTelemetry.OutcomeFallback);
         builder.Services.AddSingleton<VisitorNumberAssigner>();
         builder.Services.Configure<IdempotencyOptions>(builder.Configuration.GetSection(IdempotencyOptions.SectionName));
         builder.Services.AddHostedService<IdempotencyKeyExpiry>();

@@ -56,6 +56,10 @@ public static class Extensions
             })
             .WithTracing(tracing =>
             {
+                // Under load every trace would cost the dashboard more than the request: a share is exported
+                // (TraceSampling), and every error and fallback trace. The keeper runs before any exporter.
+                tracing.SetSampler(new RatioSampler(TraceSampling.Ratio(builder.Configuration)))
+                    .AddProcessor(services => new KeepNotableTraces(services.GetServices<KeptTraceTag>()));
                 tracing.AddSource(builder.Environment.ApplicationName)
                     .AddSource(MindJourneyTelemetryPrefix)
                     .AddSource("Npgsql")

@@ -79,7 +79,7 @@ internal sealed partial class ObjectStore
         }
 
         replaced?.Blob.Delete();
-        _log.LogInformation(
+        _log.LogDebug(
             "Stored gs://{Bucket}/{Name} generation={Generation} size={Size} contentType={ContentType} via {Via}{Replaced}",
             created.Bucket, created.Name, created.Generation, created.Size, created.ContentType, via,
             replaced is null ? "" : $" (replaced generation {replaced.Generation})");
@@ -141,7 +141,7 @@ internal sealed partial class ObjectStore
             _buckets[bucket].Objects[name] = updated;
         }
 
-        _log.LogInformation("{Verb} gs://{Bucket}/{Name} generation={Generation} metageneration={Metageneration}",
+        _log.LogDebug("{Verb} gs://{Bucket}/{Name} generation={Generation} metageneration={Metageneration}",
             verb, bucket, name, updated.Generation, updated.Metageneration);
         return updated;
     }
@@ -161,7 +161,7 @@ internal sealed partial class ObjectStore
         }
 
         current.Blob.Delete();
-        _log.LogInformation("Deleted gs://{Bucket}/{Name} generation={Generation}", bucket, name, current.Generation);
+        _log.LogDebug("Deleted gs://{Bucket}/{Name} generation={Generation}", bucket, name, current.Generation);
     }
 
     private StoredObject Find(string bucket, string name, long? generation)

@@ -71,7 +71,7 @@ internal sealed class ResumableUploads(ObjectStore store, ILogger<ResumableUploa
         }
 
         session.Staging?.Dispose();
-        log.LogInformation(
+        log.LogDebug(
             "Cancelled resumable upload {UploadId} for gs://{Bucket}/{Name}", uploadId, session.Draft.Bucket, session.Draft.Name);
         return Results.StatusCode(499); // what GCS answers to a cancelled session
     }

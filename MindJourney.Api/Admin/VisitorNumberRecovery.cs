@@ -273,7 +273,7 @@ public sealed partial class VisitorNumberRecovery(
         return await command.ExecuteScalarAsync(cancellationToken);
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "✅ Assigned visitor number {VisitorNumber} to session {SessionId}")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "✅ Assigned visitor number {VisitorNumber} to session {SessionId}")]
     private static partial void LogAssigned(ILogger logger, int visitorNumber, Guid sessionId);
 
     [LoggerMessage(Level = LogLevel.Information,

@@ -279,10 +279,10 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "✅ Response created for visitor #{VisitorNumber}")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "✅ Response created for visitor #{VisitorNumber}")]
     private static partial void LogCreated(ILogger logger, int visitorNumber);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "✅ Response created for session {SessionId} (no visitor number yet)")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "✅ Response created for session {SessionId} (no visitor number yet)")]
     private static partial void LogCreatedWithoutNumber(ILogger logger, Guid sessionId);
 }
 

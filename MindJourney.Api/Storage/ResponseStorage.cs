@@ -201,7 +201,7 @@ public sealed partial class ResponseStorage : IDisposable
 
     public void Dispose() => _client?.Dispose();
 
-    [LoggerMessage(Level = LogLevel.Information,
+    [LoggerMessage(Level = LogLevel.Debug,
         Message = "Upload of response {ResponseId} was already in storage (an earlier attempt's answer was lost); counted as delivered")]
     private static partial void LogAlreadyThere(ILogger logger, Guid responseId);
 

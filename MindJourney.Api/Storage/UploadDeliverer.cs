@@ -138,6 +138,6 @@ public sealed partial class UploadDeliverer(
         Message = "Upload of response {ResponseId} not delivered: {ObjectName} already exists in storage with other content; kept pending")]
     private static partial void LogConflict(ILogger logger, Guid responseId, string objectName);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Upload of response {ResponseId} delivered to storage (attempt {Attempt})")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Upload of response {ResponseId} delivered to storage (attempt {Attempt})")]
     private static partial void LogDelivered(ILogger logger, Guid responseId, int attempt);
 }

@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace MindJourney.Testing;
@@ -9,11 +10,13 @@ public sealed class TestApi : IAsyncDisposable
 {
     private readonly List<ApiHost> _hosts = [];
     private readonly IReadOnlyDictionary<string, string?> _settings;
+    private readonly Action<IServiceCollection>? _services;
 
-    private TestApi(string connectionString, IReadOnlyDictionary<string, string?> settings)
+    private TestApi(string connectionString, IReadOnlyDictionary<string, string?> settings, Action<IServiceCollection>? services)
     {
         ConnectionString = connectionString;
         _settings = settings;
+        _services = services;
     }
 
     public string ConnectionString { get; }
@@ -26,9 +29,10 @@ public sealed class TestApi : IAsyncDisposable
     public HttpClient Client => _hosts[0].CreateClient();
 
     /// <summary>Hosts on a fresh database; with <paramref name="storage"/>, pointed at that emulator, with a storage
-    /// worker that polls and retries within a second (so tests need not wait for production backoffs).</summary>
+    /// worker that polls and retries within a second (so tests need not wait for production backoffs); with
+    /// <paramref name="services"/>, those added to each host's own.</summary>
     public static async Task<TestApi> StartAsync(PostgresServer server, int instances = 1,
-        IReadOnlyDictionary<string, string?>? settings = null, TestStorage? storage = null)
+        IReadOnlyDictionary<string, string?>? settings = null, TestStorage? storage = null, Action<IServiceCollection>? services = null)
     {
         var merged = new Dictionary<string, string?>();
         if (storage is not null)
@@ -49,10 +53,10 @@ public sealed class TestApi : IAsyncDisposable
             merged[key] = value;
         }
 
-        var api = new TestApi(await server.CreateDatabaseAsync(), merged) { Storage = storage };
+        var api = new TestApi(await server.CreateDatabaseAsync(), merged, services) { Storage = storage };
         for (var i = 0; i < instances; i++)
         {
-            api._hosts.Add(new ApiHost(api.ConnectionString, merged));
+            api._hosts.Add(new ApiHost(api.ConnectionString, merged, services));
         }
 
         // Start them together, as replicas would: migrations must not race.
@@ -65,7 +69,7 @@ public sealed class TestApi : IAsyncDisposable
     public async Task RestartHostAsync(int index = 0)
     {
         await _hosts[index].DisposeAsync();
-        var host = new ApiHost(ConnectionString, _settings);
+        var host = new ApiHost(ConnectionString, _settings, _services);
         host.StartServer();
         _hosts[index] = host;
     }
