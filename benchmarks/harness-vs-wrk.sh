@@ -17,26 +17,12 @@ dotnet build MindJourney.LoadTests -c Release -v q -nologo >/dev/null
 start_postgres
 start_api MindJourney__RateLimit__SessionsPerWindow=0
 API=http://127.0.0.1:$APIPORT/api
-EXPERIMENT=$(curl -sf "$API/experiment" | jq -r .id)
 
-# wrk: one Lua state per thread; each thread numbers its own keys under the run's prefix.
-cat >"$WORK/session.lua" <<LUA
-local run = "wrk-$(date +%s%N)"
-local threads = 0
-function setup(thread) threads = threads + 1; thread:set("tid", threads) end
-local n = 0
-local headers = { ["Content-Type"] = "application/json" }
-function request()
-  n = n + 1
-  headers["Idempotency-Key"] = run .. "-" .. tid .. "-" .. n
-  return wrk.format("POST", "/api/session", headers, '{"experimentId":"$EXPERIMENT"}')
-end
-LUA
 # CPU (user + system, clock ticks) of a process, to time each generator's cost per session while it runs.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 WINDOW=$(( SECONDS_ - 6 ))
 wrk_rate() {
-  wrk -t 2 -c "$CONNECTIONS" -d "$1" -s "$WORK/session.lua" "http://127.0.0.1:$APIPORT" >"$WORK/wrk.txt" &
+  wrk -t 2 -c "$CONNECTIONS" -d "$1" -s benchmarks/unique-key-play.lua "$API/session" >"$WORK/wrk.txt" &
   local pid=$! before
   if [ "$2" = run ]; then
     sleep 3; before=$(cpu_ticks "$pid"); sleep "$WINDOW"; echo $(( $(cpu_ticks "$pid") - before )) >"$WORK/wrk.ticks"
