@@ -12,9 +12,6 @@ namespace MindJourney.Api;
 
 public static class ApplicationServiceExtensions
 {
-    /// <summary>Name of the connection string (ConnectionStrings:mindjourney) the AppHost hands to the API.</summary>
-    public const string DatabaseName = "mindjourney";
-
     /// <summary>Connections one API instance keeps to PostgreSQL unless told otherwise.</summary>
     public const int DefaultMaxPoolSize = 16;
 
@@ -23,7 +20,7 @@ public static class ApplicationServiceExtensions
     public static IHostApplicationBuilder AddApplicationServices(this IHostApplicationBuilder builder)
     {
         // One pooled data source for everything: the hot path uses it directly, EF Core for the rest.
-        builder.AddNpgsqlDataSource(DatabaseName, configureDataSourceBuilder: dataSource =>
+        builder.AddNpgsqlDataSource(ResourceNames.Database, configureDataSourceBuilder: dataSource =>
         {
             // Session creation sends the same few statements over and over: keep them prepared.
             dataSource.ConnectionStringBuilder.MaxAutoPrepare = 32;
@@ -32,7 +29,7 @@ public static class ApplicationServiceExtensions
             // instead of 100 backends contending for a few cores (64 users, 2 cores: ~1,600 sessions/s with 16,
             // ~960/s with 100; docs/BENCHMARKS.md). A connection string that names its own size wins.
             // Keys holds only the keywords the string sets, by their canonical names (MaxPoolSize is a synonym).
-            var configured = new NpgsqlConnectionStringBuilder(builder.Configuration.GetConnectionString(DatabaseName));
+            var configured = new NpgsqlConnectionStringBuilder(builder.Configuration.GetConnectionString(ResourceNames.Database));
             if (!configured.Keys.Cast<string>().Contains(MaxPoolSizeKeyword, StringComparer.OrdinalIgnoreCase))
             {
                 dataSource.ConnectionStringBuilder.MaxPoolSize =

@@ -100,7 +100,7 @@ internal static class AdminCommands
         var assignments = recovery.GetProperty("assignments");
         var message = string.Create(CultureInfo.InvariantCulture,
             $"Handed out {Count("numbersAssigned")} numbers; {assignments.GetArrayLength()} sessions numbered, " +
-            $"{Count("usersUpdated")} users, {Count("responsesUpdated")} responses and {Count("objectsUpdated")} stored objects updated.");
+            $"{Count("responsesUpdated")} responses and {Count("objectsUpdated")} stored objects updated.");
 
         var details = new StringBuilder("| session | user | visitor number |\n|---|---|---|\n");
         foreach (var assignment in assignments.EnumerateArray().Take(AssignmentsShown))

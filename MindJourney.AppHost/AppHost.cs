@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using MindJourney;
 using MindJourney.AppHost;
 
 // MindJourney at a glance:
@@ -24,7 +25,7 @@ var storage = builder.AddFirebaseStorage();
 
 var replicas = builder.Configuration.GetValue("MindJourney:ApiReplicas", 1);
 var api = builder.AddProject<Projects.MindJourney_Api>("api")
-    .WithReference(database, connectionName: "mindjourney")
+    .WithReference(database, connectionName: ResourceNames.Database)
     .WaitFor(database)
     .WithFirebaseStorage(storage)
     .WithEnvironment("Admin__ApiKey", adminApiKey)

@@ -10,15 +10,13 @@ namespace MindJourney.AppHost;
 /// connection-string parameter for a managed server; the machine's binaries are no part of a deployment.</summary>
 internal static class DatabaseResources
 {
-    public const string DatabaseName = "mindjourney";
-
     public static IResourceBuilder<IResourceWithConnectionString> AddMindJourneyDatabase(this IDistributedApplicationBuilder builder)
     {
         var mode = (builder.Configuration["MindJourney:Postgres"] ?? "auto").Trim().ToLowerInvariant();
         if (builder.ExecutionContext.IsPublishMode)
         {
             // The deployment asks for the connection string when it is applied, not the machine that publishes.
-            return mode == "external" ? builder.AddConnectionString(DatabaseName) : builder.AddPostgresContainer();
+            return mode == "external" ? builder.AddConnectionString(ResourceNames.Database) : builder.AddPostgresContainer();
         }
 
         if (mode == "auto")
@@ -29,7 +27,7 @@ internal static class DatabaseResources
         return mode switch
         {
             "container" => builder.AddPostgresContainer(),
-            "local" => builder.AddLocalPostgres("postgres", DatabaseName),
+            "local" => builder.AddLocalPostgres("postgres", ResourceNames.Database),
             "external" => builder.AddExternalDatabase(),
             _ => throw new DistributedApplicationException(
                 $"MindJourney:Postgres is '{mode}'; use auto, container, local or external."),
@@ -41,13 +39,13 @@ internal static class DatabaseResources
     private static IResourceBuilder<IResourceWithConnectionString> AddPostgresContainer(this IDistributedApplicationBuilder builder) =>
         builder.AddPostgres("postgres")
             .WithDataVolume(builder.ExecutionContext.IsPublishMode ? "mindjourney-postgres-data" : null)
-            .AddDatabase(DatabaseName);
+            .AddDatabase(ResourceNames.Database);
 
     /// <summary>A connection string given by the user: ConnectionStrings:mindjourney, or DATABASE_URL in the
     /// postgres://user:pass@host:port/db form the original platform used.</summary>
     private static IResourceBuilder<IResourceWithConnectionString> AddExternalDatabase(this IDistributedApplicationBuilder builder)
     {
-        var key = $"ConnectionStrings:{DatabaseName}";
+        var key = $"ConnectionStrings:{ResourceNames.Database}";
         if (string.IsNullOrWhiteSpace(builder.Configuration[key]) && builder.Configuration["DATABASE_URL"] is { Length: > 0 } url)
         {
             builder.Configuration[key] = PostgresUrl.ToConnectionString(url);
@@ -59,7 +57,7 @@ internal static class DatabaseResources
                 "MindJourney:Postgres is 'external' but neither ConnectionStrings:mindjourney nor DATABASE_URL is set.");
         }
 
-        return builder.AddConnectionString(DatabaseName);
+        return builder.AddConnectionString(ResourceNames.Database);
     }
 
     /// <summary>A docker client without a daemon makes Aspire wait forever on a container, so ask the runtime

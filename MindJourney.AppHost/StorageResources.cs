@@ -21,7 +21,6 @@ internal static class StorageResources
 {
     public const string ResourceName = "firebase-storage";
     public const int FirebaseEmulatorPort = 9199;
-    public const string DevelopmentBucket = "mindjourney-dev.appspot.com";
 
     public const string BucketParameter = "firebase-storage-bucket";
     public const string ServiceAccountKeyParameter = "firebase-service-account-key";
@@ -64,7 +63,8 @@ internal static class StorageResources
             return api
                 .WithEnvironment(
                     "STORAGE_EMULATOR_HOST", ReferenceExpression.Create($"127.0.0.1:{endpoint.Property(EndpointProperty.Port)}"))
-                .WithEnvironment("FIREBASE_STORAGE_BUCKET", builder.Configuration["MindJourney:StorageBucket"] ?? DevelopmentBucket)
+                .WithEnvironment("FIREBASE_STORAGE_BUCKET",
+                    builder.Configuration["MindJourney:StorageBucket"] ?? ResourceNames.DevelopmentBucket)
                 .WaitFor(emulator);
         }
 

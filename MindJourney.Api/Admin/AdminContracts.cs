@@ -7,7 +7,6 @@ public sealed record VisitorNumberAssignment(Guid SessionId, Guid UserId, int Vi
 public sealed record RecoveryResult(
     int SessionsScanned,
     int NumbersAssigned,
-    int UsersUpdated,
     int ResponsesUpdated,
     int ObjectsUpdated,
     IReadOnlyList<VisitorNumberAssignment> Assignments);

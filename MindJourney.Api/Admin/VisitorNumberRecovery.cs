@@ -15,7 +15,7 @@ namespace MindJourney.Api.Admin;
 /// </summary>
 public sealed partial class VisitorNumberRecovery(
     NpgsqlDataSource dataSource,
-    ResponseStorage storage,
+    StoredObjectNumbers objectNumbers,
     VisitorNumberingTelemetry telemetry,
     ILogger<VisitorNumberRecovery> logger)
 {
@@ -99,15 +99,15 @@ public sealed partial class VisitorNumberRecovery(
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
 
-        await ExecuteAsync(connection, $"SELECT pg_advisory_xact_lock({RecoveryLockKey})", cancellationToken);
+        await connection.ExecuteAsync($"SELECT pg_advisory_xact_lock({RecoveryLockKey})", CommandTimeoutSeconds, cancellationToken);
         // Before any user row: Play takes an experiment's lock first and the user's row after, so must this.
-        await ExecuteAsync(connection, ConditionSql.LockAllLeastFilled, cancellationToken);
+        await connection.ExecuteAsync(ConditionSql.LockAllLeastFilled, CommandTimeoutSeconds, cancellationToken);
 
         // Past the lock nothing listens to the caller any more: an admin client that times out must not roll back
         // a transaction that has taken sequence values (each one would be a gap). The run finishes and is logged.
         cancellationToken = CancellationToken.None;
-        var sessionsScanned = (int)(long)(await ScalarAsync(connection,
-            "SELECT count(*) FROM experiment_sessions WHERE visitor_number IS NULL", cancellationToken))!;
+        var sessionsScanned = (int)(long)(await connection.ScalarAsync(
+            "SELECT count(*) FROM experiment_sessions WHERE visitor_number IS NULL", CommandTimeoutSeconds, cancellationToken))!;
 
         var users = new List<(Guid Id, string Mode)>();
         await using (var command = new NpgsqlCommand(UsersToNumberSql, connection) { CommandTimeout = CommandTimeoutSeconds })
@@ -183,12 +183,11 @@ public sealed partial class VisitorNumberRecovery(
         }
 
         var objectsUpdated = await UpdateStoredObjectsAsync(storedObjects, cancellationToken);
-        var result = new RecoveryResult(sessionsScanned, users.Count, users.Count, responsesUpdated, objectsUpdated, ordered);
+        var result = new RecoveryResult(sessionsScanned, users.Count, responsesUpdated, objectsUpdated, ordered);
 
         telemetry.Recovered.Add(ordered.Count);
         activity?.SetTag("mindjourney.recovery.sessions_scanned", result.SessionsScanned);
         activity?.SetTag("mindjourney.recovery.numbers_assigned", result.NumbersAssigned);
-        activity?.SetTag("mindjourney.recovery.users_updated", result.UsersUpdated);
         activity?.SetTag("mindjourney.recovery.sessions_updated", ordered.Count);
         activity?.SetTag("mindjourney.recovery.responses_updated", result.ResponsesUpdated);
         activity?.SetTag("mindjourney.recovery.objects_updated", result.ObjectsUpdated);
@@ -253,24 +252,12 @@ public sealed partial class VisitorNumberRecovery(
         await Parallel.ForEachAsync(objects, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
             async (item, ct) =>
             {
-                if (await storage.UpdateVisitorNumberAsync(item.ObjectName, item.VisitorNumber, ct))
+                if (await objectNumbers.UpdateVisitorNumberAsync(item.ObjectName, item.VisitorNumber, ct))
                 {
                     Interlocked.Increment(ref updated);
                 }
             });
         return updated;
-    }
-
-    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = CommandTimeoutSeconds };
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
-
-    private static async Task<object?> ScalarAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = CommandTimeoutSeconds };
-        return await command.ExecuteScalarAsync(cancellationToken);
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "✅ Assigned visitor number {VisitorNumber} to session {SessionId}")]

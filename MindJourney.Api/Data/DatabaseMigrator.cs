@@ -37,7 +37,7 @@ internal static class DatabaseMigrator
         await retry.ExecuteAsync(async token =>
         {
             await using var lockConnection = await dataSource.OpenConnectionAsync(token);
-            await ExecuteAsync(lockConnection, $"SELECT pg_advisory_lock({MigrationLockKey})", token);
+            await lockConnection.ExecuteAsync($"SELECT pg_advisory_lock({MigrationLockKey})", null, token);
             try
             {
                 await using var scope = app.Services.CreateAsyncScope();
@@ -53,14 +53,8 @@ internal static class DatabaseMigrator
             finally
             {
                 // Closing a pooled connection keeps its PostgreSQL session (and the lock) alive: unlock explicitly.
-                await ExecuteAsync(lockConnection, $"SELECT pg_advisory_unlock({MigrationLockKey})", CancellationToken.None);
+                await lockConnection.ExecuteAsync($"SELECT pg_advisory_unlock({MigrationLockKey})", null, CancellationToken.None);
             }
         }, cancellationToken);
-    }
-
-    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 }

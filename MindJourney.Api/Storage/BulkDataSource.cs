@@ -18,8 +18,8 @@ public sealed class BulkDataSource : IAsyncDisposable
 
     public BulkDataSource(IConfiguration configuration, ILoggerFactory loggers)
     {
-        var connectionString = configuration.GetConnectionString(ApplicationServiceExtensions.DatabaseName)
-            ?? throw new InvalidOperationException($"ConnectionStrings:{ApplicationServiceExtensions.DatabaseName} is not set.");
+        var connectionString = configuration.GetConnectionString(ResourceNames.Database)
+            ?? throw new InvalidOperationException($"ConnectionStrings:{ResourceNames.Database} is not set.");
         var builder = new NpgsqlDataSourceBuilder(connectionString);
         builder.ConnectionStringBuilder.MaxPoolSize = Math.Max(1, configuration.GetValue(MaxPoolSizeKey, DefaultMaxPoolSize));
         builder.UseLoggerFactory(loggers);

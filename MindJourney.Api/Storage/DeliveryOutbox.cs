@@ -1,7 +1,6 @@
 using System.Data;
 using Npgsql;
 using NpgsqlTypes;
-using OpenTelemetry;
 
 namespace MindJourney.Api.Storage;
 
@@ -11,12 +10,10 @@ namespace MindJourney.Api.Storage;
 /// moving <c>next_attempt_at</c> past the attempt's deadline, so each delivery has one runner at a time, and a
 /// runner that dies only delays it until the lease ends.
 /// </summary>
-public sealed class DeliveryOutbox(NpgsqlDataSource dataSource, BulkDataSource bulk)
+public sealed class DeliveryOutbox(NpgsqlDataSource dataSource, BulkDataSource bulk, PendingCountCache pendingCount)
 {
     /// <summary>Slice size of stored content: bounded memory on both sides, few rows.</summary>
     public const int ChunkBytes = 1024 * 1024;
-
-    private static readonly TimeSpan CountCacheLifetime = TimeSpan.FromSeconds(5);
 
     private const string ClaimSql = """
         UPDATE storage_deliveries d
@@ -42,48 +39,14 @@ public sealed class DeliveryOutbox(NpgsqlDataSource dataSource, BulkDataSource b
         WHERE id IN (SELECT response_id FROM done)
         """;
 
-    private long _cachedPending = -1; // unknown until first counted
-    private long _cachedAt;
-    private int _refreshing;
-
-    /// <summary>Uploads accepted but not yet in storage (the admin audit's <c>pendingUploads</c>).</summary>
+    /// <summary>Uploads accepted but not yet in storage (the admin audit's <c>pendingUploads</c>); every count also
+    /// refreshes the metrics gauge's value.</summary>
     public async Task<long> CountPendingAsync(CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand("SELECT count(*) FROM storage_deliveries");
         var count = (long)(await command.ExecuteScalarAsync(cancellationToken))!;
-        Interlocked.Exchange(ref _cachedPending, count);
-        Interlocked.Exchange(ref _cachedAt, Environment.TickCount64);
+        pendingCount.Record(count);
         return count;
-    }
-
-    /// <summary>The last known pending count for the metrics gauge; refreshed in the background at most every few
-    /// seconds, so a scrape never waits for (or floods) the database. Null until first known.</summary>
-    internal long? CachedPendingCount()
-    {
-        if (Environment.TickCount64 - Interlocked.Read(ref _cachedAt) > CountCacheLifetime.TotalMilliseconds
-            && Interlocked.Exchange(ref _refreshing, 1) == 0)
-        {
-            _ = Task.Run(async () =>
-            {
-                try
-                {
-                    // Runs at every metrics export: not worth a trace each time.
-                    using var untraced = SuppressInstrumentationScope.Begin();
-                    await CountPendingAsync();
-                }
-                catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
-                {
-                    // The gauge keeps the last value; the health check and the worker report the database.
-                }
-                finally
-                {
-                    Interlocked.Exchange(ref _cachedAt, Environment.TickCount64);
-                    Volatile.Write(ref _refreshing, 0);
-                }
-            });
-        }
-
-        return Interlocked.Read(ref _cachedPending) is >= 0 and var known ? known : null;
     }
 
     /// <summary>Writes <paramref name="content"/> as the delivery's chunks, in the caller's transaction (binary COPY:
@@ -199,33 +162,4 @@ public sealed class DeliveryOutbox(NpgsqlDataSource dataSource, BulkDataSource b
 
     /// <summary>The stored content of a pending delivery, read slice by slice from the database.</summary>
     internal Stream OpenContent(Guid responseId, long length) => new PendingContentStream(bulk.DataSource, responseId, length);
-
-    /// <summary>Stored objects whose <c>visitorNumber</c> metadata lags their response row (a recovery ran while
-    /// storage was down, or raced a delivery).</summary>
-    internal async Task<List<(Guid ResponseId, string ObjectName, int? VisitorNumber)>> FindStaleObjectsAsync(
-        int limit, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand("""
-            SELECT id, file_id, visitor_number FROM experiment_responses
-            WHERE storage_status = 'stored' AND visitor_number IS DISTINCT FROM object_visitor_number
-            LIMIT $1
-            """);
-        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var stale = new List<(Guid, string, int?)>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            stale.Add((reader.GetGuid(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetInt32(2)));
-        }
-
-        return stale;
-    }
-
-    internal async Task SetObjectVisitorNumberAsync(Guid responseId, int? visitorNumber, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand("UPDATE experiment_responses SET object_visitor_number = $2 WHERE id = $1");
-        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = responseId });
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Integer, Value = (object?)visitorNumber ?? DBNull.Value });
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
 }

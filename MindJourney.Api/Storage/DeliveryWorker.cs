@@ -6,13 +6,14 @@ namespace MindJourney.Api.Storage;
 
 /// <summary>
 /// Delivers what requests could not (storage down, slow, or not configured yet) from the durable outbox, with
-/// capped exponential backoff; resumes after a restart because the outbox is in the database. Also keeps stored
-/// objects' <c>visitorNumber</c> metadata in line with their response rows after an admin recovery.
+/// capped exponential backoff; resumes after a restart because the outbox is in the database. Each round also brings
+/// stored objects' <c>visitorNumber</c> metadata in line with their response rows (<see cref="StoredObjectNumbers"/>).
 /// </summary>
 public sealed partial class DeliveryWorker(
     ResponseStorage storage,
     DeliveryOutbox deliveries,
     UploadDeliverer deliverer,
+    StoredObjectNumbers objectNumbers,
     IOptions<StorageOptions> options,
     ILogger<DeliveryWorker> logger) : BackgroundService
 {
@@ -48,7 +49,7 @@ public sealed partial class DeliveryWorker(
                     _ => Task.FromResult(deliveries.OpenContent(item.ResponseId, item.SizeBytes)),
                     settings.AttemptTimeout(item.SizeBytes), fromRequest: false, stoppingToken)));
 
-                await RefreshStaleMetadataAsync(stoppingToken);
+                await objectNumbers.RefreshStaleAsync(StaleObjectBatch, stoppingToken);
                 databaseDown = false;
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
@@ -78,33 +79,6 @@ public sealed partial class DeliveryWorker(
         }
     }
 
-    private async Task RefreshStaleMetadataAsync(CancellationToken cancellationToken)
-    {
-        IReadOnlyList<(Guid, string, int?)> stale;
-        using (SuppressInstrumentationScope.Begin())
-        {
-            stale = await deliveries.FindStaleObjectsAsync(StaleObjectBatch, cancellationToken);
-        }
-
-        foreach (var (responseId, objectName, visitorNumber) in stale)
-        {
-            try
-            {
-                await storage.PatchVisitorNumberAsync(objectName, visitorNumber, cancellationToken);
-            }
-            catch (Google.GoogleApiException ex) when (ex.HttpStatusCode == System.Net.HttpStatusCode.NotFound)
-            {
-                LogObjectMissing(logger, responseId);
-            }
-            catch (Exception ex) when (ResponseStorage.IsUnavailable(ex) && !cancellationToken.IsCancellationRequested)
-            {
-                return; // storage is down: next round
-            }
-
-            await deliveries.SetObjectVisitorNumberAsync(responseId, visitorNumber, cancellationToken);
-        }
-    }
-
     [LoggerMessage(Level = LogLevel.Warning,
         Message = "No storage configured (neither {BucketKey} nor {EmulatorKey}): uploads are accepted and kept in the database as " +
             "pending until the API runs with storage")]
@@ -115,8 +89,4 @@ public sealed partial class DeliveryWorker(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Storage delivery round failed ({Error}: {Detail}); retrying")]
     private static partial void LogRoundFailed(ILogger logger, string error, string detail);
-
-    [LoggerMessage(Level = LogLevel.Error,
-        Message = "Stored object of response {ResponseId} is missing from storage; its visitor number metadata cannot be updated")]
-    private static partial void LogObjectMissing(ILogger logger, Guid responseId);
 }

@@ -99,11 +99,14 @@ public sealed record DeliveryItem(
     int? VisitorNumber,
     string ResponseType)
 {
+    /// <summary>The metadata key of the visitor number: the admin recovery and the worker patch it later.</summary>
+    public const string VisitorNumberKey = "visitorNumber";
+
     /// <summary>The object's custom metadata (all strings); visitorNumber is empty while the
     /// session has no number yet.</summary>
     public Dictionary<string, string> Metadata() => new()
     {
-        ["visitorNumber"] = VisitorNumberText(VisitorNumber),
+        [VisitorNumberKey] = VisitorNumberText(VisitorNumber),
         ["sessionId"] = SessionId.ToString("D"),
         ["userId"] = UserId.ToString("D"),
         ["experimentId"] = ExperimentId.ToString("D"),

@@ -1,9 +1,6 @@
 using System.Net;
 using Google;
-using Google.Api.Gax;
-using Google.Apis.Auth.OAuth2;
 using Google.Cloud.Storage.V1;
-using Npgsql;
 using StorageObject = Google.Apis.Storage.v1.Data.Object;
 
 namespace MindJourney.Api.Storage;
@@ -12,80 +9,23 @@ namespace MindJourney.Api.Storage;
 public sealed class StorageConflictException(string message) : Exception(message);
 
 /// <summary>
-/// Firebase Storage (a GCS bucket) through one <see cref="StorageClient"/> for the whole process, or nothing when
-/// no storage is configured. Every write is conditional (<c>ifGenerationMatch=0</c>): an upload repeated after a
-/// lost answer finds its own object and counts as delivered, and nothing is ever overwritten.
+/// The bucket responses are stored in (Firebase Storage, a GCS bucket), through one <see cref="StorageClient"/> for
+/// the whole process, or nothing when no storage is configured. Every write is conditional
+/// (<c>ifGenerationMatch=0</c>): an upload repeated after a lost answer finds its own object and counts as delivered,
+/// and nothing is ever overwritten.
 /// </summary>
-public sealed partial class ResponseStorage : IDisposable
+public sealed partial class ResponseStorage(StorageTarget target, IConfiguration configuration, ILogger<ResponseStorage> logger)
+    : IDisposable
 {
-    private readonly StorageClient? _client;
-    private readonly NpgsqlDataSource _dataSource;
-    private readonly ILogger<ResponseStorage> _logger;
+    private readonly StorageClient? _client = StorageClientFactory.Create(target, configuration);
 
-    public ResponseStorage(StorageTarget target, IConfiguration configuration, NpgsqlDataSource dataSource, ILogger<ResponseStorage> logger)
-    {
-        Target = target;
-        _dataSource = dataSource;
-        _logger = logger;
-        _client = target.Mode switch
-        {
-            StorageMode.Emulator => CreateEmulatorClient(target.EmulatorHost!),
-            StorageMode.Firebase => CreateFirebaseClient(configuration[StorageTarget.ServiceAccountKeyKey]),
-            _ => null,
-        };
-    }
-
-    public StorageTarget Target { get; }
+    public StorageTarget Target { get; } = target;
 
     public bool IsConfigured => _client is not null;
 
     private StorageClient Client => _client ?? throw new InvalidOperationException("No storage is configured.");
 
     private string Bucket => Target.Bucket!;
-
-    private static StorageClient CreateEmulatorClient(string hostAndPort)
-    {
-        // EmulatorDetection reads the process environment only. When the variable came from there (the AppHost
-        // sets it), let the library do what it documents; when it came from another configuration source (a
-        // test host, appsettings), build the same thing by hand: the root URI over plain HTTP, no credentials.
-        if (string.Equals(Environment.GetEnvironmentVariable(StorageTarget.EmulatorHostKey)?.Trim(), hostAndPort, StringComparison.Ordinal))
-        {
-            return new StorageClientBuilder { EmulatorDetection = EmulatorDetection.EmulatorOrProduction }.Build();
-        }
-
-        return new StorageClientBuilder { BaseUri = $"http://{hostAndPort}/", UnauthenticatedAccess = true }.Build();
-    }
-
-    /// <summary>FIREBASE_SERVICE_ACCOUNT_KEY holds the key's JSON or a path to it (as the original platform took
-    /// it); without it, Application Default Credentials. The key never reaches a log or an exception message.</summary>
-    private static StorageClient CreateFirebaseClient(string? serviceAccountKey)
-    {
-        GoogleCredential? credential = null;
-        if (!string.IsNullOrWhiteSpace(serviceAccountKey))
-        {
-            var json = serviceAccountKey.TrimStart().StartsWith('{')
-                ? serviceAccountKey
-                : File.Exists(serviceAccountKey.Trim())
-                    ? File.ReadAllText(serviceAccountKey.Trim())
-                    : throw new InvalidOperationException(
-                        $"{StorageTarget.ServiceAccountKeyKey} is neither a service account key (JSON) nor the path of an existing file.");
-            try
-            {
-                credential = CredentialFactory.FromJson<ServiceAccountCredential>(json).ToGoogleCredential();
-            }
-            catch (Exception)
-            {
-                // The library's message may quote the input: say what is wrong without it.
-                throw new InvalidOperationException($"{StorageTarget.ServiceAccountKeyKey} is not a valid service account key.");
-            }
-        }
-
-        return new StorageClientBuilder
-        {
-            EmulatorDetection = EmulatorDetection.EmulatorOrProduction,
-            GoogleCredential = credential,
-        }.Build();
-    }
 
     /// <summary>Creates the object unless it exists; an existing object with the same bytes (an earlier attempt
     /// whose answer was lost) counts as this upload. Throws <see cref="StorageConflictException"/> when other
@@ -109,7 +49,7 @@ public sealed partial class ResponseStorage : IDisposable
             var existing = await Client.GetObjectAsync(Bucket, item.ObjectName, cancellationToken: cancellationToken);
             if (existing.Md5Hash == item.Md5Hash && existing.Size == (ulong)item.SizeBytes)
             {
-                LogAlreadyThere(_logger, item.ResponseId);
+                LogAlreadyThere(logger, item.ResponseId);
                 return existing;
             }
 
@@ -133,50 +73,14 @@ public sealed partial class ResponseStorage : IDisposable
     internal Task DownloadAsync(StorageObject storageObject, Stream destination, CancellationToken cancellationToken) =>
         Client.DownloadObjectAsync(storageObject, destination, cancellationToken: cancellationToken);
 
-    /// <summary>
-    /// Sets the <c>visitorNumber</c> metadata of a stored object (the other keys stay as they are), after the admin
-    /// recovery back-filled the number of its response. True when the object now carries it. False when the object
-    /// is not in storage yet (its delivery still pending reads the current number when it runs) or storage cannot
-    /// be reached right now: the storage worker then patches it later, as it does for every stored object whose
-    /// metadata lags its response row.
-    /// </summary>
-    public async Task<bool> UpdateVisitorNumberAsync(string objectName, int visitorNumber, CancellationToken cancellationToken)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(objectName);
-        if (!IsConfigured)
-        {
-            return false;
-        }
-
-        try
-        {
-            await PatchVisitorNumberAsync(objectName, visitorNumber, cancellationToken);
-        }
-        catch (GoogleApiException ex) when (ex.HttpStatusCode == HttpStatusCode.NotFound)
-        {
-            return false;
-        }
-        catch (Exception ex) when (IsUnavailable(ex) && !cancellationToken.IsCancellationRequested)
-        {
-            LogPatchDeferred(_logger, ex.GetType().Name);
-            return false;
-        }
-
-        await using var command = _dataSource.CreateCommand(
-            "UPDATE experiment_responses SET object_visitor_number = $2 WHERE file_id = $1 AND storage_status = 'stored'");
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = objectName });
-        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = visitorNumber });
-        await command.ExecuteNonQueryAsync(cancellationToken);
-        return true;
-    }
-
+    /// <summary>Sets the object's <c>visitorNumber</c> metadata; PATCH merges custom metadata, so only this key
+    /// changes.</summary>
     internal Task PatchVisitorNumberAsync(string objectName, int? visitorNumber, CancellationToken cancellationToken) =>
-        // PATCH merges custom metadata: only this key changes.
         Client.PatchObjectAsync(new StorageObject
         {
             Bucket = Bucket,
             Name = objectName,
-            Metadata = new Dictionary<string, string> { ["visitorNumber"] = DeliveryItem.VisitorNumberText(visitorNumber) },
+            Metadata = new Dictionary<string, string> { [DeliveryItem.VisitorNumberKey] = DeliveryItem.VisitorNumberText(visitorNumber) },
         }, cancellationToken: cancellationToken);
 
     /// <summary>Reachable and answering for the bucket: a missing object is a fine answer.</summary>
@@ -204,8 +108,4 @@ public sealed partial class ResponseStorage : IDisposable
     [LoggerMessage(Level = LogLevel.Debug,
         Message = "Upload of response {ResponseId} was already in storage (an earlier attempt's answer was lost); counted as delivered")]
     private static partial void LogAlreadyThere(ILogger logger, Guid responseId);
-
-    [LoggerMessage(Level = LogLevel.Warning,
-        Message = "Could not update an object's visitor number now ({Error}); the storage worker will")]
-    private static partial void LogPatchDeferred(ILogger logger, string error);
 }

@@ -86,9 +86,6 @@ public sealed record StorageTarget(StorageMode Mode, string? Bucket, string? Emu
     public const string BucketKey = "FIREBASE_STORAGE_BUCKET";
     public const string ServiceAccountKeyKey = "FIREBASE_SERVICE_ACCOUNT_KEY";
 
-    /// <summary>Bucket used with an emulator when none is named.</summary>
-    public const string DefaultEmulatorBucket = "mindjourney-dev.appspot.com";
-
     public static StorageTarget From(IConfiguration configuration)
     {
         var bucket = configuration[BucketKey] is { Length: > 0 } b ? b.Trim() : null;
@@ -96,7 +93,7 @@ public sealed record StorageTarget(StorageMode Mode, string? Bucket, string? Emu
         {
             // Accept "host:port" (the convention) and "http://host:port/" alike.
             var hostAndPort = host.Trim().Replace("http://", "", StringComparison.OrdinalIgnoreCase).TrimEnd('/');
-            return new StorageTarget(StorageMode.Emulator, bucket ?? DefaultEmulatorBucket, hostAndPort);
+            return new StorageTarget(StorageMode.Emulator, bucket ?? ResourceNames.DevelopmentBucket, hostAndPort);
         }
 
         return bucket is null ? new StorageTarget(StorageMode.None, null, null) : new StorageTarget(StorageMode.Firebase, bucket, null);

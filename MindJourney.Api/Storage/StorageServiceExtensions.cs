@@ -1,13 +1,15 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using MindJourney.Api.Telemetry;
+using OpenTelemetry.Metrics;
+using Polly;
 
 namespace MindJourney.Api.Storage;
 
 public static class StorageServiceExtensions
 {
     /// <summary>Storage of response files and texts: the client (or none), the durable outbox, its worker, the
-    /// telemetry, a readiness check that degrades rather than fails, and the limits that keep uploads from starving
-    /// the rest (a bulk connection pool, uploads in flight per client, the spool folder).</summary>
+    /// outage circuit breaker, the telemetry, a readiness check that degrades rather than fails, and the limits that
+    /// keep uploads from starving the rest (a bulk connection pool, uploads in flight per client, the spool folder).</summary>
     public static IHostApplicationBuilder AddResponseStorage(this IHostApplicationBuilder builder)
     {
         builder.Services.Configure<StorageOptions>(builder.Configuration.GetSection(StorageOptions.SectionName));
@@ -16,12 +18,19 @@ public static class StorageServiceExtensions
         builder.Services.AddHostedService<UploadSpoolCleanup>();
         builder.Services.AddUploadsInFlightLimit();
         builder.Services.AddSingleton<ResponseStorage>();
+        builder.Services.AddSingleton<StoredObjectNumbers>();
+        builder.Services.AddSingleton<PendingCountCache>();
         builder.Services.AddSingleton<DeliveryOutbox>();
+        builder.Services.AddResiliencePipeline(UploadDeliverer.OutageBreaker, UploadDeliverer.AddOutageBreaker);
+        // The breaker opening and closing: Polly's own meter (its logs go out with every other log).
+        builder.Services.ConfigureOpenTelemetryMeterProvider(metrics => metrics.AddMeter("Polly"));
         builder.Services.AddSingleton<UploadDeliverer>();
         builder.Services.AddSingleton(services =>
         {
             var telemetry = ActivatorUtilities.CreateInstance<StorageTelemetry>(services);
-            telemetry.ObservePending(services.GetRequiredService<DeliveryOutbox>().CachedPendingCount);
+            var outbox = services.GetRequiredService<DeliveryOutbox>();
+            var pending = services.GetRequiredService<PendingCountCache>();
+            telemetry.ObservePending(() => pending.Read(() => outbox.CountPendingAsync()));
             return telemetry;
         });
         builder.Services.AddHostedService<DeliveryWorker>();

@@ -1,6 +1,9 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using MindJourney.Api.Telemetry;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Registry;
 
 namespace MindJourney.Api.Storage;
 
@@ -10,31 +13,40 @@ public sealed partial class UploadDeliverer(
     ResponseStorage storage,
     DeliveryOutbox deliveries,
     StorageTelemetry telemetry,
+    ResiliencePipelineProvider<string> pipelines,
     IOptions<StorageOptions> options,
     ILogger<UploadDeliverer> logger)
 {
-    /// <summary>After storage failed to answer, requests stop waiting for it this long (they answer pending at once
-    /// and leave the upload to the worker), unless a delivery succeeds meanwhile. Keeps an outage from adding the
-    /// full upload timeout to every request.</summary>
-    private static readonly TimeSpan OutageMemory = TimeSpan.FromSeconds(5);
+    /// <summary>The name of the circuit breaker every attempt runs through (Polly's logs and
+    /// <c>resilience.polly.strategy.events</c> metrics carry it as <c>pipeline.name</c>).</summary>
+    public const string OutageBreaker = "storage-outage";
 
-    private const long NoRecentFailure = long.MinValue / 2; // far in the past, and no overflow when subtracted
+    /// <summary>The breaker's state is the memory of an outage: once storage failed to answer, attempts (the
+    /// request's and the worker's) stop reaching it for a few seconds (a request answers pending at once and leaves
+    /// the upload to the worker), then one attempt tries again and its outcome closes or reopens the circuit. Keeps an
+    /// outage from adding the full upload timeout to every request. A refusal of one upload
+    /// (<see cref="ResponseStorage.IsRejection"/>) or a conflict says nothing about storage's health: not counted.</summary>
+    internal static void AddOutageBreaker(ResiliencePipelineBuilder pipeline)
+    {
+        pipeline.AddCircuitBreaker(new CircuitBreakerStrategyOptions
+        {
+            ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } ex
+                && ResponseStorage.IsUnavailable(ex) && !ResponseStorage.IsRejection(ex)),
+            // Polly's smallest sample: two attempts within five seconds, at least half of them failed.
+            MinimumThroughput = 2,
+            FailureRatio = 0.5,
+            SamplingDuration = TimeSpan.FromSeconds(5),
+            BreakDuration = TimeSpan.FromSeconds(5),
+        });
+    }
 
-    private long _storageFailedAt = NoRecentFailure;
+    private readonly ResiliencePipeline _breaker = pipelines.GetPipeline(OutageBreaker);
 
     /// <summary>True when the object is in storage and the response marked stored. Never throws for storage
     /// trouble; the delivery stays pending and is retried.</summary>
     public async Task<bool> DeliverAsync(DeliveryItem item, Func<CancellationToken, Task<Stream>> openContent, TimeSpan timeout,
         bool fromRequest, CancellationToken cancellationToken)
     {
-        if (fromRequest && Environment.TickCount64 - Interlocked.Read(ref _storageFailedAt) < OutageMemory.TotalMilliseconds)
-        {
-            telemetry.RecordUpload(item.ResponseType, StorageTelemetry.OutcomeQueued);
-            await deliveries.RescheduleAsync(
-                item.ResponseId, TimeSpan.Zero, "storage was unavailable moments ago; left to the worker", CancellationToken.None);
-            return false;
-        }
-
         using var activity = StorageTelemetry.ActivitySource.StartActivity(StorageTelemetry.UploadActivity);
         activity?.SetTag(StorageTelemetry.ResponseTypeTag, item.ResponseType);
         activity?.SetTag(StorageTelemetry.ResponseIdTag, item.ResponseId);
@@ -46,10 +58,22 @@ public sealed partial class UploadDeliverer(
             deadline.CancelAfter(timeout);
             try
             {
-                await using var content = await openContent(deadline.Token);
-                var stored = await storage.UploadAsync(item, content, deadline.Token);
-                carried = stored.Metadata is { } metadata && metadata.TryGetValue("visitorNumber", out var n)
+                var stored = await _breaker.ExecuteAsync(async token =>
+                {
+                    await using var content = await openContent(token);
+                    return await storage.UploadAsync(item, content, token);
+                }, deadline.Token);
+                carried = stored.Metadata is { } metadata && metadata.TryGetValue(DeliveryItem.VisitorNumberKey, out var n)
                     && int.TryParse(n, out var parsed) ? parsed : null;
+            }
+            catch (BrokenCircuitException) when (fromRequest)
+            {
+                // Storage failed moments ago: answer pending now, the worker delivers.
+                activity?.SetTag(StorageTelemetry.OutcomeTag, StorageTelemetry.OutcomeQueued);
+                telemetry.RecordUpload(item.ResponseType, StorageTelemetry.OutcomeQueued);
+                await deliveries.RescheduleAsync(
+                    item.ResponseId, TimeSpan.Zero, "storage was unavailable moments ago; left to the worker", CancellationToken.None);
+                return false;
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
@@ -62,13 +86,7 @@ public sealed partial class UploadDeliverer(
                 activity?.SetStatus(ActivityStatusCode.Error, error);
                 telemetry.RecordUpload(item.ResponseType, outcome);
 
-                // A refusal of this one upload says nothing about storage's health: the others keep going.
                 var rejected = ResponseStorage.IsRejection(ex);
-                if (ResponseStorage.IsUnavailable(ex) && !rejected)
-                {
-                    Interlocked.Exchange(ref _storageFailedAt, Environment.TickCount64);
-                }
-
                 var delay = ex is StorageConflictException || rejected
                     ? TimeSpan.FromSeconds(options.Value.RetryMaxDelaySeconds)
                     : options.Value.RetryDelay(item.Attempts);
@@ -109,7 +127,6 @@ public sealed partial class UploadDeliverer(
             }
         }
 
-        Interlocked.Exchange(ref _storageFailedAt, NoRecentFailure);
         await deliveries.CompleteAsync(item.ResponseId, carried, CancellationToken.None);
         activity?.SetTag(StorageTelemetry.OutcomeTag, StorageTelemetry.OutcomeStored);
         telemetry.RecordUpload(item.ResponseType, StorageTelemetry.OutcomeStored);
@@ -122,9 +139,13 @@ public sealed partial class UploadDeliverer(
     }
 
     /// <summary>The exception's kind and status, not its message (which could echo a URL or a header).</summary>
-    private static string Describe(Exception ex) => ex is Google.GoogleApiException api
-        ? $"storage answered {(int)api.HttpStatusCode} {api.HttpStatusCode}"
-        : ex is HttpRequestException { HttpRequestError: var kind } ? $"storage unreachable ({kind})" : ex.GetType().Name;
+    private static string Describe(Exception ex) => ex switch
+    {
+        Google.GoogleApiException api => $"storage answered {(int)api.HttpStatusCode} {api.HttpStatusCode}",
+        HttpRequestException { HttpRequestError: var kind } => $"storage unreachable ({kind})",
+        BrokenCircuitException => "storage was unavailable moments ago; not tried",
+        _ => ex.GetType().Name,
+    };
 
     [LoggerMessage(Level = LogLevel.Warning,
         Message = "Upload of response {ResponseId} not delivered (attempt {Attempt}): {Error}; kept, next try in {DelaySeconds:0.#} s")]

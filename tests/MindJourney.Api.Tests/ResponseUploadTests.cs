@@ -247,8 +247,8 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
             UPDATE experiment_sessions SET visitor_number = 77 WHERE id = '{sessionId}';
             UPDATE experiment_responses SET visitor_number = 77 WHERE session_id = '{sessionId}';
             """);
-        var storage = _api.Hosts[0].Services.GetRequiredService<ResponseStorage>();
-        Assert.True(await storage.UpdateVisitorNumberAsync(Uploads.ObjectName(patched), 77, CancellationToken.None));
+        var objectNumbers = _api.Hosts[0].Services.GetRequiredService<StoredObjectNumbers>();
+        Assert.True(await objectNumbers.UpdateVisitorNumberAsync(Uploads.ObjectName(patched), 77, CancellationToken.None));
 
         var first = await _storage.Client.GetObjectAsync(TestStorage.Bucket, Uploads.ObjectName(patched));
         Assert.Equal("77", first.Metadata["visitorNumber"]);
@@ -266,6 +266,6 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
         Assert.Equal(0, await _api.ScalarAsync<long>(
             "SELECT count(*) FROM experiment_responses " +
             "WHERE visitor_number IS DISTINCT FROM object_visitor_number AND storage_status = 'stored'"));
-        Assert.False(await storage.UpdateVisitorNumberAsync("experiment-responses/not/there.txt", 5, CancellationToken.None));
+        Assert.False(await objectNumbers.UpdateVisitorNumberAsync("experiment-responses/not/there.txt", 5, CancellationToken.None));
     }
 }

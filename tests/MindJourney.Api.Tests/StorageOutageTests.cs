@@ -78,6 +78,34 @@ public sealed class StorageOutageTests(PostgresServer postgres)
     }
 
     [Fact]
+    public async Task Failed_attempts_open_the_outage_circuit_and_then_attempts_do_not_reach_storage()
+    {
+        await using var storage = await TestStorage.StartAsync();
+        await using var api = await TestApi.StartAsync(postgres, storage: storage);
+        var session = await Uploads.NewSessionAsync(api);
+        var sessionId = session.GetProperty("id").GetGuid();
+        // Polly's meter is process-wide: events are told apart by the pipeline's name.
+        using var events = new MetricCollector<int>((object?)null, "Polly", "resilience.polly.strategy.events");
+        await storage.StopAsync();
+
+        var answers = new List<JsonElement>();
+        for (var i = 0; i < 3; i++)
+        {
+            answers.Add(await Uploads.PostTextAsync(api.Client, sessionId, new { text = $"answer {i}" }));
+        }
+
+        Assert.All(answers, a => Assert.Equal("pending", Uploads.Status(a)));
+        await Uploads.WaitUntilAsync(() => Task.FromResult(events.GetMeasurementSnapshot().Any(m =>
+            m.Tags.GetValueOrDefault("pipeline.name") as string == "storage-outage"
+            && m.Tags.GetValueOrDefault("event.name") as string == "OnCircuitOpened")),
+            "the storage-outage circuit opens");
+        // While it is open, attempts are put back without reaching storage.
+        await Uploads.WaitUntilAsync(async () => await api.ScalarAsync<long>(
+            "SELECT count(*) FROM storage_deliveries WHERE last_error LIKE 'storage was unavailable moments ago%'") > 0,
+            "an attempt left to later because the circuit is open");
+    }
+
+    [Fact]
     public async Task A_pending_upload_is_delivered_by_the_api_that_starts_after_a_restart()
     {
         await using var storage = await TestStorage.StartAsync();

@@ -42,7 +42,7 @@ public sealed class AdminCommandsTests
             "1 sessions without a number, 0 pending uploads.", audit.Message);
         Assert.Contains("| Sessions without a number | 1 |", audit.Data?.Value, StringComparison.Ordinal);
         Assert.True(recovery.Success, recovery.Message);
-        Assert.Equal("Handed out 1 numbers; 1 sessions numbered, 1 users, 0 responses and 0 stored objects updated.", recovery.Message);
+        Assert.Equal("Handed out 1 numbers; 1 sessions numbered, 0 responses and 0 stored objects updated.", recovery.Message);
         Assert.Contains($"| {fallback.GetProperty("id").GetGuid()} | {fallback.GetProperty("userId").GetGuid()} | #3 |",
             recovery.Data?.Value, StringComparison.Ordinal);
         Assert.True(after.Success, after.Message);

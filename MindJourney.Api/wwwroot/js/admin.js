@@ -378,7 +378,6 @@ function renderRecovery(result) {
     h("dl", { className: "figures", "data-testid": "recovery-figures" },
       figure("Sessions looked at", result.sessionsScanned),
       figure("New numbers given", result.numbersAssigned),
-      figure("People numbered", result.usersUpdated),
       figure("Answers updated", result.responsesUpdated),
       figure("Stored files updated", result.objectsUpdated)),
     assignments.length === 0
