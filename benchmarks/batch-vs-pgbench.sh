@@ -21,21 +21,41 @@ URL="http://127.0.0.1:$APIPORT"
 # Warm-up (JIT, pools, prepared statements), not reported.
 wrk -t2 -c"$CONNECTIONS" -d5s -s benchmarks/unique-key-play.lua "$URL/api/session" >/dev/null
 
+# CPU (user + system, clock ticks) of processes: what a Play costs the API and PostgreSQL (the server and its
+# backends; the API's pooled connections live through the run).
+cpu_ticks() {
+  local total=0 pid
+  for pid in "$@"; do [ -r "/proc/$pid/stat" ] && total=$(( total + $(awk '{print $14 + $15}' "/proc/$pid/stat") )); done
+  echo "$total"
+}
+postgres_pids() { echo "$PG_PID" $(pgrep -P "$PG_PID"); }
 COUNTS="SELECT (SELECT count(*) FROM experiment_sessions), xact_commit FROM pg_stat_database WHERE datname = 'mindjourney'"
 read -r SESSIONS_BEFORE COMMITS_BEFORE < <("${PSQL[@]}" -d mindjourney -At -F ' ' -c "$COUNTS")
+API_TICKS=$(cpu_ticks "$API_PID"); PG_TICKS=$(cpu_ticks $(postgres_pids))
 echo "== wrk: $CONNECTIONS connections, ${SECONDS_} s, POST /api/session (unique Idempotency-Key), the API alone =="
 wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_}s" --latency -s benchmarks/unique-key-play.lua "$URL/api/session" | tee "$WORK/wrk.txt"
 API_RATE=$(awk '/^Requests\/sec/ {print $2}' "$WORK/wrk.txt")
 grep -q "Non-2xx" "$WORK/wrk.txt" && echo "!! some answers were not 2xx"
+API_TICKS=$(( $(cpu_ticks "$API_PID") - API_TICKS )); PG_TICKS=$(( $(cpu_ticks $(postgres_pids)) - PG_TICKS ))
 sleep 1 # the statistics collector reports commits within a second
 read -r SESSIONS_AFTER COMMITS_AFTER < <("${PSQL[@]}" -d mindjourney -At -F ' ' -c "$COUNTS")
-echo "sessions per commit during the run: $(echo "scale=1; ($SESSIONS_AFTER - $SESSIONS_BEFORE) / ($COMMITS_AFTER - $COMMITS_BEFORE)" | bc)"
+PLAYS=$(( SESSIONS_AFTER - SESSIONS_BEFORE ))
+echo "sessions per commit during the run: $(echo "scale=1; $PLAYS / ($COMMITS_AFTER - $COMMITS_BEFORE)" | bc)"
+HZ=$(getconf CLK_TCK)
+echo "CPU per Play: API $(( API_TICKS * 1000000 / HZ / PLAYS )) µs, PostgreSQL $(( PG_TICKS * 1000000 / HZ / PLAYS )) µs"
 
 echo "== pgbench: the minimal durable work, 16 clients, ${SECONDS_} s, same server =="
 "${PSQL[@]}" -d mindjourney -c 'CHECKPOINT'
 pgbench -n -h 127.0.0.1 -p "$PGPORT" -U postgres -M prepared -c 16 -j 2 -T "$SECONDS_" \
-  -f benchmarks/minimal-play.pgbench.sql mindjourney | tee "$WORK/pgbench.txt" | grep -E "tps|latency average|failed"
+  -f benchmarks/minimal-play.pgbench.sql mindjourney >"$WORK/pgbench.txt" &
+PGBENCH_PID=$!
+# PostgreSQL's CPU over the run's middle, while pgbench's backends live (their ticks go when they exit).
+sleep 2; PG_TICKS=$(cpu_ticks $(postgres_pids)); sleep $(( SECONDS_ - 4 )); PG_TICKS=$(( $(cpu_ticks $(postgres_pids)) - PG_TICKS ))
+wait "$PGBENCH_PID"
+grep -E "tps|latency average|failed" "$WORK/pgbench.txt"
 PG_RATE=$(awk '/^tps/ {print $3}' "$WORK/pgbench.txt")
+echo "CPU per minimal statement: PostgreSQL $(awk -v t="$PG_TICKS" -v hz="$HZ" -v r="$PG_RATE" -v w=$(( SECONDS_ - 4 )) \
+  'BEGIN {printf "%.0f", t / hz / (r * w) * 1e6}') µs"
 echo "API: $API_RATE sessions/s; pgbench minimal statement: $PG_RATE tps; ratio $(echo "scale=2; $API_RATE / $PG_RATE" | bc)"
 
 echo "== numbers =="
