@@ -14,14 +14,14 @@ public sealed class BadInputTests(PostgresServer postgres) : IAsyncLifetime
     private Guid _experimentId;
     private JsonElement _session;
 
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         _api = await TestApi.StartAsync(postgres);
         _experimentId = await _api.ActiveExperimentIdAsync();
         _session = await SessionNumberingTests.CreateSessionAsync(_api.Client, new { experimentId = _experimentId });
     }
 
-    public async Task DisposeAsync() => await _api.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _api.DisposeAsync();
 
     public static TheoryData<string, string, string, HttpStatusCode> BadSessionStarts => new()
     {

@@ -4,7 +4,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using MindJourney.Testing;
-using Xunit.Abstractions;
 
 namespace MindJourney.Api.Tests;
 

@@ -44,7 +44,7 @@ public sealed class HostileInputTests(HostileInputTests.Api api) : IClassFixture
 
         public long Fallbacks => Interlocked.Read(ref _fallbacks);
 
-        public async Task InitializeAsync()
+        public async ValueTask InitializeAsync()
         {
             Host = await TestApi.StartAsync(postgres);
             var experimentId = await Host.ActiveExperimentIdAsync();
@@ -70,7 +70,7 @@ public sealed class HostileInputTests(HostileInputTests.Api api) : IClassFixture
             _listener.Start();
         }
 
-        public async Task DisposeAsync()
+        public async ValueTask DisposeAsync()
         {
             _listener?.Dispose();
             await Host.DisposeAsync();

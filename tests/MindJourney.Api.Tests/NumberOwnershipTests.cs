@@ -3,7 +3,6 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using MindJourney.Testing;
 using Npgsql;
-using Xunit.Abstractions;
 
 namespace MindJourney.Api.Tests;
 

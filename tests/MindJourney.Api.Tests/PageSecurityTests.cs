@@ -11,9 +11,9 @@ public sealed partial class PageSecurityTests(PostgresServer postgres) : IAsyncL
 {
     private TestApi _api = null!;
 
-    public async Task InitializeAsync() => _api = await TestApi.StartAsync(postgres);
+    public async ValueTask InitializeAsync() => _api = await TestApi.StartAsync(postgres);
 
-    public async Task DisposeAsync() => await _api.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _api.DisposeAsync();
 
     [Theory]
     [InlineData("/scalar")]

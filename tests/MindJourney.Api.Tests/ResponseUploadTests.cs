@@ -23,13 +23,13 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
     private TestStorage _storage = null!;
     private TestApi _api = null!;
 
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         _storage = await TestStorage.StartAsync();
         _api = await TestApi.StartAsync(postgres, storage: _storage);
     }
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         await _api.DisposeAsync();
         await _storage.DisposeAsync();

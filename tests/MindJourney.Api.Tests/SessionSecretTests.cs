@@ -18,7 +18,7 @@ public sealed class SessionSecretTests(PostgresServer postgres) : IAsyncLifetime
     private JsonElement _theirs;
     private Guid _theirFile;
 
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         _api = await TestApi.StartAsync(postgres, settings: new Dictionary<string, string?> { ["Admin:ApiKey"] = AdminKey });
         _mine = await Uploads.NewSessionAsync(_api);
@@ -27,7 +27,7 @@ public sealed class SessionSecretTests(PostgresServer postgres) : IAsyncLifetime
         _theirFile = answer.GetProperty("id").GetGuid();
     }
 
-    public async Task DisposeAsync() => await _api.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _api.DisposeAsync();
 
     [Fact]
     public async Task The_secret_is_returned_once_by_the_start_and_never_stored_or_shown_again()

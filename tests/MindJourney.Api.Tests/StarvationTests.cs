@@ -6,7 +6,6 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using MindJourney.Testing;
-using Xunit.Abstractions;
 
 namespace MindJourney.Api.Tests;
 

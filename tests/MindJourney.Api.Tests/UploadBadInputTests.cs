@@ -18,7 +18,7 @@ public sealed class UploadBadInputTests(PostgresServer postgres) : IAsyncLifetim
     private TestApi _api = null!;
     private Guid _sessionId;
 
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         _storage = await TestStorage.StartAsync();
         _api = await TestApi.StartAsync(postgres, storage: _storage, settings: new Dictionary<string, string?>
@@ -29,7 +29,7 @@ public sealed class UploadBadInputTests(PostgresServer postgres) : IAsyncLifetim
         _sessionId = (await Uploads.NewSessionAsync(_api)).GetProperty("id").GetGuid();
     }
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         await _api.DisposeAsync();
         await _storage.DisposeAsync();

@@ -27,7 +27,7 @@ public sealed class StorageFixture : IAsyncLifetime
 
     public static string NewBucketName(string purpose) => $"{purpose}-{Guid.NewGuid():N}"[..Math.Min(63, purpose.Length + 33)];
 
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         var external = Environment.GetEnvironmentVariable("STORAGE_EMULATOR_HOST");
         if (!string.IsNullOrWhiteSpace(external))
@@ -59,7 +59,7 @@ public sealed class StorageFixture : IAsyncLifetime
         return client;
     }
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         Client?.Dispose();
         Http?.Dispose();

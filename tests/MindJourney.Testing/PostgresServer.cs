@@ -31,7 +31,7 @@ public sealed class PostgresServer : IAsyncLifetime
         MaxPoolSize = 40,
     }.ConnectionString;
 
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         var bin = PostgresInstallation.FindBinDirectory(Environment.GetEnvironmentVariable("MINDJOURNEY_POSTGRES_BIN"))
             ?? throw new InvalidOperationException(
@@ -90,7 +90,7 @@ public sealed class PostgresServer : IAsyncLifetime
         return DatabaseConnectionString(name);
     }
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         NpgsqlConnection.ClearAllPools();
         if (_process is { HasExited: false })

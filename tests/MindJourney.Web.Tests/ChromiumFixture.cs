@@ -19,7 +19,7 @@ public sealed class ChromiumFixture : IAsyncLifetime
     /// <summary>Where step screenshots go: <c>screenshots/</c> in the test output folder.</summary>
     public static string ScreenshotDirectory { get; } = Path.Combine(AppContext.BaseDirectory, "screenshots");
 
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         var path = Environment.GetEnvironmentVariable(PathVariable) is { Length: > 0 } configured ? configured : DefaultPath;
         if (!File.Exists(path))
@@ -63,7 +63,7 @@ public sealed class ChromiumFixture : IAsyncLifetime
         return context;
     }
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         if (Browser is not null)
         {

@@ -3,7 +3,6 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Playwright;
 using MindJourney.Testing;
-using Xunit.Abstractions;
 using static Microsoft.Playwright.Assertions;
 
 namespace MindJourney.Web.Tests;
