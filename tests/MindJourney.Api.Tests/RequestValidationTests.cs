@@ -21,7 +21,7 @@ public sealed class RequestValidationTests : IAsyncLifetime
 
     public sealed record Note([property: RequiredId] Guid? OwnerId, [property: StoredText] string? Text);
 
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
@@ -36,7 +36,7 @@ public sealed class RequestValidationTests : IAsyncLifetime
         _client = new HttpClient { BaseAddress = new Uri(_app.Urls.First()) };
     }
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         _client.Dispose();
         await _app.DisposeAsync();
