@@ -3,8 +3,8 @@
 # durability) under wrk, 64 connections, every POST /api/session with its own Idempotency-Key, next to pgbench
 # running the minimal durable work (benchmarks/minimal-play.pgbench.sql: nextval + user + session in one statement)
 # at 16 clients on the same server, in the same sitting. Prints both rates, their ratio, the sessions per commit
-# during the API's run (the mean batch size, give or take the health check's reads), and checks that every live
-# number is unique and the numbers contiguous.
+# during the API's run, the CPU a Play costs the API and PostgreSQL and the WAL it writes (docs/SCALING.md builds on
+# them), and checks that every live number is unique and the numbers contiguous.
 #   usage: benchmarks/batch-vs-pgbench.sh [connections] [seconds] [NAME=VALUE ...]   (extra environment for the API,
 #          e.g. MindJourney__Numbering__MaxBatchSize=16)
 set -euo pipefail
@@ -29,8 +29,9 @@ cpu_ticks() {
   echo "$total"
 }
 postgres_pids() { echo "$PG_PID" $(pgrep -P "$PG_PID"); }
-COUNTS="SELECT (SELECT count(*) FROM experiment_sessions), xact_commit FROM pg_stat_database WHERE datname = 'mindjourney'"
-read -r SESSIONS_BEFORE COMMITS_BEFORE < <("${PSQL[@]}" -d mindjourney -At -F ' ' -c "$COUNTS")
+COUNTS="SELECT (SELECT count(*) FROM experiment_sessions), xact_commit, pg_current_wal_lsn() - '0/0'::pg_lsn
+        FROM pg_stat_database WHERE datname = 'mindjourney'"
+read -r SESSIONS_BEFORE COMMITS_BEFORE WAL_BEFORE < <("${PSQL[@]}" -d mindjourney -At -F ' ' -c "$COUNTS")
 API_TICKS=$(cpu_ticks "$API_PID"); PG_TICKS=$(cpu_ticks $(postgres_pids))
 echo "== wrk: $CONNECTIONS connections, ${SECONDS_} s, POST /api/session (unique Idempotency-Key), the API alone =="
 wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_}s" --latency -s benchmarks/unique-key-play.lua "$URL/api/session" | tee "$WORK/wrk.txt"
@@ -38,10 +39,11 @@ API_RATE=$(awk '/^Requests\/sec/ {print $2}' "$WORK/wrk.txt")
 grep -q "Non-2xx" "$WORK/wrk.txt" && echo "!! some answers were not 2xx"
 API_TICKS=$(( $(cpu_ticks "$API_PID") - API_TICKS )); PG_TICKS=$(( $(cpu_ticks $(postgres_pids)) - PG_TICKS ))
 sleep 1 # the statistics collector reports commits within a second
-read -r SESSIONS_AFTER COMMITS_AFTER < <("${PSQL[@]}" -d mindjourney -At -F ' ' -c "$COUNTS")
+read -r SESSIONS_AFTER COMMITS_AFTER WAL_AFTER < <("${PSQL[@]}" -d mindjourney -At -F ' ' -c "$COUNTS")
 PLAYS=$(( SESSIONS_AFTER - SESSIONS_BEFORE ))
 echo "sessions per commit during the run: $(echo "scale=1; $PLAYS / ($COMMITS_AFTER - $COMMITS_BEFORE)" | bc)"
 HZ=$(getconf CLK_TCK)
+echo "WAL per Play: $(echo "($WAL_AFTER - $WAL_BEFORE) / $PLAYS" | bc) bytes"
 echo "CPU per Play: API $(( API_TICKS * 1000000 / HZ / PLAYS )) µs, PostgreSQL $(( PG_TICKS * 1000000 / HZ / PLAYS )) µs"
 
 echo "== pgbench: the minimal durable work, 16 clients, ${SECONDS_} s, same server =="
