@@ -64,12 +64,24 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
         p.Add(new NpgsqlParameter<long> { TypedValue = limits.MaxResponsesPerSession });
         batch.BatchCommands.Add(insert);
 
-        // One batch is one implicit transaction: the lock is held from the count to the commit.
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        await reader.NextResultAsync(cancellationToken);
-        if (!await reader.ReadAsync(cancellationToken))
+        // One batch is one implicit transaction: the lock is held from the count to the commit. The reader is
+        // disposed exactly once: closing it returns the connection to the pool, and Npgsql hands the same reader
+        // object to the connection's next user, so a second dispose would consume another request's results.
+        var recorded = false;
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
         {
-            await reader.DisposeAsync();
+            await reader.NextResultAsync(cancellationToken);
+            if (await reader.ReadAsync(cancellationToken))
+            {
+                entity.UserId = reader.GetGuid(0);
+                entity.VisitorNumber = reader.IsDBNull(1) ? null : reader.GetInt32(1);
+                entity.CreatedAt = reader.GetFieldValue<DateTimeOffset>(2);
+                recorded = true;
+            }
+        }
+
+        if (!recorded)
+        {
             if (await SessionExistsAsync(sessionId, cancellationToken))
             {
                 throw TooManyResponses(limits);
@@ -77,10 +89,6 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
 
             return null;
         }
-
-        entity.UserId = reader.GetGuid(0);
-        entity.VisitorNumber = reader.IsDBNull(1) ? null : reader.GetInt32(1);
-        entity.CreatedAt = reader.GetFieldValue<DateTimeOffset>(2);
 
         Log(sessionId, entity.VisitorNumber);
         return ResponseDetails.From(entity, StorageInfo.NotStored);

@@ -218,8 +218,7 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
         var sessionId = (await Uploads.NewSessionAsync(api)).GetProperty("id").GetGuid();
 
         // Eight at once race for three places: exactly three get in.
-        var answers = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => api.Client.PostAsJsonAsync("/api/response",
-            new { sessionId, levelId = "1", questionId = $"q{i}", responseType = "email", responseData = "someone@example.org" })));
+        var answers = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => api.Client.PostAsJsonAsync("/api/response", Email(sessionId, i))));
         Assert.Equal(3, answers.Count(a => a.StatusCode == HttpStatusCode.Created));
         foreach (var refused in answers.Where(a => a.StatusCode != HttpStatusCode.Created))
         {
@@ -236,6 +235,36 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
 
         Assert.Equal(before, await CountsAsync(api));
     }
+
+    [Fact]
+    public async Task Answers_refused_at_a_full_session_while_the_pool_is_queued_for_are_each_a_409()
+    {
+        await using var api = await TestApi.StartAsync(postgres, settings: new Dictionary<string, string?>
+        {
+            ["MindJourney:Storage:MaxResponsesPerSession"] = "1",
+        });
+        var sessionId = (await Uploads.NewSessionAsync(api)).GetProperty("id").GetGuid();
+        using var client = api.Client;
+        client.Timeout = TimeSpan.FromSeconds(60);
+        using (var first = await client.PostAsJsonAsync("/api/response", Email(sessionId, 0)))
+        {
+            Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        }
+
+        // More refusals at once than the pool has connections: each refusal hands its connection straight to a
+        // waiting request, which must not see the refused request's reader touched after that.
+        var refused = await Task.WhenAll(Enumerable.Range(1, 64).Select(i => client.PostAsJsonAsync("/api/response", Email(sessionId, i))));
+        foreach (var answer in refused)
+        {
+            await AssertProblemAsync(answer, HttpStatusCode.Conflict, "responses");
+            answer.Dispose();
+        }
+
+        Assert.Equal(1, await api.ScalarAsync<long>($"SELECT count(*) FROM experiment_responses WHERE session_id = '{sessionId}'"));
+    }
+
+    private static object Email(Guid sessionId, int i) =>
+        new { sessionId, levelId = "1", questionId = $"q{i}", responseType = "email", responseData = "someone@example.org" };
 
     [Fact]
     public async Task A_client_with_its_uploads_in_flight_is_told_to_wait_and_others_are_not()
