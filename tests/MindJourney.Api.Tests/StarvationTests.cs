@@ -218,7 +218,8 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
         var sessionId = (await Uploads.NewSessionAsync(api)).GetProperty("id").GetGuid();
 
         // Eight at once race for three places: exactly three get in.
-        var answers = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => api.Client.PostAsJsonAsync("/api/response", Email(sessionId, i))));
+        var answers = await Task.WhenAll(Enumerable.Range(0, 8)
+            .Select(i => api.Client.PostAsJsonAsync("/api/response", Email(sessionId, i))));
         Assert.Equal(3, answers.Count(a => a.StatusCode == HttpStatusCode.Created));
         foreach (var refused in answers.Where(a => a.StatusCode != HttpStatusCode.Created))
         {
@@ -253,7 +254,8 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
 
         // More refusals at once than the pool has connections: each refusal hands its connection straight to a
         // waiting request, which must not see the refused request's reader touched after that.
-        var refused = await Task.WhenAll(Enumerable.Range(1, 64).Select(i => client.PostAsJsonAsync("/api/response", Email(sessionId, i))));
+        var refused = await Task.WhenAll(Enumerable.Range(1, 64)
+            .Select(i => client.PostAsJsonAsync("/api/response", Email(sessionId, i))));
         foreach (var answer in refused)
         {
             await AssertProblemAsync(answer, HttpStatusCode.Conflict, "responses");
