@@ -14,7 +14,7 @@ public sealed record CreateSessionRequest(
     [property: AllowedValues(null, SessionModes.Live, SessionModes.Pilot,
         ErrorMessage = "mode must be '" + SessionModes.Live + "' (the default) or '" + SessionModes.Pilot + "'.")]
     string? Mode,
-    [property: StringLength(SessionsApi.MaxBranchingPathLength, ErrorMessage = "branchingPath is longer than {1} characters."), StoredText]
+    [property: StringLength(SessionsApi.MaxBranchingPathLength, ErrorMessage = SessionsApi.BranchingPathTooLong), StoredText]
     string? BranchingPath,
     [property: StoredJson] JsonElement? SessionData);
 
@@ -27,7 +27,7 @@ public sealed record UpdateSessionRequest(
     [property: Unchangeable] JsonElement ExperimentId,
     int? CurrentLevel,
     bool? IsCompleted,
-    [property: StringLength(SessionsApi.MaxBranchingPathLength, ErrorMessage = "branchingPath is longer than {1} characters."), StoredText]
+    [property: StringLength(SessionsApi.MaxBranchingPathLength, ErrorMessage = SessionsApi.BranchingPathTooLong), StoredText]
     string? BranchingPath,
     [property: StoredJson] JsonElement? SessionData);
 

@@ -13,6 +13,7 @@ public static class SessionsApi
 {
     public const string IdempotencyKeyHeader = "Idempotency-Key";
     public const int MaxBranchingPathLength = 2000;
+    public const string BranchingPathTooLong = "branchingPath is longer than {1} characters.";
 
     public static IEndpointRouteBuilder MapSessionsApi(this IEndpointRouteBuilder app)
     {
