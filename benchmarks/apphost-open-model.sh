@@ -41,15 +41,14 @@ echo "api pid $API_PID$(tr '\0' '\n' <"/proc/$API_PID/environ" | grep -o 'MindJo
 
 harness() {
   ADMIN_API_KEY="$KEY" dotnet MindJourney.LoadTests/bin/Release/net10.0/MindJourney.LoadTests.dll \
-    --api-url http://localhost:5000/api --rate "$RATE" --duration "$1" --scenario session --report-dir "$WORK/$2" --quiet \
+    --api-url http://localhost:5000/api --rate "$RATE" --warm-up 5s --duration "$1" --scenario session --report-dir "$WORK/$2" \
+    --quiet \
     >"$WORK/$2.txt" 2>&1 &
   HARNESS_PID=$!
 }
-harness 5s warm-up; wait "$HARNESS_PID" || true
-
 echo "== open model: $RATE sessions/s, ${SECONDS_} s, through the AppHost =="
 harness "${SECONDS_}s" run
-sleep 3
+sleep 8 # past the harness's start and its 5 s warm-up
 # Four 4 s samples in the middle of the run; top's first sample counts from the process's start, so it is dropped.
 top -b -d 4 -n 5 -p "$DASHBOARD_PID,$API_PID,$HARNESS_PID" >"$WORK/top.txt"
 wait "$HARNESS_PID" || true

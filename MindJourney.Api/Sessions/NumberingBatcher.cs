@@ -177,6 +177,7 @@ public sealed partial class NumberingBatcher : IAsyncDisposable
         // Not the requests' cancellation: once sent, the statement runs to its end.
         await using var connection = await _dataSource.OpenConnectionAsync();
         await using var command = new NpgsqlBatch(connection);
+        command.BatchCommands.Add(new NpgsqlBatchCommand(VisitorNumberSql.PlanWithIndexes));
         var keys = batch.Select(p => p.Args.IdempotencyKey).OfType<string>().ToArray();
         if (keys.Length > 0)
         {
@@ -200,7 +201,7 @@ public sealed partial class NumberingBatcher : IAsyncDisposable
         command.BatchCommands.Add(numbering);
 
         await using var reader = await command.ExecuteReaderAsync();
-        if (keys.Length > 0)
+        for (var before = command.BatchCommands.Count - 1; before > 0; before--)
         {
             await reader.NextResultAsync();
         }

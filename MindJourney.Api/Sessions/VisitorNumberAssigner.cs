@@ -177,6 +177,7 @@ public sealed partial class VisitorNumberAssigner(
     private static async Task<Row?> ExecuteAsync(NpgsqlConnection connection, string sql, StatementArguments args)
     {
         await using var batch = new NpgsqlBatch(connection);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(VisitorNumberSql.PlanWithIndexes));
         if (args.IdempotencyKey is not null)
         {
             var lockKey = new NpgsqlBatchCommand(VisitorNumberSql.LockKey);
@@ -204,7 +205,7 @@ public sealed partial class VisitorNumberAssigner(
         batch.BatchCommands.Add(command);
 
         await using var reader = await batch.ExecuteReaderAsync();
-        for (var locks = batch.BatchCommands.Count - 1; locks > 0; locks--)
+        for (var before = batch.BatchCommands.Count - 1; before > 0; before--)
         {
             await reader.NextResultAsync();
         }

@@ -105,6 +105,12 @@ public static class CliApp
             HelpName = "time"
         };
 
+        private readonly Option<string?> _warmUp = new("--warm-up")
+        {
+            Description = "Offer the same load for this long first and leave it out of every figure and check [default 0].",
+            HelpName = "time"
+        };
+
         private readonly Option<double?> _rate = new("--rate")
         {
             Description = "Open model: arrivals per second, independent of the server's speed; "
@@ -198,7 +204,7 @@ public static class CliApp
             _scenario.AcceptOnlyFromAmong("session", "journey");
             Root = new RootCommand(Description)
             {
-                _apiUrl, _users, _duration, _iterations, _rampUp, _rate, _maxInFlight, _scenario, _reportDir, _percentiles,
+                _apiUrl, _users, _duration, _iterations, _rampUp, _warmUp, _rate, _maxInFlight, _scenario, _reportDir, _percentiles,
                 _maxP99, _maxErrorRate, _minRps, _adminKey, _config, _allowRemote, _allowFallback, _quiet, _timeout, _verifySample,
             };
             Root.SetAction(RunAsync);

@@ -96,7 +96,7 @@ public static class OptionsResolver
         var text = setting.Text!.Trim();
         var (value, expected) = key.ToLowerInvariant() switch
         {
-            "duration" or "rampup" or "timeout" => (ValueParsers.TryParseDuration(text, out var time)
+            "duration" or "rampup" or "warmup" or "timeout" => (ValueParsers.TryParseDuration(text, out var time)
                 ? time.ToString("c", CultureInfo.InvariantCulture) : null, "is not a duration (e.g. 20s, 1m, 1m30s, 500ms)"),
             "maxerrorrate" => (ValueParsers.TryParseRate(text, out var rate)
                 ? rate.ToString("R", CultureInfo.InvariantCulture) : null, "must be a fraction 0..1 or a percentage like 1%"),

@@ -49,6 +49,11 @@ public static class ReportText
             load += $", ramp-up {ValueParsers.FormatDuration(o.RampUp)}";
         }
 
+        if (o.WarmUp > TimeSpan.Zero)
+        {
+            load += $", after a {ValueParsers.FormatDuration(o.WarmUp)} warm-up";
+        }
+
         var bound = (o.EffectiveDuration, o.Iterations) switch
         {
             ({ } d, { } i) => $"{ValueParsers.FormatDuration(d)} or {Int(i)} iterations"

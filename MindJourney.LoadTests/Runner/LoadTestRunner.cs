@@ -73,6 +73,19 @@ public static class LoadTestRunner
                 cancellationToken.IsCancellationRequested);
         }
 
+        if (options.WarmUp > TimeSpan.Zero)
+        {
+            // Its figures and sessions are thrown away; it ends (drained) before the audit below.
+            var warmUp = options with
+            {
+                Duration = options.WarmUp,
+                Iterations = null,
+                RampUp = options.RampUp < options.WarmUp ? options.RampUp : options.WarmUp,
+            };
+            await RunLoadPhaseAsync(warmUp, http, new MetricsCollector(IScenario.StepsOf(options.Scenario)), new RunLedger(),
+                experimentId, progress: null, cancellationToken).ConfigureAwait(false);
+        }
+
         var before = options.AdminKey is { } key
             ? await AdminClient.GetAuditAsync(http, apiBase, key, options.RequestTimeout, cancellationToken).ConfigureAwait(false)
             : default;

@@ -173,6 +173,30 @@ public sealed class EndToEndTests
     }
 
     [Fact]
+    public async Task A_warm_up_is_offered_first_and_left_out_of_the_figures_and_the_checks()
+    {
+        await using var api = await TinyVisitorApi.StartAsync();
+        var result = await LoadTestRunner.RunAsync(new LoadTestOptions
+        {
+            ApiUrl = api.ApiUrl,
+            AdminKey = TinyVisitorApi.Key,
+            Rate = 100,
+            WarmUp = TimeSpan.FromSeconds(1),
+            Duration = TimeSpan.FromSeconds(1)
+        });
+
+        Assert.True(result.Passed, string.Join("\n", result.Checks));
+        // The server saw both phases; the figures hold the measured one alone.
+        Assert.InRange(result.Totals.SessionsCreated, 80, 100);
+        Assert.Equal(result.Totals.SessionsCreated, result.VisitorNumbers.Count);
+        Assert.InRange(api.SessionsCreated - result.Totals.SessionsCreated, 80, 100);
+        // The numbers are checked from the audit taken after the warm-up: contiguous from there, none of the warm-up's.
+        var contiguity = Assert.Single(result.Checks, c => c.Name == "visitor_numbers_contiguous");
+        Assert.Equal(CheckOutcome.Passed, contiguity.Outcome);
+        Assert.True(result.VisitorNumbers.Min() > api.SessionsCreated - result.Totals.SessionsCreated);
+    }
+
+    [Fact]
     public async Task Open_model_against_a_slow_server_drops_beyond_the_cap_and_shows_the_wait()
     {
         await using var api = await TinyVisitorApi.StartAsync(

@@ -141,13 +141,15 @@ public sealed class OptionsTests : IDisposable
     [Fact]
     public void Flags_given_alone_are_true_and_durations_and_rates_take_their_short_forms()
     {
-        var o = Resolve(["--quiet", "--allow-fallback", "--timeout", "45s", "--ramp-up", "1m", "-d", "2m", "--max-error-rate", "5%"]);
+        var o = Resolve(["--quiet", "--allow-fallback", "--timeout", "45s", "--ramp-up", "1m", "-d", "2m", "--max-error-rate", "5%",
+            "--warm-up", "5s"]);
         Assert.True(o.Quiet);
         Assert.True(o.AllowFallback);
         Assert.False(o.AllowRemote);
         Assert.Equal(TimeSpan.FromSeconds(45), o.RequestTimeout);
         Assert.Equal(TimeSpan.FromMinutes(1), o.RampUp);
         Assert.Equal(TimeSpan.FromMinutes(2), o.Duration);
+        Assert.Equal(TimeSpan.FromSeconds(5), o.WarmUp);
         Assert.Equal(0.05, o.MaxErrorRate!.Value, 10);
     }
 
@@ -164,10 +166,11 @@ public sealed class OptionsTests : IDisposable
     public void Bad_values_are_reported_with_where_they_came_from_and_the_value()
     {
         var cfg = Config("""{ "duration": "forever", "usres": 5, "users": "many" }""");
-        var r = CliApp.ResolveOptions(["--config", cfg, "--ramp-up", "soon", "--max-error-rate", "7"],
+        var r = CliApp.ResolveOptions(["--config", cfg, "--ramp-up", "soon", "--warm-up", "later", "--max-error-rate", "7"],
             new Dictionary<string, string?> { ["CONCURRENT_USERS"] = "ten", ["ADMIN_API_KEY"] = "never-shown" });
         Assert.False(r.IsValid);
         Assert.Contains(r.Errors, e => e.StartsWith("--ramp-up: 'soon' is not a duration", StringComparison.Ordinal));
+        Assert.Contains(r.Errors, e => e.StartsWith("--warm-up: 'later' is not a duration", StringComparison.Ordinal));
         Assert.Contains(r.Errors,
             e => e.StartsWith("--max-error-rate: '7' must be a fraction 0..1 or a percentage", StringComparison.Ordinal));
         Assert.Contains(r.Errors, e => e.StartsWith($"--config {cfg}: 'duration': 'forever' is not a duration", StringComparison.Ordinal));
