@@ -46,6 +46,18 @@ internal static class ApiSettings
     }
 
     /// <summary>
+    /// In development the API shares the developer's cores with PostgreSQL, the dashboard and the orchestrator. .NET's
+    /// server defaults assume the cores are the API's own: the server GC (a heap and a collecting thread per core) and
+    /// idle thread-pool workers that spin for new work take the core a statement or the dashboard needed. <c>dotnet
+    /// run</c> of the AppHost starts the API with the workstation GC and no spinning; a published manifest
+    /// (production) keeps the defaults. Measured in docs/BENCHMARKS.md, "Open-model latency".
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithSharedMachineRuntime(this IResourceBuilder<ProjectResource> api) =>
+        api.ApplicationBuilder.ExecutionContext.IsPublishMode
+            ? api
+            : api.WithEnvironment("DOTNET_gcServer", "0").WithEnvironment("DOTNET_ThreadPool_UnfairSemaphoreSpinLimit", "0");
+
+    /// <summary>
     /// Where participants reach the API: <c>MindJourney:ApiPort</c> (default 5000) on localhost. Aspire's proxy in
     /// front of a project is a TCP proxy: it adds no <c>X-Forwarded-For</c>, so behind it the API would see one
     /// client, the proxy, and every participant would share one rate-limit budget. A single replica therefore

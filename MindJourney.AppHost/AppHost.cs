@@ -34,6 +34,7 @@ var api = builder.AddProject<Projects.MindJourney_Api>("api")
     .WithParticipantEndpoint(builder.Configuration, replicas)
     .WithApiSettings(builder.Configuration)
     .WithProductionSettings(builder.Configuration)
+    .WithSharedMachineRuntime()
     .WithHttpHealthCheck("/health")
     .WithNumberingHealthCheck(adminApiKey)
     .WithExternalHttpEndpoints();

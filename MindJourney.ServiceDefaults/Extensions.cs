@@ -56,9 +56,12 @@ public static class Extensions
             })
             .WithTracing(tracing =>
             {
-                // Under load every trace would cost the dashboard more than the request: a share is exported
-                // (TraceSampling), and every error and fallback trace. The keeper runs before any exporter.
-                tracing.SetSampler(new RatioSampler(TraceSampling.Ratio(builder.Configuration)))
+                // Under load every trace would cost the dashboard more than the request: a share is exported, at
+                // most so many a second (TraceSampling), and every error and fallback trace. The keeper runs before
+                // any exporter. The sampler is a service so that its per-second window is disposed with the host.
+                builder.Services.AddSingleton(_ => new RatioSampler(
+                    TraceSampling.Ratio(builder.Configuration), TraceSampling.MaxPerSecond(builder.Configuration)));
+                tracing.SetSampler(services => services.GetRequiredService<RatioSampler>())
                     .AddProcessor(services => new KeepNotableTraces(services.GetServices<KeptTraceTag>()));
                 tracing.AddSource(builder.Environment.ApplicationName)
                     .AddSource(MindJourneyTelemetryPrefix)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Threading.RateLimiting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry;
@@ -7,14 +8,18 @@ using OpenTelemetry.Trace;
 namespace Microsoft.Extensions.Hosting;
 
 /// <summary>
-/// Which traces are exported: a share of them (<see cref="RatioSetting"/>, default 1: all), and every trace with a span
-/// that ended in error or carries a tag named with <see cref="KeepTracesTagged"/>, whatever the share. A trace not
-/// picked is still recorded in this process (not exported) so that such a span can turn it back on when it ends.
+/// Which traces are exported: a share of them (<see cref="RatioSetting"/>, default 1: all), at most so many a second
+/// (<see cref="MaxPerSecondSetting"/>, default: no bound), and every trace with a span that ended in error or carries a
+/// tag named with <see cref="KeepTracesTagged"/>, whatever the share or the bound. A trace not picked is still
+/// recorded in this process (not exported) so that such a span can turn it back on when it ends.
 /// </summary>
 public static class TraceSampling
 {
     public const string RatioSetting = "MindJourney:Telemetry:TraceSampleRatio";
     public const double DefaultRatio = 1.0;
+
+    /// <summary>Traces picked a second at most: every trace of a developer's clicks, a bounded sample of a load run.</summary>
+    public const string MaxPerSecondSetting = "MindJourney:Telemetry:MaxTracesPerSecond";
 
     /// <summary>Keeps every trace with a span that ends carrying <paramref name="tag"/> = <paramref name="value"/>.</summary>
     public static IServiceCollection KeepTracesTagged(this IServiceCollection services, string tag, string value) =>
@@ -27,23 +32,45 @@ public static class TraceSampling
             ? ratio
             : throw new InvalidOperationException($"{RatioSetting} must be between 0 and 1 (it is {ratio}).");
     }
+
+    internal static int? MaxPerSecond(IConfiguration configuration)
+    {
+        var max = configuration.GetValue<int?>(MaxPerSecondSetting);
+        return max is null or > 0
+            ? max
+            : throw new InvalidOperationException($"{MaxPerSecondSetting} must be a positive number of traces (it is {max}).");
+    }
 }
 
 internal sealed record KeptTraceTag(string Name, string Value);
 
 /// <summary>
 /// The ratio picks traces by trace id, at the root and for a caller's context alike: a caller's sampled flag is not
-/// believed, since anyone on the public link can send one. Under a span not picked, spans are recorded without being
-/// exported, except outgoing calls (database commands, HTTP), which are the bulk and are not recorded at all: the span
-/// above each says how it went.
+/// believed, since anyone on the public link can send one. The per-second bound, when set, then admits what it has
+/// room for this second. Under a span not picked, spans are recorded without being exported, except outgoing calls
+/// (database commands, HTTP), which are the bulk and are not recorded at all: the span above each says how it went.
 /// </summary>
-internal sealed class RatioSampler(double ratio) : Sampler
+internal sealed class RatioSampler : Sampler, IDisposable
 {
     private static readonly SamplingResult Sample = new(SamplingDecision.RecordAndSample);
     private static readonly SamplingResult RecordOnly = new(SamplingDecision.RecordOnly);
     private static readonly SamplingResult Drop = new(SamplingDecision.Drop);
 
-    private readonly TraceIdRatioBasedSampler _ratio = new(ratio);
+    private readonly TraceIdRatioBasedSampler _ratio;
+    private readonly FixedWindowRateLimiter? _perSecond;
+
+    public RatioSampler(double ratio, int? maxPerSecond)
+    {
+        _ratio = new TraceIdRatioBasedSampler(ratio);
+        _perSecond = maxPerSecond is { } max
+            ? new FixedWindowRateLimiter(new FixedWindowRateLimiterOptions
+            {
+                PermitLimit = max,
+                Window = TimeSpan.FromSeconds(1),
+                QueueLimit = 0,
+            })
+            : null;
+    }
 
     public override SamplingResult ShouldSample(in SamplingParameters samplingParameters)
     {
@@ -55,7 +82,20 @@ internal sealed class RatioSampler(double ratio) : Sampler
                 : RecordOnly;
         }
 
-        return _ratio.ShouldSample(samplingParameters).Decision == SamplingDecision.RecordAndSample ? Sample : RecordOnly;
+        return _ratio.ShouldSample(samplingParameters).Decision == SamplingDecision.RecordAndSample && HasRoom() ? Sample : RecordOnly;
+    }
+
+    public void Dispose() => _perSecond?.Dispose();
+
+    private bool HasRoom()
+    {
+        if (_perSecond is null)
+        {
+            return true;
+        }
+
+        using var lease = _perSecond.AttemptAcquire();
+        return lease.IsAcquired;
     }
 }
 

@@ -37,7 +37,7 @@ for _ in $(seq 240); do curl -sf http://localhost:5000/api/experiment >/dev/null
 API_PID=$(pgrep -f 'MindJourney.Api/bin/Release/net10.0/MindJourney.Api' | head -1)
 DASHBOARD_PID=$(pgrep -f 'Aspire.Dashboard' | head -1)
 echo "port 5000 held by: $(ss -ltnpH 'sport = :5000' | grep -o 'users:(("[^"]*",pid=[0-9]*' | sed 's/users:(("//' | sort -u)"
-echo "api pid $API_PID$(tr '\0' '\n' <"/proc/$API_PID/environ" | grep -o 'MindJourney__Telemetry__TraceSampleRatio=.*' | sed 's/^/, /')"
+echo "api pid $API_PID$(tr '\0' '\n' <"/proc/$API_PID/environ" | grep -o 'MindJourney__Telemetry__.*' | sed 's/^/, /' | tr -d '\n')"
 
 harness() {
   ADMIN_API_KEY="$KEY" dotnet MindJourney.LoadTests/bin/Release/net10.0/MindJourney.LoadTests.dll \
@@ -59,3 +59,5 @@ awk -v d="$DASHBOARD_PID" -v a="$API_PID" -v h="$HARNESS_PID" '
 jq -r '"sessions/s \(.totals.ok / .durationSeconds | floor), dropped \(.totals.dropped), failed \(.totals.failed), " +
   "p99 \(.allRequests.percentiles[] | select(.percentile == 99) | .ms) ms; checks: " +
   ([.checks[] | select(.outcome != "Skipped") | .name + " " + .outcome] | join(", "))' "$WORK/run/report.json"
+jq -r '"p50 \(.allRequests.percentiles[] | select(.percentile == 50) | .ms) ms; p99 of each second (ms): " +
+  ([.series[] | .p99Ms | floor] | map(tostring) | join(" "))' "$WORK/run/report.json"

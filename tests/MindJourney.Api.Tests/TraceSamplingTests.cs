@@ -55,11 +55,45 @@ public sealed class TraceSamplingTests(PostgresServer postgres)
         Assert.Contains(exported, span => span.TraceId == traceId && span.Source.Name == "Npgsql");
     }
 
+    [Fact]
+    public async Task A_bound_of_3_traces_a_second_keeps_a_burst_of_plays_to_it_and_still_exports_the_fallback()
+    {
+        var exported = new List<Activity>();
+        var stopwatch = Stopwatch.StartNew();
+        Guid fallbackId;
+        await using (var api = await StartAsync("1", exported, maxPerSecond: "3"))
+        {
+            var experimentId = await api.ActiveExperimentIdAsync();
+            stopwatch.Restart();
+            for (var i = 0; i < 30; i++)
+            {
+                await PlayAsync(api, experimentId);
+            }
+
+            await api.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence MAXVALUE 30"); // the next Play is a fallback
+            fallbackId = (await PlayAsync(api, experimentId)).GetProperty("id").GetGuid();
+            stopwatch.Stop();
+        }
+
+        // One window of 3 a second, plus one more for each second the burst took (a slow machine gets more).
+        var allowed = 3 * ((int)stopwatch.Elapsed.TotalSeconds + 2);
+        var plays = exported.Where(IsPlay).ToList();
+        Assert.InRange(plays.Count, 1, Math.Min(allowed, 30));
+        var fallback = Assert.Single(exported, span => span.OperationName == VisitorNumberingTelemetry.AssignActivity
+            && Equals(span.GetTagItem(VisitorNumberingTelemetry.OutcomeTag), VisitorNumberingTelemetry.OutcomeFallback));
+        Assert.Equal(fallbackId, fallback.GetTagItem(VisitorNumberingTelemetry.SessionIdTag));
+    }
+
     private static bool IsPlay(Activity span) =>
         span.Kind == ActivityKind.Server && (string?)span.GetTagItem("url.path") == PlayPath;
 
-    private Task<TestApi> StartAsync(string ratio, List<Activity> exported) =>
-        TestApi.StartAsync(postgres, settings: new Dictionary<string, string?> { [TraceSampling.RatioSetting] = ratio },
+    private Task<TestApi> StartAsync(string ratio, List<Activity> exported, string? maxPerSecond = null) =>
+        TestApi.StartAsync(postgres,
+            settings: new Dictionary<string, string?>
+            {
+                [TraceSampling.RatioSetting] = ratio,
+                [TraceSampling.MaxPerSecondSetting] = maxPerSecond,
+            },
             services: services => services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddInMemoryExporter(exported)));
 
     private static async Task<JsonElement> PlayAsync(TestApi api, Guid experimentId)

@@ -35,8 +35,20 @@ public sealed class AppHostTests
 
             Assert.Equal(HttpStatusCode.Created, response.StatusCode);
             Assert.Equal(1, session.GetProperty("visitorNumber").GetInt32());
-            var postgres = Assert.Single(app.Services.GetRequiredService<DistributedApplicationModel>().Resources,
-                r => r.Name == "postgres");
+            var resources = app.Services.GetRequiredService<DistributedApplicationModel>().Resources;
+            // The development loop: the API shares the machine's cores, and a load run exports a bounded sample of traces.
+            var api = Assert.Single(resources, r => r.Name == "api");
+            var environment = new EnvironmentCallbackContext(app.Services.GetRequiredService<DistributedApplicationExecutionContext>(),
+                cancellationToken: timeout.Token);
+            foreach (var callback in api.Annotations.OfType<EnvironmentCallbackAnnotation>())
+            {
+                await callback.Callback(environment);
+            }
+
+            Assert.Equal("0", environment.EnvironmentVariables["DOTNET_gcServer"]);
+            Assert.Equal("0", environment.EnvironmentVariables["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"]);
+            Assert.Equal("50", environment.EnvironmentVariables["MindJourney__Telemetry__MaxTracesPerSecond"]);
+            var postgres = Assert.Single(resources, r => r.Name == "postgres");
             if (postgres is ExecutableResource)
             {
                 Assert.True(File.Exists(Path.Combine(dataPath, "postgres", "PG_VERSION")),
