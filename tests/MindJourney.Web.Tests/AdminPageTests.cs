@@ -233,8 +233,8 @@ public sealed partial class AdminPageTests(PostgresServer postgres, ChromiumFixt
         await using var context = await chromium.NewContextAsync(api.Hosts[0].ServerAddress, width: 360, height: 780);
         var admin = await AdminPage.OpenAsync(context);
         var page = admin.Page;
-        var downloads = new List<IDownload>();
-        page.Download += (_, download) => downloads.Add(download);
+        var downloads = new System.Collections.Concurrent.ConcurrentQueue<IDownload>();
+        page.Download += (_, download) => downloads.Enqueue(download);
         await admin.SignInAsync();
         await admin.ExpectSignedInAsync();
 
@@ -266,6 +266,12 @@ public sealed partial class AdminPageTests(PostgresServer postgres, ChromiumFixt
         {
             // The export endpoint is there: the file is saved under the server's name and the action is logged.
             await Expect(status).ToHaveTextAsync(DownloadedPattern());
+            // The page says so as it hands the file to the browser; the browser's download event can follow a moment later.
+            for (var polls = 0; downloads.IsEmpty && polls < 200; polls++)
+            {
+                await Task.Delay(50); // 10 s at most
+            }
+
             var download = Assert.Single(downloads);
             Assert.EndsWith(".jsonl", download.SuggestedFilename, StringComparison.Ordinal);
             var saved = await File.ReadAllTextAsync((await download.PathAsync())!);
