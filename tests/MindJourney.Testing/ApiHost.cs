@@ -15,14 +15,27 @@ public sealed class ApiHost : WebApplicationFactory<Program>
     private readonly string _connectionString;
     private readonly IReadOnlyDictionary<string, string?> _settings;
     private readonly Action<IServiceCollection>? _services;
+    private readonly bool _productionLimits;
+
+    /// <summary>Tests drive hundreds of sessions, answers and uploads from one address, so the per-client limits are
+    /// off unless a test asks for the production defaults. Every per-client limit the API has is listed here.</summary>
+    public static readonly IReadOnlyDictionary<string, string?> PerClientLimitsOff = new Dictionary<string, string?>
+    {
+        ["MindJourney:RateLimit:SessionsPerWindow"] = "0",
+        ["MindJourney:RateLimit:ResponsesPerWindow"] = "0",
+        ["MindJourney:RateLimit:DownloadsPerWindow"] = "0",
+        ["MindJourney:Storage:MaxUploadsInFlightPerClient"] = "0",
+    };
 
     /// <param name="services">Added after the API's own services (an exporter a test reads, say).</param>
+    /// <param name="productionLimits">Keep every limit at its production default (see <see cref="PerClientLimitsOff"/>).</param>
     public ApiHost(string connectionString, IReadOnlyDictionary<string, string?>? settings = null,
-        Action<IServiceCollection>? services = null)
+        Action<IServiceCollection>? services = null, bool productionLimits = false)
     {
         _connectionString = connectionString;
         _settings = settings ?? new Dictionary<string, string?>();
         _services = services;
+        _productionLimits = productionLimits;
         UseKestrel(0);
     }
 
@@ -42,11 +55,14 @@ public sealed class ApiHost : WebApplicationFactory<Program>
     {
         builder.UseEnvironment(Environments.Production);
         builder.UseSetting("ConnectionStrings:mindjourney", _connectionString);
-        // Tests drive hundreds of sessions, answers and uploads from one address; the limit tests turn them back on.
-        builder.UseSetting("MindJourney:RateLimit:SessionsPerWindow", "0");
-        builder.UseSetting("MindJourney:RateLimit:ResponsesPerWindow", "0");
-        builder.UseSetting("MindJourney:RateLimit:DownloadsPerWindow", "0");
-        builder.UseSetting("MindJourney:Storage:MaxUploadsInFlightPerClient", "0");
+        if (!_productionLimits)
+        {
+            foreach (var (key, value) in PerClientLimitsOff)
+            {
+                builder.UseSetting(key, value);
+            }
+        }
+
         foreach (var (key, value) in _settings)
         {
             builder.UseSetting(key, value);

@@ -11,12 +11,15 @@ public sealed class TestApi : IAsyncDisposable
     private readonly List<ApiHost> _hosts = [];
     private readonly IReadOnlyDictionary<string, string?> _settings;
     private readonly Action<IServiceCollection>? _services;
+    private readonly bool _productionLimits;
 
-    private TestApi(string connectionString, IReadOnlyDictionary<string, string?> settings, Action<IServiceCollection>? services)
+    private TestApi(string connectionString, IReadOnlyDictionary<string, string?> settings, Action<IServiceCollection>? services,
+        bool productionLimits)
     {
         ConnectionString = connectionString;
         _settings = settings;
         _services = services;
+        _productionLimits = productionLimits;
     }
 
     public string ConnectionString { get; }
@@ -30,9 +33,11 @@ public sealed class TestApi : IAsyncDisposable
 
     /// <summary>Hosts on a fresh database; with <paramref name="storage"/>, pointed at that emulator, with a storage
     /// worker that polls and retries within a second (so tests need not wait for production backoffs); with
-    /// <paramref name="services"/>, those added to each host's own.</summary>
+    /// <paramref name="services"/>, those added to each host's own; with <paramref name="productionLimits"/>, every
+    /// per-client limit at its production default (as a stranger with the study link meets it).</summary>
     public static async Task<TestApi> StartAsync(PostgresServer server, int instances = 1,
-        IReadOnlyDictionary<string, string?>? settings = null, TestStorage? storage = null, Action<IServiceCollection>? services = null)
+        IReadOnlyDictionary<string, string?>? settings = null, TestStorage? storage = null, Action<IServiceCollection>? services = null,
+        bool productionLimits = false)
     {
         var merged = new Dictionary<string, string?>();
         if (storage is not null)
@@ -53,10 +58,10 @@ public sealed class TestApi : IAsyncDisposable
             merged[key] = value;
         }
 
-        var api = new TestApi(await server.CreateDatabaseAsync(), merged, services) { Storage = storage };
+        var api = new TestApi(await server.CreateDatabaseAsync(), merged, services, productionLimits) { Storage = storage };
         for (var i = 0; i < instances; i++)
         {
-            api._hosts.Add(new ApiHost(api.ConnectionString, merged, services));
+            api._hosts.Add(new ApiHost(api.ConnectionString, merged, services, productionLimits));
         }
 
         // Start them together, as replicas would: migrations must not race.
@@ -69,7 +74,7 @@ public sealed class TestApi : IAsyncDisposable
     public async Task RestartHostAsync(int index = 0)
     {
         await _hosts[index].DisposeAsync();
-        var host = new ApiHost(ConnectionString, _settings, _services);
+        var host = new ApiHost(ConnectionString, _settings, _services, _productionLimits);
         host.StartServer();
         _hosts[index] = host;
     }
