@@ -9,7 +9,13 @@ using MindJourney.Api.Sessions;
 using MindJourney.Api.Storage;
 using Scalar.AspNetCore;
 
-var builder = WebApplication.CreateBuilder(args);
+// The API's own folder holds its appsettings.json: started from anywhere else (a benchmark runs the built dll from
+// the repository root) it would run without them, with every database command logged at Information.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+{
+    Args = args,
+    ContentRootPath = File.Exists(Path.Combine(Directory.GetCurrentDirectory(), "appsettings.json")) ? null : AppContext.BaseDirectory,
+});
 
 builder.AddServiceDefaults();
 builder.AddApplicationServices();

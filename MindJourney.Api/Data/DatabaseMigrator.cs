@@ -1,4 +1,6 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
 using Npgsql;
 using Polly;
 using Polly.Retry;
@@ -42,6 +44,9 @@ internal static class DatabaseMigrator
             {
                 await using var scope = app.Services.CreateAsyncScope();
                 var db = scope.ServiceProvider.GetRequiredService<MindJourneyDbContext>();
+                // Without its history table EF Core finds out by running a query that fails, logged as an error on
+                // a fresh database's first start; creating the table first (IF NOT EXISTS) keeps that start clean.
+                await db.GetService<IHistoryRepository>().CreateIfNotExistsAsync(token);
                 var pending = (await db.Database.GetPendingMigrationsAsync(token)).ToList();
                 if (pending.Count > 0)
                 {

@@ -37,16 +37,17 @@ public sealed class ApiProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts the API beside this test assembly's build and waits until <c>/health</c> answers 200.</summary>
+    /// <summary>Starts the API beside this test assembly's build and waits until <c>/health</c> answers 200; from
+    /// <paramref name="workingDirectory"/> when given, else from the build's own folder.</summary>
     public static async Task<ApiProcess> StartAsync(string connectionString, IReadOnlyDictionary<string, string> settings,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, string? workingDirectory = null)
     {
         var dll = typeof(Program).Assembly.Location;
         var port = FreePort();
         var start = new ProcessStartInfo("dotnet")
         {
             ArgumentList = { dll },
-            WorkingDirectory = Path.GetDirectoryName(dll)!,
+            WorkingDirectory = workingDirectory ?? Path.GetDirectoryName(dll)!,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
