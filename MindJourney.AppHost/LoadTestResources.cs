@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -12,8 +13,8 @@ internal static partial class LoadTestResources
     /// <summary>
     /// The load harness as a resource that starts only when asked (its start button in the dashboard), against the
     /// API by reference, with <c>MindJourney:LoadTest:Users</c>, <c>:Duration</c> and <c>:Scenario</c> (10, 30s,
-    /// session). Its exit code (0: every check and threshold passed) is the resource's final state, its reports go
-    /// under the data folder, and the admin key lets its journey scenario run the audit.
+    /// session). Its exit code (0: every check and threshold passed) is the resource's final state, each run's reports
+    /// go to a folder of their own under the data folder, and the admin key lets its journey scenario run the audit.
     /// </summary>
     public static IResourceBuilder<ProjectResource> AddLoadTests(this IDistributedApplicationBuilder builder,
         IResourceBuilder<ProjectResource> api, IResourceBuilder<ParameterResource> adminApiKey)
@@ -25,7 +26,10 @@ internal static partial class LoadTestResources
             .WithEnvironment("API_URL", ReferenceExpression.Create($"{api.GetEndpoint("http")}/api"))
             .WithEnvironment("ADMIN_API_KEY", adminApiKey)
             .WithArgs("--users", settings["Users"] ?? "10", "--duration", settings["Duration"] ?? "30s",
-                "--scenario", settings["Scenario"] ?? "session", "--report-dir", reports)
+                "--scenario", settings["Scenario"] ?? "session")
+            // A folder per run, named when the run starts, as the harness does from a terminal: no run replaces another's.
+            .WithArgs(context => context.Args.Add(
+                $"--report-dir={Path.Combine(reports, DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture))}"))
             // Waits for the API to answer, not for it to be healthy in every respect: a load run against numbering the
             // dashboard shows Degraded is how one sees what it does under load, and the run's audit check says so.
             .WaitForStart(api)

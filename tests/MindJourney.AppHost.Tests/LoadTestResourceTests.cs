@@ -34,6 +34,15 @@ public sealed class LoadTestResourceTests
         var logs = await WaitForLogAsync(host, LoadTestResources.ResourceName, $"Reports: {Path.GetDirectoryName(report)}", timeout.Token);
         Assert.Matches(@"progress 00:0\d req [1-9][0-9,]* rps [0-9.]+ err 0 drop 0 p99 [0-9.]+ms", logs);
         await dashboard.WaitForMetricsAsync(["mindjourney.loadtest.requests", "mindjourney.loadtest.request.duration"], timeout.Token);
+
+        // A second run keeps the first one's reports and names its own folder.
+        await Task.Delay(TimeSpan.FromSeconds(1.1), timeout.Token); // folders are named to the second
+        Assert.Equal(0, (await RunLoadTestsAsync(app, timeout.Token)).Snapshot.ExitCode);
+        var reports = Directory.EnumerateFiles(Path.Combine(host.DataPath, "load-reports"), "report.json", SearchOption.AllDirectories)
+            .ToList();
+        Assert.Equal(2, reports.Count);
+        var second = Assert.Single(reports, r => r != report);
+        await WaitForLogAsync(host, LoadTestResources.ResourceName, $"Reports: {Path.GetDirectoryName(second)}", timeout.Token);
     }
 
     [Fact]
@@ -69,12 +78,13 @@ public sealed class LoadTestResourceTests
 
     private static async Task<ResourceEvent> RunLoadTestsAsync(DistributedApplication app, CancellationToken cancellationToken)
     {
+        var started = DateTime.UtcNow; // a run before this one is terminal too: wait for this one's end
         var start = await app.Services.GetRequiredService<ResourceCommandService>()
             .ExecuteCommandAsync(LoadTestResources.ResourceName, KnownResourceCommands.StartCommand, cancellationToken);
         Assert.True(start.Success, start.Message);
         return await app.ResourceNotifications.WaitForResourceAsync(LoadTestResources.ResourceName,
             e => e.Snapshot.State?.Text is { } state && state != KnownResourceStates.NotStarted
-                 && KnownResourceStates.TerminalStates.Contains(state), cancellationToken);
+                 && KnownResourceStates.TerminalStates.Contains(state) && e.Snapshot.StopTimeStamp > started, cancellationToken);
     }
 
     /// <summary>The resource's log once it holds <paramref name="line"/>: a finished process's last lines may reach
