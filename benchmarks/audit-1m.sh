@@ -11,10 +11,7 @@ WORK_NAME=audit-bench source benchmarks/lib/fresh-system.sh
 start_postgres
 start_api
 
-echo "Seeding $USERS users, sessions and $((2 * USERS)) responses..."
-SEED_START=$(date +%s)
-"${PSQL[@]}" -d mindjourney -v users="$USERS" -f benchmarks/lib/seed-study.sql
-echo "Seeded in $(( $(date +%s) - SEED_START )) s"
+seed_study "$USERS"
 
 for run in $(seq 1 "$RUNS"); do
   curl -s -o "$WORK/audit.json" -w "audit run $run: %{time_total} s (HTTP %{http_code})\n" \

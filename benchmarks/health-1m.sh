@@ -11,10 +11,7 @@ WORK_NAME=health-bench source benchmarks/lib/fresh-system.sh
 start_postgres
 start_api
 
-echo "Seeding $USERS users, sessions and $((2 * USERS)) responses..."
-SEED_START=$(date +%s)
-"${PSQL[@]}" -d mindjourney -v users="$USERS" -f benchmarks/lib/seed-study.sql
-echo "Seeded in $(( $(date +%s) - SEED_START )) s"
+seed_study "$USERS"
 
 kill "$API_PID"; API_PID=
 # The look as the health check sends it (benchmarks/health-look.sql), from the sequence's newest 10,000 numbers.

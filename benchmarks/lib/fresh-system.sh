@@ -4,6 +4,7 @@
 #   start_postgres                      # PGPORT, PSQL=(psql … -U postgres); database "mindjourney" created
 #   start_storage_emulator              # optional: STPORT, storage data under $WORK/storage
 #   start_api [NAME=VALUE ...]          # APIPORT, API_PID, admin key KEY; extra environment for the API
+#   seed_study USERS                    # after start_api: a study of USERS users (lib/seed-study.sql)
 BIN=$(pg_config --bindir 2>/dev/null || true)
 [ -x "$BIN/postgres" ] || BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 WORK=$(mktemp -d "/tmp/mj-${WORK_NAME:-bench}.XXXXXX"); chmod 755 "$WORK"
@@ -44,4 +45,13 @@ start_api() {
     dotnet MindJourney.Api/bin/Release/net10.0/MindJourney.Api.dll >"$WORK/api.log" 2>&1 &
   API_PID=$!
   until curl -sf "http://127.0.0.1:$APIPORT/health" >/dev/null 2>&1; do sleep 0.5; done
+}
+
+# A study of $1 users, each with one session and two responses, with a few burned numbers and unnumbered sessions
+# (lib/seed-study.sql), into the database the API created.
+seed_study() {
+  echo "Seeding $1 users, sessions and $((2 * $1)) responses..."
+  local started; started=$(date +%s)
+  "${PSQL[@]}" -d mindjourney -v users="$1" -f benchmarks/lib/seed-study.sql
+  echo "Seeded in $(( $(date +%s) - started )) s"
 }
