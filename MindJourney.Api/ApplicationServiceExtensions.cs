@@ -46,7 +46,9 @@ public static class ApplicationServiceExtensions
         // A fallback is what a developer looks for in the traces: kept whatever share of traces is exported.
         builder.Services.KeepTracesTagged(VisitorNumberingTelemetry.OutcomeTag, VisitorNumberingTelemetry.OutcomeFallback);
         builder.Services.AddSingleton<VisitorNumberAssigner>();
-        builder.Services.Configure<IdempotencyOptions>(builder.Configuration.GetSection(IdempotencyOptions.SectionName));
+        builder.Services.AddOptions<IdempotencyOptions>().BindConfiguration(IdempotencyOptions.SectionName)
+            .ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<IdempotencyKeyHasher>();
         builder.Services.AddHostedService<IdempotencyKeyExpiry>();
         builder.Services.AddSingleton<ResponseRecorder>();
         builder.AddResponseStorage();

@@ -20,6 +20,10 @@ var database = builder.AddMindJourneyDatabase();
 var adminApiKey = builder.AddParameter(
     "admin-api-key", new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true, persist: true);
 
+// The key under which the API stores Idempotency-Keys (as an HMAC, never as sent): generated and kept like the admin key.
+var idempotencySigningKey = builder.AddParameter(
+    "idempotency-signing-key", new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true, persist: true);
+
 // Uploads: our Firebase-Storage-compatible emulator on :9199, the official one, or none (MindJourney:StorageEmulator).
 var storage = builder.AddFirebaseStorage();
 
@@ -29,6 +33,7 @@ var api = builder.AddProject<Projects.MindJourney_Api>("api")
     .WaitFor(database)
     .WithFirebaseStorage(storage)
     .WithEnvironment("Admin__ApiKey", adminApiKey)
+    .WithEnvironment("MindJourney__Idempotency__SigningKey", idempotencySigningKey)
     .WithAdminCommands(adminApiKey)
     .WithReplicas(replicas)
     .WithParticipantEndpoint(builder.Configuration, replicas)

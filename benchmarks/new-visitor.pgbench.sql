@@ -5,15 +5,17 @@ WITH existing AS (
     SELECT s.id, s.user_id, s.experiment_id, s.visitor_number, s.current_level, s.branching_path,
            s.is_completed, s.created_at, s.updated_at, e.total_levels,
            COALESCE(s.idempotency_fingerprint = NULL::bytea, FALSE) AS same_request,
-           s.mode, s.condition, s.condition_order
+           s.mode, s.condition, s.condition_order,
+           COALESCE(s.idempotency_fingerprint = NULL::bytea AND cardinality(s.secret_hashes) <= 8, FALSE)
+               AS secret_issued
     FROM experiment_sessions s JOIN experiments e ON e.id = s.experiment_id
     WHERE NULL::text::text IS NOT NULL AND s.idempotency_key = NULL::text
 ),
 replayed AS (
     UPDATE experiment_sessions s
-    SET secret_hashes = (s.secret_hashes || sha256(gen_random_uuid()::text::bytea)::bytea)[greatest(1, cardinality(s.secret_hashes) - 6):]
+    SET secret_hashes = s.secret_hashes || sha256(gen_random_uuid()::text::bytea)::bytea
     FROM existing x
-    WHERE s.id = x.id AND x.same_request
+    WHERE s.id = x.id AND x.secret_issued
 ),
 experiment AS (
     SELECT id, total_levels, conditions, condition_scheme FROM experiments
@@ -63,9 +65,10 @@ created AS (
 )
 SELECT c.id, c.user_id, c.experiment_id, c.visitor_number, c.current_level, c.branching_path, c.is_completed,
        c.created_at, c.updated_at, e.total_levels, v.newly_assigned, FALSE AS replayed, TRUE AS same_request,
-       c.mode, c.condition, c.condition_order
+       c.mode, c.condition, c.condition_order, TRUE AS secret_issued
 FROM created c CROSS JOIN experiment e CROSS JOIN visitor v
 UNION ALL
 SELECT x.id, x.user_id, x.experiment_id, x.visitor_number, x.current_level, x.branching_path, x.is_completed,
-       x.created_at, x.updated_at, x.total_levels, FALSE, TRUE, x.same_request, x.mode, x.condition, x.condition_order
+       x.created_at, x.updated_at, x.total_levels, FALSE, TRUE, x.same_request, x.mode, x.condition, x.condition_order,
+       x.secret_issued
 FROM existing x;

@@ -14,6 +14,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 PGPORT=$(free_port)
 PGPASS=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
 KEY=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+SIGNING_KEY=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
 APPHOST_PID=
 cleanup() { [ -n "$APPHOST_PID" ] && kill -TERM "$APPHOST_PID" 2>/dev/null && sleep 12; rm -rf "$WORK"; }
 trap cleanup EXIT
@@ -31,7 +32,8 @@ API_PID=$(pgrep -f 'MindJourney.Api/bin/Release/net10.0/MindJourney.Api' | head 
 API_URL=http://localhost:5000/api
 if [ "${DIRECT:-0}" = 1 ]; then
   env "ConnectionStrings__mindjourney=Host=127.0.0.1;Port=$PGPORT;Username=postgres;Password=$PGPASS;Database=mindjourney" \
-    "Admin__ApiKey=$KEY" MindJourney__RateLimit__SessionsPerWindow=0 ASPNETCORE_URLS=http://127.0.0.1:5100 Logging__LogLevel__Default=Warning \
+    "Admin__ApiKey=$KEY" "MindJourney__Idempotency__SigningKey=$SIGNING_KEY" \
+    MindJourney__RateLimit__SessionsPerWindow=0 ASPNETCORE_URLS=http://127.0.0.1:5100 Logging__LogLevel__Default=Warning \
     dotnet MindJourney.Api/bin/Release/net10.0/MindJourney.Api.dll >"$WORK/api-direct.log" 2>&1 &
   API_PID=$!
   until curl -sf http://127.0.0.1:5100/health >/dev/null 2>&1; do sleep 0.3; done

@@ -1,5 +1,6 @@
 -- wrk: POST /api/session for the seeded experiment, every request with its own Idempotency-Key (as the
--- participant page sends one per Play). Keys are unique across threads and runs.
+-- participant page sends one per Play). Keys are unique across threads and runs, and at least 16 characters long
+-- (the API refuses shorter ones).
 local threads = 0
 local run = tostring(os.time())
 
@@ -15,6 +16,6 @@ wrk.headers["Content-Type"] = "application/json"
 
 function request()
   sent = sent + 1
-  wrk.headers["Idempotency-Key"] = run .. "-" .. thread_id .. "-" .. sent
+  wrk.headers["Idempotency-Key"] = "wrk-play-" .. run .. "-" .. thread_id .. "-" .. sent
   return wrk.format()
 end

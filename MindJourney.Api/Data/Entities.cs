@@ -74,14 +74,16 @@ public sealed class ExperimentSession
     /// <summary>Free JSON kept for the client (jsonb).</summary>
     public string? SessionData { get; set; }
 
+    /// <summary>The HMAC of the Idempotency-Key this session was started with (<c>IdempotencyKeyHasher</c>), never the
+    /// key as sent; forgotten after the key's lifetime.</summary>
     public string? IdempotencyKey { get; set; }
 
     /// <summary>SHA-256 of what the Idempotency-Key was first sent with (user, experiment, body): a replay must
     /// match it, so one key can never hand one person's session to another.</summary>
     public byte[]? IdempotencyFingerprint { get; set; }
 
-    /// <summary>SHA-256 hashes of the session secrets handed out for this session (one per start or replay, a
-    /// few at most). The secrets themselves are never stored.</summary>
+    /// <summary>SHA-256 hashes of the session secrets handed out for this session: its start's and one for each of
+    /// its Idempotency-Key's first 8 replays, never dropped. The secrets themselves are never stored.</summary>
     public byte[][]? SecretHashes { get; set; }
 
     public DateTimeOffset CreatedAt { get; set; }

@@ -53,6 +53,25 @@ public sealed record ResponseDetails(
     }
 }
 
+/// <summary>The answer to <c>POST /api/response</c>: the recorded answer without its person's <c>userId</c>. Anyone with
+/// a session id may post, and a userId is what resuming a person starts from: it must not come back to them.</summary>
+public sealed record RecordedResponse(
+    Guid Id,
+    Guid SessionId,
+    int? VisitorNumber,
+    string LevelId,
+    string QuestionId,
+    string ResponseType,
+    JsonElement ResponseData,
+    string? FileId,
+    string? FileUrl,
+    DateTimeOffset CreatedAt,
+    StorageInfo Storage)
+{
+    public static RecordedResponse From(ResponseDetails r) => new(r.Id, r.SessionId, r.VisitorNumber, r.LevelId, r.QuestionId,
+        r.ResponseType, r.ResponseData, r.FileId, r.FileUrl, r.CreatedAt, r.Storage);
+}
+
 public static class ResponseTypes
 {
     public const string Text = "text";

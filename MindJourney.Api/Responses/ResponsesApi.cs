@@ -37,7 +37,7 @@ public static class ResponsesApi
         return app;
     }
 
-    public static async Task<Results<Created<ResponseDetails>, ProblemHttpResult>> CreateResponse(
+    public static async Task<Results<Created<RecordedResponse>, ProblemHttpResult>> CreateResponse(
         HttpContext http, [AsParameters] ResponseServices services, CancellationToken cancellationToken)
     {
         var options = services.Options.Value;
@@ -81,7 +81,7 @@ public static class ResponsesApi
             : await CreateAsync(request, file: null, multipart: false, services, cancellationToken);
     }
 
-    private static async Task<Results<Created<ResponseDetails>, ProblemHttpResult>> CreateAsync(
+    private static async Task<Results<Created<RecordedResponse>, ProblemHttpResult>> CreateAsync(
         CreateResponseRequest request, UploadContent? file, bool multipart, ResponseServices services, CancellationToken cancellationToken)
     {
         var (recorder, storage, deliverer, telemetry) = (services.Recorder, services.Storage, services.Deliverer, services.Telemetry);
@@ -227,8 +227,8 @@ public static class ResponsesApi
 
     private static ProblemHttpResult UnknownSession(Guid sessionId) => Problems.NotFound($"No session with id '{sessionId}'.");
 
-    private static Created<ResponseDetails> Created(ResponseDetails created) =>
-        TypedResults.Created($"/api/session/{created.SessionId}/responses", created);
+    private static Created<RecordedResponse> Created(ResponseDetails created) =>
+        TypedResults.Created($"/api/session/{created.SessionId}/responses", RecordedResponse.From(created));
 
     /// <summary>The original client sends <c>responseData</c> as a string holding JSON; store the JSON it holds,
     /// or the plain string as a JSON string when it holds none. Null when it can be stored, else why not: the

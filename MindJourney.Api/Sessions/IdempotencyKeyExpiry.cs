@@ -3,18 +3,6 @@ using OpenTelemetry;
 
 namespace MindJourney.Api.Sessions;
 
-/// <summary>Settings under <c>MindJourney:Idempotency</c>.</summary>
-public sealed class IdempotencyOptions
-{
-    public const string SectionName = "MindJourney:Idempotency";
-
-    /// <summary>An Idempotency-Key replays its session for at least this long; it is forgotten within one
-    /// <see cref="PruneIntervalSeconds"/> after that, and may then start a new session.</summary>
-    public double KeyLifetimeHours { get; set; } = 24;
-
-    public double PruneIntervalSeconds { get; set; } = 600;
-}
-
 /// <summary>Forgets Idempotency-Keys older than their lifetime, in small batches, on every replica (the update is
 /// idempotent, so replicas need not coordinate). A replay is a retry of a click: minutes, never days.</summary>
 public sealed partial class IdempotencyKeyExpiry(

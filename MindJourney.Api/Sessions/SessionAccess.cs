@@ -19,6 +19,39 @@ public static class SessionAccess
         WHERE r.id = $1
         """;
 
+    // One walk of the index on experiment_sessions.user_id: the hashes of every session the person has.
+    private const string PersonHashesSql = "SELECT secret_hashes FROM experiment_sessions WHERE user_id = $1";
+
+    /// <summary>True when the request proves it is the person <paramref name="userId"/>: the secret of any of their
+    /// sessions (header <c>X-Session-Secret</c>) or the admin key. A secret of the wrong form is refused before any
+    /// query; the hashes are compared in constant time.</summary>
+    public static async Task<bool> ProvesPersonAsync(HttpContext http, Guid userId)
+    {
+        var presented = http.Request.Headers[SessionSecrets.Header];
+        if (presented.Count == 0)
+        {
+            return (await http.AuthenticateAsync(AdminKeyAuthenticationHandler.SchemeName)).Succeeded;
+        }
+
+        if (presented.Count != 1 || !SessionSecrets.IsWellFormed(presented[0]))
+        {
+            return false;
+        }
+
+        var dataSource = http.RequestServices.GetRequiredService<NpgsqlDataSource>();
+        await using var command = dataSource.CreateCommand(PersonHashesSql);
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = userId });
+        await using var reader = await command.ExecuteReaderAsync(http.RequestAborted);
+        var match = false;
+        while (await reader.ReadAsync(http.RequestAborted))
+        {
+            // Every session is looked at, so the time taken does not tell which one matched.
+            match |= !reader.IsDBNull(0) && SessionSecrets.Matches(presented[0], reader.GetFieldValue<byte[][]>(0));
+        }
+
+        return match;
+    }
+
     /// <summary>Routes whose <c>{id}</c> is a session id.</summary>
     public static TBuilder RequireSessionSecret<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
         builder.CheckedFirst(new Filter("id", SessionHashesSql, "session"));

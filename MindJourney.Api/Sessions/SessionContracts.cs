@@ -31,7 +31,9 @@ public sealed record UpdateSessionRequest(
     string? BranchingPath,
     [property: StoredJson] JsonElement? SessionData);
 
-public sealed record SessionResponse(
+/// <summary>A session as the API shows it (<c>GET</c>, <c>PATCH</c>); the start's answer adds its secret
+/// (<see cref="StartedSession"/>).</summary>
+public record SessionResponse(
     Guid Id,
     Guid UserId,
     Guid ExperimentId,
@@ -47,12 +49,21 @@ public sealed record SessionResponse(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt)
 {
-    /// <summary>Only in the answer to <c>POST /api/session</c>: the secret that reads and updates this session
-    /// (header <c>X-Session-Secret</c>). Never stored, never shown again.</summary>
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
-    public string? SessionSecret { get; init; }
-
     /// <summary>"Level 1 of 4" is 25 % complete; a completed session is 100 %.</summary>
     public static int Percent(int currentLevel, int totalLevels, bool isCompleted) =>
         isCompleted ? 100 : totalLevels <= 0 ? 0 : Math.Clamp(currentLevel * 100 / totalLevels, 0, 100);
+}
+
+/// <summary>The answer to <c>POST /api/session</c>: the session and the secret that reads and updates it (header
+/// <c>X-Session-Secret</c>), never stored, never shown again. Always present: null for a replay of an Idempotency-Key
+/// past its first 8, whose secrets (and the first one) stay valid.</summary>
+public sealed record StartedSession : SessionResponse
+{
+    private StartedSession(SessionResponse session) : base(session)
+    {
+    }
+
+    public string? SessionSecret { get; private init; }
+
+    public static StartedSession Of(SessionResponse session, string? secret) => new(session) { SessionSecret = secret };
 }

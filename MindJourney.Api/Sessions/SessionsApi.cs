@@ -37,13 +37,20 @@ public static class SessionsApi
         return app;
     }
 
-    public static async Task<Results<Created<SessionResponse>, ProblemHttpResult>> CreateSession(
+    public static async Task<Results<Created<StartedSession>, ProblemHttpResult>> CreateSession(
         CreateSessionRequest request,
         [FromHeader(Name = IdempotencyKeyHeader), IdempotencyKey] string? idempotencyKey,
         VisitorNumberAssigner assigner,
         HttpContext http,
         CancellationToken cancellationToken)
     {
+        // Resuming a person takes proof of being them; without it the answer is the one for a person who does not
+        // exist, so a userId learnt elsewhere neither opens their number nor tells that they exist.
+        if (request.UserId is { } userId && !await SessionAccess.ProvesPersonAsync(http, userId))
+        {
+            return UnknownUser(userId);
+        }
+
         var result = await assigner.StartSessionAsync(request.ExperimentId!.Value, request.UserId, request.CurrentLevel ?? 1,
             request.BranchingPath, request.SessionData, idempotencyKey, request.Mode ?? SessionModes.Live, cancellationToken);
 
@@ -51,7 +58,8 @@ public static class SessionsApi
         {
             return result.Error switch
             {
-                StartSessionError.ExperimentNotFound or StartSessionError.UserNotFound => Problems.NotFound(result.Detail!),
+                StartSessionError.UserNotFound => UnknownUser(request.UserId!.Value),
+                StartSessionError.ExperimentNotFound => Problems.NotFound(result.Detail!),
                 StartSessionError.ExperimentInactive or StartSessionError.ModeMismatch => Problems.Conflict(result.Detail!),
                 StartSessionError.IdempotencyKeyReused => Problems.UnprocessableEntity(result.Detail!),
                 _ => Problems.BadRequest(result.Detail!),
@@ -63,8 +71,10 @@ public static class SessionsApi
             http.Response.Headers["Idempotent-Replayed"] = "true";
         }
 
-        return TypedResults.Created($"/api/session/{session.Id}", session with { SessionSecret = result.Secret });
+        return TypedResults.Created($"/api/session/{session.Id}", StartedSession.Of(session, result.Secret));
     }
+
+    private static ProblemHttpResult UnknownUser(Guid userId) => Problems.NotFound($"No user with id '{userId}'.");
 
     public static async Task<Results<Ok<SessionResponse>, ProblemHttpResult>> GetSession(
         Guid id, MindJourneyDbContext db, CancellationToken cancellationToken)

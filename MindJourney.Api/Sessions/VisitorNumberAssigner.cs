@@ -38,12 +38,13 @@ public readonly record struct StartSessionResult(SessionResponse? Session, bool 
 public sealed partial class VisitorNumberAssigner(
     NpgsqlDataSource dataSource,
     NumberingBatcher batcher,
+    IdempotencyKeyHasher keyHasher,
     VisitorNumberingTelemetry telemetry,
     ILogger<VisitorNumberAssigner> logger)
 {
     /// <summary>The columns of a numbering statement's row that <see cref="ReadRow"/> reads (a batch adds the
     /// request's position after them).</summary>
-    internal const int RowColumns = 16;
+    internal const int RowColumns = 17;
 
     public async Task<StartSessionResult> StartSessionAsync(
         Guid experimentId, Guid? userId, int currentLevel, string? branchingPath, JsonElement? sessionData,
@@ -59,7 +60,8 @@ public sealed partial class VisitorNumberAssigner(
             : IdempotencyFingerprint.Of(experimentId, userId, currentLevel, branchingPath, sessionDataJson, mode);
         var secret = SessionSecrets.Issue();
         var args = new StatementArguments(experimentId, currentLevel, userId ?? Guid.CreateVersion7(), sessionId,
-            branchingPath, sessionDataJson, idempotencyKey, fingerprint, secret.Hash, mode);
+            branchingPath, sessionDataJson, idempotencyKey is null ? null : keyHasher.Hash(idempotencyKey), fingerprint, secret.Hash,
+            mode);
 
         // The common case, a new visitor, is numbered with those arriving beside it; what that statement leaves
         // (a replay, a least-filled experiment, a request to refuse, a batch PostgreSQL refused) comes back empty.
@@ -92,8 +94,11 @@ public sealed partial class VisitorNumberAssigner(
         activity?.SetTag(VisitorNumberingTelemetry.ConditionTag, session.Condition);
         if (created.Replayed)
         {
-            // The first request already counted this assignment.
-            return new StartSessionResult(session, true, StartSessionError.None, null) { Secret = secret.Value };
+            // The first request already counted this assignment. Past its first replays a key mints no more secrets.
+            return new StartSessionResult(session, true, StartSessionError.None, null)
+            {
+                Secret = created.SecretIssued ? secret.Value : null,
+            };
         }
 
         var outcomeTag = new KeyValuePair<string, object?>(VisitorNumberingTelemetry.OutcomeTag, outcome);
@@ -234,7 +239,8 @@ public sealed partial class VisitorNumberAssigner(
             IsCompleted: isCompleted,
             CreatedAt: reader.GetFieldValue<DateTimeOffset>(7),
             UpdatedAt: reader.GetFieldValue<DateTimeOffset>(8));
-        return new Row(session, NewlyAssigned: reader.GetBoolean(10), Replayed: reader.GetBoolean(11), SameRequest: reader.GetBoolean(12));
+        return new Row(session, NewlyAssigned: reader.GetBoolean(10), Replayed: reader.GetBoolean(11), SameRequest: reader.GetBoolean(12),
+            SecretIssued: reader.GetBoolean(16));
     }
 
     private static async Task<StartSessionResult> DiagnoseAsync(NpgsqlConnection connection, Guid experimentId, Guid? userId,
@@ -273,11 +279,13 @@ public sealed partial class VisitorNumberAssigner(
             + $"or start a new participant for mode '{mode}'.");
     }
 
+    /// <summary>A numbering statement's parameters. <c>IdempotencyKey</c> is the key's HMAC (<see cref="IdempotencyKeyHasher"/>),
+    /// never the key as sent.</summary>
     internal readonly record struct StatementArguments(
         Guid ExperimentId, int CurrentLevel, Guid UserId, Guid SessionId, string? BranchingPath, string? SessionData,
         string? IdempotencyKey, byte[]? Fingerprint, byte[] SecretHash, string Mode);
 
-    internal readonly record struct Row(SessionResponse Session, bool NewlyAssigned, bool Replayed, bool SameRequest);
+    internal readonly record struct Row(SessionResponse Session, bool NewlyAssigned, bool Replayed, bool SameRequest, bool SecretIssued);
 
     // Per request, so Debug: the counters and spans carry the same facts at any load.
     [LoggerMessage(Level = LogLevel.Debug, Message = "✅ Assigned visitor number {VisitorNumber} to session {SessionId}")]

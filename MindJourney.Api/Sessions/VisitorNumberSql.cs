@@ -6,29 +6,34 @@ namespace MindJourney.Api.Sessions;
 /// The SQL that creates a session together with its visitor number and condition, in ONE statement (one round trip):
 /// the original platform ran nextval and then several separate updates, so a failure between them burned a number.
 /// Parameters: $1 experiment id, $2 current level, $3 user id, $4 session id, $5 branching path,
-/// $6 session data (jsonb), $7 idempotency key (null when none), $8 the request's fingerprint (null when no key),
+/// $6 session data (jsonb), $7 the idempotency key's HMAC (<see cref="IdempotencyKeyHasher"/>; null when none),
+/// $8 the request's fingerprint (null when no key),
 /// $9 the hash of the session secret this request hands out, $10 the mode (live or pilot).
 /// </summary>
 internal static class VisitorNumberSql
 {
     // A replay of an Idempotency-Key finds its session here; when it does, nothing below inserts anything and
     // no sequence value is consumed. The caller serialises equal keys with an advisory lock (see LockKey).
-    // A replay of the same request (same fingerprint) gets one more session secret (the newest few stay valid, so
-    // a response that was lost costs the client nothing); a key reused for another request gets nothing.
+    // A replay of the same request (same fingerprint) gets one more session secret, so a response that was lost
+    // costs the client nothing: the first 8 replays do, later ones get the session without one. No secret is ever
+    // dropped (9 at most are kept), so replays never lock the first holder out. A key reused for another request
+    // gets nothing.
     private const string Prefix = """
         WITH existing AS (
             SELECT s.id, s.user_id, s.experiment_id, s.visitor_number, s.current_level, s.branching_path,
                    s.is_completed, s.created_at, s.updated_at, e.total_levels,
                    COALESCE(s.idempotency_fingerprint = $8, FALSE) AS same_request,
-                   s.mode, s.condition, s.condition_order
+                   s.mode, s.condition, s.condition_order,
+                   COALESCE(s.idempotency_fingerprint = $8 AND cardinality(s.secret_hashes) <= 8, FALSE)
+                       AS secret_issued
             FROM experiment_sessions s JOIN experiments e ON e.id = s.experiment_id
             WHERE $7::text IS NOT NULL AND s.idempotency_key = $7
         ),
         replayed AS (
             UPDATE experiment_sessions s
-            SET secret_hashes = (s.secret_hashes || $9::bytea)[greatest(1, cardinality(s.secret_hashes) - 6):]
+            SET secret_hashes = s.secret_hashes || $9::bytea
             FROM existing x
-            WHERE s.id = x.id AND x.same_request
+            WHERE s.id = x.id AND x.secret_issued
         ),
         experiment AS (
             SELECT id, total_levels, conditions, condition_scheme FROM experiments
@@ -60,11 +65,12 @@ internal static class VisitorNumberSql
         )
         SELECT c.id, c.user_id, c.experiment_id, c.visitor_number, c.current_level, c.branching_path, c.is_completed,
                c.created_at, c.updated_at, e.total_levels, v.newly_assigned, FALSE AS replayed, TRUE AS same_request,
-               c.mode, c.condition, c.condition_order
+               c.mode, c.condition, c.condition_order, TRUE AS secret_issued
         FROM created c CROSS JOIN experiment e CROSS JOIN visitor v
         UNION ALL
         SELECT x.id, x.user_id, x.experiment_id, x.visitor_number, x.current_level, x.branching_path, x.is_completed,
-               x.created_at, x.updated_at, x.total_levels, FALSE, TRUE, x.same_request, x.mode, x.condition, x.condition_order
+               x.created_at, x.updated_at, x.total_levels, FALSE, TRUE, x.same_request, x.mode, x.condition, x.condition_order,
+               x.secret_issued
         FROM existing x
         """;
 
@@ -176,7 +182,7 @@ internal static class VisitorNumberSql
         )
         SELECT c.id, c.user_id, c.experiment_id, c.visitor_number, c.current_level, c.branching_path, c.is_completed,
                c.created_at, c.updated_at, a.total_levels, TRUE AS newly_assigned, FALSE AS replayed, TRUE AS same_request,
-               c.mode, c.condition, c.condition_order, a.position
+               c.mode, c.condition, c.condition_order, TRUE AS secret_issued, a.position
         FROM created c JOIN assigned a ON a.session_id = c.id
         """;
 

@@ -12,6 +12,7 @@ AS_PG=(); [ "$(id -u)" = 0 ] && { chown postgres:postgres "$WORK"; AS_PG=(setpri
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PGPORT=$(free_port); APIPORT=$(free_port); STPORT=$(free_port)
 KEY=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+SIGNING_KEY=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
 PSQL=(psql -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGPORT" -U postgres)
 PG_PID=; API_PID=; ST_PID=
 cleanup() {
@@ -41,7 +42,7 @@ start_storage_emulator() {
 start_api() {
   dotnet build MindJourney.Api -c Release -v q -nologo >/dev/null
   env "ConnectionStrings__mindjourney=Host=127.0.0.1;Port=$PGPORT;Username=postgres;Database=mindjourney" "Admin__ApiKey=$KEY" \
-    "ASPNETCORE_URLS=http://127.0.0.1:$APIPORT" Logging__LogLevel__Default=Warning "$@" \
+    "MindJourney__Idempotency__SigningKey=$SIGNING_KEY" "ASPNETCORE_URLS=http://127.0.0.1:$APIPORT" Logging__LogLevel__Default=Warning "$@" \
     dotnet MindJourney.Api/bin/Release/net10.0/MindJourney.Api.dll >"$WORK/api.log" 2>&1 &
   API_PID=$!
   until curl -sf "http://127.0.0.1:$APIPORT/health" >/dev/null 2>&1; do sleep 0.5; done

@@ -33,7 +33,8 @@ public sealed class AdminTests(PostgresServer postgres)
 
         // The first fallback visitor comes back for a second session, and answers twice.
         var returning = await SessionNumberingTests.CreateSessionAsync(api.Client,
-            new { experimentId, userId = fallbacks[0].GetProperty("userId").GetGuid() });
+            new { experimentId, userId = fallbacks[0].GetProperty("userId").GetGuid() },
+            secret: SessionSecretRequests.SecretOf(fallbacks[0]));
         foreach (var session in new[] { fallbacks[0], returning })
         {
             var post = await api.Client.PostAsJsonAsync("/api/response", new

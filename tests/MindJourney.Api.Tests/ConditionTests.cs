@@ -202,7 +202,8 @@ public sealed class ConditionTests(PostgresServer postgres)
         // The researcher renames the conditions: the person who already has one keeps it.
         await DeclareAsync(api, "cycle", ["x", "y"]);
         var userId = first.GetProperty("userId").GetGuid();
-        var again = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId, userId });
+        var again = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId, userId },
+            secret: SessionSecretRequests.SecretOf(first));
         var newcomer = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
 
         Assert.Equal("control", again.GetProperty("condition").GetString());

@@ -32,7 +32,7 @@ public sealed class NumberOwnershipTests(PostgresServer postgres, ITestOutputHel
         await using var api = await TestApi.StartAsync(postgres);
         var experimentId = await api.ActiveExperimentIdAsync();
         var someoneElse = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
-        var first = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }, "shared-key");
+        var first = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }, "shared-idempotency-key");
         var position = await api.SequencePositionAsync();
 
         var body = template.Replace("{experiment}", experimentId.ToString(), StringComparison.Ordinal)
@@ -41,7 +41,9 @@ public sealed class NumberOwnershipTests(PostgresServer postgres, ITestOutputHel
         {
             Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json"),
         };
-        request.Headers.Add("Idempotency-Key", "shared-key");
+        request.Headers.Add("Idempotency-Key", "shared-idempotency-key");
+        // Proof of being the other user, so that only the reused key is wrong.
+        request.Headers.Add(SessionSecretRequests.Header, SessionSecretRequests.SecretOf(someoneElse));
         using var response = await api.Client.SendAsync(request);
 
         var text = await response.Content.ReadAsStringAsync();
@@ -60,8 +62,8 @@ public sealed class NumberOwnershipTests(PostgresServer postgres, ITestOutputHel
         var experimentId = await api.ActiveExperimentIdAsync();
         var body = new { experimentId, branchingPath = "a", sessionData = new { seed = 7 } };
 
-        var first = await SessionNumberingTests.CreateSessionAsync(api.Client, body, "replayed-key");
-        var replay = await SessionNumberingTests.CreateSessionAsync(api.Client, body, "replayed-key");
+        var first = await SessionNumberingTests.CreateSessionAsync(api.Client, body, "replayed-idempotency-key");
+        var replay = await SessionNumberingTests.CreateSessionAsync(api.Client, body, "replayed-idempotency-key");
 
         Assert.Equal(first.GetProperty("id").GetGuid(), replay.GetProperty("id").GetGuid());
         Assert.Equal(first.GetProperty("visitorNumber").GetInt32(), replay.GetProperty("visitorNumber").GetInt32());
@@ -83,12 +85,12 @@ public sealed class NumberOwnershipTests(PostgresServer postgres, ITestOutputHel
             ["MindJourney:Idempotency:PruneIntervalSeconds"] = "0.2",
         });
         var experimentId = await api.ActiveExperimentIdAsync();
-        var first = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }, "short-lived-key");
+        var first = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }, "short-lived-idempotency-key");
 
         await WaitUntilAsync(
             async () => await api.ScalarAsync<long>("SELECT count(*) FROM experiment_sessions WHERE idempotency_key IS NOT NULL") == 0,
             "the expired key is forgotten");
-        var later = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }, "short-lived-key");
+        var later = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }, "short-lived-idempotency-key");
 
         Assert.NotEqual(first.GetProperty("id").GetGuid(), later.GetProperty("id").GetGuid());
         Assert.Equal(first.GetProperty("visitorNumber").GetInt32() + 1, later.GetProperty("visitorNumber").GetInt32());
@@ -117,7 +119,7 @@ public sealed class NumberOwnershipTests(PostgresServer postgres, ITestOutputHel
                 };
                 if (i % 2 == 0)
                 {
-                    request.Headers.Add("Idempotency-Key", $"abort-{wave}-{i}");
+                    request.Headers.Add("Idempotency-Key", $"aborted-play-{wave}-{i}");
                 }
 
                 try

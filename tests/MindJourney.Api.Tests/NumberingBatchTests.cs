@@ -79,7 +79,8 @@ public sealed class NumberingBatchTests(PostgresServer postgres)
         Assert.Equal(3, answers.Select(r => NumberOf(r)).Distinct().Count());
         var blockers = Blockers(api);
         Assert.Equal(before + blockers + 3, await api.SequencePositionAsync());
-        Assert.Equal(1, await api.ScalarAsync<long>("SELECT count(*) FROM experiment_sessions WHERE idempotency_key = 'same'"));
+        Assert.Equal(1, await api.ScalarAsync<long>(
+            $"SELECT count(*) FROM experiment_sessions WHERE idempotency_key = '{ApiHost.StoredIdempotencyKey(Key("same"))}'"));
     }
 
     [Fact]
@@ -87,7 +88,7 @@ public sealed class NumberingBatchTests(PostgresServer postgres)
     {
         await using var api = await TestApi.StartAsync(postgres);
         var experimentId = await api.ActiveExperimentIdAsync();
-        var first = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }, "used");
+        var first = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }, Key("used"));
         using var batches = Collect<int>(api, BatchSize);
 
         var answers = await QueueBehindHeldLockAsync(api,
@@ -173,10 +174,13 @@ public sealed class NumberingBatchTests(PostgresServer postgres)
     private static Func<HttpClient, Task<Answer>> Play(object body, string idempotencyKey) => async client =>
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/session") { Content = JsonContent.Create(body) };
-        request.Headers.Add("Idempotency-Key", idempotencyKey);
+        request.Headers.Add("Idempotency-Key", Key(idempotencyKey));
         using var response = await client.SendAsync(request);
         return new Answer(response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
     };
+
+    // Keys are 16 characters at least: the short names above, made long enough.
+    private static string Key(string name) => "batch-test-key-" + name;
 
     private static int NumberOf(Answer answer) => answer.Body.GetProperty("visitorNumber").GetInt32();
 

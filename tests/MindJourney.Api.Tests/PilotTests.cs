@@ -58,9 +58,10 @@ public sealed class PilotTests(PostgresServer postgres)
 
         var pilotId = pilot.GetProperty("userId").GetGuid();
         var liveId = live.GetProperty("userId").GetGuid();
-        var again = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId, mode = "pilot", userId = pilotId });
-        using var pilotAsLive = await api.Client.PostAsJsonAsync("/api/session", new { experimentId, userId = pilotId });
-        using var liveAsPilot = await api.Client.PostAsJsonAsync("/api/session", new { experimentId, mode = "pilot", userId = liveId });
+        var again = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId, mode = "pilot", userId = pilotId },
+            secret: SessionSecretRequests.SecretOf(pilot));
+        using var pilotAsLive = await StartWithProofAsync(api.Client, new { experimentId, userId = pilotId }, pilot);
+        using var liveAsPilot = await StartWithProofAsync(api.Client, new { experimentId, mode = "pilot", userId = liveId }, live);
 
         Assert.Equal(1, again.GetProperty("visitorNumber").GetInt32());
         Assert.Equal("pilot", again.GetProperty("mode").GetString());
@@ -123,6 +124,13 @@ public sealed class PilotTests(PostgresServer postgres)
         var audit = await AdminTests.AuditAsync(api.Client);
         Assert.Empty(audit.GetProperty("gaps").EnumerateArray());
         Assert.Equal(3, audit.GetProperty("users").GetInt64());
+    }
+
+    private static async Task<HttpResponseMessage> StartWithProofAsync(HttpClient client, object body, JsonElement ownSession)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/session") { Content = JsonContent.Create(body) };
+        request.Headers.Add(SessionSecretRequests.Header, SessionSecretRequests.SecretOf(ownSession));
+        return await client.SendAsync(request);
     }
 
     private static (int, string?, string?) Summary(JsonElement assignment) => (assignment.GetProperty("visitorNumber").GetInt32(),

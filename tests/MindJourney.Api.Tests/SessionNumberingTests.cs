@@ -43,7 +43,8 @@ public sealed class SessionNumberingTests(PostgresServer postgres)
         var first = await CreateSessionAsync(api.Client, new { experimentId });
         await CreateSessionAsync(api.Client, new { experimentId }); // someone else: number 2
 
-        var again = await CreateSessionAsync(api.Client, new { experimentId, userId = first.GetProperty("userId").GetGuid() });
+        var again = await CreateSessionAsync(api.Client, new { experimentId, userId = first.GetProperty("userId").GetGuid() },
+            secret: SessionSecretRequests.SecretOf(first));
 
         Assert.Equal(1, first.GetProperty("visitorNumber").GetInt32());
         Assert.Equal(1, again.GetProperty("visitorNumber").GetInt32());
@@ -205,7 +206,7 @@ public sealed class SessionNumberingTests(PostgresServer postgres)
         Assert.Equal(HttpStatusCode.Created, post.StatusCode);
         Assert.Equal(2, created.GetProperty("visitorNumber").GetInt32());
         Assert.Equal("I came for the science", created.GetProperty("responseData").GetProperty("text").GetString());
-        Assert.Equal(session.GetProperty("userId").GetGuid(), created.GetProperty("userId").GetGuid());
+        Assert.False(created.TryGetProperty("userId", out _), "the answer names no person");
         var only = Assert.Single(listed.EnumerateArray());
         Assert.Equal(2, only.GetProperty("visitorNumber").GetInt32());
     }
@@ -233,12 +234,19 @@ public sealed class SessionNumberingTests(PostgresServer postgres)
         Assert.Equal(100, done.GetProperty("percentComplete").GetInt32());
     }
 
-    internal static async Task<JsonElement> CreateSessionAsync(HttpClient client, object body, string? idempotencyKey = null)
+    /// <param name="secret">A secret of one of the person's sessions: the proof a start with a <c>userId</c> needs.</param>
+    internal static async Task<JsonElement> CreateSessionAsync(HttpClient client, object body, string? idempotencyKey = null,
+        string? secret = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/session") { Content = JsonContent.Create(body) };
         if (idempotencyKey is not null)
         {
             request.Headers.Add("Idempotency-Key", idempotencyKey);
+        }
+
+        if (secret is not null)
+        {
+            request.Headers.Add(SessionSecretRequests.Header, secret);
         }
 
         using var response = await client.SendAsync(request);

@@ -27,6 +27,20 @@ public sealed class ApiHost : WebApplicationFactory<Program>
         ["MindJourney:Storage:MaxUploadsInFlightPerClient"] = "0",
     };
 
+    /// <summary>The API does not start without a key for its stored Idempotency-Keys; every test host has this one
+    /// unless a test sets its own.</summary>
+    public static readonly IReadOnlyDictionary<string, string?> RequiredSettings = new Dictionary<string, string?>
+    {
+        ["MindJourney:Idempotency:SigningKey"] = "test-idempotency-signing-key-0123456789abcdef",
+    };
+
+    /// <summary>What the database keeps of <paramref name="idempotencyKey"/> under the test hosts' signing key: its
+    /// HMAC-SHA256, base64url (the API's IdempotencyKeyHasher).</summary>
+    public static string StoredIdempotencyKey(string idempotencyKey) => System.Buffers.Text.Base64Url.EncodeToString(
+        System.Security.Cryptography.HMACSHA256.HashData(
+            System.Text.Encoding.UTF8.GetBytes(RequiredSettings["MindJourney:Idempotency:SigningKey"]!),
+            System.Text.Encoding.UTF8.GetBytes(idempotencyKey)));
+
     /// <param name="services">Added after the API's own services (an exporter a test reads, say).</param>
     /// <param name="productionLimits">Keep every limit at its production default (see <see cref="PerClientLimitsOff"/>).</param>
     public ApiHost(string connectionString, IReadOnlyDictionary<string, string?>? settings = null,
@@ -55,6 +69,11 @@ public sealed class ApiHost : WebApplicationFactory<Program>
     {
         builder.UseEnvironment(Environments.Production);
         builder.UseSetting("ConnectionStrings:mindjourney", _connectionString);
+        foreach (var (key, value) in RequiredSettings)
+        {
+            builder.UseSetting(key, value);
+        }
+
         if (!_productionLimits)
         {
             foreach (var (key, value) in PerClientLimitsOff)

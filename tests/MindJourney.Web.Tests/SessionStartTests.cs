@@ -7,8 +7,9 @@ using static Microsoft.Playwright.Assertions;
 
 namespace MindJourney.Web.Tests;
 
-/// <summary>Press Play in the harder cases: a reload, two visitors at once, numbering that fails, an API that
-/// refuses or whose answer is lost, a remembered visitor the server no longer knows, and a small screen.</summary>
+/// <summary>Press Play in the harder cases: a reload, a returning person resumed with their kept secret, two visitors
+/// at once, numbering that fails, an API that refuses or whose answer is lost, a remembered visitor the server no
+/// longer knows, and a small screen.</summary>
 [Collection(BrowserCollection.Name)]
 public sealed class SessionStartTests(PostgresServer postgres, ChromiumFixture chromium, SharedApiFixture shared)
 {
@@ -37,6 +38,37 @@ public sealed class SessionStartTests(PostgresServer postgres, ChromiumFixture c
         Assert.Equal(sessionId, await participant.StoredSessionIdAsync());
         Assert.Equal(userId, await participant.StoredUserIdAsync());
         Assert.Equal(1, await api.ScalarAsync<long>($"SELECT count(*) FROM experiment_sessions WHERE user_id = '{Guid.Parse(userId!)}'"));
+    }
+
+    [Fact]
+    public async Task A_returning_person_whose_session_cannot_be_read_is_resumed_with_the_kept_secret_and_keeps_their_number()
+    {
+        var api = await shared.GetAsync(postgres);
+        await using var context = await chromium.NewContextAsync(api.Hosts[0].ServerAddress);
+        var participant = new ParticipantPage(await context.NewPageAsync());
+        await participant.OpenAsync();
+        await participant.PlayButton.ClickAsync();
+        var number = await participant.WelcomeNumberAsync();
+        var userId = await participant.StoredUserIdAsync();
+        var firstSession = await participant.StoredSessionIdAsync();
+        var proofs = new ConcurrentQueue<string?>();
+        await participant.Page.RouteAsync("**/api/session", async route =>
+        {
+            proofs.Enqueue(await route.Request.HeaderValueAsync("x-session-secret"));
+            await route.ContinueAsync();
+        });
+
+        // The kept session id no longer reads back (404): the page offers Play again, for the same person.
+        await participant.Page.EvaluateAsync("id => localStorage.setItem('mindjourney.sessionId', id)", Guid.NewGuid().ToString());
+        await participant.Page.ReloadAsync();
+        await Expect(participant.PlayButton).ToBeVisibleAsync();
+        await participant.PlayButton.ClickAsync();
+
+        Assert.Equal(number, await participant.WelcomeNumberAsync());
+        Assert.Equal(userId, await participant.StoredUserIdAsync());
+        Assert.NotEqual(firstSession, await participant.StoredSessionIdAsync());
+        Assert.False(string.IsNullOrEmpty(Assert.Single(proofs)), "the resume carried no secret");
+        Assert.Equal(2, await api.ScalarAsync<long>($"SELECT count(*) FROM experiment_sessions WHERE user_id = '{Guid.Parse(userId!)}'"));
     }
 
     [Fact]
@@ -138,7 +170,8 @@ public sealed class SessionStartTests(PostgresServer postgres, ChromiumFixture c
         Assert.False(string.IsNullOrEmpty(sent[0]));
         Assert.Equal(sent[0], sent[1]);
         var sessionId = Guid.Parse((await participant.StoredSessionIdAsync())!);
-        Assert.Equal(sent[0], await api.ScalarAsync<string>($"SELECT idempotency_key FROM experiment_sessions WHERE id = '{sessionId}'"));
+        Assert.Equal(ApiHost.StoredIdempotencyKey(sent[0]!),
+            await api.ScalarAsync<string>($"SELECT idempotency_key FROM experiment_sessions WHERE id = '{sessionId}'"));
     }
 
     [Fact]
@@ -167,7 +200,7 @@ public sealed class SessionStartTests(PostgresServer postgres, ChromiumFixture c
         await participant.PlayButton.ClickAsync();
         await Expect(participant.ErrorToast).ToContainTextAsync("couldn't reach MindJourney");
         var key = keys.First();
-        var sessionsWithKey = $"SELECT count(*) FROM experiment_sessions WHERE idempotency_key = '{key}'";
+        var sessionsWithKey = $"SELECT count(*) FROM experiment_sessions WHERE idempotency_key = '{ApiHost.StoredIdempotencyKey(key!)}'";
         Assert.Equal(1, await api.ScalarAsync<long>(sessionsWithKey));
         await participant.RetryButton.ClickAsync();
 

@@ -65,9 +65,15 @@ export const api = {
 
   levels: (experimentId) => request("GET", `/api/experiment/${id(experimentId)}/levels`),
 
-  /** Press Play. The same idempotency key (a retry of the same click) returns the same session and number. */
-  startSession: (body, idempotencyKey) =>
-    request("POST", "/api/session", { body, headers: { "Idempotency-Key": idempotencyKey } }),
+  /**
+   * Press Play. The same idempotency key (a retry of the same click) returns the same session and number. Resuming a
+   * person (`body.userId`) takes the secret of one of their sessions as proof; without it the API answers 404.
+   */
+  startSession: (body, idempotencyKey, userSecret) =>
+    request("POST", "/api/session", {
+      body,
+      headers: { "Idempotency-Key": idempotencyKey, ...(userSecret ? { "X-Session-Secret": userSecret } : {}) },
+    }),
 
   /** A session's own data needs the secret its start returned (`sessionSecret`), sent as a header. */
   session: (sessionId, secret) =>

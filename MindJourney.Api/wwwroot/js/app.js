@@ -103,7 +103,7 @@ function showStart() {
   const experiment = state.experiment;
   const play = h("button", { type: "button", id: "play", className: "button button-large" },
     h("span", { className: "play-icon", "aria-hidden": "true" }), "Press Play to Begin");
-  play.addEventListener("click", () => startSession({ key: newIdempotencyKey(), userId: visitorStore.userId }));
+  play.addEventListener("click", () => startSession(newAttempt()));
 
   const levels = experiment.totalLevels;
   showView(h("div", { className: "start", "data-testid": "start" },
@@ -130,9 +130,19 @@ function showComplete({ focus = true } = {}) {
 // ---------------------------------------------------------------- Press Play
 
 /**
- * One click of Press Play is one attempt: `{ key, userId }`. Retry repeats the same attempt (same
- * Idempotency-Key), so a request that did reach the server returns the same session and number.
+ * One click of Press Play is one attempt: `{ key, userId, userSecret }`. The kept person is resumed only with the
+ * secret kept beside them (the API's proof); without one the click starts a new person. Retry repeats the same
+ * attempt (same Idempotency-Key), so a request that did reach the server returns the same session and number.
  */
+function newAttempt() {
+  const userSecret = visitorStore.userSecret;
+  if (visitorStore.userId && !userSecret) {
+    visitorStore.forgetUser();
+  }
+
+  return { key: newIdempotencyKey(), userId: userSecret ? visitorStore.userId : null, userSecret };
+}
+
 async function startSession(attempt) {
   if (state.busy) {
     return;
@@ -157,7 +167,7 @@ async function startSession(attempt) {
       body.userId = attempt.userId;
     }
 
-    session = await api.startSession(body, attempt.key);
+    session = await api.startSession(body, attempt.key, attempt.userId ? attempt.userSecret : null);
   } catch (error) {
     state.busy = false;
     if (play) {
@@ -166,9 +176,10 @@ async function startSession(attempt) {
     }
 
     if (error.status === 404 && attempt.userId) {
-      // The visitor we remembered is unknown here (a new database, a cleared account): start fresh.
+      // The visitor we remembered is unknown here, or the kept secret no longer proves it (a new database, a
+      // cleared account): start a new person.
       visitorStore.forgetUser();
-      return startSession({ key: newIdempotencyKey(), userId: null });
+      return startSession(newAttempt());
     }
 
     showError(failureMessage(error, "start your session"), {

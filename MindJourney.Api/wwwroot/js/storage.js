@@ -1,6 +1,7 @@
-// What survives a reload: the visitor's user id, their current session id and that session's secret (without it
-// the session cannot be read back). localStorage can be unavailable (private modes, blocked storage); the page then
-// still works, it just cannot resume.
+// What survives a reload: the visitor's user id with the secret of one of their sessions (the proof the API asks for
+// to resume that person), their current session id and that session's secret (without it the session cannot be read
+// back). localStorage can be unavailable (private modes, blocked storage); the page then still works, it just cannot
+// resume.
 
 /** "pilot" when the page was opened with ?mode=pilot (a researcher's trial run, numbered "Pilot #N"), else "live". */
 export const pageMode = new URLSearchParams(window.location.search).get("mode") === "pilot" ? "pilot" : "live";
@@ -10,6 +11,7 @@ const PREFIX = pageMode === "pilot" ? "mindjourney.pilot." : "mindjourney.";
 const USER_KEY = `${PREFIX}userId`;
 const SESSION_KEY = `${PREFIX}sessionId`;
 const SECRET_KEY = `${PREFIX}sessionSecret`;
+const USER_SECRET_KEY = `${PREFIX}userSecret`;
 
 function read(key) {
   try {
@@ -41,19 +43,34 @@ export const visitorStore = {
   get sessionSecret() {
     return read(SECRET_KEY);
   },
+  /** Proof of being the kept user: a secret of any of their sessions (a page kept before there was one: its session's). */
+  get userSecret() {
+    return read(USER_SECRET_KEY) ?? read(SECRET_KEY);
+  },
   /** The secret comes only with a session's start; later answers about the same session carry none. */
   remember(session) {
+    if (session.userId !== read(USER_KEY)) {
+      write(USER_SECRET_KEY, null);
+    }
     write(USER_KEY, session.userId);
     if (session.sessionSecret || read(SESSION_KEY) !== session.id) {
       write(SECRET_KEY, session.sessionSecret ?? null);
+    }
+    if (session.sessionSecret) {
+      write(USER_SECRET_KEY, session.sessionSecret);
     }
     write(SESSION_KEY, session.id);
   },
   forgetUser() {
     write(USER_KEY, null);
+    write(USER_SECRET_KEY, null);
     this.forgetSession();
   },
+  /** The user and the proof of being them stay: the next Play resumes the same person. */
   forgetSession() {
+    if (read(USER_SECRET_KEY) === null && read(SECRET_KEY) !== null) {
+      write(USER_SECRET_KEY, read(SECRET_KEY));
+    }
     write(SESSION_KEY, null);
     write(SECRET_KEY, null);
   },
