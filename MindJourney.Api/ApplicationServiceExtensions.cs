@@ -49,6 +49,9 @@ public static class ApplicationServiceExtensions
         builder.Services.Configure<IdempotencyOptions>(builder.Configuration.GetSection(IdempotencyOptions.SectionName));
         builder.Services.AddHostedService<IdempotencyKeyExpiry>();
         builder.Services.AddSingleton<ResponseRecorder>();
+        builder.Services.AddOptions<ResponsesOptions>().BindConfiguration(ResponsesOptions.SectionName)
+            .ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<ResponsePages>();
         builder.AddResponseStorage();
 
         builder.Services.ConfigureHttpJsonOptions(options =>
