@@ -147,6 +147,16 @@ public sealed class ResponsePagingTests(PostgresServer postgres)
         Assert.Contains("limit=500&", pages[0].Link, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("10")]
+    [InlineData("-1")]
+    public async Task A_page_cap_out_of_range_stops_the_start_naming_the_setting(string value)
+    {
+        var refused = await Assert.ThrowsAnyAsync<Exception>(() => TestApi.StartAsync(postgres,
+            settings: new Dictionary<string, string?> { ["MindJourney:Responses:MaxPageBytes"] = value }));
+        Assert.Contains("MindJourney:Responses:MaxPageBytes", refused.ToString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_session_cannot_hold_more_bytes_of_json_answers_than_its_quota()
     {
