@@ -51,6 +51,9 @@ public static class ApplicationServiceExtensions
         builder.Services.AddSingleton<IdempotencyKeyHasher>();
         builder.Services.AddHostedService<IdempotencyKeyExpiry>();
         builder.Services.AddSingleton<ResponseRecorder>();
+        builder.Services.AddOptions<ResponsesOptions>().BindConfiguration(ResponsesOptions.SectionName)
+            .ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<ResponsePages>();
         builder.AddResponseStorage();
 
         builder.Services.ConfigureHttpJsonOptions(options =>

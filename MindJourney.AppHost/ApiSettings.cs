@@ -14,7 +14,8 @@ internal static class ApiSettings
     /// under <c>MindJourney:Storage</c> (development turns the per-client limits off for local load runs, see
     /// appsettings.Development.json), the rest of <c>MindJourney:Storage</c> (quotas, spool folder) and
     /// <c>MindJourney:ForwardedHeaders</c> (a proxy put in front of the AppHost), <c>MindJourney:Health</c> (the
-    /// numbering health check) and <c>MindJourney:Telemetry</c> (the share of traces exported), passed to every API replica.
+    /// numbering health check), <c>MindJourney:Telemetry</c> (the share of traces exported) and <c>MindJourney:Responses</c>
+    /// (the answer list's page size in bytes), passed to every API replica.
     /// A published manifest leaves out what appsettings.Development.json says (<c>dotnet run</c> publishes as
     /// Development, and its limits are off), and takes the proxies from parameters (<see cref="WithProductionSettings"/>).</summary>
     public static IResourceBuilder<ProjectResource> WithApiSettings(this IResourceBuilder<ProjectResource> api,
@@ -30,7 +31,7 @@ internal static class ApiSettings
         foreach (var section in new[]
                  {
                      "MindJourney:RateLimit", "MindJourney:Storage", "MindJourney:ForwardedHeaders", "MindJourney:Health",
-                     "MindJourney:Telemetry",
+                     "MindJourney:Telemetry", "MindJourney:Responses",
                  })
         {
             foreach (var (key, value) in configuration.GetSection(section).AsEnumerable())

@@ -105,6 +105,10 @@ public sealed class ExperimentResponse
     /// <summary>The answer as JSON (jsonb).</summary>
     public required string ResponseData { get; set; }
 
+    /// <summary>UTF-8 bytes of <see cref="ResponseData"/> as received, counted against the session's byte quota
+    /// like a file (null for answers recorded before it was kept).</summary>
+    public long? ResponseDataBytes { get; set; }
+
     /// <summary>Storage object name of the stored file or text, when there is one.</summary>
     public string? FileId { get; set; }
 

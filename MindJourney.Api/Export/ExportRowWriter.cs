@@ -7,9 +7,9 @@ using System.Text.Json;
 namespace MindJourney.Api.Export;
 
 /// <summary>
-/// Writes rows as CSV (RFC 4180: CRLF, quoted when needed, header row) or JSON Lines into a small buffer that goes
-/// to <paramref name="destination"/> asynchronously whenever it holds 64 KiB: memory stays the same whatever the
-/// export's size, and no write blocks a thread.
+/// Writes rows as CSV (RFC 4180: CRLF, header row; a participant's cells always quoted, others when needed) or JSON
+/// Lines into a small buffer that goes to <paramref name="destination"/> asynchronously whenever it holds 64 KiB:
+/// memory stays the same whatever the export's size, and no write blocks a thread.
 /// </summary>
 public sealed class ExportRowWriter(Stream destination, string format)
 {
@@ -91,7 +91,7 @@ public sealed class ExportRowWriter(Stream destination, string format)
         Cell(row.QuestionId, participant: true);
         Cell(row.ResponseType, participant: false);
         Cell(row.Text, participant: true);
-        Cell(row.FileObjectName, participant: false);
+        Cell(row.FileObjectName, participant: true); // ends with the uploaded file's (sanitised) name
         Cell(row.FileSizeBytes);
         Cell(row.FileMd5, participant: false);
         Cell(row.CreatedAt?.UtcDateTime, "O");
@@ -148,8 +148,10 @@ public sealed class ExportRowWriter(Stream destination, string format)
     }
 
     /// <summary>
-    /// A text cell. A participant's cell that starts with <c>= + - @</c>, a tab or a carriage return gets a leading
-    /// apostrophe, so a spreadsheet shows it as text instead of running it as a formula (OWASP, CSV injection).
+    /// A text cell. A participant's cell is always quoted: a spreadsheet whose list separator is <c>;</c> (German,
+    /// French locales) would otherwise split <c>x;=1+1</c> into cells and run the second. One that starts with
+    /// <c>= + - @</c>, a tab or a carriage return also gets a leading apostrophe, so a spreadsheet shows it as text
+    /// instead of running it as a formula (OWASP, CSV injection).
     /// </summary>
     private void Cell(string? value, bool participant)
     {
@@ -160,7 +162,7 @@ public sealed class ExportRowWriter(Stream destination, string format)
         }
 
         var neutralise = participant && value.Length > 0 && value[0] is '=' or '+' or '-' or '@' or '\t' or '\r';
-        var quote = neutralise || value.AsSpan().IndexOfAny(",\"\r\n") >= 0;
+        var quote = participant || value.AsSpan().IndexOfAny(",\"\r\n") >= 0;
         if (!quote)
         {
             Utf8(value);

@@ -1,3 +1,4 @@
+using System.Text;
 using Microsoft.Extensions.Options;
 using MindJourney.Api.Data;
 using MindJourney.Api.Storage;
@@ -18,20 +19,23 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
 
     private const string SessionLockSql = "SELECT pg_advisory_xact_lock($1, $2)";
 
-    private const string InsertSql = """
+    private const string InsertSql = $"""
         INSERT INTO experiment_responses (id, session_id, user_id, visitor_number, level_id, question_id,
-                                          response_type, response_data, created_at)
-        SELECT $1, s.id, s.user_id, s.visitor_number, $3, $4, $5, $6, now()
-        FROM experiment_sessions s
-        WHERE s.id = $2 AND (SELECT count(*) FROM experiment_responses WHERE session_id = $2) < $7
+                                          response_type, response_data, response_data_bytes, created_at)
+        SELECT $1, s.id, s.user_id, s.visitor_number, $3, $4, $5, $6, $8, now()
+        FROM experiment_sessions s, (SELECT count(*) AS responses, {StoredBytes} AS bytes
+                                     FROM experiment_responses WHERE session_id = $2) used
+        WHERE s.id = $2 AND used.responses < $7 AND used.bytes + $8 <= $9
         FOR SHARE OF s -- an admin recovery numbering this session right now commits first; the row then has its number
         RETURNING user_id, visitor_number, created_at
         """;
 
+    /// <summary>What a session holds against its byte quota: its files and texts, and every answer's JSON.</summary>
+    private const string StoredBytes = "(coalesce(sum(file_size_bytes), 0) + coalesce(sum(response_data_bytes), 0))::bigint";
+
     // Files count the uploads of voice, video and photo; bytes count everything stored, text answers included.
-    private const string UsageSql = """
-        SELECT count(*), count(*) FILTER (WHERE file_size_bytes IS NOT NULL AND response_type <> 'text'),
-               coalesce(sum(file_size_bytes), 0)::bigint
+    private const string UsageSql = $"""
+        SELECT count(*), count(*) FILTER (WHERE file_size_bytes IS NOT NULL AND response_type <> 'text'), {StoredBytes}
         FROM experiment_responses WHERE session_id = $1
         """;
 
@@ -48,6 +52,7 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
             QuestionId = questionId,
             ResponseType = responseType,
             ResponseData = responseDataJson,
+            ResponseDataBytes = Encoding.UTF8.GetByteCount(responseDataJson),
         };
 
         var limits = options.Value;
@@ -62,6 +67,8 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
         p.Add(new NpgsqlParameter<string> { TypedValue = responseType });
         p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Jsonb, Value = responseDataJson });
         p.Add(new NpgsqlParameter<long> { TypedValue = limits.MaxResponsesPerSession });
+        p.Add(new NpgsqlParameter<long> { TypedValue = entity.ResponseDataBytes.Value });
+        p.Add(new NpgsqlParameter<long> { TypedValue = limits.MaxBytesPerSession });
         batch.BatchCommands.Add(insert);
 
         // One batch is one implicit transaction: the lock is held from the count to the commit. The reader is
@@ -82,12 +89,14 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
 
         if (!recorded)
         {
-            if (await SessionExistsAsync(sessionId, cancellationToken))
+            if (await UsageAsync(sessionId, cancellationToken) is not { } usage)
             {
-                throw TooManyResponses(limits);
+                return null;
             }
 
-            return null;
+            throw usage.Responses >= limits.MaxResponsesPerSession
+                ? TooManyResponses(limits)
+                : TooManyBytes(limits, "answer", usage.Bytes);
         }
 
         Log(sessionId, entity.VisitorNumber);
@@ -100,8 +109,8 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
         WITH response AS (
             INSERT INTO experiment_responses (id, session_id, user_id, visitor_number, level_id, question_id,
                                               response_type, response_data, file_id, file_url, created_at, storage_status,
-                                              file_size_bytes, file_md5)
-            SELECT $1, s.id, s.user_id, s.visitor_number, $3, $4, $5, $6, $7, $8, now(), 'pending', $10, $11
+                                              file_size_bytes, file_md5, response_data_bytes)
+            SELECT $1, s.id, s.user_id, s.visitor_number, $3, $4, $5, $6, $7, $8, now(), 'pending', $10, $11, $16
             FROM experiment_sessions s WHERE s.id = $2
             FOR SHARE OF s -- as in InsertSql: the number a running recovery assigns, not the null before it
             ON CONFLICT (file_id) DO NOTHING
@@ -124,6 +133,7 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
     {
         var responseId = Guid.CreateVersion7();
         var uploadedAt = DateTimeOffset.UtcNow;
+        long dataBytes = Encoding.UTF8.GetByteCount(responseDataJson);
         // Two uploads of one session, type and file name in the same millisecond would share a name: the unique
         // file_id index refuses the second, which then takes the next millisecond.
         for (var attempt = 0; ; attempt++)
@@ -132,7 +142,7 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
             // The whole transaction (with its COPY) runs on the bulk pool: uploads queue there, not in front of Play.
             await using var connection = await bulk.DataSource.OpenConnectionAsync(cancellationToken);
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            await CheckQuotaAsync(connection, transaction, sessionId, responseType, content.Length, cancellationToken);
+            await CheckQuotaAsync(connection, transaction, sessionId, responseType, content.Length + dataBytes, cancellationToken);
             await using (var command = new NpgsqlCommand(InsertWithDeliverySql, connection, transaction))
             {
                 var p = command.Parameters;
@@ -151,6 +161,7 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
                 p.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = uploadedAt });
                 p.Add(new NpgsqlParameter<int> { TypedValue = lease > TimeSpan.Zero ? 1 : 0 });
                 p.Add(new NpgsqlParameter<TimeSpan> { TypedValue = lease });
+                p.Add(new NpgsqlParameter<long> { TypedValue = dataBytes });
 
                 await using var reader = await command.ExecuteReaderAsync(cancellationToken);
                 if (!await reader.ReadAsync(cancellationToken))
@@ -204,6 +215,7 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
                     QuestionId = questionId,
                     ResponseType = responseType,
                     ResponseData = responseDataJson,
+                    ResponseDataBytes = dataBytes,
                     FileId = objectName,
                     FileUrl = DownloadUrl(responseId),
                     CreatedAt = createdAt,
@@ -247,10 +259,13 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
 
         if (bytes + sizeBytes > limits.MaxBytesPerSession)
         {
-            throw new SessionQuotaExceededException(StatusCodes.Status413PayloadTooLarge,
-                $"This upload would take the session past its {limits.MaxBytesPerSession} bytes of stored files ({bytes} used).");
+            throw TooManyBytes(limits, "upload", bytes);
         }
     }
+
+    private static SessionQuotaExceededException TooManyBytes(StorageOptions limits, string what, long used) =>
+        new(StatusCodes.Status413PayloadTooLarge,
+            $"This {what} would take the session past its {limits.MaxBytesPerSession} bytes of stored answers and files ({used} used).");
 
     private static SessionQuotaExceededException TooManyResponses(StorageOptions limits) =>
         new(StatusCodes.Status409Conflict, $"This session has recorded {limits.MaxResponsesPerSession} responses, the most a session may.");
@@ -265,11 +280,17 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
         return command;
     }
 
-    private async Task<bool> SessionExistsAsync(Guid sessionId, CancellationToken cancellationToken)
+    /// <summary>Why an answer was not recorded: no session (null), or what the session already holds.</summary>
+    private async Task<(long Responses, long Bytes)?> UsageAsync(Guid sessionId, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("SELECT EXISTS (SELECT 1 FROM experiment_sessions WHERE id = $1)");
+        await using var command = dataSource.CreateCommand($"""
+            SELECT EXISTS (SELECT 1 FROM experiment_sessions WHERE id = $1), count(*), {StoredBytes}
+            FROM experiment_responses WHERE session_id = $1
+            """);
         command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = sessionId });
-        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return reader.GetBoolean(0) ? (reader.GetInt64(1), reader.GetInt64(2)) : null;
     }
 
     /// <summary>The URL the API serves a response's file at (<c>GET /api/download/{responseId}</c>).</summary>

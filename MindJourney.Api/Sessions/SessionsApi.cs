@@ -138,40 +138,19 @@ public static class SessionsApi
     public const int MaxResponsesPage = 500;
 
     /// <summary>One page of a session's responses, oldest first (the body stays a JSON array); when more follow,
-    /// a <c>Link: &lt;…?after={last id}&gt;; rel="next"</c> header points at the next page.</summary>
-    public static async Task<Results<Ok<List<ResponseDetails>>, ProblemHttpResult>> ListResponses(
+    /// a <c>Link: &lt;…?after={last id}&gt;; rel="next"</c> header points at the next page. A page ends at its count
+    /// or at <c>MindJourney:Responses:MaxPageBytes</c>, whichever comes first (<see cref="ResponsePages"/>).</summary>
+    public static async Task<Results<ResponsePage, ProblemHttpResult>> ListResponses(
         Guid id, [Range(1, MaxResponsesPage, ErrorMessage = "limit must be between {1} and {2}.")] int? limit, Guid? after,
-        HttpContext http, MindJourneyDbContext db, CancellationToken cancellationToken)
+        ResponsePages pages, CancellationToken cancellationToken)
     {
-        if (!await db.ExperimentSessions.AnyAsync(s => s.Id == id, cancellationToken))
+        var page = await pages.ReadAsync(id, limit ?? DefaultResponsesPage, after, cancellationToken);
+        return page.Outcome switch
         {
-            return Problems.NotFound($"No session with id '{id}'.");
-        }
-
-        var query = db.ExperimentResponses.AsNoTracking().Where(r => r.SessionId == id);
-        if (after is { } afterId)
-        {
-            var cursor = await db.ExperimentResponses.AsNoTracking()
-                .Where(r => r.Id == afterId && r.SessionId == id)
-                .Select(r => (DateTimeOffset?)r.CreatedAt)
-                .FirstOrDefaultAsync(cancellationToken);
-            if (cursor is not { } createdAt)
-            {
-                return Problems.BadRequest($"after must be the id of a response of session '{id}'.");
-            }
-
-            query = query.Where(r => EF.Functions.GreaterThan(ValueTuple.Create(r.CreatedAt, r.Id), ValueTuple.Create(createdAt, afterId)));
-        }
-
-        var pageSize = limit ?? DefaultResponsesPage;
-        var responses = await query.OrderBy(r => r.CreatedAt).ThenBy(r => r.Id).Take(pageSize + 1).ToListAsync(cancellationToken);
-        if (responses.Count > pageSize)
-        {
-            responses.RemoveAt(pageSize);
-            http.Response.Headers.Link = $"</api/session/{id}/responses?limit={pageSize}&after={responses[^1].Id}>; rel=\"next\"";
-        }
-
-        return TypedResults.Ok(responses.ConvertAll(ResponseDetails.From));
+            ResponsePageOutcome.NoSession => Problems.NotFound($"No session with id '{id}'."),
+            ResponsePageOutcome.BadCursor => Problems.BadRequest($"after must be the id of a response of session '{id}'."),
+            _ => page,
+        };
     }
 
     private static SessionResponse ToResponse(ExperimentSession s, int totalLevels) => new(

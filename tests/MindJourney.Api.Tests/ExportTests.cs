@@ -64,6 +64,54 @@ public sealed class ExportTests(PostgresServer postgres)
     }
 
     [Fact]
+    public async Task Csv_quotes_every_cell_a_participant_controls_so_no_list_separator_splits_it()
+    {
+        // As a stranger sends it, to an API with its production limits; Excel with ';' as its list separator (German,
+        // French locales) would split an unquoted x;=1+1;y and run the middle cell.
+        await using var api = await TestApi.StartAsync(postgres, settings: AdminTests.WithAdminKey, productionLimits: true);
+        var session = await Uploads.NewSessionAsync(api);
+        var sessionId = Guid.Parse(IdOf(session));
+        (string Level, string Question, string Answer)[] answers =
+            [("1", "q;1", "x;=1+1;y"), ("2", "q2", "a,b"), ("3", "q3", "hello"), ("4", "q4", "=1+1")];
+        foreach (var (level, question, answer) in answers)
+        {
+            await Uploads.PostCreatedAsync(api.Client, JsonContent.Create(new
+            {
+                sessionId,
+                levelId = level,
+                questionId = question,
+                responseType = "text",
+                responseData = answer
+            }));
+        }
+
+        await api.ExecuteAsync("UPDATE experiment_sessions SET condition = 'control'");
+
+        using var response = await ExportAsync(api, "format=csv");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var lines = (await response.Content.ReadAsStringAsync()).Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(Header, lines[0]);
+        var number = session.GetProperty("visitorNumber").GetInt32();
+        string[] expected =
+        [
+            $"{number},live,\"control\",{sessionId},{session.GetProperty("userId").GetString()},",
+            ",\"1\",\"q;1\",text,\"x;=1+1;y\",\"experiment-responses/",
+            ",\"2\",\"q2\",text,\"a,b\",\"",
+            ",\"3\",\"q3\",text,\"hello\",\"",
+            ",\"4\",\"q4\",text,\"'=1+1\",\"",
+        ];
+        Assert.Equal(5, lines.Length);
+        Assert.All(lines[1..], line => Assert.StartsWith(expected[0], line, StringComparison.Ordinal));
+        for (var i = 1; i <= 4; i++)
+        {
+            Assert.Contains(expected[i], lines[i], StringComparison.Ordinal);
+        }
+
+        // Outside the quotes, no cell holds a ';' that a spreadsheet could split on.
+        Assert.All(lines[1..], line => Assert.DoesNotContain(';', string.Concat(line.Split('"').Where((_, n) => n % 2 == 0))));
+    }
+
+    [Fact]
     public async Task Jsonl_filters_by_number_range_and_mode_and_keeps_text_as_sent()
     {
         await using var api = await TestApi.StartAsync(postgres, settings: AdminTests.WithAdminKey);

@@ -299,6 +299,10 @@ namespace MindJourney.Api.Data.Migrations
                         .HasColumnType("jsonb")
                         .HasColumnName("response_data");
 
+                    b.Property<long?>("ResponseDataBytes")
+                        .HasColumnType("bigint")
+                        .HasColumnName("response_data_bytes");
+
                     b.Property<string>("ResponseType")
                         .IsRequired()
                         .HasMaxLength(16)
