@@ -1,4 +1,5 @@
 using System.Buffers.Text;
+using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
 
 namespace MindJourney.Api.Sessions;
@@ -22,12 +23,16 @@ public static class SessionSecrets
         return (Base64Url.EncodeToString(secret), SHA256.HashData(secret));
     }
 
+    /// <summary>True when <paramref name="presented"/> has a secret's form (base64url of 32 bytes): checked before
+    /// any query, so a value that cannot match costs no database round trip.</summary>
+    public static bool IsWellFormed([NotNullWhen(true)] string? presented) =>
+        presented is not null && Base64Url.IsValid(presented, out var length) && length == SecretBytes;
+
     /// <summary>True when <paramref name="presented"/> is one of the secrets whose hashes are stored. Compares in
     /// constant time.</summary>
     public static bool Matches(string? presented, byte[][]? storedHashes)
     {
-        if (presented is null || storedHashes is null
-            || !Base64Url.IsValid(presented, out var length) || length != SecretBytes)
+        if (storedHashes is null || !IsWellFormed(presented))
         {
             return false;
         }

@@ -1,0 +1,161 @@
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.DependencyInjection;
+using MindJourney.Testing;
+
+namespace MindJourney.Api.Tests;
+
+/// <summary>A limit belongs to the endpoint that runs, not to how its path is spelled: every participant endpoint has
+/// a per-client window, and every spelling that routing sends to an endpoint counts against that endpoint's limits
+/// (uploads in flight and windows alike). Production-configured: every limit at its default.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class EndpointLimitTests(PostgresServer postgres) : IAsyncLifetime
+{
+    /// <summary>The spellings of <c>/api/response</c> that ASP.NET Core routes to it (Kestrel decodes letters and removes
+    /// dot segments; routing ignores case and one trailing slash). Duplicate slashes, <c>%2F</c>, a trailing <c>%20</c> or
+    /// <c>.</c> route nowhere (404), which the first test checks as well.</summary>
+    public static readonly string[] ResponseSpellings =
+    [
+        "/api/response", "/api/response/", "/API/Response", "/api/%72esponse", "/%61pi/re%73ponse/", "/api/./response",
+        "/api/x/../response/", "/api/response/.", "/api/%2e/response", "/api/response?x=1",
+    ];
+
+    private static readonly string[] NotRouted = ["/api//response", "//api/response", "/api/response%2F", "/api/response.", "/api/response//"];
+
+    private TestApi _api = null!;
+
+    public async ValueTask InitializeAsync() => _api = await TestApi.StartAsync(postgres, productionLimits: true);
+
+    public async ValueTask DisposeAsync() => await _api.DisposeAsync();
+
+    [Fact]
+    public void Every_participant_endpoint_has_a_per_client_window()
+    {
+        var endpoints = _api.Hosts[0].Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
+            .Where(e => !IsOutsideTheParticipantApi(e.RoutePattern.RawText ?? ""))
+            .ToList();
+
+        // The filter keeps what participants can reach (a filter that kept nothing would prove nothing).
+        Assert.Superset(
+            new HashSet<string>
+            {
+                "GetActiveExperiment", "GetExperimentLevels", "GetLevel", "CreateSession", "GetSession", "UpdateSession",
+                "ListSessionResponses", "CreateResponse", "DownloadResponseFile",
+            },
+            endpoints.Select(e => e.Metadata.GetMetadata<IEndpointNameMetadata>()?.EndpointName ?? e.DisplayName ?? "").ToHashSet());
+        Assert.All(endpoints, endpoint =>
+        {
+            var name = $"{string.Join(',', endpoint.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? [])} "
+                + endpoint.RoutePattern.RawText;
+            Assert.True(endpoint.Metadata.GetMetadata<EnableRateLimitingAttribute>()?.PolicyName is { Length: > 0 },
+                $"{name} has no per-client rate-limit policy");
+            Assert.True(endpoint.Metadata.GetMetadata<DisableRateLimitingAttribute>() is null, $"{name} turns rate limiting off");
+        });
+    }
+
+    [Fact]
+    public async Task Every_spelling_that_routes_to_the_upload_endpoint_counts_against_its_uploads_in_flight()
+    {
+        var server = _api.Hosts[0].ServerAddress;
+        const string client = "127.0.0.21";
+
+        // Each spelling reaches the answer endpoint: an answer for an unknown session is the handler's own 404.
+        var answer = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new
+        {
+            sessionId = Guid.NewGuid(),
+            levelId = "1",
+            questionId = "q1",
+            responseType = "text",
+            responseData = "x",
+        }));
+        foreach (var target in ResponseSpellings)
+        {
+            var response = await RawHttp.SendAsync(server, client, "POST", target, answer, "Content-Type: application/json");
+            Assert.True(response.Status == 404 && response.Body.Contains("No session with id", StringComparison.Ordinal),
+                $"{target}: {response.Status} {response.Body}");
+        }
+
+        foreach (var target in NotRouted)
+        {
+            var response = await RawHttp.SendAsync(server, client, "POST", target, answer, "Content-Type: application/json");
+            Assert.True(response.Status == 404 && response.Body.Contains("Nothing is found", StringComparison.Ordinal),
+                $"{target}: {response.Status} {response.Body}");
+        }
+
+        // The default four slots, held with four spellings that are not the route's own.
+        var held = new List<HeldUpload>();
+        try
+        {
+            foreach (var target in ResponseSpellings[1..5])
+            {
+                held.Add(await HeldUpload.StartAsync(server, client, target));
+            }
+
+            await Uploads.WaitUntilAsync(async () => (await UploadAsync(server, client, ResponseSpellings[0])).Status == 429,
+                "the four held uploads to take their client's slots");
+
+            foreach (var target in ResponseSpellings)
+            {
+                var refused = await UploadAsync(server, client, target);
+                Assert.True(refused.Status == 429, $"{target}: {refused.Status} {refused.Body}");
+                Assert.Equal("application/problem+json", refused.Header("Content-Type")?.Split(';')[0]);
+                Assert.Equal("5", refused.Header("Retry-After"));
+                Assert.Contains("uploads in progress", refused.Body, StringComparison.Ordinal);
+            }
+
+            // Another client's uploads are its own: unknown session, so the handler answers 404.
+            Assert.Equal(404, (await UploadAsync(server, "127.0.0.22", ResponseSpellings[1])).Status);
+        }
+        finally
+        {
+            foreach (var upload in held)
+            {
+                await upload.DisposeAsync();
+            }
+        }
+
+        Assert.Equal(0, await _api.ScalarAsync<long>("SELECT count(*) FROM experiment_responses"));
+    }
+
+    [Fact]
+    public async Task Every_spelling_of_a_read_counts_against_the_same_window()
+    {
+        var server = _api.Hosts[0].ServerAddress;
+        const string client = "127.0.0.23";
+        string[] spellings =
+        [
+            "/api/experiment", "/api/experiment/", "/API/EXPERIMENT", "/api/%65xperiment", "/api/./experiment", "/x/../api/experiment/",
+        ];
+
+        // The default window: 120 reads a minute, spent across the spellings.
+        for (var i = 0; i < 120; i++)
+        {
+            var target = spellings[i % spellings.Length];
+            var read = await RawHttp.SendAsync(server, client, "GET", target);
+            Assert.True(read.Status == 200, $"read {i + 1} ({target}): {read.Status} {read.Body}");
+        }
+
+        foreach (var target in spellings)
+        {
+            var refused = await RawHttp.SendAsync(server, client, "GET", target);
+            Assert.True(refused.Status == 429, $"{target}: {refused.Status} {refused.Body}");
+            Assert.True(int.Parse(refused.Header("Retry-After")!, System.Globalization.CultureInfo.InvariantCulture) > 0);
+            Assert.Contains("reads", refused.Body, StringComparison.Ordinal);
+        }
+    }
+
+    private static bool IsOutsideTheParticipantApi(string pattern) =>
+        pattern.StartsWith("/api/admin", StringComparison.OrdinalIgnoreCase)
+        || pattern is "/health" or "/alive"
+        || pattern.StartsWith("/openapi", StringComparison.OrdinalIgnoreCase)
+        || pattern.StartsWith("/scalar", StringComparison.OrdinalIgnoreCase);
+
+    private static async Task<RawResponse> UploadAsync(Uri server, string source, string target)
+    {
+        using var form = Uploads.Multipart(Uploads.Fields(Guid.NewGuid(), "photo"), Uploads.RandomBytes(100, 1), "image/png");
+        var body = await form.ReadAsByteArrayAsync();
+        return await RawHttp.SendAsync(server, source, "POST", target, body, $"Content-Type: {form.Headers.ContentType}");
+    }
+}
