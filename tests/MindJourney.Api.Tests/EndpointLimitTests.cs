@@ -84,16 +84,13 @@ public sealed class EndpointLimitTests(PostgresServer postgres) : IAsyncLifetime
         }
 
         // The default four slots, held with four spellings that are not the route's own.
-        var held = new List<HeldUpload>();
-        try
+        await using (var held = await HeldUploads.StartAsync(server, client, ResponseSpellings[1..5]))
         {
-            foreach (var target in ResponseSpellings[1..5])
+            await Uploads.WaitUntilAsync(async () =>
             {
-                held.Add(await HeldUpload.StartAsync(server, client, target));
-            }
-
-            await Uploads.WaitUntilAsync(async () => IsInFlightRefusal(await UploadAsync(server, client, ResponseSpellings[0])),
-                "the four held uploads to take their client's slots");
+                await held.ReplaceAnsweredAsync();
+                return IsInFlightRefusal(await UploadAsync(server, client, ResponseSpellings[0]));
+            }, "the four held uploads to take their client's slots");
 
             foreach (var target in ResponseSpellings)
             {
@@ -105,13 +102,6 @@ public sealed class EndpointLimitTests(PostgresServer postgres) : IAsyncLifetime
 
             // Another client's uploads are its own: unknown session, so the handler answers 404.
             Assert.Equal(404, (await UploadAsync(server, "127.0.0.22", ResponseSpellings[1])).Status);
-        }
-        finally
-        {
-            foreach (var upload in held)
-            {
-                await upload.DisposeAsync();
-            }
         }
 
         Assert.Equal(0, await _api.ScalarAsync<long>("SELECT count(*) FROM experiment_responses"));

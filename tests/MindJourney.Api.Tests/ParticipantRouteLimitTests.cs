@@ -122,31 +122,18 @@ public sealed class ParticipantRouteLimitTests(PostgresServer postgres) : IAsync
         await AssertRefusedAsync(await stranger.GetAsync("/api/experiment"), "reads");
 
         // The lab's clients still share four uploads in progress.
-        var held = new List<HeldUpload>();
-        try
+        await using var held = await HeldUploads.StartAsync(server, "127.0.0.41", "/api/response", "/api/response", "/api/response",
+            "/api/response");
+        await Uploads.WaitUntilAsync(async () =>
         {
-            for (var i = 0; i < 4; i++)
-            {
-                held.Add(await HeldUpload.StartAsync(server, "127.0.0.41", "/api/response"));
-            }
-
-            await Uploads.WaitUntilAsync(async () =>
-            {
-                using var probe = await lab.PostAsync("/api/response",
-                    Uploads.Multipart(Uploads.Fields(Guid.NewGuid(), "photo"), Uploads.RandomBytes(100, 1), "image/png"));
-                return probe.StatusCode == HttpStatusCode.TooManyRequests;
-            }, "the lab's four held uploads to take its slots");
-            using var refused = await lab.PostAsync("/api/response",
-                Uploads.Multipart(Uploads.Fields(Guid.NewGuid(), "photo"), Uploads.RandomBytes(100, 2), "image/png"));
-            await AssertRefusedAsync(refused, "uploads in progress");
-        }
-        finally
-        {
-            foreach (var upload in held)
-            {
-                await upload.DisposeAsync();
-            }
-        }
+            await held.ReplaceAnsweredAsync();
+            using var probe = await lab.PostAsync("/api/response",
+                Uploads.Multipart(Uploads.Fields(Guid.NewGuid(), "photo"), Uploads.RandomBytes(100, 1), "image/png"));
+            return probe.StatusCode == HttpStatusCode.TooManyRequests;
+        }, "the lab's four held uploads to take its slots");
+        using var refused = await lab.PostAsync("/api/response",
+            Uploads.Multipart(Uploads.Fields(Guid.NewGuid(), "photo"), Uploads.RandomBytes(100, 2), "image/png"));
+        await AssertRefusedAsync(refused, "uploads in progress");
     }
 
     [Fact]

@@ -142,51 +142,115 @@ internal sealed record RawResponse(int Status, IReadOnlyDictionary<string, strin
     }
 }
 
-/// <summary>A multipart upload whose body is still arriving: it holds one of its client's uploads-in-flight slots until
-/// disposed. Its body trickles above Kestrel's minimum rate (240 B/s), so a slow machine does not see it cut.</summary>
-internal sealed class HeldUpload : IAsyncDisposable
+/// <summary>Multipart uploads whose bodies are still arriving: each holds one of its client's uploads-in-flight slots
+/// until disposed. Their bodies trickle above Kestrel's minimum rate (240 B/s), so a slow machine does not see them cut.
+/// </summary>
+internal sealed class HeldUploads : IAsyncDisposable
 {
-    private readonly Socket _socket;
+    private readonly Uri _server;
+    private readonly string _source;
+    private readonly List<(string Target, Socket Socket)> _held = [];
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _trickle;
 
-    private HeldUpload(Socket socket)
+    private HeldUploads(Uri server, string source)
     {
-        _socket = socket;
+        (_server, _source) = (server, source);
         _trickle = Task.Run(async () =>
         {
             var bytes = new byte[1024];
             Array.Fill(bytes, (byte)'a');
-            try
+            while (!_stop.IsCancellationRequested)
             {
-                while (!_stop.IsCancellationRequested)
+                Socket[] sockets;
+                lock (_held)
                 {
-                    await _socket.SendAsync(bytes, _stop.Token);
+                    sockets = _held.Select(h => h.Socket).ToArray();
+                }
+
+                foreach (var socket in sockets)
+                {
+                    try
+                    {
+                        await socket.SendAsync(bytes, _stop.Token);
+                    }
+                    catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+                    {
+                        // Answered (refused) and replaced, or let go.
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return;
+                    }
+                }
+
+                try
+                {
                     await Task.Delay(250, _stop.Token);
                 }
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
-            {
-                // The test let go of the upload.
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
             }
         });
     }
 
-    public static async Task<HeldUpload> StartAsync(Uri server, string source, string target)
+    /// <summary>One upload per target, all from <paramref name="source"/>.</summary>
+    public static async Task<HeldUploads> StartAsync(Uri server, string source, params string[] targets)
     {
-        var socket = await RawHttp.ConnectAsync(server, source);
+        var uploads = new HeldUploads(server, source);
+        foreach (var target in targets)
+        {
+            var socket = await uploads.OpenAsync(target);
+            lock (uploads._held)
+            {
+                uploads._held.Add((target, socket));
+            }
+        }
+
+        return uploads;
+    }
+
+    /// <summary>Starts again each upload the server has answered already: one that arrived while a probe of the test
+    /// held a slot for a moment is refused, and must not be mistaken for one that holds its slot.</summary>
+    public async Task ReplaceAnsweredAsync()
+    {
+        for (var i = 0; i < _held.Count; i++)
+        {
+            var (target, socket) = _held[i];
+            if (socket.Poll(0, SelectMode.SelectRead))
+            {
+                var replacement = await OpenAsync(target);
+                lock (_held)
+                {
+                    _held[i] = (target, replacement);
+                }
+
+                socket.Close();
+            }
+        }
+    }
+
+    private async Task<Socket> OpenAsync(string target)
+    {
+        var socket = await RawHttp.ConnectAsync(_server, _source);
         const string part = "--held\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n"
             + "Content-Type: image/png\r\n\r\nabc";
         await socket.SendAsync(Encoding.ASCII.GetBytes(
             RawHttp.Head("POST", target, 10_000_000, "Content-Type: multipart/form-data; boundary=held") + part));
-        return new HeldUpload(socket);
+        return socket;
     }
 
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
         await _trickle;
-        _socket.Close();
+        foreach (var (_, socket) in _held)
+        {
+            socket.Close();
+        }
+
         _stop.Dispose();
     }
 }
