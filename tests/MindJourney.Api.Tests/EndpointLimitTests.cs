@@ -9,13 +9,14 @@ namespace MindJourney.Api.Tests;
 
 /// <summary>A limit belongs to the endpoint that runs, not to how its path is spelled: every participant endpoint has
 /// a per-client window, and every spelling that routing sends to an endpoint counts against that endpoint's limits
-/// (uploads in flight and windows alike). Production-configured: every limit at its default.</summary>
+/// (uploads in flight and windows alike). Production-configured: every limit at its default, or (the window test) every
+/// window as small as its list of spellings.</summary>
 [Collection(PostgresCollection.Name)]
 public sealed class EndpointLimitTests(PostgresServer postgres) : IAsyncLifetime
 {
     /// <summary>The spellings of <c>/api/response</c> that ASP.NET Core routes to it (Kestrel decodes letters and removes
-    /// dot segments; routing ignores case and one trailing slash). Duplicate slashes, <c>%2F</c>, a trailing <c>%20</c> or
-    /// <c>.</c> route nowhere (404), which the first test checks as well.</summary>
+    /// dot segments; routing ignores case and one trailing slash). Duplicate slashes, <c>%2F</c> or a trailing <c>.</c>
+    /// route nowhere (404), which the upload test checks as well.</summary>
     public static readonly string[] ResponseSpellings =
     [
         "/api/response", "/api/response/", "/API/Response", "/api/%72esponse", "/%61pi/re%73ponse/", "/api/./response",
