@@ -32,6 +32,8 @@ app.UseStatusCodePages();
 app.UseRateLimiter();
 app.UseAuthentication();
 app.UseAuthorization();
+// Before any endpoint binds its parameters: a caller without a session's secret is refused before its body is read.
+app.UseSessionAccess();
 
 // The API reference only where developers run it: a public deployment does not publish its own map.
 if (app.Environment.IsDevelopment())

@@ -9,7 +9,7 @@ public static class ExperimentsApi
 {
     public static IEndpointRouteBuilder MapExperimentsApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api").WithTags("Experiments");
+        var api = app.MapGroup("/api").WithTags("Experiments").RequireRateLimiting(RateLimiting.ReadPolicy);
 
         api.MapGet("/experiment", GetActiveExperiment).WithName("GetActiveExperiment");
         api.MapGet("/experiment/{id:guid}/levels", GetLevels).WithName("GetExperimentLevels");

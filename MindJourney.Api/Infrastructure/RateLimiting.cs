@@ -8,7 +8,8 @@ namespace MindJourney.Api.Infrastructure;
 
 /// <summary>Settings under <c>MindJourney:RateLimit</c>: how many requests of each kind one client (an IPv4 address,
 /// or an IPv6 /64, as the trusted proxies let it be known) may send per window. <c>0</c> turns a limit off (load
-/// tests, trusted lab networks).</summary>
+/// tests). <c>ExemptNetworks</c> (CIDR ranges, a list or one comma-separated value; none by default) names clients
+/// that skip every window, for a lab whose participants share one address.</summary>
 public sealed class RateLimitOptions
 {
     public const string SectionName = "MindJourney:RateLimit";
@@ -22,17 +23,32 @@ public sealed class RateLimitOptions
     /// <summary>Files and texts read back.</summary>
     public int DownloadsPerWindow { get; set; } = 60;
 
+    /// <summary>Reads of the experiment, its levels and a session (<c>GET /api/experiment*</c>, <c>/api/level/*</c>,
+    /// <c>/api/session/{id}</c>): a page load makes two or three, a level at most one more.</summary>
+    public int ReadsPerWindow { get; set; } = 120;
+
+    /// <summary>Session updates (<c>PATCH /api/session/{id}</c>): one per level moved, and the completion.</summary>
+    public int SessionUpdatesPerWindow { get; set; } = 60;
+
+    /// <summary>Pages of a session's answer list (<c>GET /api/session/{id}/responses</c>): the heaviest read, which
+    /// the participant page never makes.</summary>
+    public int ResponsePagesPerWindow { get; set; } = 30;
+
     public int WindowSeconds { get; set; } = 60;
 }
 
-/// <summary>The per-client limits, in one place. The three windows are endpoint policies (routes opt in with
-/// <c>RequireRateLimiting(policy)</c>); uploads in flight are the global limiter, since ASP.NET Core runs one endpoint
-/// policy per route and an upload must pass both its window and its concurrency limit.</summary>
+/// <summary>The per-client limits, in one place. The windows are endpoint policies (every participant route opts in with
+/// <c>RequireRateLimiting(policy)</c>, so a limit follows the endpoint that runs, however its path is spelled); uploads
+/// in flight are the global limiter, since ASP.NET Core runs one endpoint policy per route and an upload must pass both
+/// its window and its concurrency limit.</summary>
 public static class RateLimiting
 {
     public const string SessionCreationPolicy = "session-creation";
     public const string ResponsePolicy = "response-recording";
     public const string DownloadPolicy = "file-download";
+    public const string ReadPolicy = "participant-reads";
+    public const string SessionUpdatePolicy = "session-updates";
+    public const string ResponsePagePolicy = "response-pages";
     public const string UploadsInFlight = "uploads-in-flight";
 
     /// <summary>The tag that tells the refused-request counter which limit refused.</summary>
@@ -40,16 +56,22 @@ public static class RateLimiting
 
     public static IServiceCollection AddClientRateLimiting(this IServiceCollection services, IConfiguration configuration)
     {
-        var options = configuration.GetSection(RateLimitOptions.SectionName).Get<RateLimitOptions>() ?? new RateLimitOptions();
+        var section = configuration.GetSection(RateLimitOptions.SectionName);
+        var options = section.Get<RateLimitOptions>() ?? new RateLimitOptions();
         var window = TimeSpan.FromSeconds(Math.Max(1, options.WindowSeconds));
+        var exempt = new ExemptNetworks(TrustedProxies.ReadNetworks(section, "ExemptNetworks"));
 
         services.AddRateLimiter(limiter =>
         {
             limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
-            limiter.AddPolicy(
-                SessionCreationPolicy, new PerClientWindow(SessionCreationPolicy, options.SessionsPerWindow, window, "sessions started"));
-            limiter.AddPolicy(ResponsePolicy, new PerClientWindow(ResponsePolicy, options.ResponsesPerWindow, window, "responses sent"));
-            limiter.AddPolicy(DownloadPolicy, new PerClientWindow(DownloadPolicy, options.DownloadsPerWindow, window, "downloads"));
+            void Add(string policy, int permits, string what) =>
+                limiter.AddPolicy(policy, new PerClientWindow(policy, permits, window, what, exempt));
+            Add(SessionCreationPolicy, options.SessionsPerWindow, "sessions started");
+            Add(ResponsePolicy, options.ResponsesPerWindow, "responses sent");
+            Add(DownloadPolicy, options.DownloadsPerWindow, "downloads");
+            Add(ReadPolicy, options.ReadsPerWindow, "reads of experiments, levels and sessions");
+            Add(SessionUpdatePolicy, options.SessionUpdatesPerWindow, "session updates");
+            Add(ResponsePagePolicy, options.ResponsePagesPerWindow, "pages of answers");
         });
 
         return services;
@@ -74,12 +96,14 @@ public static class RateLimiting
         });
     }
 
-    /// <summary>So many requests of one kind per client per window; <c>0</c> permits turns it off.</summary>
-    private sealed class PerClientWindow(string policy, int permitsPerWindow, TimeSpan window, string what) : IRateLimiterPolicy<string>
+    /// <summary>So many requests of one kind per client per window; <c>0</c> permits turns it off, and an exempt
+    /// client skips it.</summary>
+    private sealed class PerClientWindow(string policy, int permitsPerWindow, TimeSpan window, string what, ExemptNetworks exempt)
+        : IRateLimiterPolicy<string>
     {
         public RateLimitPartition<string> GetPartition(HttpContext httpContext)
         {
-            if (permitsPerWindow <= 0)
+            if (permitsPerWindow <= 0 || exempt.Contains(httpContext.Connection.RemoteIpAddress))
             {
                 return RateLimitPartition.GetNoLimiter("off");
             }
@@ -99,5 +123,34 @@ public static class RateLimiting
                 : (int)window.TotalSeconds;
             return RefuseAsync(context.HttpContext, policy, retryAfter, $"Too many {what} from this address. Retry after {retryAfter} s.");
         };
+    }
+}
+
+/// <summary>Clients that skip the per-client windows (<c>MindJourney:RateLimit:ExemptNetworks</c>): a lab where a whole
+/// classroom reaches the API through one NAT address. The address is the one the trusted proxies let be known. Only
+/// the windows: the uploads-in-flight bound and every memory and disk bound still apply.</summary>
+internal sealed class ExemptNetworks(IReadOnlyList<System.Net.IPNetwork> networks)
+{
+    public bool Contains(System.Net.IPAddress? address)
+    {
+        if (address is null || networks.Count == 0)
+        {
+            return false;
+        }
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        foreach (var network in networks)
+        {
+            if (network.Contains(address))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }

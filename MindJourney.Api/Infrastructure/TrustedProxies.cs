@@ -25,14 +25,12 @@ public static class TrustedProxies
         var section = configuration.GetSection(SectionName);
         var proxies = ReadList(section, "KnownProxies").Select(value => IPAddress.TryParse(value, out var address)
             ? address
-            : throw Invalid("KnownProxies", value, "an IP address")).ToList();
-        var networks = ReadList(section, "KnownNetworks").Select(value => System.Net.IPNetwork.TryParse(value, out var network)
-            ? network
-            : throw Invalid("KnownNetworks", value, "a CIDR range such as 10.0.0.0/8")).ToList();
+            : throw Invalid(section, "KnownProxies", value, "an IP address")).ToList();
+        var networks = ReadNetworks(section, "KnownNetworks");
         var forwardLimit = section.GetValue("ForwardLimit", 1);
         if (forwardLimit < 1)
         {
-            throw Invalid("ForwardLimit", forwardLimit.ToString(System.Globalization.CultureInfo.InvariantCulture), "1 or more");
+            throw Invalid(section, "ForwardLimit", forwardLimit.ToString(System.Globalization.CultureInfo.InvariantCulture), "1 or more");
         }
 
         // PostConfigure, so that the host's own switch (ASPNETCORE_FORWARDEDHEADERS_ENABLED, which trusts every peer)
@@ -59,15 +57,22 @@ public static class TrustedProxies
         return options.ForwardedHeaders == ForwardedHeaders.None ? app : app.UseForwardedHeaders();
     }
 
+    /// <summary>CIDR ranges (<c>10.0.0.0/8</c>) as <see cref="ReadList"/> reads them; one that is not stops the start
+    /// with the setting's name.</summary>
+    internal static List<System.Net.IPNetwork> ReadNetworks(IConfigurationSection section, string key) =>
+        ReadList(section, key).Select(value => System.Net.IPNetwork.TryParse(value, out var network)
+            ? network
+            : throw Invalid(section, key, value, "a CIDR range such as 10.0.0.0/8")).ToList();
+
     /// <summary>A configuration list (<c>KnownProxies:0</c>, <c>KnownProxies:1</c>, ...) or one value separated by
     /// commas or spaces, the easier form for an environment variable.</summary>
-    private static IEnumerable<string> ReadList(IConfigurationSection section, string key)
+    internal static IEnumerable<string> ReadList(IConfigurationSection section, string key)
     {
         var list = section.GetSection(key);
         var values = list.Value is { } single ? [single] : list.GetChildren().Select(c => c.Value ?? "");
         return values.SelectMany(v => v.Split([',', ' ', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 
-    private static InvalidOperationException Invalid(string key, string value, string expected) =>
-        new($"{SectionName}:{key} has '{value}', which is not {expected}.");
+    private static InvalidOperationException Invalid(IConfigurationSection section, string key, string value, string expected) =>
+        new($"{section.Path}:{key} has '{value}', which is not {expected}.");
 }

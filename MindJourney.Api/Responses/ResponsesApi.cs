@@ -32,7 +32,8 @@ public static class ResponsesApi
             .WithSummary("Record a participant's answer (JSON, or multipart with a file); it inherits the session's visitor number")
             .Accepts<CreateResponseRequest>("application/json", "multipart/form-data")
             .WithMetadata(new RequestSizeLimitAttribute(multipartLimit))
-            .RequireRateLimiting(RateLimiting.ResponsePolicy);
+            .RequireRateLimiting(RateLimiting.ResponsePolicy)
+            .CountsUploadsInFlight();
 
         return app;
     }

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http.HttpResults;
 using MindJourney.Api.Admin;
 using MindJourney.Api.Infrastructure;
 using Npgsql;
@@ -54,45 +55,59 @@ public static class SessionAccess
 
     /// <summary>Routes whose <c>{id}</c> is a session id.</summary>
     public static TBuilder RequireSessionSecret<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
-        builder.CheckedFirst(new Filter("id", SessionHashesSql, "session"));
+        builder.WithMetadata(new SecretRequired("id", SessionHashesSql, "session"));
 
     /// <summary>Routes whose <c>{responseId}</c> is a response id: the secret of the response's session.</summary>
     public static TBuilder RequireResponseSessionSecret<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
-        builder.CheckedFirst(new Filter("responseId", ResponseHashesSql, "response"));
+        builder.WithMetadata(new SecretRequired("responseId", ResponseHashesSql, "response"));
 
-    /// <summary>Access comes before every other filter, also those of an enclosing group (request validation): without
-    /// the secret the answer is 401 or 404 whatever the request holds.</summary>
-    private static TBuilder CheckedFirst<TBuilder>(this TBuilder builder, Filter filter) where TBuilder : IEndpointConventionBuilder
-    {
-        builder.Add(endpoint => endpoint.FilterFactories.Insert(0, (_, next) => invocation => filter.InvokeAsync(invocation, next)));
-        return builder;
-    }
+    /// <summary>After routing, the rate limiter and authentication, before the endpoint binds its parameters: a caller
+    /// without the secret is answered before a byte of its body is read, and before every filter (request validation).</summary>
+    public static IApplicationBuilder UseSessionAccess(this IApplicationBuilder app) => app.UseMiddleware<SessionAccessMiddleware>();
 
-    private sealed class Filter(string routeValue, string hashesSql, string what) : IEndpointFilter
+    /// <summary>Marks an endpoint that needs the secret of the session its route value names.</summary>
+    private sealed record SecretRequired(string RouteValue, string HashesSql, string What)
     {
-        public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+        public async Task<ProblemHttpResult?> RefusalAsync(HttpContext http)
         {
-            var http = context.HttpContext;
-            var id = Guid.Parse((string)http.GetRouteValue(routeValue)!); // the route's guid constraint matched
+            var id = Guid.Parse((string)http.GetRouteValue(RouteValue)!); // the route's guid constraint matched
             var presented = http.Request.Headers[SessionSecrets.Header];
             if (presented.Count == 0)
             {
-                if ((await http.AuthenticateAsync(AdminKeyAuthenticationHandler.SchemeName)).Succeeded)
-                {
-                    return await next(context);
-                }
+                return (await http.AuthenticateAsync(AdminKeyAuthenticationHandler.SchemeName)).Succeeded
+                    ? null
+                    : Problems.Unauthorized(
+                        $"Send the session's secret in the {SessionSecrets.Header} header (it was returned when the session started).");
+            }
 
-                return Problems.Unauthorized(
-                    $"Send the session's secret in the {SessionSecrets.Header} header (it was returned when the session started).");
+            var notFound = Problems.NotFound($"No {What} with id '{id}'.");
+
+            // A value that cannot be a secret matches no session: answered as a wrong secret is, without a query.
+            if (presented.Count != 1 || !SessionSecrets.IsWellFormed(presented[0]))
+            {
+                return notFound;
             }
 
             var dataSource = http.RequestServices.GetRequiredService<NpgsqlDataSource>();
-            await using var command = dataSource.CreateCommand(hashesSql);
+            await using var command = dataSource.CreateCommand(HashesSql);
             command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = id });
             var hashes = await command.ExecuteScalarAsync(http.RequestAborted) as byte[][];
-            return presented.Count == 1 && SessionSecrets.Matches(presented[0], hashes)
-                ? await next(context)
-                : Problems.NotFound($"No {what} with id '{id}'.");
+            return SessionSecrets.Matches(presented[0], hashes) ? null : notFound;
+        }
+    }
+
+    private sealed class SessionAccessMiddleware(RequestDelegate next)
+    {
+        public async Task InvokeAsync(HttpContext http)
+        {
+            if (http.GetEndpoint()?.Metadata.GetMetadata<SecretRequired>() is { } required
+                && await required.RefusalAsync(http) is { } refusal)
+            {
+                await refusal.ExecuteAsync(http);
+                return;
+            }
+
+            await next(http);
         }
     }
 }

@@ -23,8 +23,8 @@ public static class SessionSecrets
         return (Base64Url.EncodeToString(secret), SHA256.HashData(secret));
     }
 
-    /// <summary>True when <paramref name="presented"/> has a secret's form (32 bytes as base64url): anything else
-    /// is refused before the database is asked.</summary>
+    /// <summary>True when <paramref name="presented"/> has a secret's form (base64url of 32 bytes): checked before
+    /// any query, so a value that cannot match costs no database round trip.</summary>
     public static bool IsWellFormed([NotNullWhen(true)] string? presented) =>
         presented is not null && Base64Url.IsValid(presented, out var length) && length == SecretBytes;
 

@@ -29,10 +29,12 @@ public static class SessionsApi
 
         // A session's own data: its secret (returned by CreateSession) or the admin key.
         var session = api.MapGroup("/{id:guid}").RequireSessionSecret();
-        session.MapGet("", GetSession).WithName("GetSession");
+        session.MapGet("", GetSession).WithName("GetSession").RequireRateLimiting(RateLimiting.ReadPolicy);
         session.MapPatch("", UpdateSession).WithName("UpdateSession")
-            .WithSummary("Move a session through its levels; its identity and visitor number cannot change");
-        session.MapGet("/responses", ListResponses).WithName("ListSessionResponses");
+            .WithSummary("Move a session through its levels; its identity and visitor number cannot change")
+            .RequireRateLimiting(RateLimiting.SessionUpdatePolicy);
+        session.MapGet("/responses", ListResponses).WithName("ListSessionResponses")
+            .RequireRateLimiting(RateLimiting.ResponsePagePolicy);
 
         return app;
     }

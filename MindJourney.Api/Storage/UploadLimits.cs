@@ -9,12 +9,17 @@ namespace MindJourney.Api.Storage;
 /// <summary>
 /// Uploads in flight per client address (<see cref="StorageOptions.MaxUploadsInFlightPerClient"/>): an upload
 /// holds a spool file, a slice of memory and then a bulk connection, so one client looping uploads in parallel
-/// cannot take them all. Only multipart answers count; JSON answers pass freely. It is the rate limiter's global
-/// limiter (the route's own policy is its per-client window), so it costs every other request one comparison.
+/// cannot take them all. Only multipart answers to the endpoint marked <see cref="CountsUploadsInFlight"/> count (the
+/// endpoint routing chose, however the path was spelled); JSON answers pass freely. It is the rate limiter's global
+/// limiter (the route's own policy is its per-client window), so it costs every other request one metadata lookup.
 /// </summary>
 public static class UploadsInFlight
 {
     private const int RetryAfterSeconds = 5;
+
+    /// <summary>The endpoint whose multipart requests are uploads.</summary>
+    public static TBuilder CountsUploadsInFlight<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(UploadEndpoint.Instance);
 
     public static IServiceCollection AddUploadsInFlightLimit(this IServiceCollection services)
     {
@@ -22,7 +27,7 @@ public static class UploadsInFlight
         {
             var limit = storage.Value.MaxUploadsInFlightPerClient;
             limiter.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http =>
-                limit <= 0 || !IsUpload(http.Request)
+                limit <= 0 || !IsUpload(http)
                     ? RateLimitPartition.GetNoLimiter("")
                     : RateLimitPartition.GetConcurrencyLimiter(ClientAddress.PartitionKey(http),
                         _ => new ConcurrencyLimiterOptions { PermitLimit = limit, QueueLimit = 0 }));
@@ -34,9 +39,14 @@ public static class UploadsInFlight
         return services;
     }
 
-    private static bool IsUpload(HttpRequest request) =>
-        HttpMethods.IsPost(request.Method) && request.Path.Equals(ResponsesApi.Route, StringComparison.OrdinalIgnoreCase)
-        && ResponseForm.IsMultipart(request);
+    /// <summary>Routing has chosen the endpoint by now (it runs before the rate limiter): its metadata says what it is.</summary>
+    private static bool IsUpload(HttpContext http) =>
+        http.GetEndpoint()?.Metadata.GetMetadata<UploadEndpoint>() is not null && ResponseForm.IsMultipart(http.Request);
+
+    private sealed class UploadEndpoint
+    {
+        public static readonly UploadEndpoint Instance = new();
+    }
 }
 
 /// <summary>A session is at one of its limits (<see cref="StorageOptions"/>): the response is refused, nothing is

@@ -24,6 +24,9 @@ public sealed class ApiHost : WebApplicationFactory<Program>
         ["MindJourney:RateLimit:SessionsPerWindow"] = "0",
         ["MindJourney:RateLimit:ResponsesPerWindow"] = "0",
         ["MindJourney:RateLimit:DownloadsPerWindow"] = "0",
+        ["MindJourney:RateLimit:ReadsPerWindow"] = "0",
+        ["MindJourney:RateLimit:SessionUpdatesPerWindow"] = "0",
+        ["MindJourney:RateLimit:ResponsePagesPerWindow"] = "0",
         ["MindJourney:Storage:MaxUploadsInFlightPerClient"] = "0",
     };
 
