@@ -19,6 +19,12 @@ public static class SessionAccess
         WHERE r.id = $1
         """;
 
+    private const string ByAdminKey = "mindjourney:session-access-by-admin-key";
+
+    /// <summary>True when the admin key (not the session's secret) let this request in: the handler may then do what
+    /// only a researcher may.</summary>
+    public static bool IsAdmin(HttpContext http) => http.Items.ContainsKey(ByAdminKey);
+
     /// <summary>Routes whose <c>{id}</c> is a session id.</summary>
     public static TBuilder RequireSessionSecret<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
         builder.CheckedFirst(new Filter("id", SessionHashesSql, "session"));
@@ -44,9 +50,16 @@ public static class SessionAccess
             var presented = http.Request.Headers[SessionSecrets.Header];
             if (presented.Count == 0)
             {
-                if ((await http.AuthenticateAsync(AdminKeyAuthenticationHandler.SchemeName)).Succeeded)
+                var admin = await http.AuthenticateAsync(AdminKeyAuthenticationHandler.SchemeName);
+                if (admin.Succeeded)
                 {
+                    http.Items[ByAdminKey] = true;
                     return await next(context);
+                }
+
+                if (AdminAuthThrottle.Refusal(http, admin) is { } throttled)
+                {
+                    return throttled;
                 }
 
                 return Problems.Unauthorized(

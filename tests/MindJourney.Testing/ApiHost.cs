@@ -25,6 +25,7 @@ public sealed class ApiHost : WebApplicationFactory<Program>
         ["MindJourney:RateLimit:ResponsesPerWindow"] = "0",
         ["MindJourney:RateLimit:DownloadsPerWindow"] = "0",
         ["MindJourney:Storage:MaxUploadsInFlightPerClient"] = "0",
+        ["MindJourney:Storage:UploadBytesPerClientPerHour"] = "0",
     };
 
     /// <param name="services">Added after the API's own services (an exporter a test reads, say).</param>
