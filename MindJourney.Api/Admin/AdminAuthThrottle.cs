@@ -26,7 +26,8 @@ public sealed partial class AdminAuthThrottle : IDisposable
 
     private readonly PartitionedRateLimiter<string> _failures;
 
-    // One permit per client per window: the Warning is written once per window, however many calls are refused.
+    // A window's permits run out exactly once; this keeps two failures that spend the last ones at the same moment
+    // from both writing the Warning. Shorter than the window, so the next window's Warning is never held back.
     private readonly PartitionedRateLimiter<string> _warnings;
     private readonly AdminTelemetry _telemetry;
     private readonly ILogger<AdminAuthThrottle> _logger;
@@ -41,8 +42,9 @@ public sealed partial class AdminAuthThrottle : IDisposable
         _logger = logger;
         _failures = PartitionedRateLimiter.Create<string, string>(client => RateLimitPartition.GetFixedWindowLimiter(client,
             _ => new FixedWindowRateLimiterOptions { PermitLimit = _limit, Window = _window, QueueLimit = 0 }));
+        var once = TimeSpan.FromSeconds(Math.Min(1, _window.TotalSeconds / 2));
         _warnings = PartitionedRateLimiter.Create<string, string>(client => RateLimitPartition.GetFixedWindowLimiter(client,
-            _ => new FixedWindowRateLimiterOptions { PermitLimit = 1, Window = _window, QueueLimit = 0 }));
+            _ => new FixedWindowRateLimiterOptions { PermitLimit = 1, Window = once, QueueLimit = 0 }));
     }
 
     /// <summary>Seconds until <paramref name="client"/> may present a key again; null when it may now.</summary>
@@ -61,12 +63,19 @@ public sealed partial class AdminAuthThrottle : IDisposable
             : (int)_window.TotalSeconds;
     }
 
-    /// <summary>Counts a wrong key; the one that spends the client's window is logged.</summary>
+    /// <summary>Counts a wrong key; the one that spends the client's window is logged, so each window that throttles
+    /// a client is logged once, however many calls it refuses.</summary>
     public void RecordFailure(string client)
     {
         _telemetry.AuthFailures.Add(1, new KeyValuePair<string, object?>(AdminTelemetry.ReasonTag, AdminTelemetry.ReasonWrongKey));
         using var lease = _failures.AttemptAcquire(client, 1);
-        if (_failures.GetStatistics(client)?.CurrentAvailablePermits is 0)
+        if (!lease.IsAcquired)
+        {
+            return; // another failure at the same moment spent the window, and logs it
+        }
+
+        using var left = _failures.AttemptAcquire(client, 0);
+        if (!left.IsAcquired)
         {
             using var warning = _warnings.AttemptAcquire(client, 1);
             if (warning.IsAcquired)

@@ -147,11 +147,12 @@ public static class SessionsApi
 
     /// <summary>A participant's completion rule. 409 for a completion before the last level: the request is well
     /// formed and is accepted as it is once the session is at its last level (or with that level in the same PATCH).
-    /// 403 for undoing a completion: only a researcher may.</summary>
+    /// Completing a completed session changes nothing, so it is never refused. 403 for undoing a completion: only a
+    /// researcher may.</summary>
     private static ProblemHttpResult? CompletionProblem(bool? completed, bool wasCompleted, int levelAfter, int totalLevels) =>
         completed switch
         {
-            true when levelAfter < totalLevels => Problems.Conflict(
+            true when !wasCompleted && levelAfter < totalLevels => Problems.Conflict(
                 $"A session is completed at its last level: this one would be at level {levelAfter} of {totalLevels}. "
                 + $"Send currentLevel {totalLevels} first, or with isCompleted."),
             false when wasCompleted => Problems.Create(StatusCodes.Status403Forbidden, "Forbidden",

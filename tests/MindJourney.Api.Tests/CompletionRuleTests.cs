@@ -67,6 +67,11 @@ public sealed class CompletionRuleTests(PostgresServer postgres)
         var corrected = await OkAsync(await AdminPatchAsync(api.Client, path, new { isCompleted = true }));
         Assert.True(corrected.GetProperty("isCompleted").GetBoolean());
         Assert.Equal(1, await api.ScalarAsync<long>(tally));
+        // The participant's retried Finish on it changes nothing and is not refused.
+        var corrections = await api.ScalarAsync<string>(row);
+        Assert.True((await OkAsync(await api.Client.PatchAsJsonAsync(path, new { isCompleted = true }, secret)))
+            .GetProperty("isCompleted").GetBoolean());
+        Assert.Equal(corrections, await api.ScalarAsync<string>(row));
         Assert.Equal(1, await api.ScalarAsync<long>("SELECT sum(completed) FROM condition_tallies"));
     }
 
