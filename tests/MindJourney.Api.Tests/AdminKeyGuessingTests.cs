@@ -88,10 +88,24 @@ public sealed class AdminKeyGuessingTests(PostgresServer postgres)
         var failure = await Assert.ThrowsAnyAsync<Exception>(() => TestApi.StartAsync(postgres,
             settings: new Dictionary<string, string?> { ["Admin:ApiKey"] = key }, productionLimits: true));
 
-        var messages = string.Join(" | ", Flatten(failure).Select(e => e.Message));
+        var messages = Messages(failure);
         Assert.Contains("Admin:ApiKey must be at least 32 characters", messages, StringComparison.Ordinal);
         Assert.DoesNotContain(key, messages, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("MindJourney:RateLimit:AdminFailuresPerWindow", "0")]
+    [InlineData("MindJourney:RateLimit:AdminFailureWindowSeconds", "-5")]
+    public async Task The_admin_key_throttle_cannot_be_turned_off_an_invalid_value_stops_the_start(string setting, string value)
+    {
+        var failure = await Assert.ThrowsAnyAsync<Exception>(() => TestApi.StartAsync(postgres,
+            settings: new Dictionary<string, string?> { [setting] = value }, productionLimits: true));
+
+        Assert.Contains(setting, Messages(failure), StringComparison.Ordinal);
+    }
+
+    /// <summary>Every message of a failed start, inner exceptions included.</summary>
+    internal static string Messages(Exception failure) => string.Join(" | ", Flatten(failure).Select(e => e.Message));
 
     private static Task<HttpResponseMessage> SendAsync(HttpClient client, string path, string? key)
     {

@@ -147,6 +147,17 @@ public sealed class UploadBudgetTests(PostgresServer postgres)
         Assert.Equal("pending", Uploads.Status(created));
     }
 
+    [Theory]
+    [InlineData("MindJourney:Storage:MaxPendingBytes", "0")]
+    [InlineData("MindJourney:Storage:UploadBytesPerClientPerHour", "-1")]
+    public async Task An_invalid_budget_stops_the_start_with_a_message_naming_the_setting(string setting, string value)
+    {
+        var failure = await Assert.ThrowsAnyAsync<Exception>(() => TestApi.StartAsync(postgres,
+            settings: new Dictionary<string, string?> { [setting] = value }, productionLimits: true));
+
+        Assert.Contains(setting, AdminKeyGuessingTests.Messages(failure), StringComparison.Ordinal);
+    }
+
     private static async Task AssertRefusedAsync(HttpClient client, HttpContent content, HttpStatusCode expected, int maxRetryAfterSeconds)
     {
         using var response = await client.PostAsync("/api/response", content);
