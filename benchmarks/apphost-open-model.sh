@@ -15,7 +15,7 @@ WORK=$(mktemp -d /tmp/mj-apphost-open.XXXXXX); chmod 755 "$WORK"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PGPORT=$(free_port)
 PGPASS=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
-KEY=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+KEY=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 40)
 APPHOST_PID=
 cleanup() {
   if [ -n "$APPHOST_PID" ] && kill -TERM "$APPHOST_PID" 2>/dev/null; then

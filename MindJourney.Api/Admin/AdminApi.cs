@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using MindJourney.Api.Infrastructure;
+using MindJourney.Api.Telemetry;
 
 namespace MindJourney.Api.Admin;
 
@@ -81,7 +82,12 @@ public static class AdminApi
 
     public static IServiceCollection AddAdminServices(this IServiceCollection services, IConfiguration configuration)
     {
-        services.Configure<AdminOptions>(configuration.GetSection(AdminOptions.SectionName));
+        services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.SectionName)
+            .Validate(AdminOptions.IsValid, AdminOptions.KeyTooShort).ValidateOnStart();
+        services.AddOptions<AdminAuthThrottleOptions>().BindConfiguration(AdminAuthThrottleOptions.SectionName)
+            .ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<AdminTelemetry>();
+        services.AddSingleton<AdminAuthThrottle>();
         services.AddAuthentication()
             .AddScheme<AuthenticationSchemeOptions, AdminKeyAuthenticationHandler>(AdminKeyAuthenticationHandler.SchemeName, null);
         services.AddAuthorizationBuilder()

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
+using MindJourney.Api.Infrastructure;
 
 namespace MindJourney.Api.Admin;
 
@@ -13,19 +14,28 @@ public sealed class AdminOptions
 {
     public const string SectionName = "Admin";
 
+    /// <summary>Shorter keys can be guessed: the API refuses to start with one (none at all means no admin).</summary>
+    public const int MinKeyLength = 32;
+
+    public const string KeyTooShort = "Admin:ApiKey must be at least 32 characters long (or unset, which turns the admin routes off).";
+
     public string? ApiKey { get; set; }
+
+    public static bool IsValid(AdminOptions options) => string.IsNullOrEmpty(options.ApiKey) || options.ApiKey.Length >= MinKeyLength;
 }
 
 /// <summary>
 /// Authenticates the admin routes with a shared key sent as <c>Authorization: Bearer &lt;key&gt;</c> or
 /// <c>X-Admin-Key: &lt;key&gt;</c>. Fails closed: with no key configured nobody is an admin. The comparison takes
-/// the same time whatever the guess, and the key is never logged.
+/// the same time whatever the guess, and the key is never logged. Wrong keys are counted per client
+/// (<see cref="AdminAuthThrottle"/>): past the limit every key from that client fails, and the challenge answers 429.
 /// </summary>
 public sealed class AdminKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
-    IOptionsMonitor<AdminOptions> admin)
+    IOptionsMonitor<AdminOptions> admin,
+    AdminAuthThrottle throttle)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "AdminKey";
@@ -48,8 +58,15 @@ public sealed class AdminKeyAuthenticationHandler(
             return Task.FromResult(AuthenticateResult.NoResult());
         }
 
+        var client = ClientAddress.PartitionKey(Context);
+        if (throttle.BlockedFor(client) is { } retryAfter)
+        {
+            return Task.FromResult(AuthenticateResult.Fail(new AdminAuthThrottledException(retryAfter)));
+        }
+
         if (string.IsNullOrEmpty(configured) || !KeysMatch(presented, configured))
         {
+            throttle.RecordFailure(client);
             return Task.FromResult(AuthenticateResult.Fail("Invalid admin key."));
         }
 
@@ -61,6 +78,26 @@ public sealed class AdminKeyAuthenticationHandler(
             ],
             SchemeName);
         return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
+    }
+
+    /// <summary>An admin route refused: 429 while the client is throttled (also for a call without a key, since the
+    /// client is refused whatever it sends), else the usual 401.</summary>
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        var result = await AuthenticateAsync();
+        if (result.Failure is null && PresentedKey(Request.Headers) is null
+            && throttle.BlockedFor(ClientAddress.PartitionKey(Context)) is { } retryAfter)
+        {
+            result = AuthenticateResult.Fail(new AdminAuthThrottledException(retryAfter));
+        }
+
+        if (AdminAuthThrottle.Refusal(Context, result) is { } refusal)
+        {
+            await refusal.ExecuteAsync(Context);
+            return;
+        }
+
+        await base.HandleChallengeAsync(properties);
     }
 
     private static string? PresentedKey(IHeaderDictionary headers)

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using MindJourney.Api.Data;
+using MindJourney.Api.Storage;
 using Npgsql;
 
 namespace MindJourney.Api.Admin;
@@ -34,7 +35,7 @@ public sealed record NumberingHealthReport(string Status, string? Reason);
 /// Degraded (HTTP 200) with the reason, and logs each change so the dashboard's logs say why.
 /// </summary>
 public sealed partial class NumberingHealthCheck(NpgsqlDataSource dataSource, IOptions<NumberingHealthOptions> options,
-    ILogger<NumberingHealthCheck> logger) : IHealthCheck
+    PendingBytesCeiling pendingBytes, ILogger<NumberingHealthCheck> logger) : IHealthCheck
 {
     public const string Name = "visitor-numbering";
 
@@ -152,8 +153,20 @@ public sealed partial class NumberingHealthCheck(NpgsqlDataSource dataSource, IO
                 $"Uploads pending for more than {maxAge.TotalMinutes:0.#} minutes (the oldest since {reader.GetDateTime(4):u})."));
         }
 
+        await reader.DisposeAsync();
+        // Near the ceiling, uploads will soon answer 507: time to look at storage before participants are refused.
+        var (pending, ceiling) = (await pendingBytes.TotalAsync(cancellationToken), pendingBytes.Max);
+        if (pending >= ceiling * PendingBytesCeiling.WarningShare)
+        {
+            var share = 100.0 * pending / ceiling;
+            reasons.Add(FormattableString.Invariant(
+                $"Pending uploads hold {pending} bytes, {share:0} % of MindJourney:Storage:MaxPendingBytes ({ceiling}): ")
+                + "past it uploads are refused with 507.");
+        }
+
         return reasons.Count == 0
-            ? HealthCheckResult.Healthy("No number held twice, no mismatch, no upload pending too long.")
+            ? HealthCheckResult.Healthy(
+                "No number held twice, no mismatch, no upload pending too long, pending bytes well below their ceiling.")
             : HealthCheckResult.Degraded(string.Join(" ", reasons) + " Run the admin audit for the full picture.");
     }
 

@@ -10,7 +10,8 @@ public sealed class ResponseServices(
     ResponseStorage storage,
     UploadDeliverer deliverer,
     StorageTelemetry telemetry,
-    IOptions<StorageOptions> options)
+    IOptions<StorageOptions> options,
+    UploadBudgets budgets)
 {
     public ResponseRecorder Recorder { get; } = recorder;
 
@@ -21,4 +22,6 @@ public sealed class ResponseServices(
     public StorageTelemetry Telemetry { get; } = telemetry;
 
     public IOptions<StorageOptions> Options { get; } = options;
+
+    public UploadBudgets Budgets { get; } = budgets;
 }

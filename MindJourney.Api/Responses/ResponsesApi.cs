@@ -44,6 +44,12 @@ public static class ResponsesApi
         var options = services.Options.Value;
         if (ResponseForm.IsMultipart(http.Request))
         {
+            // A client past its bytes, or a full database, is told before it sends a file it would send in vain.
+            if (await services.Budgets.RefuseEarlyAsync(http, cancellationToken) is { } spent)
+            {
+                return spent;
+            }
+
             var (form, problem) = await ResponseForm.ReadAsync(http.Request, options.MaxMediaBytes, options.MaxTextBytes,
                 options.SpoolFolder, cancellationToken);
             if (form is null)
@@ -53,7 +59,7 @@ public static class ResponsesApi
 
             await using (form)
             {
-                return await CreateAsync(form.Request, form.File, multipart: true, services, cancellationToken);
+                return await CreateAsync(http, form.Request, form.File, multipart: true, services, cancellationToken);
             }
         }
 
@@ -79,10 +85,10 @@ public static class ResponsesApi
 
         return request is null
             ? Problems.BadRequest("The body must be a JSON object.")
-            : await CreateAsync(request, file: null, multipart: false, services, cancellationToken);
+            : await CreateAsync(http, request, file: null, multipart: false, services, cancellationToken);
     }
 
-    private static async Task<Results<Created<RecordedResponse>, ProblemHttpResult>> CreateAsync(
+    private static async Task<Results<Created<RecordedResponse>, ProblemHttpResult>> CreateAsync(HttpContext http,
         CreateResponseRequest request, UploadContent? file, bool multipart, ResponseServices services, CancellationToken cancellationToken)
     {
         var (recorder, storage, deliverer, telemetry) = (services.Recorder, services.Storage, services.Deliverer, services.Telemetry);
@@ -124,8 +130,14 @@ public static class ResponsesApi
 
         await using (content)
         {
+            var (reservation, overBudget) = await services.Budgets.ReserveAsync(http, content.Length, cancellationToken);
+            if (reservation is null)
+            {
+                return overBudget!;
+            }
+
             var lease = storage.IsConfigured ? options.UploadTimeout + StorageOptions.LeaseMargin : TimeSpan.Zero;
-            RecordedUpload? recorded;
+            RecordedUpload? recorded = null;
             try
             {
                 recorded = await recorder.RecordWithContentAsync(sessionId, request.LevelId!, request.QuestionId!,
@@ -134,6 +146,13 @@ public static class ResponsesApi
             catch (SessionQuotaExceededException quota)
             {
                 return QuotaExceeded(quota);
+            }
+            finally
+            {
+                if (recorded is null)
+                {
+                    reservation.Release();
+                }
             }
 
             if (recorded is null)

@@ -91,10 +91,14 @@ public static class SessionsApi
             : TypedResults.Ok(ToResponse(session.Session, session.TotalLevels));
     }
 
+    /// <summary>Moves a session on. Completion feeds the least-filled tallies, so a participant (the session's secret)
+    /// may complete a session only at the experiment's last level, and never undo it; the admin key may do both.</summary>
     public static async Task<Results<Ok<SessionResponse>, ProblemHttpResult>> UpdateSession(
-        Guid id, UpdateSessionRequest request, MindJourneyDbContext db, CancellationToken cancellationToken)
+        Guid id, UpdateSessionRequest request, HttpContext http, MindJourneyDbContext db, CancellationToken cancellationToken)
     {
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        // Locked, so the level the completion rule reads is still the level when the completion commits.
+        await db.Database.ExecuteSqlAsync($"SELECT 1 FROM experiment_sessions WHERE id = {id} FOR UPDATE", cancellationToken);
         var session = await db.ExperimentSessions.Include(s => s.Experiment).FirstOrDefaultAsync(s => s.Id == id, cancellationToken);
         if (session is null)
         {
@@ -102,39 +106,71 @@ public static class SessionsApi
         }
 
         var totalLevels = session.Experiment!.TotalLevels;
-        if (request.CurrentLevel is { } level)
+        if (request.CurrentLevel is { } level && (level < 1 || level > totalLevels))
         {
-            if (level < 1 || level > totalLevels)
-            {
-                return Problems.BadRequest($"currentLevel must be between 1 and {totalLevels}.");
-            }
-
-            session.CurrentLevel = level;
+            return Problems.BadRequest($"currentLevel must be between 1 and {totalLevels}.");
         }
 
-        if (request.IsCompleted is { } completed)
+        var admin = SessionAccess.IsAdmin(http);
+        var levelAfter = request.CurrentLevel ?? session.CurrentLevel;
+        if (!admin && CompletionProblem(request.IsCompleted, session.IsCompleted, levelAfter, totalLevels) is { } refused)
         {
-            // Turned in SQL with its condition's tally, so two PATCHes at once count one completion.
+            return refused;
+        }
+
+        var changed = false;
+        if (request.CurrentLevel is { } newLevel)
+        {
+            changed |= session.CurrentLevel != newLevel;
+            session.CurrentLevel = newLevel;
+        }
+
+        if (request.IsCompleted is { } completed && completed != session.IsCompleted)
+        {
+            // Turned in SQL with its condition's tally; the row lock above keeps two PATCHes from both turning it.
             await db.Database.ExecuteSqlRawAsync(ConditionSql.Complete,
                 [new NpgsqlParameter<Guid>("id", id), new NpgsqlParameter<bool>("completed", completed)], cancellationToken);
             session.IsCompleted = completed;
+            changed = true;
         }
 
         if (request.BranchingPath is not null)
         {
+            changed |= session.BranchingPath != request.BranchingPath;
             session.BranchingPath = request.BranchingPath;
         }
 
         if (request.SessionData is { } data)
         {
             session.SessionData = data.GetRawText();
+            changed = true;
         }
 
-        session.UpdatedAt = DateTimeOffset.UtcNow;
+        // A repeated completion (a retried Finish) changes nothing, its time included.
+        if (changed)
+        {
+            session.UpdatedAt = DateTimeOffset.UtcNow;
+        }
+
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return TypedResults.Ok(ToResponse(session, totalLevels));
     }
+
+    /// <summary>A participant's completion rule. 409 for a completion before the last level: the request is well
+    /// formed and is accepted as it is once the session is at its last level (or with that level in the same PATCH).
+    /// Completing a completed session changes nothing, so it is never refused. 403 for undoing a completion: only a
+    /// researcher may.</summary>
+    private static ProblemHttpResult? CompletionProblem(bool? completed, bool wasCompleted, int levelAfter, int totalLevels) =>
+        completed switch
+        {
+            true when !wasCompleted && levelAfter < totalLevels => Problems.Conflict(
+                $"A session is completed at its last level: this one would be at level {levelAfter} of {totalLevels}. "
+                + $"Send currentLevel {totalLevels} first, or with isCompleted."),
+            false when wasCompleted => Problems.Create(StatusCodes.Status403Forbidden, "Forbidden",
+                "A completed session stays completed; only a researcher (the admin key) can reopen it."),
+            _ => null,
+        };
 
     public const int DefaultResponsesPage = 100;
     public const int MaxResponsesPage = 500;

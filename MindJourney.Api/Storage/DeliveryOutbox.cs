@@ -40,13 +40,20 @@ public sealed class DeliveryOutbox(NpgsqlDataSource dataSource, BulkDataSource b
         """;
 
     /// <summary>Uploads accepted but not yet in storage (the admin audit's <c>pendingUploads</c>); every count also
-    /// refreshes the metrics gauge's value.</summary>
-    public async Task<long> CountPendingAsync(CancellationToken cancellationToken = default)
+    /// refreshes the metrics gauges' values and the pending ceiling's total.</summary>
+    public async Task<long> CountPendingAsync(CancellationToken cancellationToken = default) =>
+        (await CountPendingTotalsAsync(cancellationToken)).Count;
+
+    /// <summary>How many uploads are pending and how many bytes their durable copies hold.</summary>
+    public async Task<(long Count, long Bytes)> CountPendingTotalsAsync(CancellationToken cancellationToken = default)
     {
-        await using var command = dataSource.CreateCommand("SELECT count(*) FROM storage_deliveries");
-        var count = (long)(await command.ExecuteScalarAsync(cancellationToken))!;
-        pendingCount.Record(count);
-        return count;
+        var localBefore = pendingCount.LocalBytes;
+        await using var command = dataSource.CreateCommand("SELECT count(*), coalesce(sum(size_bytes), 0)::bigint FROM storage_deliveries");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        var (count, bytes) = (reader.GetInt64(0), reader.GetInt64(1));
+        pendingCount.Record(count, bytes, localBefore);
+        return (count, bytes);
     }
 
     /// <summary>Writes <paramref name="content"/> as the delivery's chunks, in the caller's transaction (binary COPY:

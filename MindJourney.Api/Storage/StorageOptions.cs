@@ -1,3 +1,5 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace MindJourney.Api.Storage;
 
 /// <summary>Settings under <c>MindJourney:Storage</c>. Where storage is comes from the platform's own variables
@@ -23,6 +25,17 @@ public sealed class StorageOptions
 
     /// <summary>Multipart uploads one client address may have in flight at once; 0 turns the limit off.</summary>
     public int MaxUploadsInFlightPerClient { get; set; } = 4;
+
+    /// <summary>Bytes of uploads (files and text answers written to storage) one client address may have accepted per
+    /// hour: sessions are free, so the per-session quotas alone do not bound one client's share of the database's
+    /// disk. 0 turns the limit off.</summary>
+    [Range(0, long.MaxValue, ErrorMessage = "MindJourney:Storage:UploadBytesPerClientPerHour must be 0 (off) or more.")]
+    public long UploadBytesPerClientPerHour { get; set; } = 2L * 1024 * 1024 * 1024;
+
+    /// <summary>Ceiling on the bytes of all pending uploads (the durable copies in PostgreSQL of uploads not yet in
+    /// storage), whoever sent them: past it uploads answer 507 and nothing is written.</summary>
+    [Range(1, long.MaxValue, ErrorMessage = "MindJourney:Storage:MaxPendingBytes must be 1 or more.")]
+    public long MaxPendingBytes { get; set; } = 10L * 1024 * 1024 * 1024;
 
     /// <summary>Folder that holds uploads while they arrive; empty means the system's temporary folder.</summary>
     public string? SpoolPath { get; set; }

@@ -12,7 +12,8 @@ public static class StorageServiceExtensions
     /// keep uploads from starving the rest (a bulk connection pool, uploads in flight per client, the spool folder).</summary>
     public static IHostApplicationBuilder AddResponseStorage(this IHostApplicationBuilder builder)
     {
-        builder.Services.Configure<StorageOptions>(builder.Configuration.GetSection(StorageOptions.SectionName));
+        builder.Services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.SectionName)
+            .ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton(StorageTarget.From(builder.Configuration));
         builder.Services.AddSingleton<BulkDataSource>();
         builder.Services.AddHostedService<UploadSpoolCleanup>();
@@ -21,6 +22,9 @@ public static class StorageServiceExtensions
         builder.Services.AddSingleton<StoredObjectNumbers>();
         builder.Services.AddSingleton<PendingCountCache>();
         builder.Services.AddSingleton<DeliveryOutbox>();
+        builder.Services.AddSingleton<PendingBytesCeiling>();
+        builder.Services.AddSingleton<ClientUploadBytes>();
+        builder.Services.AddSingleton<UploadBudgets>();
         builder.Services.AddResiliencePipeline(UploadDeliverer.OutageBreaker, UploadDeliverer.AddOutageBreaker);
         // The breaker opening and closing: Polly's own meter (its logs go out with every other log).
         builder.Services.ConfigureOpenTelemetryMeterProvider(metrics => metrics.AddMeter("Polly"));
@@ -30,7 +34,8 @@ public static class StorageServiceExtensions
             var telemetry = ActivatorUtilities.CreateInstance<StorageTelemetry>(services);
             var outbox = services.GetRequiredService<DeliveryOutbox>();
             var pending = services.GetRequiredService<PendingCountCache>();
-            telemetry.ObservePending(() => pending.Read(() => outbox.CountPendingAsync()));
+            telemetry.ObservePending(() => pending.Read(() => outbox.CountPendingTotalsAsync()),
+                () => pending.ReadBytes(() => outbox.CountPendingTotalsAsync()));
             return telemetry;
         });
         builder.Services.AddHostedService<DeliveryWorker>();

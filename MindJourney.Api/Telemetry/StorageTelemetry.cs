@@ -46,11 +46,17 @@ public sealed class StorageTelemetry
     public Counter<long> Uploads { get; }
     public Histogram<long> UploadSize { get; }
 
-    /// <summary>Registers <c>mindjourney.storage.pending</c>; <paramref name="pending"/> must answer from a cache.</summary>
-    public void ObservePending(Func<long?> pending) =>
+    /// <summary>Registers <c>mindjourney.storage.pending</c> and <c>mindjourney.storage.pending.bytes</c>; both
+    /// functions must answer from a cache.</summary>
+    public void ObservePending(Func<long?> pending, Func<long?> pendingBytes)
+    {
         _meter.CreateObservableGauge("mindjourney.storage.pending",
             () => pending() is { } count ? [new Measurement<long>(count)] : Array.Empty<Measurement<long>>(),
             "{upload}", "Uploads accepted but not yet delivered to storage.");
+        _meter.CreateObservableGauge("mindjourney.storage.pending.bytes",
+            () => pendingBytes() is { } bytes ? [new Measurement<long>(bytes)] : Array.Empty<Measurement<long>>(),
+            "By", "Bytes of the uploads' durable copies in the database, not yet delivered (MindJourney:Storage:MaxPendingBytes).");
+    }
 
     public void RecordUpload(string responseType, string outcome) =>
         Uploads.Add(

@@ -41,9 +41,10 @@ internal sealed class JourneyScenario(RunContext context) : IScenario
             scheduledStartTicks,
             context.HardStop).ConfigureAwait(false);
         Guid experimentId;
+        int totalLevels;
         try
         {
-            var valid = ApiJson.TryReadExperiment(answer.Body, out experimentId, out _);
+            var valid = ApiJson.TryReadExperiment(answer.Body, out experimentId, out totalLevels);
             HttpExecutor.Record(_getExperiment, answer, valid);
             if (!answer.IsSuccess || !valid)
             {
@@ -104,15 +105,18 @@ internal sealed class JourneyScenario(RunContext context) : IScenario
             return false;
         }
 
-        // 6. level by level to the end, the last move completing the session
+        // 6. level by level to the end, the last move completing the session: the API takes a completion only at the
+        // experiment's last level, so that move names it (the experiment's count, when it says one).
+        var lastLevel = totalLevels > 0 ? totalLevels : levels[^1].LevelNumber;
         if (levels.Count == 1)
         {
-            return await PatchAsync(user, session, levels[0].LevelNumber, completed: true).ConfigureAwait(false);
+            return await PatchAsync(user, session, lastLevel, completed: true).ConfigureAwait(false);
         }
 
         for (var i = 1; i < levels.Count; i++)
         {
-            if (!await PatchAsync(user, session, levels[i].LevelNumber, completed: i == levels.Count - 1).ConfigureAwait(false))
+            var last = i == levels.Count - 1;
+            if (!await PatchAsync(user, session, last ? lastLevel : levels[i].LevelNumber, completed: last).ConfigureAwait(false))
             {
                 return false;
             }

@@ -11,7 +11,7 @@ WORK=$(mktemp -d "/tmp/mj-${WORK_NAME:-bench}.XXXXXX"); chmod 755 "$WORK"
 AS_PG=(); [ "$(id -u)" = 0 ] && { chown postgres:postgres "$WORK"; AS_PG=(setpriv --reuid=postgres --regid=postgres --init-groups); }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PGPORT=$(free_port); APIPORT=$(free_port); STPORT=$(free_port)
-KEY=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+KEY=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 40)
 SIGNING_KEY=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
 PSQL=(psql -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGPORT" -U postgres)
 PG_PID=; API_PID=; ST_PID=

@@ -9,7 +9,7 @@ namespace MindJourney.Api.Tests;
 [Collection(PostgresCollection.Name)]
 public sealed class AdminTests(PostgresServer postgres)
 {
-    internal const string AdminKey = "test-admin-key-7f3c9a";
+    internal const string AdminKey = "test-admin-key-7f3c9a-5d21e8b4c0a96f37";
     internal static readonly Dictionary<string, string?> WithAdminKey = new() { ["Admin:ApiKey"] = AdminKey };
 
     [Fact]

@@ -99,8 +99,8 @@ public sealed class ConditionTests(PostgresServer postgres)
                     await Task.Delay(20); // one condition's participants take longer
                 }
 
-                var done = await client.PatchAsJsonAsync($"/api/session/{session.GetProperty("id")}", new { isCompleted = true },
-                    SessionSecretRequests.SecretOf(session));
+                var done = await client.PatchAsJsonAsync($"/api/session/{session.GetProperty("id")}",
+                    new { currentLevel = LastLevel, isCompleted = true }, SessionSecretRequests.SecretOf(session));
                 Assert.Equal(HttpStatusCode.OK, done.StatusCode);
             }
         }));
@@ -124,7 +124,7 @@ public sealed class ConditionTests(PostgresServer postgres)
     [Fact]
     public async Task Least_filled_takes_the_fewest_completed_then_the_fewest_started_then_the_declared_order()
     {
-        await using var api = await TestApi.StartAsync(postgres);
+        await using var api = await TestApi.StartAsync(postgres, settings: AdminTests.WithAdminKey);
         await DeclareAsync(api, "least-filled", ["a", "b", "c"]);
         var experimentId = await api.ActiveExperimentIdAsync();
 
@@ -149,7 +149,15 @@ public sealed class ConditionTests(PostgresServer postgres)
         Assert.Equal(["a", "b", "c", "a", "b", "c", "c", "a"], sessions.Select(s => s.GetProperty("condition").GetString()));
         Assert.Equal(1, await api.ScalarAsync<long>("SELECT completed FROM condition_tallies WHERE condition = 'b'"));
 
-        await CompleteAsync(api.Client, sessions[1], false); // taken back: the tally follows
+        // Taken back by a researcher (a participant may not): the tally follows.
+        using (var reopen = new HttpRequestMessage(HttpMethod.Patch, $"/api/session/{sessions[1].GetProperty("id")}"))
+        {
+            reopen.Headers.Add("X-Admin-Key", AdminTests.AdminKey);
+            reopen.Content = JsonContent.Create(new { isCompleted = false });
+            using var reopened = await api.Client.SendAsync(reopen);
+            Assert.Equal(HttpStatusCode.OK, reopened.StatusCode);
+        }
+
         Assert.Equal(0, await api.ScalarAsync<long>("SELECT completed FROM condition_tallies WHERE condition = 'b'"));
     }
 
@@ -289,10 +297,13 @@ public sealed class ConditionTests(PostgresServer postgres)
         return JsonDocument.Parse(text).RootElement.Clone();
     }
 
+    /// <summary>The seed experiment's levels: a participant completes a session at the last.</summary>
+    internal const int LastLevel = 4;
+
     private static async Task CompleteAsync(HttpClient client, JsonElement session, bool completed)
     {
-        using var response = await client.PatchAsJsonAsync($"/api/session/{session.GetProperty("id")}", new { isCompleted = completed },
-            SessionSecretRequests.SecretOf(session));
+        using var response = await client.PatchAsJsonAsync($"/api/session/{session.GetProperty("id")}",
+            new { currentLevel = LastLevel, isCompleted = completed }, SessionSecretRequests.SecretOf(session));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 

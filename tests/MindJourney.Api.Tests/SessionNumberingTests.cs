@@ -222,8 +222,8 @@ public sealed class SessionNumberingTests(PostgresServer postgres)
         var patched = await api.Client.PatchAsJsonAsync($"/api/session/{session.GetProperty("id")}", new { currentLevel = 3 },
             SessionSecretRequests.SecretOf(session));
         var body = await patched.Content.ReadFromJsonAsync<JsonElement>();
-        var done = await (await api.Client.PatchAsJsonAsync($"/api/session/{session.GetProperty("id")}", new { isCompleted = true },
-            SessionSecretRequests.SecretOf(session)))
+        var done = await (await api.Client.PatchAsJsonAsync($"/api/session/{session.GetProperty("id")}",
+            new { currentLevel = ConditionTests.LastLevel, isCompleted = true }, SessionSecretRequests.SecretOf(session)))
             .Content.ReadFromJsonAsync<JsonElement>();
 
         Assert.Equal(HttpStatusCode.OK, patched.StatusCode);

@@ -10,7 +10,7 @@ namespace MindJourney.Api.Tests;
 [Collection(PostgresCollection.Name)]
 public sealed class SessionSecretTests(PostgresServer postgres) : IAsyncLifetime
 {
-    private const string AdminKey = "secret-tests-admin-key-91c2";
+    private const string AdminKey = "secret-tests-admin-key-91c2-e4a70b3d58f6";
     private const string WellFormedStranger = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"; // 32 zero bytes, base64url
 
     private TestApi _api = null!;

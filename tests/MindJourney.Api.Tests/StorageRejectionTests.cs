@@ -10,7 +10,7 @@ namespace MindJourney.Api.Tests;
 [Collection(PostgresCollection.Name)]
 public sealed class StorageRejectionTests(PostgresServer postgres)
 {
-    private const string AdminKey = "test-admin-key-rejections";
+    private const string AdminKey = "test-admin-key-rejections-8b1d4f0e92c7";
 
     [Fact]
     public async Task An_upload_storage_refuses_is_reported_and_does_not_hold_back_the_others()

@@ -58,6 +58,8 @@ public sealed partial class ManifestTests
             && (e.TryGetProperty("STORAGE_EMULATOR_HOST", out _) || e.TryGetProperty("ASPNETCORE_FORWARDEDHEADERS_ENABLED", out _)));
         Assert.Equal("Production", env["ASPNETCORE_ENVIRONMENT"]);
         Assert.DoesNotContain(env, e => e.Key.StartsWith("MindJourney__RateLimit__", StringComparison.Ordinal));
+        // Development's per-client limits off stay out of a deployment: the upload byte budget keeps its default.
+        Assert.DoesNotContain(env, e => e.Key.StartsWith("MindJourney__Storage__", StringComparison.Ordinal));
         // Production keeps .NET's server defaults and exports every trace unless told otherwise.
         Assert.DoesNotContain(env, e => e.Key.StartsWith("DOTNET_", StringComparison.Ordinal));
         Assert.DoesNotContain(env, e => e.Key.StartsWith("MindJourney__Telemetry__", StringComparison.Ordinal));

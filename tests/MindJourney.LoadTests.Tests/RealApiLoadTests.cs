@@ -9,7 +9,7 @@ namespace MindJourney.LoadTests.Tests;
 /// users for a bounded time, and every domain check must pass.</summary>
 public sealed class RealApiLoadTests(PostgresServer postgres) : IClassFixture<PostgresServer>
 {
-    private const string AdminKey = "load-test-admin-key-31c4";
+    private const string AdminKey = "load-test-admin-key-31c4-a9e2076bd5f18c";
 
     [Fact]
     public async Task Fifty_users_playing_for_five_seconds_get_unique_contiguous_numbers_and_a_clean_audit()

@@ -28,6 +28,7 @@ public sealed class ApiHost : WebApplicationFactory<Program>
         ["MindJourney:RateLimit:SessionUpdatesPerWindow"] = "0",
         ["MindJourney:RateLimit:ResponsePagesPerWindow"] = "0",
         ["MindJourney:Storage:MaxUploadsInFlightPerClient"] = "0",
+        ["MindJourney:Storage:UploadBytesPerClientPerHour"] = "0",
     };
 
     /// <summary>The API does not start without a key for its stored Idempotency-Keys; every test host has this one

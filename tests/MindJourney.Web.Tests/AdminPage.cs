@@ -10,7 +10,7 @@ namespace MindJourney.Web.Tests;
 /// request the page makes kept so a test can prove the key never went into a URL.</summary>
 internal sealed class AdminPage
 {
-    public const string Key = "browser-admin-key-4d81e2";
+    public const string Key = "browser-admin-key-4d81e2-6c0f93a7b15e";
     public static readonly Dictionary<string, string?> WithAdminKey = new() { ["Admin:ApiKey"] = Key };
 
     private AdminPage(IPage page)

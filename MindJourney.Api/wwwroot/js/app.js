@@ -319,7 +319,8 @@ function renderLevel(level, { focus }) {
     try {
       await saveAnswers(level, fields, saved);
       const next = isLast
-        ? await api.updateSession(session.id, state.sessionSecret, { isCompleted: true })
+        // The API completes a session only at its last level: say which level it ends at.
+        ? await api.updateSession(session.id, state.sessionSecret, { currentLevel: session.totalLevels, isCompleted: true })
         : await api.updateSession(session.id, state.sessionSecret, { currentLevel: level.levelNumber + 1 });
       state.busy = false;
       setSession(next);
