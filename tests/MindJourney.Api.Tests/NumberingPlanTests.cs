@@ -58,7 +58,7 @@ public sealed class NumberingPlanTests(PostgresServer postgres)
         var experimentId = await api.ActiveExperimentIdAsync();
         for (var i = 0; i < 60; i++)
         {
-            await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }, $"pilot-{i}");
+            await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }, $"small-study-play-{i:D4}");
         }
 
         await api.ExecuteAsync("ANALYZE");

@@ -22,7 +22,7 @@ public sealed class RequestLogTests(PostgresServer postgres)
         // Enough for Npgsql to prepare the numbering statements, which it does after a few runs.
         for (var i = 0; i < 10; i++)
         {
-            await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }, $"quiet-{i}");
+            await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }, $"quiet-play-key-{i:D4}");
         }
 
         var loud = logs.GetSnapshot().Where(line => line.Level >= LogLevel.Information).ToList();
