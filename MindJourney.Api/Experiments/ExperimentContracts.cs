@@ -8,9 +8,9 @@ public sealed record ExperimentSummary(
     Guid Id, string Title, string? Description, int TotalLevels, bool IsActive, DateTimeOffset CreatedAt);
 
 /// <summary>A level with its questions.</summary>
-public sealed record LevelResponse(Guid Id, Guid ExperimentId, int LevelNumber, string Title, string? Description, JsonElement Questions)
+public sealed record LevelDetails(Guid Id, Guid ExperimentId, int LevelNumber, string Title, string? Description, JsonElement Questions)
 {
-    public static LevelResponse From(ExperimentLevel level)
+    public static LevelDetails From(ExperimentLevel level)
     {
         using var questions = JsonDocument.Parse(level.Questions);
         return new(level.Id, level.ExperimentId, level.LevelNumber, level.Title, level.Description, questions.RootElement.Clone());

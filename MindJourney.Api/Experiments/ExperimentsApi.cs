@@ -30,7 +30,7 @@ public static class ExperimentsApi
         return experiment is null ? Problems.NotFound("No experiment is active.") : TypedResults.Ok(experiment);
     }
 
-    public static async Task<Results<Ok<List<LevelResponse>>, ProblemHttpResult>> GetLevels(
+    public static async Task<Results<Ok<List<LevelDetails>>, ProblemHttpResult>> GetLevels(
         Guid id, MindJourneyDbContext db, CancellationToken cancellationToken)
     {
         if (!await db.Experiments.AnyAsync(e => e.Id == id, cancellationToken))
@@ -43,13 +43,13 @@ public static class ExperimentsApi
             .OrderBy(l => l.LevelNumber)
             .ToListAsync(cancellationToken);
 
-        return TypedResults.Ok(levels.ConvertAll(LevelResponse.From));
+        return TypedResults.Ok(levels.ConvertAll(LevelDetails.From));
     }
 
-    public static async Task<Results<Ok<LevelResponse>, ProblemHttpResult>> GetLevel(
+    public static async Task<Results<Ok<LevelDetails>, ProblemHttpResult>> GetLevel(
         Guid id, MindJourneyDbContext db, CancellationToken cancellationToken)
     {
         var level = await db.ExperimentLevels.AsNoTracking().FirstOrDefaultAsync(l => l.Id == id, cancellationToken);
-        return level is null ? Problems.NotFound($"No level with id '{id}'.") : TypedResults.Ok(LevelResponse.From(level));
+        return level is null ? Problems.NotFound($"No level with id '{id}'.") : TypedResults.Ok(LevelDetails.From(level));
     }
 }

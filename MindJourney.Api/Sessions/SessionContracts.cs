@@ -33,7 +33,7 @@ public sealed record UpdateSessionRequest(
 
 /// <summary>A session as the API shows it (<c>GET</c>, <c>PATCH</c>); the start's answer adds its secret
 /// (<see cref="StartedSession"/>).</summary>
-public record SessionResponse(
+public record SessionDetails(
     Guid Id,
     Guid UserId,
     Guid ExperimentId,
@@ -57,13 +57,13 @@ public record SessionResponse(
 /// <summary>The answer to <c>POST /api/session</c>: the session and the secret that reads and updates it (header
 /// <c>X-Session-Secret</c>), never stored, never shown again. Always present: null for a replay of an Idempotency-Key
 /// past its first 8, whose secrets (and the first one) stay valid.</summary>
-public sealed record StartedSession : SessionResponse
+public sealed record StartedSession : SessionDetails
 {
-    private StartedSession(SessionResponse session) : base(session)
+    private StartedSession(SessionDetails session) : base(session)
     {
     }
 
     public string? SessionSecret { get; private init; }
 
-    public static StartedSession Of(SessionResponse session, string? secret) => new(session) { SessionSecret = secret };
+    public static StartedSession Of(SessionDetails session, string? secret) => new(session) { SessionSecret = secret };
 }

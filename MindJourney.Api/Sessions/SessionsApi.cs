@@ -78,7 +78,7 @@ public static class SessionsApi
 
     private static ProblemHttpResult UnknownUser(Guid userId) => Problems.NotFound($"No user with id '{userId}'.");
 
-    public static async Task<Results<Ok<SessionResponse>, ProblemHttpResult>> GetSession(
+    public static async Task<Results<Ok<SessionDetails>, ProblemHttpResult>> GetSession(
         Guid id, MindJourneyDbContext db, CancellationToken cancellationToken)
     {
         var session = await db.ExperimentSessions.AsNoTracking()
@@ -93,7 +93,7 @@ public static class SessionsApi
 
     /// <summary>Moves a session on. Completion feeds the least-filled tallies, so a participant (the session's secret)
     /// may complete a session only at the experiment's last level, and never undo it; the admin key may do both.</summary>
-    public static async Task<Results<Ok<SessionResponse>, ProblemHttpResult>> UpdateSession(
+    public static async Task<Results<Ok<SessionDetails>, ProblemHttpResult>> UpdateSession(
         Guid id, UpdateSessionRequest request, HttpContext http, MindJourneyDbContext db, CancellationToken cancellationToken)
     {
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
@@ -191,8 +191,8 @@ public static class SessionsApi
         };
     }
 
-    private static SessionResponse ToResponse(ExperimentSession s, int totalLevels) => new(
+    private static SessionDetails ToResponse(ExperimentSession s, int totalLevels) => new(
         s.Id, s.UserId, s.ExperimentId, s.VisitorNumber, s.Mode, s.Condition, s.ConditionOrder, s.CurrentLevel, totalLevels,
-        SessionResponse.Percent(s.CurrentLevel, totalLevels, s.IsCompleted), s.BranchingPath, s.IsCompleted,
+        SessionDetails.Percent(s.CurrentLevel, totalLevels, s.IsCompleted), s.BranchingPath, s.IsCompleted,
         s.CreatedAt, s.UpdatedAt);
 }

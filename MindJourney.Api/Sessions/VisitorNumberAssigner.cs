@@ -18,7 +18,7 @@ public enum StartSessionError
     ModeMismatch,
 }
 
-public readonly record struct StartSessionResult(SessionResponse? Session, bool Replayed, StartSessionError Error, string? Detail)
+public readonly record struct StartSessionResult(SessionDetails? Session, bool Replayed, StartSessionError Error, string? Detail)
 {
     /// <summary>The session secret handed out with this start (or replay): returned to the client once, kept only
     /// as a hash.</summary>
@@ -224,7 +224,7 @@ public sealed partial class VisitorNumberAssigner(
         var totalLevels = reader.GetInt32(9);
         var currentLevel = reader.GetInt32(4);
         var isCompleted = reader.GetBoolean(6);
-        var session = new SessionResponse(
+        var session = new SessionDetails(
             Id: reader.GetGuid(0),
             UserId: reader.GetGuid(1),
             ExperimentId: reader.GetGuid(2),
@@ -234,7 +234,7 @@ public sealed partial class VisitorNumberAssigner(
             ConditionOrder: reader.IsDBNull(15) ? null : reader.GetFieldValue<string[]>(15),
             CurrentLevel: currentLevel,
             TotalLevels: totalLevels,
-            PercentComplete: SessionResponse.Percent(currentLevel, totalLevels, isCompleted),
+            PercentComplete: SessionDetails.Percent(currentLevel, totalLevels, isCompleted),
             BranchingPath: reader.IsDBNull(5) ? null : reader.GetString(5),
             IsCompleted: isCompleted,
             CreatedAt: reader.GetFieldValue<DateTimeOffset>(7),
@@ -285,7 +285,7 @@ public sealed partial class VisitorNumberAssigner(
         Guid ExperimentId, int CurrentLevel, Guid UserId, Guid SessionId, string? BranchingPath, string? SessionData,
         string? IdempotencyKey, byte[]? Fingerprint, byte[] SecretHash, string Mode);
 
-    internal readonly record struct Row(SessionResponse Session, bool NewlyAssigned, bool Replayed, bool SameRequest, bool SecretIssued);
+    internal readonly record struct Row(SessionDetails Session, bool NewlyAssigned, bool Replayed, bool SameRequest, bool SecretIssued);
 
     // Per request, so Debug: the counters and spans carry the same facts at any load.
     [LoggerMessage(Level = LogLevel.Debug, Message = "✅ Assigned visitor number {VisitorNumber} to session {SessionId}")]

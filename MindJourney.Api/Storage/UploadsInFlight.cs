@@ -48,10 +48,3 @@ public static class UploadsInFlight
         public static readonly UploadEndpoint Instance = new();
     }
 }
-
-/// <summary>A session is at one of its limits (<see cref="StorageOptions"/>): the response is refused, nothing is
-/// written.</summary>
-public sealed class SessionQuotaExceededException(int statusCode, string detail) : Exception(detail)
-{
-    public int StatusCode { get; } = statusCode;
-}

@@ -2,14 +2,6 @@ using Microsoft.Extensions.Options;
 
 namespace MindJourney.Api.Storage;
 
-/// <summary>The spool folder could not take an upload (disk full, or not writable): the server's fault, never
-/// the client's.</summary>
-public sealed class UploadSpoolException(bool diskFull, Exception inner)
-    : Exception(diskFull ? "No space left for the upload's temporary file." : "Could not keep the upload in a temporary file.", inner)
-{
-    public bool DiskFull { get; } = diskFull;
-}
-
 /// <summary>At start, creates the spool folder if needed and removes the spool files a crashed process left behind
 /// (a live upload's file is locked by its process and stays).</summary>
 public sealed partial class UploadSpoolCleanup(IOptions<StorageOptions> options, ILogger<UploadSpoolCleanup> logger) : IHostedService
