@@ -1,4 +1,4 @@
-// The participant routes of the HTTP contract (README.md; docs/SECURITY.md). Errors are RFC 9457 ProblemDetails; they become
+// The participant routes of the HTTP contract (docs/ARCHITECTURE.md; docs/SECURITY.md). Errors are RFC 9457 ProblemDetails; they become
 // ApiError with the status (0 for a network failure) so callers can decide whether a retry makes sense.
 
 export class ApiError extends Error {
