@@ -41,15 +41,7 @@ public static class ApplicationServiceExtensions
             .UseSnakeCaseNamingConvention());
 
         builder.Services.AddSingleton<VisitorNumberingTelemetry>();
-        builder.Services.Configure<NumberingOptions>(builder.Configuration.GetSection(NumberingOptions.SectionName));
-        builder.Services.AddSingleton<NumberingBatcher>();
-        // A fallback is what a developer looks for in the traces: kept whatever share of traces is exported.
-        builder.Services.KeepTracesTagged(VisitorNumberingTelemetry.OutcomeTag, VisitorNumberingTelemetry.OutcomeFallback);
-        builder.Services.AddSingleton<VisitorNumberAssigner>();
-        builder.Services.AddOptions<IdempotencyOptions>().BindConfiguration(IdempotencyOptions.SectionName)
-            .ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddSingleton<IdempotencyKeyHasher>();
-        builder.Services.AddHostedService<IdempotencyKeyExpiry>();
+        builder.AddSessions();
         builder.Services.AddSingleton<ResponseRecorder>();
         builder.Services.AddOptions<ResponsesOptions>().BindConfiguration(ResponsesOptions.SectionName)
             .ValidateDataAnnotations().ValidateOnStart();

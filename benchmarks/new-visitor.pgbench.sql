@@ -3,7 +3,7 @@
 \set level 1
 WITH existing AS (
     SELECT s.id, s.user_id, s.experiment_id, s.visitor_number, s.current_level, s.branching_path,
-           s.is_completed, s.created_at, s.updated_at, e.total_levels,
+           s.is_completed, s.created_at, s.updated_at, e.total_levels, FALSE AS newly_assigned, TRUE AS replayed,
            COALESCE(s.idempotency_fingerprint = NULL::bytea, FALSE) AS same_request,
            s.mode, s.condition, s.condition_order,
            COALESCE(s.idempotency_fingerprint = NULL::bytea AND cardinality(s.secret_hashes) <= 8, FALSE)
@@ -27,7 +27,9 @@ visitor AS (
     SELECT gen_random_uuid(), TRUE, 'live'::text, CASE WHEN 'live'::text = 'pilot' THEN nextval('pilot_counter_sequence') ELSE nextval('visitor_counter_sequence') END, now(), now() FROM experiment
     RETURNING id, visitor_number, mode, TRUE AS newly_assigned
 ),
-earlier AS (SELECT NULL::text AS condition, NULL::text[] AS condition_order WHERE FALSE),
+earlier AS (
+    SELECT NULL::text AS condition, NULL::text[] AS condition_order WHERE FALSE
+),
 assigned AS (
     SELECT v.id AS user_id, v.visitor_number, v.mode, e.id AS experiment_id, e.condition_scheme, FALSE AS done,
            CASE WHEN earlier.condition IS NOT NULL THEN earlier.condition
@@ -62,13 +64,13 @@ created AS (
     FROM assigned a
     RETURNING id, user_id, experiment_id, visitor_number, current_level, branching_path, is_completed,
               created_at, updated_at, mode, condition, condition_order
+),
+started AS (
+    SELECT c.*, e.total_levels, v.newly_assigned, FALSE AS replayed, TRUE AS same_request, TRUE AS secret_issued
+    FROM created c CROSS JOIN experiment e CROSS JOIN visitor v
 )
-SELECT c.id, c.user_id, c.experiment_id, c.visitor_number, c.current_level, c.branching_path, c.is_completed,
-       c.created_at, c.updated_at, e.total_levels, v.newly_assigned, FALSE AS replayed, TRUE AS same_request,
-       c.mode, c.condition, c.condition_order, TRUE AS secret_issued
-FROM created c CROSS JOIN experiment e CROSS JOIN visitor v
+SELECT id, user_id, experiment_id, visitor_number, current_level, branching_path, is_completed, created_at, updated_at,
+total_levels, newly_assigned, replayed, same_request, mode, condition, condition_order, secret_issued FROM started
 UNION ALL
-SELECT x.id, x.user_id, x.experiment_id, x.visitor_number, x.current_level, x.branching_path, x.is_completed,
-       x.created_at, x.updated_at, x.total_levels, FALSE, TRUE, x.same_request, x.mode, x.condition, x.condition_order,
-       x.secret_issued
-FROM existing x;
+SELECT id, user_id, experiment_id, visitor_number, current_level, branching_path, is_completed, created_at, updated_at,
+total_levels, newly_assigned, replayed, same_request, mode, condition, condition_order, secret_issued FROM existing;

@@ -4,23 +4,8 @@ using Microsoft.Extensions.Options;
 using MindJourney.Api.Infrastructure;
 using MindJourney.Api.Telemetry;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace MindJourney.Api.Sessions;
-
-/// <summary>Settings under <c>MindJourney:Numbering</c>.</summary>
-public sealed class NumberingOptions
-{
-    public const string SectionName = "MindJourney:Numbering";
-
-    /// <summary>New visitors one statement numbers at most. 64 covers what waits behind a statement at 64
-    /// concurrent Plays per instance (docs/BENCHMARKS.md); a larger batch makes its first request wait longer.</summary>
-    public int MaxBatchSize { get; set; } = 64;
-
-    /// <summary>Numbering statements one instance has in flight at once. One keeps the numbers of one instance in
-    /// arrival order across batches; more were measured not to help (docs/BENCHMARKS.md).</summary>
-    public int MaxStatementsInFlight { get; set; } = 1;
-}
 
 /// <summary>
 /// Numbers the new visitors that arrive while a numbering statement is in flight together, in the next one
@@ -46,8 +31,8 @@ public sealed partial class NumberingBatcher : IAsyncDisposable
         _dataSource = dataSource;
         _telemetry = telemetry;
         _logger = logger;
-        _maxBatchSize = Math.Max(1, options.Value.MaxBatchSize);
-        _maxInFlight = Math.Max(1, options.Value.MaxStatementsInFlight);
+        _maxBatchSize = options.Value.MaxBatchSize;
+        _maxInFlight = options.Value.MaxStatementsInFlight;
         _statements = new SemaphoreSlim(_maxInFlight);
 
         // The sender belongs to no request: it must not carry the first caller's trace or cancellation along.
@@ -64,8 +49,7 @@ public sealed partial class NumberingBatcher : IAsyncDisposable
     /// caller sends it through the single statement. Throws <see cref="DatabaseUnavailableException"/> when the
     /// database could not be reached. Cancellation counts only until the request's statement is sent: from then
     /// on it runs to its end, so a client that leaves never burns a number.</summary>
-    internal async Task<VisitorNumberAssigner.Row?> NumberAsync(VisitorNumberAssigner.StatementArguments args,
-        CancellationToken cancellationToken)
+    internal async Task<NumberingRow?> NumberAsync(NumberingRequest args, CancellationToken cancellationToken)
     {
         var pending = new Pending(args, Activity.Current);
         if (!_waiting.Writer.TryWrite(pending))
@@ -131,7 +115,7 @@ public sealed partial class NumberingBatcher : IAsyncDisposable
             _telemetry.BatchSize.Record(batch.Count);
             // The statement's database span joins the trace of the request that opened the batch.
             Activity.Current = batch[0].Parent;
-            var rows = new VisitorNumberAssigner.Row?[batch.Count];
+            var rows = new NumberingRow?[batch.Count];
             try
             {
                 await ExecuteAsync(batch, rows);
@@ -172,7 +156,7 @@ public sealed partial class NumberingBatcher : IAsyncDisposable
         }
     }
 
-    private async Task ExecuteAsync(List<Pending> batch, VisitorNumberAssigner.Row?[] rows)
+    private async Task ExecuteAsync(List<Pending> batch, NumberingRow?[] rows)
     {
         // Not the requests' cancellation: once sent, the statement runs to its end.
         await using var connection = await _dataSource.OpenConnectionAsync();
@@ -186,19 +170,7 @@ public sealed partial class NumberingBatcher : IAsyncDisposable
             command.BatchCommands.Add(lockKeys);
         }
 
-        var numbering = new NpgsqlBatchCommand(VisitorNumberSql.NewVisitors);
-        var p = numbering.Parameters;
-        p.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. batch.Select(r => r.Args.ExperimentId)] });
-        p.Add(new NpgsqlParameter<int[]> { TypedValue = [.. batch.Select(r => r.Args.CurrentLevel)] });
-        p.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. batch.Select(r => r.Args.UserId)] });
-        p.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. batch.Select(r => r.Args.SessionId)] });
-        p.Add(ArrayOf(NpgsqlDbType.Text, batch.Select(r => r.Args.BranchingPath)));
-        p.Add(ArrayOf(NpgsqlDbType.Jsonb, batch.Select(r => r.Args.SessionData)));
-        p.Add(ArrayOf(NpgsqlDbType.Text, batch.Select(r => r.Args.IdempotencyKey)));
-        p.Add(ArrayOf(NpgsqlDbType.Bytea, batch.Select(r => r.Args.Fingerprint)));
-        p.Add(ArrayOf(NpgsqlDbType.Bytea, batch.Select(r => r.Args.SecretHash)));
-        p.Add(ArrayOf(NpgsqlDbType.Text, batch.Select(r => r.Args.Mode)));
-        command.BatchCommands.Add(numbering);
+        command.BatchCommands.Add(NumberingStatement.ForMany(VisitorNumberSql.NewVisitors, [.. batch.Select(p => p.Args)]));
 
         await using var reader = await command.ExecuteReaderAsync();
         for (var before = command.BatchCommands.Count - 1; before > 0; before--)
@@ -206,15 +178,13 @@ public sealed partial class NumberingBatcher : IAsyncDisposable
             await reader.NextResultAsync();
         }
 
+        var columns = new NumberingStatement.Columns(reader);
+        var position = reader.GetOrdinal(NumberingStatement.Position);
         while (await reader.ReadAsync())
         {
-            rows[reader.GetInt64(VisitorNumberAssigner.RowColumns) - 1] = VisitorNumberAssigner.ReadRow(reader);
+            rows[reader.GetInt64(position) - 1] = columns.Read(reader);
         }
     }
-
-    // One element per request; null where a request has no value.
-    private static NpgsqlParameter ArrayOf<T>(NpgsqlDbType elementType, IEnumerable<T> values) =>
-        new() { NpgsqlDbType = NpgsqlDbType.Array | elementType, Value = values.ToArray() };
 
     public async ValueTask DisposeAsync()
     {
@@ -230,16 +200,16 @@ public sealed partial class NumberingBatcher : IAsyncDisposable
     }
 
     /// <summary>One request waiting for its batch: waiting, taken into a statement, or left by its client.</summary>
-    private sealed class Pending(VisitorNumberAssigner.StatementArguments args, Activity? parent)
+    private sealed class Pending(NumberingRequest args, Activity? parent)
     {
         private const int Queued = 0;
         private const int Taken = 1;
         private const int Left = 2;
         private int _state = Queued;
 
-        public VisitorNumberAssigner.StatementArguments Args { get; } = args;
+        public NumberingRequest Args { get; } = args;
         public Activity? Parent { get; } = parent;
-        public TaskCompletionSource<VisitorNumberAssigner.Row?> Result { get; } =
+        public TaskCompletionSource<NumberingRow?> Result { get; } =
             new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public bool TryTake() => Interlocked.CompareExchange(ref _state, Taken, Queued) == Queued;

@@ -3,7 +3,6 @@ using System.Text.Json;
 using MindJourney.Api.Infrastructure;
 using MindJourney.Api.Telemetry;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace MindJourney.Api.Sessions;
 
@@ -28,12 +27,12 @@ public readonly record struct StartSessionResult(SessionDetails? Session, bool R
 }
 
 /// <summary>
-/// THE place where a visitor number is assigned. Starting a session writes the user's number, the user row and
+/// Starts a session and gives it its visitor number. Starting a session writes the user's number, the user row and
 /// the session row with its condition in one database round trip (<see cref="VisitorNumberSql"/>); a pilot draws
 /// from the pilot sequence, never the live one. New visitors that arrive together are numbered together, by one
 /// statement (<see cref="NumberingBatcher"/>); a returning user, and whatever that statement does not number, goes
-/// through the single statement. When numbering fails the session
-/// is still created, without a number, so the participant can play (the admin recovery numbers it later).
+/// through the single statement. Both send it through <see cref="NumberingStatement"/>. When numbering fails the
+/// session is still created, without a number, so the participant can play (the admin recovery numbers it later).
 /// </summary>
 public sealed partial class VisitorNumberAssigner(
     NpgsqlDataSource dataSource,
@@ -42,10 +41,6 @@ public sealed partial class VisitorNumberAssigner(
     VisitorNumberingTelemetry telemetry,
     ILogger<VisitorNumberAssigner> logger)
 {
-    /// <summary>The columns of a numbering statement's row that <see cref="ReadRow"/> reads (a batch adds the
-    /// request's position after them).</summary>
-    internal const int RowColumns = 17;
-
     public async Task<StartSessionResult> StartSessionAsync(
         Guid experimentId, Guid? userId, int currentLevel, string? branchingPath, JsonElement? sessionData,
         string? idempotencyKey, string mode, CancellationToken cancellationToken)
@@ -59,7 +54,7 @@ public sealed partial class VisitorNumberAssigner(
         var fingerprint = idempotencyKey is null ? null
             : IdempotencyFingerprint.Of(experimentId, userId, currentLevel, branchingPath, sessionDataJson, mode);
         var secret = SessionSecrets.Issue();
-        var args = new StatementArguments(experimentId, currentLevel, userId ?? Guid.CreateVersion7(), sessionId,
+        var args = new NumberingRequest(experimentId, currentLevel, userId ?? Guid.CreateVersion7(), sessionId,
             branchingPath, sessionDataJson, idempotencyKey is null ? null : keyHasher.Hash(idempotencyKey), fingerprint, secret.Hash,
             mode);
 
@@ -119,7 +114,7 @@ public sealed partial class VisitorNumberAssigner(
     }
 
     /// <summary>One request through the single statement: a returning user, or what a batch did not number.</summary>
-    private async Task<(Row? Row, string Outcome, StartSessionResult? Failed)> StartOneAsync(StatementArguments args, Guid? userId,
+    private async Task<(NumberingRow? Row, string Outcome, StartSessionResult? Failed)> StartOneAsync(NumberingRequest args, Guid? userId,
         Activity? activity, CancellationToken cancellationToken)
     {
         // A database that cannot be reached (or has no connection to spare) numbered nothing and saved nothing:
@@ -131,7 +126,7 @@ public sealed partial class VisitorNumberAssigner(
         // to its end whatever the client does, so a client that leaves never burns a number (a cancelled statement
         // would roll back after nextval). Its retry with the same Idempotency-Key gets the session.
 
-        Row? row;
+        NumberingRow? row;
         string outcome;
         try
         {
@@ -179,7 +174,7 @@ public sealed partial class VisitorNumberAssigner(
         }
     }
 
-    private static async Task<Row?> ExecuteAsync(NpgsqlConnection connection, string sql, StatementArguments args)
+    private static async Task<NumberingRow?> ExecuteAsync(NpgsqlConnection connection, string sql, NumberingRequest args)
     {
         await using var batch = new NpgsqlBatch(connection);
         batch.BatchCommands.Add(new NpgsqlBatchCommand(VisitorNumberSql.PlanWithIndexes));
@@ -194,20 +189,7 @@ public sealed partial class VisitorNumberAssigner(
         var lockExperiment = new NpgsqlBatchCommand(ConditionSql.LockLeastFilled);
         lockExperiment.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = args.ExperimentId });
         batch.BatchCommands.Add(lockExperiment);
-
-        var command = new NpgsqlBatchCommand(sql);
-        var p = command.Parameters;
-        p.Add(new NpgsqlParameter<Guid> { TypedValue = args.ExperimentId });
-        p.Add(new NpgsqlParameter<int> { TypedValue = args.CurrentLevel });
-        p.Add(new NpgsqlParameter<Guid> { TypedValue = args.UserId });
-        p.Add(new NpgsqlParameter<Guid> { TypedValue = args.SessionId });
-        p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)args.BranchingPath ?? DBNull.Value });
-        p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Jsonb, Value = (object?)args.SessionData ?? DBNull.Value });
-        p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)args.IdempotencyKey ?? DBNull.Value });
-        p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bytea, Value = (object?)args.Fingerprint ?? DBNull.Value });
-        p.Add(new NpgsqlParameter<byte[]> { NpgsqlDbType = NpgsqlDbType.Bytea, TypedValue = args.SecretHash });
-        p.Add(new NpgsqlParameter<string> { NpgsqlDbType = NpgsqlDbType.Text, TypedValue = args.Mode });
-        batch.BatchCommands.Add(command);
+        batch.BatchCommands.Add(NumberingStatement.ForOne(sql, args));
 
         await using var reader = await batch.ExecuteReaderAsync();
         for (var before = batch.BatchCommands.Count - 1; before > 0; before--)
@@ -215,32 +197,7 @@ public sealed partial class VisitorNumberAssigner(
             await reader.NextResultAsync();
         }
 
-        return await reader.ReadAsync() ? ReadRow(reader) : null;
-    }
-
-    /// <summary>The session a numbering statement created or replayed, from its row's first <see cref="RowColumns"/>.</summary>
-    internal static Row ReadRow(NpgsqlDataReader reader)
-    {
-        var totalLevels = reader.GetInt32(9);
-        var currentLevel = reader.GetInt32(4);
-        var isCompleted = reader.GetBoolean(6);
-        var session = new SessionDetails(
-            Id: reader.GetGuid(0),
-            UserId: reader.GetGuid(1),
-            ExperimentId: reader.GetGuid(2),
-            VisitorNumber: reader.IsDBNull(3) ? null : reader.GetInt32(3),
-            Mode: reader.GetString(13),
-            Condition: reader.IsDBNull(14) ? null : reader.GetString(14),
-            ConditionOrder: reader.IsDBNull(15) ? null : reader.GetFieldValue<string[]>(15),
-            CurrentLevel: currentLevel,
-            TotalLevels: totalLevels,
-            PercentComplete: SessionDetails.Percent(currentLevel, totalLevels, isCompleted),
-            BranchingPath: reader.IsDBNull(5) ? null : reader.GetString(5),
-            IsCompleted: isCompleted,
-            CreatedAt: reader.GetFieldValue<DateTimeOffset>(7),
-            UpdatedAt: reader.GetFieldValue<DateTimeOffset>(8));
-        return new Row(session, NewlyAssigned: reader.GetBoolean(10), Replayed: reader.GetBoolean(11), SameRequest: reader.GetBoolean(12),
-            SecretIssued: reader.GetBoolean(16));
+        return await reader.ReadAsync() ? new NumberingStatement.Columns(reader).Read(reader) : null;
     }
 
     private static async Task<StartSessionResult> DiagnoseAsync(NpgsqlConnection connection, Guid experimentId, Guid? userId,
@@ -278,14 +235,6 @@ public sealed partial class VisitorNumberAssigner(
             $"User '{userId}' is a {reader.GetString(2)} participant; start their sessions with mode '{reader.GetString(2)}', "
             + $"or start a new participant for mode '{mode}'.");
     }
-
-    /// <summary>A numbering statement's parameters. <c>IdempotencyKey</c> is the key's HMAC (<see cref="IdempotencyKeyHasher"/>),
-    /// never the key as sent.</summary>
-    internal readonly record struct StatementArguments(
-        Guid ExperimentId, int CurrentLevel, Guid UserId, Guid SessionId, string? BranchingPath, string? SessionData,
-        string? IdempotencyKey, byte[]? Fingerprint, byte[] SecretHash, string Mode);
-
-    internal readonly record struct Row(SessionDetails Session, bool NewlyAssigned, bool Replayed, bool SameRequest, bool SecretIssued);
 
     // Per request, so Debug: the counters and spans carry the same facts at any load.
     [LoggerMessage(Level = LogLevel.Debug, Message = "✅ Assigned visitor number {VisitorNumber} to session {SessionId}")]

@@ -5,23 +5,37 @@ namespace MindJourney.Api.Sessions;
 /// <summary>
 /// The SQL that creates a session together with its visitor number and condition, in ONE statement (one round trip):
 /// the original platform ran nextval and then several separate updates, so a failure between them burned a number.
-/// Parameters: $1 experiment id, $2 current level, $3 user id, $4 session id, $5 branching path,
-/// $6 session data (jsonb), $7 the idempotency key's HMAC (<see cref="IdempotencyKeyHasher"/>; null when none),
-/// $8 the request's fingerprint (null when no key),
-/// $9 the hash of the session secret this request hands out, $10 the mode (live or pilot).
+/// Each statement is a chain of named steps (CTEs), written in the order they run. Their parameters ($1 to $10) and
+/// the row they answer with are those of <see cref="NumberingStatement"/>.
 /// </summary>
 internal static class VisitorNumberSql
 {
-    // A replay of an Idempotency-Key finds its session here; when it does, nothing below inserts anything and
-    // no sequence value is consumed. The caller serialises equal keys with an advisory lock (see LockKey).
-    // A replay of the same request (same fingerprint) gets one more session secret, so a response that was lost
-    // costs the client nothing: the first 8 replays do, later ones get the session without one. No secret is ever
-    // dropped (9 at most are kept), so replays never lock the first holder out. A key reused for another request
-    // gets nothing.
-    private const string Prefix = """
+    // A pilot draws from its own sequence, so it never moves the live one. CASE evaluates only the branch taken.
+    private const string NextPilotNumber = $"nextval('{MindJourneyDbContext.PilotNumberSequence}')";
+    private const string NextLiveNumber = $"nextval('{MindJourneyDbContext.VisitorNumberSequence}')";
+    private const string NextNumber = $"CASE WHEN $10 = 'pilot' THEN {NextPilotNumber} ELSE {NextLiveNumber} END";
+
+    /// <summary>
+    /// The statement for one request, its steps in the order they run. Only <c>visitor</c> (the user row and its
+    /// number) and <c>earlier</c> (the condition a returning person keeps) differ between the four statements.
+    /// <list type="bullet">
+    /// <item><c>existing</c>: a replay of an Idempotency-Key finds its session here; when it does, nothing below
+    /// inserts anything and no sequence value is consumed. The caller serialises equal keys with an advisory lock
+    /// (<see cref="LockKey"/>).</item>
+    /// <item><c>replayed</c>: a replay of the same request (same fingerprint) gets one more session secret, so a
+    /// response that was lost costs the client nothing: the first 8 replays do, later ones get the session without
+    /// one. No secret is ever dropped (9 at most are kept), so replays never lock the first holder out. A key reused
+    /// for another request gets nothing.</item>
+    /// <item><c>assigned</c> and <c>tallied</c>: the condition is chosen in the same statement as the number
+    /// (<see cref="ConditionSql"/>), and a least-filled start is counted in its tally here too: a session never
+    /// exists without the condition its number gave it.</item>
+    /// <item>The answer: the new session, or the one replayed.</item>
+    /// </list>
+    /// </summary>
+    private static string OneRequest(string visitor, string earlier) => $$"""
         WITH existing AS (
             SELECT s.id, s.user_id, s.experiment_id, s.visitor_number, s.current_level, s.branching_path,
-                   s.is_completed, s.created_at, s.updated_at, e.total_levels,
+                   s.is_completed, s.created_at, s.updated_at, e.total_levels, FALSE AS newly_assigned, TRUE AS replayed,
                    COALESCE(s.idempotency_fingerprint = $8, FALSE) AS same_request,
                    s.mode, s.condition, s.condition_order,
                    COALESCE(s.idempotency_fingerprint = $8 AND cardinality(s.secret_hashes) <= 8, FALSE)
@@ -40,11 +54,12 @@ internal static class VisitorNumberSql
             WHERE id = $1 AND is_active AND $2 BETWEEN 1 AND total_levels
               AND NOT EXISTS (SELECT 1 FROM existing)
         ),
-        """;
-
-    // The condition is chosen in the same statement as the number (ConditionSql), and a least-filled start is
-    // counted in its tally here too: a session never exists without the condition its number gave it.
-    private const string Suffix = $$"""
+        visitor AS (
+        {{visitor}}
+        ),
+        earlier AS (
+        {{earlier}}
+        ),
         assigned AS (
             SELECT v.id AS user_id, v.visitor_number, v.mode, e.id AS experiment_id, e.condition_scheme, FALSE AS done,
                    {{ConditionSql.Columns}}
@@ -62,78 +77,59 @@ internal static class VisitorNumberSql
             FROM assigned a
             RETURNING id, user_id, experiment_id, visitor_number, current_level, branching_path, is_completed,
                       created_at, updated_at, mode, condition, condition_order
+        ),
+        started AS (
+            SELECT c.*, e.total_levels, v.newly_assigned, FALSE AS replayed, TRUE AS same_request, TRUE AS secret_issued
+            FROM created c CROSS JOIN experiment e CROSS JOIN visitor v
         )
-        SELECT c.id, c.user_id, c.experiment_id, c.visitor_number, c.current_level, c.branching_path, c.is_completed,
-               c.created_at, c.updated_at, e.total_levels, v.newly_assigned, FALSE AS replayed, TRUE AS same_request,
-               c.mode, c.condition, c.condition_order, TRUE AS secret_issued
-        FROM created c CROSS JOIN experiment e CROSS JOIN visitor v
+        SELECT {{NumberingStatement.RowColumns}} FROM started
         UNION ALL
-        SELECT x.id, x.user_id, x.experiment_id, x.visitor_number, x.current_level, x.branching_path, x.is_completed,
-               x.created_at, x.updated_at, x.total_levels, FALSE, TRUE, x.same_request, x.mode, x.condition, x.condition_order,
-               x.secret_issued
-        FROM existing x
+        SELECT {{NumberingStatement.RowColumns}} FROM existing
         """;
 
     // A returning person keeps the condition of their first session in this experiment that has one.
     private const string EarlierCondition = """
-        earlier AS (
-            SELECT s.condition, s.condition_order FROM experiment_sessions s
-            WHERE s.user_id = $3 AND s.experiment_id = $1 AND s.condition IS NOT NULL
-            ORDER BY s.created_at LIMIT 1
-        ),
+        SELECT s.condition, s.condition_order FROM experiment_sessions s
+        WHERE s.user_id = $3 AND s.experiment_id = $1 AND s.condition IS NOT NULL
+        ORDER BY s.created_at LIMIT 1
         """;
 
     // A new visitor has no earlier session: nothing to read on the hot path.
-    private const string NoEarlierCondition = """
-        earlier AS (SELECT NULL::text AS condition, NULL::text[] AS condition_order WHERE FALSE),
-        """;
-
-    // A pilot draws from its own sequence, so it never moves the live one. CASE evaluates only the branch taken.
-    private const string NextPilotNumber = $"nextval('{MindJourneyDbContext.PilotNumberSequence}')";
-    private const string NextLiveNumber = $"nextval('{MindJourneyDbContext.VisitorNumberSequence}')";
-    private const string NextNumber = $"CASE WHEN $10 = 'pilot' THEN {NextPilotNumber} ELSE {NextLiveNumber} END";
+    private const string NoEarlierCondition = "SELECT NULL::text AS condition, NULL::text[] AS condition_order WHERE FALSE";
 
     /// <summary>A new (anonymous) visitor: the user row takes the next number of its mode, the session copies it.</summary>
-    public const string NewVisitor = Prefix + $$"""
-        visitor AS (
-            INSERT INTO users (id, is_anonymous, mode, visitor_number, created_at, updated_at)
-            SELECT $3, TRUE, $10, {{NextNumber}}, now(), now() FROM experiment
-            RETURNING id, visitor_number, mode, TRUE AS newly_assigned
-        ),
-        """ + NoEarlierCondition + Suffix;
+    public static readonly string NewVisitor = OneRequest(visitor: $$"""
+        INSERT INTO users (id, is_anonymous, mode, visitor_number, created_at, updated_at)
+        SELECT $3, TRUE, $10, {{NextNumber}}, now(), now() FROM experiment
+        RETURNING id, visitor_number, mode, TRUE AS newly_assigned
+        """, earlier: NoEarlierCondition);
 
     /// <summary>A returning user keeps their number; one who never got one (an earlier fallback) gets the next.
     /// The row lock makes two simultaneous sessions of the same user agree on one number; COALESCE evaluates
     /// nextval only when the user has no number, so a returning visitor consumes no sequence value. A user of the
     /// other mode matches nothing (the caller tells why).</summary>
-    public const string ReturningUser = Prefix + $$"""
-        visitor AS (
-            UPDATE users u
-            SET visitor_number = COALESCE(u.visitor_number, {{NextNumber}}),
-                updated_at = CASE WHEN u.visitor_number IS NULL THEN now() ELSE u.updated_at END
-            FROM (SELECT id, visitor_number AS previous FROM users WHERE id = $3 FOR UPDATE) p
-            WHERE u.id = p.id AND u.mode = $10 AND EXISTS (SELECT 1 FROM experiment)
-            RETURNING u.id, u.visitor_number, u.mode, p.previous IS NULL AS newly_assigned
-        ),
-        """ + EarlierCondition + Suffix;
+    public static readonly string ReturningUser = OneRequest(visitor: $$"""
+        UPDATE users u
+        SET visitor_number = COALESCE(u.visitor_number, {{NextNumber}}),
+            updated_at = CASE WHEN u.visitor_number IS NULL THEN now() ELSE u.updated_at END
+        FROM (SELECT id, visitor_number AS previous FROM users WHERE id = $3 FOR UPDATE) p
+        WHERE u.id = p.id AND u.mode = $10 AND EXISTS (SELECT 1 FROM experiment)
+        RETURNING u.id, u.visitor_number, u.mode, p.previous IS NULL AS newly_assigned
+        """, earlier: EarlierCondition);
 
     /// <summary>Fallback when numbering failed: the participant can still play; the admin recovery numbers them
     /// later (and gives the session its condition then). A new visitor's user row is created without a number.</summary>
-    public const string NewVisitorWithoutNumber = Prefix + """
-        visitor AS (
-            INSERT INTO users (id, is_anonymous, mode, visitor_number, created_at, updated_at)
-            SELECT $3, TRUE, $10, NULL, now(), now() FROM experiment
-            RETURNING id, visitor_number, mode, FALSE AS newly_assigned
-        ),
-        """ + NoEarlierCondition + Suffix;
+    public static readonly string NewVisitorWithoutNumber = OneRequest(visitor: """
+        INSERT INTO users (id, is_anonymous, mode, visitor_number, created_at, updated_at)
+        SELECT $3, TRUE, $10, NULL, now(), now() FROM experiment
+        RETURNING id, visitor_number, mode, FALSE AS newly_assigned
+        """, earlier: NoEarlierCondition);
 
     /// <summary>Fallback for a returning user: the session takes whatever number the user already has.</summary>
-    public const string ReturningUserWithoutNumbering = Prefix + """
-        visitor AS (
-            SELECT u.id, u.visitor_number, u.mode, FALSE AS newly_assigned
-            FROM users u WHERE u.id = $3 AND u.mode = $10 AND EXISTS (SELECT 1 FROM experiment)
-        ),
-        """ + EarlierCondition + Suffix;
+    public static readonly string ReturningUserWithoutNumbering = OneRequest(visitor: """
+        SELECT u.id, u.visitor_number, u.mode, FALSE AS newly_assigned
+        FROM users u WHERE u.id = $3 AND u.mode = $10 AND EXISTS (SELECT 1 FROM experiment)
+        """, earlier: EarlierCondition);
 
     /// <summary>
     /// Many new visitors in ONE statement (one round trip, one commit), for <see cref="NumberingBatcher"/>: the
@@ -148,7 +144,7 @@ internal static class VisitorNumberSql
             SELECT * FROM unnest($1::uuid[], $2::int[], $3::uuid[], $4::uuid[], $5::text[], $6::jsonb[], $7::text[],
                                  $8::bytea[], $9::bytea[], $10::text[])
                 WITH ORDINALITY AS r(experiment_id, current_level, user_id, session_id, branching_path, session_data,
-                                     idempotency_key, idempotency_fingerprint, secret_hash, mode, position)
+                                     idempotency_key, idempotency_fingerprint, secret_hash, mode, {{NumberingStatement.Position}})
         ),
         eligible AS (
             SELECT r.*, e.total_levels FROM request r JOIN experiments e ON e.id = r.experiment_id
@@ -164,7 +160,9 @@ internal static class VisitorNumberSql
             INSERT INTO users (id, is_anonymous, mode, visitor_number, created_at, updated_at)
             SELECT n.user_id, TRUE, n.mode, n.visitor_number, now(), now() FROM numbered n
         ),
-        """ + NoEarlierCondition + $$"""
+        earlier AS (
+        {{NoEarlierCondition}}
+        ),
         assigned AS (
             SELECT v.*, {{ConditionSql.Columns}}
             FROM numbered v JOIN experiments e ON e.id = v.experiment_id LEFT JOIN earlier ON TRUE
@@ -179,11 +177,13 @@ internal static class VisitorNumberSql
             FROM assigned a
             RETURNING id, user_id, experiment_id, visitor_number, current_level, branching_path, is_completed,
                       created_at, updated_at, mode, condition, condition_order
+        ),
+        started AS (
+            SELECT c.*, a.total_levels, TRUE AS newly_assigned, FALSE AS replayed, TRUE AS same_request, TRUE AS secret_issued,
+                   a.position
+            FROM created c JOIN assigned a ON a.session_id = c.id
         )
-        SELECT c.id, c.user_id, c.experiment_id, c.visitor_number, c.current_level, c.branching_path, c.is_completed,
-               c.created_at, c.updated_at, a.total_levels, TRUE AS newly_assigned, FALSE AS replayed, TRUE AS same_request,
-               c.mode, c.condition, c.condition_order, TRUE AS secret_issued, a.position
-        FROM created c JOIN assigned a ON a.session_id = c.id
+        SELECT {{NumberingStatement.RowColumns}}, {{NumberingStatement.Position}} FROM started
         """;
 
     /// <summary>The Idempotency-Key locks of a batch (<see cref="NewVisitors"/>), sent before it in the same round
@@ -202,9 +202,9 @@ internal static class VisitorNumberSql
     /// Sent first in every numbering round trip. The numbering statements are prepared, and PostgreSQL keeps the
     /// generic plan it makes at about their sixth run until the next ANALYZE. Made while the tables were small (a new
     /// study, just after a pilot), that plan reads <c>experiment_sessions</c> whole, once per statement, however far
-    /// the table has grown since (measured from an empty database: a median of 10–11 ms per Play instead of 3.3 ms).
-    /// Every lookup in these statements has an index, so they are planned with sequential scans and hash and merge
-    /// joins off: the plan probes indexes whatever the statistics say. Local to the transaction.
+    /// the table has grown since; docs/BENCHMARKS.md has what that cost. Every lookup in these statements has an
+    /// index, so they are planned with sequential scans and hash and merge joins off: the plan probes indexes
+    /// whatever the statistics say. Local to the transaction.
     /// </summary>
     public const string PlanWithIndexes = """
         SELECT set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true),

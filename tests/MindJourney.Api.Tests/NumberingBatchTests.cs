@@ -171,6 +171,18 @@ public sealed class NumberingBatchTests(PostgresServer postgres)
         Assert.True(second.GetMeasurementSnapshot().Max(m => m.Value) > 1, "The second host never batched.");
     }
 
+    [Theory]
+    [InlineData("MindJourney:Numbering:MaxBatchSize", "0")]
+    [InlineData("MindJourney:Numbering:MaxBatchSize", "1001")]
+    [InlineData("MindJourney:Numbering:MaxStatementsInFlight", "-1")]
+    public async Task An_invalid_numbering_setting_stops_the_start_with_a_message_naming_it(string setting, string value)
+    {
+        var failure = await Assert.ThrowsAnyAsync<Exception>(() => TestApi.StartAsync(postgres,
+            settings: new Dictionary<string, string?> { [setting] = value }));
+
+        Assert.Contains(setting + " must be between 1 and", AdminKeyGuessingTests.Messages(failure), StringComparison.Ordinal);
+    }
+
     private static Func<HttpClient, Task<Answer>> Play(object body, string idempotencyKey) => async client =>
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/session") { Content = JsonContent.Create(body) };

@@ -1,0 +1,22 @@
+using MindJourney.Api.Telemetry;
+
+namespace MindJourney.Api.Sessions;
+
+public static class SessionsServiceExtensions
+{
+    /// <summary>Numbering and Idempotency-Keys: what starting a session needs. Settings are checked at start.</summary>
+    public static IHostApplicationBuilder AddSessions(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<NumberingOptions>().BindConfiguration(NumberingOptions.SectionName)
+            .ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<NumberingBatcher>();
+        // A fallback is what a developer looks for in the traces: kept whatever share of traces is exported.
+        builder.Services.KeepTracesTagged(VisitorNumberingTelemetry.OutcomeTag, VisitorNumberingTelemetry.OutcomeFallback);
+        builder.Services.AddSingleton<VisitorNumberAssigner>();
+        builder.Services.AddOptions<IdempotencyOptions>().BindConfiguration(IdempotencyOptions.SectionName)
+            .ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<IdempotencyKeyHasher>();
+        builder.Services.AddHostedService<IdempotencyKeyExpiry>();
+        return builder;
+    }
+}
