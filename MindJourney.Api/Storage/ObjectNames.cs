@@ -3,7 +3,7 @@ using System.Text;
 
 namespace MindJourney.Api.Storage;
 
-/// <summary>Storage object names and metadata of responses (README.md, Uploads).</summary>
+/// <summary>Storage object names and metadata of responses (Storage/README.md).</summary>
 public static class ObjectNames
 {
     public const string Prefix = "experiment-responses";

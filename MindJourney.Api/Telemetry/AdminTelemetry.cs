@@ -2,7 +2,7 @@ using System.Diagnostics.Metrics;
 
 namespace MindJourney.Api.Telemetry;
 
-/// <summary>Names and instruments of the admin side's telemetry (README.md, Telemetry).</summary>
+/// <summary>Names and instruments of the admin side's telemetry (docs/TELEMETRY.md).</summary>
 public sealed class AdminTelemetry
 {
     public const string SourceName = "MindJourney.Admin";

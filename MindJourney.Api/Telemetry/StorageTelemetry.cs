@@ -3,7 +3,7 @@ using System.Diagnostics.Metrics;
 
 namespace MindJourney.Api.Telemetry;
 
-/// <summary>Names and instruments of the storage telemetry (README.md, Telemetry). Dashboards depend on these names:
+/// <summary>Names and instruments of the storage telemetry (docs/TELEMETRY.md). Dashboards depend on these names:
 /// change them only together with the contract.</summary>
 public sealed class StorageTelemetry
 {

@@ -3,7 +3,7 @@ using System.Diagnostics.Metrics;
 
 namespace MindJourney.Api.Telemetry;
 
-/// <summary>Names and instruments of the visitor-numbering telemetry (README.md, Telemetry). Dashboards depend on
+/// <summary>Names and instruments of the visitor-numbering telemetry (docs/TELEMETRY.md). Dashboards depend on
 /// these names: change them only together with the contract.</summary>
 public sealed class VisitorNumberingTelemetry
 {

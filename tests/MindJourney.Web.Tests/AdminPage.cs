@@ -83,7 +83,7 @@ internal sealed class AdminPage
     }
 
     /// <summary>A full-page screenshot <c>admin-{step}.png</c> in the run's screenshot folder; with
-    /// <c>MINDJOURNEY_UPDATE_SCREENSHOTS=1</c> also in the repository's docs/images, which the README shows (so an
+    /// <c>MINDJOURNEY_UPDATE_SCREENSHOTS=1</c> also in the repository's docs/images, which docs/RESEARCHERS.md shows (so an
     /// ordinary test run leaves the working tree as it found it).</summary>
     public async Task ScreenshotAsync(string step)
     {

@@ -13,7 +13,7 @@ using Microsoft.Extensions.Logging;
 namespace MindJourney.LoadTests.Tests.TestDoubles;
 
 /// <summary>
-/// TEST DOUBLE of the MindJourney HTTP surface (README.md), just enough for the harness's HTTP engine: an in-memory
+/// TEST DOUBLE of the MindJourney HTTP surface (docs/ARCHITECTURE.md), just enough for the harness's HTTP engine: an in-memory
 /// counter hands out visitor numbers. It is not the API and says nothing about the API's correctness; the real
 /// end-to-end test runs against MindJourney.Api + PostgreSQL. Listens on 127.0.0.1 with a free port.
 /// </summary>
