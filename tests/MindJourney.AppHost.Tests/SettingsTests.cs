@@ -2,8 +2,8 @@ using Aspire.Hosting;
 
 namespace MindJourney.AppHost.Tests;
 
-/// <summary>A setting the AppHost does not know stops it while it builds its model, with a message naming the setting,
-/// before anything is started.</summary>
+/// <summary>A mode the AppHost does not know, or a replica count out of range, stops it while it builds its model,
+/// with a message naming the setting, before anything is started.</summary>
 public sealed class SettingsTests
 {
     [Theory]
@@ -11,12 +11,11 @@ public sealed class SettingsTests
     [InlineData("MindJourney:Postgres", "sqlite")]
     [InlineData("MindJourney:StorageEmulator", "firebase")]
     [InlineData("MindJourney:StorageEmulator", "off")]
-    public async Task An_unknown_mode_stops_the_apphost_with_a_message_naming_the_setting(string setting, string value)
+    [InlineData("MindJourney:ApiReplicas", "0")]
+    public async Task An_unknown_or_invalid_setting_stops_the_apphost_with_a_message_naming_it(string setting, string value)
     {
-        // The other mode is a valid one that needs no container runtime.
-        string[] args = setting == "MindJourney:Postgres"
-            ? [$"{setting}={value}", "MindJourney:StorageEmulator=none"]
-            : [$"{setting}={value}", "MindJourney:Postgres=local"];
+        // The other settings are valid ones that need no container runtime; the one under test comes last and wins.
+        string[] args = ["MindJourney:Postgres=local", "MindJourney:StorageEmulator=none", $"{setting}={value}"];
 
         var failure = await Assert.ThrowsAnyAsync<Exception>(async () =>
         {
