@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using MindJourney.Api;
 using MindJourney.Api.Admin;
 using MindJourney.Api.Data;
@@ -22,6 +23,10 @@ builder.AddApplicationServices();
 builder.AddGracefulShutdown();
 
 var app = builder.Build();
+
+// Every setting is checked now, before the pipeline is built or the database touched: a wrong one stops the start
+// with a message naming it.
+app.Services.GetRequiredService<IStartupValidator>().Validate();
 
 app.UseTrustedProxies();
 app.UseSecurityHeaders();
@@ -50,8 +55,7 @@ app.MapExperimentsApi();
 app.MapSessionsApi();
 app.MapResponsesApi();
 app.MapStorageApi();
-app.MapAdminApi();
-app.MapExportApi();
+app.MapAdminGroup().MapAdminApi().MapExportApi();
 
 await app.MigrateDatabaseAsync();
 app.Run();

@@ -58,6 +58,15 @@ internal static class ApiSettings
             ? api
             : api.WithEnvironment("DOTNET_gcServer", "0").WithEnvironment("DOTNET_ThreadPool_UnfairSemaphoreSpinLimit", "0");
 
+    /// <summary><c>MindJourney:ApiReplicas</c>: how many API processes run (default 1); fewer than one stops the AppHost.</summary>
+    public static int ApiReplicas(this IConfiguration configuration)
+    {
+        var replicas = configuration.GetValue("MindJourney:ApiReplicas", 1);
+        return replicas is >= 1 and <= 64
+            ? replicas
+            : throw new DistributedApplicationException($"MindJourney:ApiReplicas is '{replicas}'; use 1 to 64.");
+    }
+
     /// <summary>
     /// Where participants reach the API: <c>MindJourney:ApiPort</c> (default 5000) on localhost. Aspire's proxy in
     /// front of a project is a TCP proxy: it adds no <c>X-Forwarded-For</c>, so behind it the API would see one

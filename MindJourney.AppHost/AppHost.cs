@@ -27,7 +27,7 @@ var idempotencySigningKey = builder.AddParameter(
 // Uploads: our Firebase-Storage-compatible emulator on :9199, the official one, or none (MindJourney:StorageEmulator).
 var storage = builder.AddFirebaseStorage();
 
-var replicas = builder.Configuration.GetValue("MindJourney:ApiReplicas", 1);
+var replicas = builder.Configuration.ApiReplicas();
 var api = builder.AddProject<Projects.MindJourney_Api>("api")
     .WithReference(database, connectionName: ResourceNames.Database)
     .WaitFor(database)

@@ -13,6 +13,12 @@ internal static class DatabaseResources
     public static IResourceBuilder<IResourceWithConnectionString> AddMindJourneyDatabase(this IDistributedApplicationBuilder builder)
     {
         var mode = (builder.Configuration["MindJourney:Postgres"] ?? "auto").Trim().ToLowerInvariant();
+        // Checked first, publishing included: a misspelt mode must not quietly become another.
+        if (mode is not ("auto" or "container" or "local" or "external"))
+        {
+            throw new DistributedApplicationException($"MindJourney:Postgres is '{mode}'; use auto, container, local or external.");
+        }
+
         if (builder.ExecutionContext.IsPublishMode)
         {
             // The deployment asks for the connection string when it is applied, not the machine that publishes.
@@ -28,9 +34,7 @@ internal static class DatabaseResources
         {
             "container" => builder.AddPostgresContainer(),
             "local" => builder.AddLocalPostgres("postgres", ResourceNames.Database),
-            "external" => builder.AddExternalDatabase(),
-            _ => throw new DistributedApplicationException(
-                $"MindJourney:Postgres is '{mode}'; use auto, container, local or external."),
+            _ => builder.AddExternalDatabase(),
         };
     }
 

@@ -28,12 +28,19 @@ internal static class StorageResources
     /// <summary>Adds the storage emulator the settings ask for; null for <c>none</c> and in publish mode.</summary>
     public static IResourceBuilder<IResourceWithEndpoints>? AddFirebaseStorage(this IDistributedApplicationBuilder builder)
     {
+        var mode = (builder.Configuration["MindJourney:StorageEmulator"] ?? "mindjourney").Trim().ToLowerInvariant();
+        // Checked first, publishing included: a misspelt value must not quietly mean no emulator.
+        if (mode is not ("mindjourney" or "firebase-tools" or "none"))
+        {
+            throw new DistributedApplicationException(
+                $"MindJourney:StorageEmulator is '{mode}'; use mindjourney, firebase-tools or none.");
+        }
+
         if (builder.ExecutionContext.IsPublishMode)
         {
             return null;
         }
 
-        var mode = (builder.Configuration["MindJourney:StorageEmulator"] ?? "mindjourney").Trim().ToLowerInvariant();
         var port = builder.Configuration.GetValue("MindJourney:StorageEmulatorPort", FirebaseEmulatorPort);
         return mode switch
         {
@@ -44,9 +51,7 @@ internal static class StorageResources
                 .WithHttpHealthCheck("/health")
                 .WithIconName("Storage"),
             "firebase-tools" => builder.AddOfficialEmulator(port),
-            "none" => null,
-            _ => throw new DistributedApplicationException(
-                $"MindJourney:StorageEmulator is '{mode}'; use mindjourney, firebase-tools or none."),
+            _ => null,
         };
     }
 

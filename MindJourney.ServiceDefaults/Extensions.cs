@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
@@ -39,6 +40,8 @@ public static class Extensions
 
     public static TBuilder ConfigureOpenTelemetry<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
+        builder.Services.AddOptions<TraceSamplingOptions>().BindConfiguration(TraceSamplingOptions.SectionName)
+            .ValidateDataAnnotations().ValidateOnStart();
         builder.Logging.AddOpenTelemetry(logging =>
         {
             logging.IncludeFormattedMessage = true;
@@ -59,8 +62,11 @@ public static class Extensions
                 // Under load every trace would cost the dashboard more than the request: a share is exported, at
                 // most so many a second (TraceSampling), and every error and fallback trace. The keeper runs before
                 // any exporter. The sampler is a service so that its per-second window is disposed with the host.
-                builder.Services.AddSingleton(_ => new RatioSampler(
-                    TraceSampling.Ratio(builder.Configuration), TraceSampling.MaxPerSecond(builder.Configuration)));
+                builder.Services.AddSingleton(services =>
+                {
+                    var sampling = services.GetRequiredService<IOptions<TraceSamplingOptions>>().Value;
+                    return new RatioSampler(sampling.TraceSampleRatio, sampling.MaxTracesPerSecond);
+                });
                 tracing.SetSampler(services => services.GetRequiredService<RatioSampler>())
                     .AddProcessor(services => new KeepNotableTraces(services.GetServices<KeptTraceTag>()));
                 tracing.AddSource(builder.Environment.ApplicationName)

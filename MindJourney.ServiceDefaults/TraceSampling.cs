@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Threading.RateLimiting;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry;
 using OpenTelemetry.Trace;
@@ -24,22 +23,6 @@ public static class TraceSampling
     /// <summary>Keeps every trace with a span that ends carrying <paramref name="tag"/> = <paramref name="value"/>.</summary>
     public static IServiceCollection KeepTracesTagged(this IServiceCollection services, string tag, string value) =>
         services.AddSingleton(new KeptTraceTag(tag, value));
-
-    internal static double Ratio(IConfiguration configuration)
-    {
-        var ratio = configuration.GetValue(RatioSetting, DefaultRatio);
-        return ratio is >= 0 and <= 1
-            ? ratio
-            : throw new InvalidOperationException($"{RatioSetting} must be between 0 and 1 (it is {ratio}).");
-    }
-
-    internal static int? MaxPerSecond(IConfiguration configuration)
-    {
-        var max = configuration.GetValue<int?>(MaxPerSecondSetting);
-        return max is null or > 0
-            ? max
-            : throw new InvalidOperationException($"{MaxPerSecondSetting} must be a positive number of traces (it is {max}).");
-    }
 }
 
 internal sealed record KeptTraceTag(string Name, string Value);

@@ -1,23 +1,16 @@
 using System.ComponentModel.DataAnnotations;
 using System.Security.Claims;
-using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using MindJourney.Api.Infrastructure;
-using MindJourney.Api.Telemetry;
 
 namespace MindJourney.Api.Admin;
 
 public static class AdminApi
 {
-    public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder app)
+    /// <summary>Maps on the admin group (<see cref="AdminRoutes.MapAdminGroup"/>), which carries the key and the rules.</summary>
+    public static RouteGroupBuilder MapAdminApi(this RouteGroupBuilder api)
     {
-        var api = app.MapGroup("/api/admin")
-            .WithTags("Admin")
-            .RequireAuthorization(AdminKeyAuthenticationHandler.PolicyName)
-            .AddEndpointFilter(NotStored)
-            .WithRequestValidation();
-
         api.MapPost("/assign-visitor-numbers", AssignVisitorNumbers)
             .WithName("AssignVisitorNumbers")
             .WithSummary("Number every user and session still without a visitor number, oldest first");
@@ -34,14 +27,7 @@ public static class AdminApi
             .WithName("ListAdminActions")
             .WithSummary("What researchers did (recoveries, exports), newest first, by key fingerprint");
 
-        return app;
-    }
-
-    /// <summary>Participants' data and what the key did: never kept by a browser cache or a proxy.</summary>
-    private static async ValueTask<object?> NotStored(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
-    {
-        context.HttpContext.Response.Headers.CacheControl = "no-store";
-        return await next(context);
+        return api;
     }
 
     public static async Task<Ok<RecoveryResult>> AssignVisitorNumbers(
@@ -79,28 +65,4 @@ public static class AdminApi
         [Range(1, AdminActionLog.MaxListed, ErrorMessage = "limit must be between {1} and {2}.")] int? limit, AdminActionLog actions,
         CancellationToken cancellationToken) =>
         TypedResults.Ok(await actions.ListAsync(limit ?? AdminActionLog.DefaultListed, cancellationToken));
-
-    public static IServiceCollection AddAdminServices(this IServiceCollection services, IConfiguration configuration)
-    {
-        services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.SectionName)
-            .Validate(AdminOptions.IsValid, AdminOptions.KeyTooShort).ValidateOnStart();
-        services.AddOptions<AdminAuthThrottleOptions>().BindConfiguration(AdminAuthThrottleOptions.SectionName)
-            .ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton<AdminTelemetry>();
-        services.AddSingleton<AdminAuthThrottle>();
-        services.AddAuthentication()
-            .AddScheme<AuthenticationSchemeOptions, AdminKeyAuthenticationHandler>(AdminKeyAuthenticationHandler.SchemeName, null);
-        services.AddAuthorizationBuilder()
-            .AddPolicy(AdminKeyAuthenticationHandler.PolicyName, policy => policy
-                .AddAuthenticationSchemes(AdminKeyAuthenticationHandler.SchemeName)
-                .RequireRole(AdminKeyAuthenticationHandler.AdminRole));
-        services.AddSingleton<VisitorNumberRecovery>();
-        services.AddSingleton<VisitorNumberAudit>();
-        services.AddSingleton<AdminActionLog>();
-        services.AddSingleton<ParticipantList>();
-        services.Configure<NumberingHealthOptions>(configuration.GetSection(NumberingHealthOptions.SectionName));
-        services.AddSingleton<NumberingHealthCheck>();
-        services.AddHealthChecks().AddCheck<NumberingHealthCheck>(NumberingHealthCheck.Name, HealthStatus.Degraded, ["ready"]);
-        return services;
-    }
 }

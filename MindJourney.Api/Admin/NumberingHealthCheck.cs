@@ -6,22 +6,6 @@ using Npgsql;
 
 namespace MindJourney.Api.Admin;
 
-public sealed class NumberingHealthOptions
-{
-    public const string SectionName = "MindJourney:Health";
-
-    /// <summary>An upload still pending after this long turns the API Degraded.</summary>
-    public double PendingUploadMaxAgeMinutes { get; set; } = 15;
-
-    /// <summary>The newest numbers whose sessions and responses each look checks: what is being handed out now. The
-    /// admin audit covers the rest.</summary>
-    public long RecentNumbers { get; set; } = 10_000;
-
-    /// <summary>How long one look at the numbering stands for every probe (the /health report itself is cached for
-    /// one second): the database is asked at most this often.</summary>
-    public double CheckIntervalSeconds { get; set; } = 5;
-}
-
 /// <summary>The numbering check's status and reason, for the admin (the AppHost shows them on the API in the
 /// dashboard): /health tells anyone with the link only the status, and the reason names sessions and responses.</summary>
 public sealed record NumberingHealthReport(string Status, string? Reason);

@@ -9,7 +9,10 @@ public static class ExperimentsApi
 {
     public static IEndpointRouteBuilder MapExperimentsApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api").WithTags("Experiments").RequireRateLimiting(RateLimiting.ReadPolicy);
+        var api = app.MapGroup("/api")
+            .WithTags("Experiments")
+            .RequireRateLimiting(RateLimiting.ReadPolicy)
+            .WithRequestValidation();
 
         api.MapGet("/experiment", GetActiveExperiment).WithName("GetActiveExperiment");
         api.MapGet("/experiment/{id:guid}/levels", GetLevels).WithName("GetExperimentLevels");

@@ -18,21 +18,14 @@ public static partial class ExportApi
 {
     public const string Zip = "zip";
 
-    /// <summary>One export at a time per replica: each holds a connection of the bulk pool while it reads its rows,
-    /// and two would leave participants' uploads none.</summary>
-    private static readonly SemaphoreSlim Running = new(1, 1);
-
-    public static IEndpointRouteBuilder MapExportApi(this IEndpointRouteBuilder app)
+    /// <summary>Maps on the admin group (<see cref="AdminRoutes.MapAdminGroup"/>), which carries the key and the rules.</summary>
+    public static RouteGroupBuilder MapExportApi(this RouteGroupBuilder admin)
     {
-        app.MapGroup("/api/admin")
-            .WithTags("Admin")
-            .RequireAuthorization(AdminKeyAuthenticationHandler.PolicyName)
-            .WithRequestValidation()
-            .MapGet("/export", Export)
+        admin.MapGet("/export", Export)
             .WithName("ExportResponses")
             .WithSummary("Every response (and every session without one) as CSV or JSON Lines, or a zip with the files, streamed");
 
-        return app;
+        return admin;
     }
 
     /// <summary>The group's validation checks each parameter, the handler the range, before anything is sent; then
@@ -58,7 +51,7 @@ public static partial class ExportApi
             return Problems.BadRequest($"from ({first}) is after to ({last}).");
         }
 
-        if (!Running.Wait(0))
+        if (!services.Gate.TryEnter())
         {
             http.Response.Headers.RetryAfter = "10";
             return Problems.Create(StatusCodes.Status429TooManyRequests, "Too many requests",
@@ -112,7 +105,7 @@ public static partial class ExportApi
             }
             finally
             {
-                Running.Release();
+                services.Gate.Leave();
                 var details = new ExportDetails(format, first, last, mode, zip?.Rows ?? rows!.Rows, zip?.Files ?? 0,
                     zip?.MissingFiles ?? 0, sent.Written, outcome);
                 LogExported(logger, format, mode, details.Rows, details.Files, details.Bytes, outcome);

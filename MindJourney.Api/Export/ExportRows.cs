@@ -72,7 +72,7 @@ public static class ExportRows
                 LevelId: hasResponse ? reader.GetString(6) : null,
                 QuestionId: hasResponse ? reader.GetString(7) : null,
                 ResponseType: hasResponse ? reader.GetString(8) : null,
-                Text: reader.IsDBNull(9) ? null : ResponsesApi.TextOf(reader.GetString(9)),
+                Text: reader.IsDBNull(9) ? null : ResponseIntake.TextOf(reader.GetString(9)),
                 FileObjectName: reader.IsDBNull(10) ? null : reader.GetString(10),
                 FileSizeBytes: reader.IsDBNull(11) ? null : reader.GetInt64(11),
                 FileMd5: reader.IsDBNull(12) ? null : reader.GetString(12),

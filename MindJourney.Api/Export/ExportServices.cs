@@ -11,6 +11,7 @@ public sealed class ExportServices(
     ResponseStorage storage,
     AdminActionLog actions,
     IOptions<StorageOptions> storageOptions,
+    ExportGate gate,
     ILoggerFactory loggers)
 {
     public BulkDataSource Bulk { get; } = bulk;
@@ -22,6 +23,8 @@ public sealed class ExportServices(
     public AdminActionLog Actions { get; } = actions;
 
     public IOptions<StorageOptions> StorageOptions { get; } = storageOptions;
+
+    public ExportGate Gate { get; } = gate;
 
     public ILoggerFactory Loggers { get; } = loggers;
 }

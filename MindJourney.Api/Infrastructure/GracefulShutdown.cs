@@ -1,32 +1,26 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
 
 namespace MindJourney.Api.Infrastructure;
 
 /// <summary>
-/// How a replica leaves (SIGTERM from the platform, Ctrl+C). Settings under <c>MindJourney:Shutdown</c>:
-/// <list type="bullet">
-/// <item><c>DrainSeconds</c>: after the signal, keep serving this long while <c>/health</c> answers Unhealthy, so a
-/// load balancer that polls readiness stops sending new requests before the port closes (Kubernetes and Container
-/// Apps take a few seconds to notice). Default: 0 (a manifest the AppHost publishes sets 5).</item>
-/// <item><c>TimeoutSeconds</c>: the host's shutdown timeout, drain included: requests still running when it ends
-/// are cut off. Default: 30 (a published manifest: 25). Keep it below the grace period the platform allows
-/// before it kills the process (30 s on Kubernetes and Container Apps).</item>
-/// </list>
-/// Then Kestrel stops accepting connections and waits for the requests in flight; the storage worker hands back
-/// the deliveries it holds (<see cref="Storage.UploadDeliverer"/>); a numbering statement already sent runs to
-/// its end. Nothing acknowledged is lost and no number is burned.
+/// How a replica leaves (SIGTERM from the platform, Ctrl+C), with the settings of <see cref="ShutdownOptions"/>: a
+/// drain while readiness says Unhealthy (Kubernetes and Container Apps take a few seconds to notice), within the host's
+/// shutdown timeout (keep it below the platform's grace period, 30 s on Kubernetes and Container Apps). Then Kestrel
+/// stops accepting connections and waits for the requests in flight; the storage worker hands back the deliveries it
+/// holds (<see cref="Storage.UploadDeliverer"/>); a numbering statement already sent runs to its end. Nothing
+/// acknowledged is lost and no number is burned.
 /// </summary>
 public static partial class GracefulShutdown
 {
-    public const string SectionName = "MindJourney:Shutdown";
-
     public static IHostApplicationBuilder AddGracefulShutdown(this IHostApplicationBuilder builder)
     {
-        var section = builder.Configuration.GetSection(SectionName);
-        var drain = TimeSpan.FromSeconds(Math.Max(0, section.GetValue("DrainSeconds", 0.0)));
-        var timeout = TimeSpan.FromSeconds(Math.Max(1, section.GetValue("TimeoutSeconds", 30.0)));
-        builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = timeout);
-        builder.Services.AddHostedService(services => new Drain(drain,
+        builder.Services.AddOptions<ShutdownOptions>().BindConfiguration(ShutdownOptions.SectionName)
+            .ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<HostOptions>().Configure<IOptions<ShutdownOptions>>((host, shutdown) =>
+            host.ShutdownTimeout = TimeSpan.FromSeconds(shutdown.Value.TimeoutSeconds));
+        builder.Services.AddHostedService(services => new Drain(
+            TimeSpan.FromSeconds(services.GetRequiredService<IOptions<ShutdownOptions>>().Value.DrainSeconds),
             services.GetRequiredService<ILogger<Drain>>()));
         builder.Services.AddHealthChecks().AddCheck<StoppingHealthCheck>("stopping", HealthStatus.Unhealthy, ["ready"]);
         return builder;

@@ -2,40 +2,10 @@ using System.Globalization;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Options;
 using MindJourney.Api.Telemetry;
 
 namespace MindJourney.Api.Infrastructure;
-
-/// <summary>Settings under <c>MindJourney:RateLimit</c>: how many requests of each kind one client (an IPv4 address,
-/// or an IPv6 /64, as the trusted proxies let it be known) may send per window. <c>0</c> turns a limit off (load
-/// tests). <c>ExemptNetworks</c> (CIDR ranges, a list or one comma-separated value; none by default) names clients
-/// that skip every window, for a lab whose participants share one address.</summary>
-public sealed class RateLimitOptions
-{
-    public const string SectionName = "MindJourney:RateLimit";
-
-    /// <summary>Sessions (visitor numbers) started, so a script cannot burn thousands of numbers.</summary>
-    public int SessionsPerWindow { get; set; } = 30;
-
-    /// <summary>Answers recorded (JSON or uploads): a participant gives a few per minute at most.</summary>
-    public int ResponsesPerWindow { get; set; } = 120;
-
-    /// <summary>Files and texts read back.</summary>
-    public int DownloadsPerWindow { get; set; } = 60;
-
-    /// <summary>Reads of the experiment, its levels and a session (<c>GET /api/experiment*</c>, <c>/api/level/*</c>,
-    /// <c>/api/session/{id}</c>): a page load makes two or three, a level at most one more.</summary>
-    public int ReadsPerWindow { get; set; } = 120;
-
-    /// <summary>Session updates (<c>PATCH /api/session/{id}</c>): one per level moved, and the completion.</summary>
-    public int SessionUpdatesPerWindow { get; set; } = 60;
-
-    /// <summary>Pages of a session's answer list (<c>GET /api/session/{id}/responses</c>): the heaviest read, which
-    /// the participant page never makes.</summary>
-    public int ResponsePagesPerWindow { get; set; } = 30;
-
-    public int WindowSeconds { get; set; } = 60;
-}
 
 /// <summary>The per-client limits, in one place. The windows are endpoint policies (every participant route opts in with
 /// <c>RequireRateLimiting(policy)</c>, so a limit follows the endpoint that runs, however its path is spelled); uploads
@@ -56,13 +26,17 @@ public static class RateLimiting
 
     public static IServiceCollection AddClientRateLimiting(this IServiceCollection services, IConfiguration configuration)
     {
+        services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.SectionName)
+            .ValidateDataAnnotations().ValidateOnStart();
+        // A list that is not CIDR ranges stops the start here, with the setting's name.
         var section = configuration.GetSection(RateLimitOptions.SectionName);
-        var options = section.Get<RateLimitOptions>() ?? new RateLimitOptions();
-        var window = TimeSpan.FromSeconds(Math.Max(1, options.WindowSeconds));
         var exempt = new ExemptNetworks(TrustedProxies.ReadNetworks(section, "ExemptNetworks"));
 
-        services.AddRateLimiter(limiter =>
+        services.AddRateLimiter(_ => { });
+        services.AddOptions<RateLimiterOptions>().Configure<IOptions<RateLimitOptions>>((limiter, settings) =>
         {
+            var options = settings.Value;
+            var window = TimeSpan.FromSeconds(options.WindowSeconds);
             limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
             void Add(string policy, int permits, string what) =>
                 limiter.AddPolicy(policy, new PerClientWindow(policy, permits, window, what, exempt));

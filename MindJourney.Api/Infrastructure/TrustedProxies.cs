@@ -18,26 +18,23 @@ namespace MindJourney.Api.Infrastructure;
 /// </summary>
 public static class TrustedProxies
 {
-    public const string SectionName = "MindJourney:ForwardedHeaders";
-
     public static IServiceCollection AddTrustedProxies(this IServiceCollection services, IConfiguration configuration)
     {
-        var section = configuration.GetSection(SectionName);
+        services.AddOptions<TrustedProxiesOptions>().BindConfiguration(TrustedProxiesOptions.SectionName)
+            .ValidateDataAnnotations().ValidateOnStart();
+        // The lists are parsed now: an entry that is not an address or a range stops the start with the setting's name.
+        var section = configuration.GetSection(TrustedProxiesOptions.SectionName);
         var proxies = ReadList(section, "KnownProxies").Select(value => IPAddress.TryParse(value, out var address)
             ? address
             : throw Invalid(section, "KnownProxies", value, "an IP address")).ToList();
         var networks = ReadNetworks(section, "KnownNetworks");
-        var forwardLimit = section.GetValue("ForwardLimit", 1);
-        if (forwardLimit < 1)
-        {
-            throw Invalid(section, "ForwardLimit", forwardLimit.ToString(System.Globalization.CultureInfo.InvariantCulture), "1 or more");
-        }
 
         // PostConfigure, so that the host's own switch (ASPNETCORE_FORWARDEDHEADERS_ENABLED, which trusts every peer)
         // cannot widen this. The framework's default trusts loopback; that is cleared too, as a proxy on the same
         // machine (Aspire's) is a TCP proxy that passes a client's own header through untouched.
-        services.PostConfigure<ForwardedHeadersOptions>(options =>
+        services.AddOptions<ForwardedHeadersOptions>().PostConfigure<IOptions<TrustedProxiesOptions>>((options, settings) =>
         {
+            var forwardLimit = settings.Value.ForwardLimit;
             options.KnownProxies.Clear();
             options.KnownIPNetworks.Clear();
             proxies.ForEach(options.KnownProxies.Add);

@@ -31,10 +31,6 @@ internal sealed partial class ResponseForm : IAsyncDisposable
 
     public UploadContent? File { get; }
 
-    public static bool IsMultipart(HttpRequest request) =>
-        MediaTypeHeaderValue.TryParse(request.ContentType, out var type)
-        && type.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase);
-
     /// <summary>Reads the form, or says with a 4xx what is wrong with it. The file part stops being read as soon
     /// as it passes <paramref name="maxFileBytes"/>.</summary>
     public static async Task<(ResponseForm? Form, ProblemHttpResult? Problem)> ReadAsync(

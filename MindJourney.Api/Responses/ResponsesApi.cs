@@ -1,11 +1,10 @@
-using System.Text.Json;
-using Microsoft.AspNetCore.Http.Features;
+using System.ComponentModel.DataAnnotations;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using MindJourney.Api.Infrastructure;
+using MindJourney.Api.Sessions;
 using MindJourney.Api.Storage;
-using MindJourney.Api.Telemetry;
 
 namespace MindJourney.Api.Responses;
 
@@ -16,18 +15,23 @@ public static class ResponsesApi
 
     public const int MaxIdLength = 200;
 
-    private const string ResponseDataField = "responseData";
+    public const int DefaultResponsesPage = 100;
+    public const int MaxResponsesPage = 500;
 
     /// <summary>Room for the form fields and multipart framing around the largest file.</summary>
     private const long FormOverheadBytes = 64 * 1024;
 
     public static IEndpointRouteBuilder MapResponsesApi(this IEndpointRouteBuilder app)
     {
-        // One route, two forms: JSON answers keep the 1 MiB limit (set per request below), a multipart upload may
-        // carry the largest media file plus its fields.
+        // One route, two forms: JSON answers keep the 1 MiB limit (set per request by ResponseIntake), a multipart
+        // upload may carry the largest media file plus its fields.
         var storage = app.ServiceProvider.GetRequiredService<IOptions<StorageOptions>>().Value;
         var multipartLimit = storage.MaxMediaBytes + Math.Max(storage.MaxTextBytes, RequestLimits.JsonBodyBytes) + FormOverheadBytes;
-        app.MapPost(Route, CreateResponse).WithTags("Responses")
+        var api = app.MapGroup(Route)
+            .WithTags("Responses")
+            .WithRequestValidation();
+
+        api.MapPost("", CreateResponse)
             .WithName("CreateResponse")
             .WithSummary("Record a participant's answer (JSON, or multipart with a file); it inherits the session's visitor number")
             .Accepts<CreateResponseRequest>("application/json", "multipart/form-data")
@@ -35,255 +39,37 @@ public static class ResponsesApi
             .RequireRateLimiting(RateLimiting.ResponsePolicy)
             .CountsUploadsInFlight();
 
+        // A session's answers: its secret (returned by CreateSession) or the admin key.
+        app.MapGroup("/api/session/{id:guid}")
+            .WithTags("Sessions")
+            .WithMetadata(new RequestSizeLimitAttribute(RequestLimits.JsonBodyBytes))
+            .WithRequestValidation()
+            .RequireSessionSecret()
+            .MapGet("/responses", ListResponses)
+            .WithName("ListSessionResponses")
+            .RequireRateLimiting(RateLimiting.ResponsePagePolicy);
+
         return app;
     }
 
-    public static async Task<Results<Created<RecordedResponse>, ProblemHttpResult>> CreateResponse(
-        HttpContext http, [AsParameters] ResponseServices services, CancellationToken cancellationToken)
+    /// <summary>The body is read by <see cref="ResponseIntake"/>: it is JSON or multipart, which no one binding takes.</summary>
+    public static Task<Results<Created<RecordedResponse>, ProblemHttpResult>> CreateResponse(
+        HttpContext http, ResponseIntake intake, CancellationToken cancellationToken) =>
+        intake.RecordAsync(http, cancellationToken);
+
+    /// <summary>One page of a session's responses, oldest first (the body stays a JSON array); when more follow,
+    /// a <c>Link: &lt;…?after={last id}&gt;; rel="next"</c> header points at the next page. A page ends at its count
+    /// or at <c>MindJourney:Responses:MaxPageBytes</c>, whichever comes first (<see cref="ResponsePages"/>).</summary>
+    public static async Task<Results<ResponsePage, ProblemHttpResult>> ListResponses(
+        Guid id, [Range(1, MaxResponsesPage, ErrorMessage = "limit must be between {1} and {2}.")] int? limit, Guid? after,
+        ResponsePages pages, CancellationToken cancellationToken)
     {
-        var options = services.Options.Value;
-        if (ResponseForm.IsMultipart(http.Request))
+        var page = await pages.ReadAsync(id, limit ?? DefaultResponsesPage, after, cancellationToken);
+        return page.Outcome switch
         {
-            // A client past its bytes, or a full database, is told before it sends a file it would send in vain.
-            if (await services.Budgets.RefuseEarlyAsync(http, cancellationToken) is { } spent)
-            {
-                return spent;
-            }
-
-            var (form, problem) = await ResponseForm.ReadAsync(http.Request, options.MaxMediaBytes, options.MaxTextBytes,
-                options.SpoolFolder, cancellationToken);
-            if (form is null)
-            {
-                return problem!;
-            }
-
-            await using (form)
-            {
-                return await CreateAsync(http, form.Request, form.File, multipart: true, services, cancellationToken);
-            }
-        }
-
-        if (!http.Request.HasJsonContentType())
-        {
-            return Problems.UnsupportedMediaType("Send application/json, or multipart/form-data with a file part.");
-        }
-
-        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-        {
-            limit.MaxRequestBodySize = RequestLimits.JsonBodyBytes;
-        }
-
-        CreateResponseRequest? request;
-        try
-        {
-            request = await http.Request.ReadFromJsonAsync(ApiJsonContext.Default.CreateResponseRequest, cancellationToken);
-        }
-        catch (JsonException ex)
-        {
-            return Problems.BadRequest($"The body is not valid JSON for a response: {ex.Message}");
-        }
-
-        return request is null
-            ? Problems.BadRequest("The body must be a JSON object.")
-            : await CreateAsync(http, request, file: null, multipart: false, services, cancellationToken);
-    }
-
-    private static async Task<Results<Created<RecordedResponse>, ProblemHttpResult>> CreateAsync(HttpContext http,
-        CreateResponseRequest request, UploadContent? file, bool multipart, ResponseServices services, CancellationToken cancellationToken)
-    {
-        var (recorder, storage, deliverer, telemetry) = (services.Recorder, services.Storage, services.Deliverer, services.Telemetry);
-        var options = services.Options.Value;
-        if (RequestValidation.Problem(request) is { } problem)
-        {
-            return Problems.BadRequest(problem);
-        }
-
-        if (NormaliseResponseData(request.ResponseData, out var responseData) is { } refusedData)
-        {
-            return Problems.BadRequest(refusedData);
-        }
-
-        var sessionId = request.SessionId!.Value;
-        var responseType = request.ResponseType!;
-        if (ChooseContent(responseType, responseData, file, multipart, options, out var text) is { } refused)
-        {
-            return refused;
-        }
-
-        var content = file ?? (text is null ? null : UploadContent.FromText(text));
-        if (content is null)
-        {
-            // Nothing goes to storage (an email, or an answer without a file or text).
-            ResponseDetails? created;
-            try
-            {
-                created = await recorder.RecordAsync(sessionId, request.LevelId!, request.QuestionId!, responseType, responseData,
-                    cancellationToken);
-            }
-            catch (SessionQuotaExceededException quota)
-            {
-                return QuotaExceeded(quota);
-            }
-
-            return created is null ? UnknownSession(sessionId) : Created(created);
-        }
-
-        await using (content)
-        {
-            var (reservation, overBudget) = await services.Budgets.ReserveAsync(http, content.Length, cancellationToken);
-            if (reservation is null)
-            {
-                return overBudget!;
-            }
-
-            var lease = storage.IsConfigured ? options.UploadTimeout + StorageOptions.LeaseMargin : TimeSpan.Zero;
-            RecordedUpload? recorded = null;
-            try
-            {
-                recorded = await recorder.RecordWithContentAsync(sessionId, request.LevelId!, request.QuestionId!,
-                    responseType, responseData, content, lease, cancellationToken);
-            }
-            catch (SessionQuotaExceededException quota)
-            {
-                return QuotaExceeded(quota);
-            }
-            finally
-            {
-                if (recorded is null)
-                {
-                    reservation.Release();
-                }
-            }
-
-            if (recorded is null)
-            {
-                return UnknownSession(sessionId);
-            }
-
-            // From here on the upload is durable and acknowledged whatever happens to storage.
-            telemetry.UploadSize.Record(content.Length, new KeyValuePair<string, object?>(StorageTelemetry.ResponseTypeTag, responseType));
-            var stored = false;
-            if (storage.IsConfigured)
-            {
-                try
-                {
-                    // Not the request's token: a client that leaves must not cut a delivery half-way.
-                    stored = await deliverer.DeliverAsync(recorded.Delivery, _ => Task.FromResult(content.OpenRead()),
-                        options.UploadTimeout, fromRequest: true, CancellationToken.None);
-                }
-                catch (Npgsql.NpgsqlException)
-                {
-                    // The database went away after the commit: the delivery's lease ends and a worker takes it.
-                }
-            }
-            else
-            {
-                telemetry.RecordUpload(responseType, StorageTelemetry.OutcomeQueued);
-            }
-
-            var response = recorded.Response;
-            response.StorageStatus = stored ? StorageInfo.Stored : StorageInfo.Pending;
-            return Created(ResponseDetails.From(response));
-        }
-    }
-
-    /// <summary>What goes to storage: the file (of the right kind), or a text answer as text-response.txt, or
-    /// nothing. A refusal is a 4xx, before anything is written.</summary>
-    private static ProblemHttpResult? ChooseContent(string responseType, string responseDataJson, UploadContent? file,
-        bool multipart, StorageOptions options, out string? text)
-    {
-        text = null;
-        if (file is not null)
-        {
-            if (MediaTypes.AllowedFor(responseType) is not { } allowed)
-            {
-                return Problems.BadRequest($"A '{responseType}' response takes no file; send its answer in responseData.");
-            }
-
-            if (!MediaTypes.Matches(file.ContentType, allowed))
-            {
-                return Problems.UnsupportedMediaType(
-                    $"A '{responseType}' file must be {allowed}; got '{MediaTypes.Describe(file.ContentType)}'.");
-            }
-
-            return null;
-        }
-
-        if (multipart && MediaTypes.AllowedFor(responseType) is not null)
-        {
-            return Problems.BadRequest($"A '{responseType}' upload needs a '{ResponseForm.FilePartName}' part.");
-        }
-
-        if (responseType == ResponseTypes.Text)
-        {
-            text = TextOf(responseDataJson);
-            if (text is not null && System.Text.Encoding.UTF8.GetByteCount(text) > options.MaxTextBytes)
-            {
-                return Problems.PayloadTooLarge($"The text answer is larger than {options.MaxTextBytes} bytes.");
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>The answer text written to <c>text-response.txt</c>: a string answer as it is, an object's
-    /// <c>text</c> property, else the JSON itself; nothing for a null answer.</summary>
-    internal static string? TextOf(string responseDataJson)
-    {
-        using var document = JsonDocument.Parse(responseDataJson);
-        var root = document.RootElement;
-        return root.ValueKind switch
-        {
-            JsonValueKind.Null => null,
-            JsonValueKind.String => root.GetString(),
-            JsonValueKind.Object when root.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String => t.GetString(),
-            _ => root.GetRawText(),
+            ResponsePageOutcome.NoSession => Problems.NotFound($"No session with id '{id}'."),
+            ResponsePageOutcome.BadCursor => Problems.BadRequest($"after must be the id of a response of session '{id}'."),
+            _ => page,
         };
-    }
-
-    private static ProblemHttpResult QuotaExceeded(SessionQuotaExceededException quota) => quota.StatusCode == StatusCodes.Status409Conflict
-        ? Problems.Conflict(quota.Message)
-        : Problems.PayloadTooLarge(quota.Message);
-
-    private static ProblemHttpResult UnknownSession(Guid sessionId) => Problems.NotFound($"No session with id '{sessionId}'.");
-
-    private static Created<RecordedResponse> Created(ResponseDetails created) =>
-        TypedResults.Created($"/api/session/{created.SessionId}/responses", RecordedResponse.From(created));
-
-    /// <summary>The original client sends <c>responseData</c> as a string holding JSON; store the JSON it holds,
-    /// or the plain string as a JSON string when it holds none. Null when it can be stored, else why not: the
-    /// JSON it holds keeps the same rules (<see cref="StoredInput"/>) as JSON sent as it is.</summary>
-    internal static string? NormaliseResponseData(JsonElement? value, out string json)
-    {
-        json = "null";
-        if (value is not { } element || element.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null)
-        {
-            return null;
-        }
-
-        if (StoredInput.JsonProblem(element, ResponseDataField) is { } problem)
-        {
-            return problem;
-        }
-
-        json = element.GetRawText();
-        if (element.ValueKind != JsonValueKind.String)
-        {
-            return null;
-        }
-
-        var text = System.Text.Encoding.UTF8.GetBytes(element.GetString()!);
-        if (StoredInput.JsonProblem(text, ResponseDataField, out var isJson) is { } inner)
-        {
-            return inner;
-        }
-
-        if (isJson)
-        {
-            using var document = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = StoredInput.MaxJsonDepth });
-            json = document.RootElement.GetRawText();
-        }
-
-        return null;
     }
 }

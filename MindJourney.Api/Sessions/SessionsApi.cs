@@ -1,10 +1,8 @@
-using System.ComponentModel.DataAnnotations;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 using MindJourney.Api.Data;
 using MindJourney.Api.Infrastructure;
-using MindJourney.Api.Responses;
 using Npgsql;
 
 namespace MindJourney.Api.Sessions;
@@ -33,8 +31,6 @@ public static class SessionsApi
         session.MapPatch("", UpdateSession).WithName("UpdateSession")
             .WithSummary("Move a session through its levels; its identity and visitor number cannot change")
             .RequireRateLimiting(RateLimiting.SessionUpdatePolicy);
-        session.MapGet("/responses", ListResponses).WithName("ListSessionResponses")
-            .RequireRateLimiting(RateLimiting.ResponsePagePolicy);
 
         return app;
     }
@@ -171,25 +167,6 @@ public static class SessionsApi
                 "A completed session stays completed; only a researcher (the admin key) can reopen it."),
             _ => null,
         };
-
-    public const int DefaultResponsesPage = 100;
-    public const int MaxResponsesPage = 500;
-
-    /// <summary>One page of a session's responses, oldest first (the body stays a JSON array); when more follow,
-    /// a <c>Link: &lt;…?after={last id}&gt;; rel="next"</c> header points at the next page. A page ends at its count
-    /// or at <c>MindJourney:Responses:MaxPageBytes</c>, whichever comes first (<see cref="ResponsePages"/>).</summary>
-    public static async Task<Results<ResponsePage, ProblemHttpResult>> ListResponses(
-        Guid id, [Range(1, MaxResponsesPage, ErrorMessage = "limit must be between {1} and {2}.")] int? limit, Guid? after,
-        ResponsePages pages, CancellationToken cancellationToken)
-    {
-        var page = await pages.ReadAsync(id, limit ?? DefaultResponsesPage, after, cancellationToken);
-        return page.Outcome switch
-        {
-            ResponsePageOutcome.NoSession => Problems.NotFound($"No session with id '{id}'."),
-            ResponsePageOutcome.BadCursor => Problems.BadRequest($"after must be the id of a response of session '{id}'."),
-            _ => page,
-        };
-    }
 
     private static SessionDetails ToResponse(ExperimentSession s, int totalLevels) => new(
         s.Id, s.UserId, s.ExperimentId, s.VisitorNumber, s.Mode, s.Condition, s.ConditionOrder, s.CurrentLevel, totalLevels,

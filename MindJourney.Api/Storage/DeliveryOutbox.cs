@@ -110,7 +110,7 @@ public sealed class DeliveryOutbox(NpgsqlDataSource dataSource, BulkDataSource b
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
         command.Parameters.Add(
             new NpgsqlParameter<double> { TypedValue = (options.UploadTimeout + StorageOptions.LeaseMargin).TotalSeconds });
-        command.Parameters.Add(new NpgsqlParameter<double> { TypedValue = Math.Max(1, options.MinUploadBytesPerSecond) });
+        command.Parameters.Add(new NpgsqlParameter<double> { TypedValue = options.MinUploadBytesPerSecond });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var items = new List<DeliveryItem>();
         while (await reader.ReadAsync(cancellationToken))

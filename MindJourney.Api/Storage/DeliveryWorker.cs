@@ -41,7 +41,7 @@ public sealed partial class DeliveryWorker(
                 IReadOnlyList<DeliveryItem> due;
                 using (SuppressInstrumentationScope.Begin())
                 {
-                    due = await deliveries.ClaimDueAsync(Math.Max(1, settings.MaxParallelDeliveries), settings, stoppingToken);
+                    due = await deliveries.ClaimDueAsync(settings.MaxParallelDeliveries, settings, stoppingToken);
                 }
 
                 busy = due.Count > 0;

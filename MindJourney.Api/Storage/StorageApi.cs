@@ -9,7 +9,9 @@ public static partial class StorageApi
 {
     public static IEndpointRouteBuilder MapStorageApi(this IEndpointRouteBuilder app)
     {
-        app.MapGroup("/api").WithTags("Storage")
+        app.MapGroup("/api")
+            .WithTags("Storage")
+            .WithRequestValidation()
             .MapGet("/download/{responseId:guid}", Download)
             .WithName("DownloadResponseFile")
             .RequireResponseSessionSecret()

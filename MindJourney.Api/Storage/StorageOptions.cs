@@ -4,26 +4,32 @@ namespace MindJourney.Api.Storage;
 
 /// <summary>Settings under <c>MindJourney:Storage</c>. Where storage is comes from the platform's own variables
 /// (<see cref="StorageTarget"/>).</summary>
-public sealed class StorageOptions
+public sealed class StorageOptions : IValidatableObject
 {
     public const string SectionName = "MindJourney:Storage";
 
     /// <summary>Largest text answer written to storage as <c>text-response.txt</c>.</summary>
+    [Range(1, 1L << 30, ErrorMessage = "MindJourney:Storage:MaxTextBytes must be between {1} and {2}.")]
     public long MaxTextBytes { get; set; } = 1024 * 1024;
 
     /// <summary>Largest voice, video or photo file.</summary>
+    [Range(1, 1L << 40, ErrorMessage = "MindJourney:Storage:MaxMediaBytes must be between {1} and {2}.")]
     public long MaxMediaBytes { get; set; } = 200L * 1024 * 1024;
 
     /// <summary>Files (voice, video, photo) one session may upload.</summary>
+    [Range(0, int.MaxValue, ErrorMessage = "MindJourney:Storage:MaxFilesPerSession must be 0 or more.")]
     public int MaxFilesPerSession { get; set; } = 50;
 
     /// <summary>Bytes one session may have stored, files and text answers together.</summary>
+    [Range(0, long.MaxValue, ErrorMessage = "MindJourney:Storage:MaxBytesPerSession must be 0 or more.")]
     public long MaxBytesPerSession { get; set; } = 1024L * 1024 * 1024;
 
     /// <summary>Responses of any kind one session may record.</summary>
+    [Range(0, int.MaxValue, ErrorMessage = "MindJourney:Storage:MaxResponsesPerSession must be 0 or more.")]
     public int MaxResponsesPerSession { get; set; } = 1000;
 
     /// <summary>Multipart uploads one client address may have in flight at once; 0 turns the limit off.</summary>
+    [Range(0, 10_000, ErrorMessage = "MindJourney:Storage:MaxUploadsInFlightPerClient must be between {1} (off) and {2}.")]
     public int MaxUploadsInFlightPerClient { get; set; } = 4;
 
     /// <summary>Bytes of uploads (files and text answers written to storage) one client address may have accepted per
@@ -44,37 +50,52 @@ public sealed class StorageOptions
 
     /// <summary>How long a request waits for storage before it answers <c>pending</c> and leaves the upload to
     /// the worker.</summary>
+    [Range(0.1, 3600, ErrorMessage = "MindJourney:Storage:UploadTimeoutSeconds must be between {1} and {2}.")]
     public double UploadTimeoutSeconds { get; set; } = 10;
 
     /// <summary>The worker gives a big file this much extra time per second of transfer on top of
     /// <see cref="UploadTimeoutSeconds"/> (bytes per second it must at least reach).</summary>
+    [Range(1, long.MaxValue, ErrorMessage = "MindJourney:Storage:MinUploadBytesPerSecond must be 1 or more.")]
     public long MinUploadBytesPerSecond { get; set; } = 1024 * 1024;
 
     /// <summary>First retry delay after a failed delivery; doubles per attempt up to <see cref="RetryMaxDelaySeconds"/>.</summary>
+    [Range(0.05, 86_400, ErrorMessage = "MindJourney:Storage:RetryInitialDelaySeconds must be between {1} and {2}.")]
     public double RetryInitialDelaySeconds { get; set; } = 2;
 
+    [Range(0.05, 86_400, ErrorMessage = "MindJourney:Storage:RetryMaxDelaySeconds must be between {1} and {2}.")]
     public double RetryMaxDelaySeconds { get; set; } = 300;
 
     /// <summary>How often an idle worker looks for deliveries that are due.</summary>
+    [Range(0.01, 3600, ErrorMessage = "MindJourney:Storage:PollIntervalSeconds must be between {1} and {2}.")]
     public double PollIntervalSeconds { get; set; } = 2;
 
     /// <summary>Deliveries one API instance runs at once.</summary>
+    [Range(1, 64, ErrorMessage = "MindJourney:Storage:MaxParallelDeliveries must be between {1} and {2}.")]
     public int MaxParallelDeliveries { get; set; } = 4;
 
-    public TimeSpan UploadTimeout => TimeSpan.FromSeconds(Math.Max(0.1, UploadTimeoutSeconds));
+    public TimeSpan UploadTimeout => TimeSpan.FromSeconds(UploadTimeoutSeconds);
 
     /// <summary>The time one attempt may take for <paramref name="sizeBytes"/>; the lease a claim takes is a
     /// little longer, so nobody else starts the same delivery meanwhile.</summary>
     public TimeSpan AttemptTimeout(long sizeBytes) =>
-        UploadTimeout + TimeSpan.FromSeconds(Math.Min(3600, sizeBytes / (double)Math.Max(1, MinUploadBytesPerSecond)));
+        UploadTimeout + TimeSpan.FromSeconds(Math.Min(3600, sizeBytes / (double)MinUploadBytesPerSecond));
+
+    /// <summary>Rules across settings, checked at start with the ranges above.</summary>
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (RetryMaxDelaySeconds < RetryInitialDelaySeconds)
+        {
+            yield return new ValidationResult(
+                "MindJourney:Storage:RetryMaxDelaySeconds must be at least MindJourney:Storage:RetryInitialDelaySeconds.");
+        }
+    }
 
     public static TimeSpan LeaseMargin => TimeSpan.FromSeconds(30);
 
     /// <summary>Exponential backoff, capped, with ±20 % jitter so replicas do not retry in lockstep.</summary>
     public TimeSpan RetryDelay(int attempts)
     {
-        var initial = Math.Max(0.05, RetryInitialDelaySeconds);
-        var seconds = Math.Min(Math.Max(initial, RetryMaxDelaySeconds), initial * Math.Pow(2, Math.Clamp(attempts - 1, 0, 30)));
+        var seconds = Math.Min(RetryMaxDelaySeconds, RetryInitialDelaySeconds * Math.Pow(2, Math.Clamp(attempts - 1, 0, 30)));
         return TimeSpan.FromSeconds(seconds * (0.8 + (Random.Shared.NextDouble() * 0.4)));
     }
 }

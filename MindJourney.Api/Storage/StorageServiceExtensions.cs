@@ -10,7 +10,7 @@ public static class StorageServiceExtensions
     /// <summary>Storage of response files and texts: the client (or none), the durable outbox, its worker, the
     /// outage circuit breaker, the telemetry, a readiness check that degrades rather than fails, and the limits that
     /// keep uploads from starving the rest (a bulk connection pool, uploads in flight per client, the spool folder).</summary>
-    public static IHostApplicationBuilder AddResponseStorage(this IHostApplicationBuilder builder)
+    public static IHostApplicationBuilder AddStorage(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.SectionName)
             .ValidateDataAnnotations().ValidateOnStart();

@@ -1,8 +1,8 @@
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
 using MindJourney.Api.Infrastructure;
-using MindJourney.Api.Responses;
 
 namespace MindJourney.Api.Storage;
 
@@ -41,7 +41,12 @@ public static class UploadsInFlight
 
     /// <summary>Routing has chosen the endpoint by now (it runs before the rate limiter): its metadata says what it is.</summary>
     private static bool IsUpload(HttpContext http) =>
-        http.GetEndpoint()?.Metadata.GetMetadata<UploadEndpoint>() is not null && ResponseForm.IsMultipart(http.Request);
+        http.GetEndpoint()?.Metadata.GetMetadata<UploadEndpoint>() is not null && IsMultipart(http.Request);
+
+    /// <summary>A <c>multipart/form-data</c> body: on the answers endpoint, an upload.</summary>
+    public static bool IsMultipart(HttpRequest request) =>
+        MediaTypeHeaderValue.TryParse(request.ContentType, out var type)
+        && type.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase);
 
     private sealed class UploadEndpoint
     {

@@ -13,7 +13,7 @@ public sealed class ClientRateLimitTests(PostgresServer postgres)
 {
     private const string Proxy = "127.0.0.4";
     private const string Limits = RateLimitOptions.SectionName + ":";
-    private const string Proxies = TrustedProxies.SectionName + ":";
+    private const string Proxies = TrustedProxiesOptions.SectionName + ":";
 
     [Fact]
     public async Task Each_client_address_has_its_own_session_budget()

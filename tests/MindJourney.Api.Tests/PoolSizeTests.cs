@@ -1,5 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
-using MindJourney.Api;
+using MindJourney.Api.Data;
 using MindJourney.Testing;
 using Npgsql;
 
@@ -11,8 +11,8 @@ namespace MindJourney.Api.Tests;
 public sealed class PoolSizeTests(PostgresServer postgres)
 {
     [Theory]
-    [InlineData("Minimum Pool Size=1", ApplicationServiceExtensions.DefaultMaxPoolSize)]
-    [InlineData("Connection Idle Lifetime=60", ApplicationServiceExtensions.DefaultMaxPoolSize)]
+    [InlineData("Minimum Pool Size=1", DatabaseOptions.DefaultMaxPoolSize)]
+    [InlineData("Connection Idle Lifetime=60", DatabaseOptions.DefaultMaxPoolSize)]
     [InlineData("Maximum Pool Size=7", 7)]
     [InlineData("MaxPoolSize=9", 9)]
     public async Task The_default_cap_applies_unless_the_connection_string_names_a_maximum(string setting, int expected)
