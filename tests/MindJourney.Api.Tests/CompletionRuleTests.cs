@@ -88,7 +88,8 @@ public sealed class CompletionRuleTests(PostgresServer postgres)
     {
         using (response)
         {
-            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{(int)response.StatusCode}: {text}");
             return await response.Content.ReadAsAsync<SessionDetails>();
         }
     }

@@ -74,7 +74,8 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
         Assert.Equal("text/plain; charset=utf-8", contentType);
 
         // The session's list reports the same storage state as the creation did.
-        var listed = await _api.Client.GetFromJsonAsync<List<ResponseDetails>>($"/api/session/{sessionId}/responses", session.SessionSecret!);
+        var listed = await _api.Client.GetFromJsonAsync<List<ResponseDetails>>($"/api/session/{sessionId}/responses",
+            session.SessionSecret!);
         var item = Assert.Single(listed);
         Assert.Equal("stored", item.Storage.Status);
         Assert.Equal(objectName, item.Storage.ObjectName);

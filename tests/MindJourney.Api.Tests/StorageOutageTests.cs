@@ -1,9 +1,9 @@
 using System.Net.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using MindJourney.Api.Responses;
 using MindJourney.Api.Storage;
 using MindJourney.Api.Telemetry;
-using MindJourney.Api.Responses;
 using MindJourney.Testing;
 
 namespace MindJourney.Api.Tests;
@@ -47,7 +47,8 @@ public sealed class StorageOutageTests(PostgresServer postgres)
         var (pendingBytes, pendingType) = await Uploads.DownloadAsync(api.Client, responseId, session.SessionSecret!);
         Assert.Equal(video, pendingBytes);
         Assert.Equal("video/webm", pendingType);
-        var listed = await api.Client.GetFromJsonAsync<List<ResponseDetails>>($"/api/session/{sessionId}/responses", session.SessionSecret!);
+        var listed = await api.Client.GetFromJsonAsync<List<ResponseDetails>>($"/api/session/{sessionId}/responses",
+            session.SessionSecret!);
         Assert.All(listed, r => Assert.Equal("pending", r.Storage.Status));
         using (var health = await api.Client.GetAsync("/health"))
         {

@@ -4,9 +4,9 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
+using MindJourney.Api.Experiments;
 using MindJourney.Api.Responses;
 using MindJourney.Api.Sessions;
-using MindJourney.Api.Experiments;
 using MindJourney.Testing;
 
 namespace MindJourney.AppHost.Tests;

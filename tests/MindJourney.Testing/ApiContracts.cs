@@ -1,5 +1,4 @@
 using System.Net.Http.Json;
-using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
@@ -50,7 +49,7 @@ public static class ApiContracts
             return;
         }
 
-        type.CreateObject = () => RuntimeHelpers.GetUninitializedObject(typeof(StartedSession));
+        type.CreateObject = () => System.Runtime.CompilerServices.RuntimeHelpers.GetUninitializedObject(typeof(StartedSession));
         var secret = typeof(StartedSession).GetProperty(nameof(StartedSession.SessionSecret))!;
         type.Properties.Single(p => p.Name == "sessionSecret").Set = (session, value) => secret.SetValue(session, value);
     }
