@@ -70,6 +70,7 @@ public sealed class LoadTestResourceTests
         Assert.NotEqual(0, finished.Snapshot.ExitCode);
         var report = Assert.Single(
             Directory.EnumerateFiles(Path.Combine(host.DataPath, "load-reports"), "report.json", SearchOption.AllDirectories));
+        // report.json is the harness's file format (its records are internal to it): read by its field names.
         using var result = JsonDocument.Parse(await File.ReadAllTextAsync(report, timeout.Token));
         var audit = Assert.Single(result.RootElement.GetProperty("checks").EnumerateArray(),
             c => c.GetProperty("name").GetString() == "audit_clean");
