@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Text.Json;
 using MindJourney.Api.Admin;
+using MindJourney.Api.Sessions;
 using MindJourney.Testing;
 
 namespace MindJourney.Api.Tests;
@@ -14,16 +14,16 @@ public sealed class AdminPageApiTests(PostgresServer postgres)
     public async Task Participants_come_newest_first_in_pages_with_their_progress_and_their_answers_and_files_counted()
     {
         await using var api = await TestApi.StartAsync(postgres, settings: AdminTests.WithAdminKey);
-        var started = new List<JsonElement>();
+        var started = new List<StartedSession>();
         for (var i = 0; i < 5; i++)
         {
-            started.Add(await Uploads.NewSessionAsync(api));
+            started.Add(await ApiCalls.StartSessionAsync(api));
         }
 
         // The second session answers twice in text (each stored as a file) and once by email (no file).
-        var answering = started[1].GetProperty("id").GetGuid();
-        await Uploads.PostTextAsync(api.Client, answering, "first");
-        await Uploads.PostTextAsync(api.Client, answering, "second");
+        var answering = started[1].Id;
+        await ApiCalls.RecordTextAsync(api.Client, answering, "first");
+        await ApiCalls.RecordTextAsync(api.Client, answering, "second");
         using (var email = await api.Client.PostAsJsonAsync("/api/response",
             new { sessionId = answering, levelId = "1", questionId = "q9", responseType = "email", responseData = "p@example.org" }))
         {
@@ -31,9 +31,9 @@ public sealed class AdminPageApiTests(PostgresServer postgres)
         }
 
         await api.ExecuteAsync(
-            $"UPDATE experiment_sessions SET current_level = 4, is_completed = true WHERE id = '{started[3].GetProperty("id")}'");
+            $"UPDATE experiment_sessions SET current_level = 4, is_completed = true WHERE id = '{started[3].Id}'");
 
-        var rows = new List<JsonElement>();
+        var rows = new List<ParticipantRow>();
         var next = "/api/admin/participants?limit=2";
         var pages = 0;
         while (next is not null)
@@ -41,37 +41,35 @@ public sealed class AdminPageApiTests(PostgresServer postgres)
             using var page = await AdminGetAsync(api.Client, next);
             Assert.Equal(HttpStatusCode.OK, page.StatusCode);
             Assert.Equal("no-store", page.Headers.CacheControl?.ToString());
-            var items = await page.Content.ReadFromJsonAsync<JsonElement>();
-            Assert.InRange(items.GetArrayLength(), 1, 2);
-            rows.AddRange(items.EnumerateArray());
+            var items = await page.Content.ReadAsAsync<List<ParticipantRow>>();
+            Assert.InRange(items.Count, 1, 2);
+            rows.AddRange(items);
             next = NextLink(page);
             pages++;
         }
 
         Assert.Equal(3, pages);
-        Assert.Equal(started.Select(s => s.GetProperty("id").GetGuid()).Reverse(), rows.Select(r => r.GetProperty("sessionId").GetGuid()));
-        Assert.Equal(started.Select(s => s.GetProperty("visitorNumber").GetInt32()).Reverse(),
-            rows.Select(r => r.GetProperty("visitorNumber").GetInt32()));
+        Assert.Equal(started.Select(s => s.Id).Reverse(), rows.Select(r => r.SessionId));
+        Assert.Equal(started.Select(s => s.VisitorNumber!.Value).Reverse(), rows.Select(r => r.VisitorNumber!.Value));
         Assert.All(rows, r =>
         {
-            Assert.Equal("live", r.GetProperty("mode").GetString());
-            Assert.Equal(4, r.GetProperty("totalLevels").GetInt32());
+            Assert.Equal("live", r.Mode);
+            Assert.Equal(4, r.TotalLevels);
         });
 
-        var answered = rows.Single(r => r.GetProperty("sessionId").GetGuid() == answering);
-        Assert.Equal(3, answered.GetProperty("responses").GetInt64());
-        Assert.Equal(2, answered.GetProperty("files").GetInt64());
-        var completed = rows.Single(r => r.GetProperty("sessionId").GetGuid() == started[3].GetProperty("id").GetGuid());
-        Assert.True(completed.GetProperty("isCompleted").GetBoolean());
-        Assert.Equal(4, completed.GetProperty("currentLevel").GetInt32());
-        Assert.Equal(0, completed.GetProperty("responses").GetInt64());
-        Assert.Equal(started[0].GetProperty("createdAt").GetDateTimeOffset(), rows[^1].GetProperty("createdAt").GetDateTimeOffset());
+        var answered = rows.Single(r => r.SessionId == answering);
+        Assert.Equal(3, answered.Responses);
+        Assert.Equal(2, answered.Files);
+        var completed = rows.Single(r => r.SessionId == started[3].Id);
+        Assert.True(completed.IsCompleted);
+        Assert.Equal(4, completed.CurrentLevel);
+        Assert.Equal(0, completed.Responses);
+        Assert.Equal(started[0].CreatedAt, rows[^1].CreatedAt);
 
         // A page that starts before the third session holds the two older ones; the last page has no next link.
-        using var older = await AdminGetAsync(api.Client, $"/api/admin/participants?before={started[2].GetProperty("id")}");
-        var olderRows = await older.Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Equal([started[1].GetProperty("id").GetGuid(), started[0].GetProperty("id").GetGuid()],
-            olderRows.EnumerateArray().Select(r => r.GetProperty("sessionId").GetGuid()));
+        using var older = await AdminGetAsync(api.Client, $"/api/admin/participants?before={started[2].Id}");
+        var olderRows = await older.Content.ReadAsAsync<List<ParticipantRow>>();
+        Assert.Equal([started[1].Id, started[0].Id], olderRows.Select(r => r.SessionId));
         Assert.Null(NextLink(older));
     }
 
@@ -98,7 +96,7 @@ public sealed class AdminPageApiTests(PostgresServer postgres)
     public async Task Without_the_admin_key_the_lists_are_refused(string url, string? key)
     {
         await using var api = await TestApi.StartAsync(postgres, settings: AdminTests.WithAdminKey);
-        await Uploads.NewSessionAsync(api);
+        await ApiCalls.StartSessionAsync(api);
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
         if (key is not null)
         {
@@ -114,16 +112,16 @@ public sealed class AdminPageApiTests(PostgresServer postgres)
     public async Task A_recovery_is_listed_with_the_key_fingerprint_and_what_it_changed_and_never_the_key()
     {
         await using var api = await TestApi.StartAsync(postgres, settings: AdminTests.WithAdminKey);
-        await Uploads.NewSessionAsync(api);
-        await Uploads.NewSessionAsync(api);
+        await ApiCalls.StartSessionAsync(api);
+        await ApiCalls.StartSessionAsync(api);
         await api.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence MAXVALUE 2");
-        var fallback = await Uploads.NewSessionAsync(api);
-        Assert.Equal(JsonValueKind.Null, fallback.GetProperty("visitorNumber").ValueKind);
+        var fallback = await ApiCalls.StartSessionAsync(api);
+        Assert.Null(fallback.VisitorNumber);
         await api.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence NO MAXVALUE");
 
         using (var empty = await AdminGetAsync(api.Client, "/api/admin/actions"))
         {
-            Assert.Equal(0, (await empty.Content.ReadFromJsonAsync<JsonElement>()).GetArrayLength());
+            Assert.Empty(await empty.Content.ReadAsAsync<List<AdminActionEntry>>());
         }
 
         for (var i = 0; i < 2; i++)
@@ -138,27 +136,27 @@ public sealed class AdminPageApiTests(PostgresServer postgres)
         Assert.Equal(HttpStatusCode.OK, listed.StatusCode);
         var text = await listed.Content.ReadAsStringAsync();
         Assert.DoesNotContain(AdminTests.AdminKey, text, StringComparison.Ordinal);
-        var actions = JsonDocument.Parse(text).RootElement;
-        Assert.Equal(2, actions.GetArrayLength());
+        var actions = await listed.Content.ReadAsAsync<List<AdminActionEntry>>();
+        Assert.Equal(2, actions.Count);
         var (latest, first) = (actions[0], actions[1]);
         Assert.All(new[] { latest, first }, action =>
         {
-            Assert.Equal("recovery", action.GetProperty("action").GetString());
-            Assert.Equal(AdminKeyAuthenticationHandler.Fingerprint(AdminTests.AdminKey), action.GetProperty("keyFingerprint").GetString());
-            Assert.NotEqual(Guid.Empty, action.GetProperty("id").GetGuid());
+            Assert.Equal("recovery", action.Action);
+            Assert.Equal(AdminKeyAuthenticationHandler.Fingerprint(AdminTests.AdminKey), action.KeyFingerprint);
+            Assert.NotEqual(Guid.Empty, action.Id);
         });
 
-        // Newest first: the second run found nothing left to number.
-        Assert.True(latest.GetProperty("at").GetDateTimeOffset() >= first.GetProperty("at").GetDateTimeOffset());
-        Assert.Equal(0, latest.GetProperty("details").GetProperty("numbersAssigned").GetInt32());
-        Assert.Equal(1, first.GetProperty("details").GetProperty("numbersAssigned").GetInt32());
-        var assignment = Assert.Single(first.GetProperty("details").GetProperty("assignments").EnumerateArray());
-        Assert.Equal(fallback.GetProperty("id").GetGuid(), assignment.GetProperty("sessionId").GetGuid());
-        Assert.Equal(3, assignment.GetProperty("visitorNumber").GetInt32());
+        // Newest first: the second run found nothing left to number. A recovery's details are its result.
+        Assert.True(latest.At >= first.At);
+        Assert.Equal(0, latest.Details.As<RecoveryResult>().NumbersAssigned);
+        Assert.Equal(1, first.Details.As<RecoveryResult>().NumbersAssigned);
+        var assignment = Assert.Single(first.Details.As<RecoveryResult>().Assignments);
+        Assert.Equal(fallback.Id, assignment.SessionId);
+        Assert.Equal(3, assignment.VisitorNumber);
 
         using var one = await AdminGetAsync(api.Client, "/api/admin/actions?limit=1");
-        var only = Assert.Single((await one.Content.ReadFromJsonAsync<JsonElement>()).EnumerateArray());
-        Assert.Equal(latest.GetProperty("id").GetGuid(), only.GetProperty("id").GetGuid());
+        var only = Assert.Single(await one.Content.ReadAsAsync<List<AdminActionEntry>>());
+        Assert.Equal(latest.Id, only.Id);
     }
 
     private static Task<HttpResponseMessage> AdminGetAsync(HttpClient client, string url)

@@ -2,6 +2,9 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using MindJourney.Api.Admin;
+using MindJourney.Api.Responses;
+using MindJourney.Api.Sessions;
 using MindJourney.Testing;
 
 namespace MindJourney.Api.Tests;
@@ -19,27 +22,26 @@ public sealed class AdminTests(PostgresServer postgres)
         var experimentId = await api.ActiveExperimentIdAsync();
         for (var i = 0; i < 3; i++)
         {
-            await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }); // 1..3
+            await ApiCalls.StartSessionAsync(api.Client, new { experimentId }); // 1..3
         }
 
         await api.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence MAXVALUE 3");
-        var fallbacks = new List<JsonElement>();
+        var fallbacks = new List<StartedSession>();
         for (var i = 0; i < 4; i++)
         {
-            var session = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
-            Assert.Equal(JsonValueKind.Null, session.GetProperty("visitorNumber").ValueKind);
+            var session = await ApiCalls.StartSessionAsync(api.Client, new { experimentId });
+            Assert.Null(session.VisitorNumber);
             fallbacks.Add(session);
         }
 
         // The first fallback visitor comes back for a second session, and answers twice.
-        var returning = await SessionNumberingTests.CreateSessionAsync(api.Client,
-            new { experimentId, userId = fallbacks[0].GetProperty("userId").GetGuid() },
-            secret: SessionSecretRequests.SecretOf(fallbacks[0]));
+        var returning = await ApiCalls.StartSessionAsync(api.Client, new { experimentId, userId = fallbacks[0].UserId },
+            secret: fallbacks[0].SessionSecret);
         foreach (var session in new[] { fallbacks[0], returning })
         {
             var post = await api.Client.PostAsJsonAsync("/api/response", new
             {
-                sessionId = session.GetProperty("id").GetGuid(),
+                sessionId = session.Id,
                 levelId = "1",
                 questionId = "q1",
                 responseType = "text",
@@ -50,27 +52,26 @@ public sealed class AdminTests(PostgresServer postgres)
 
         await api.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence NO MAXVALUE");
 
-        var result = await RecoverAsync(api.Client);
+        var result = await ApiCalls.RecoverAsync(api.Client);
 
-        Assert.Equal(5, result.GetProperty("sessionsScanned").GetInt32());
-        Assert.Equal(4, result.GetProperty("numbersAssigned").GetInt32());
-        Assert.Equal(2, result.GetProperty("responsesUpdated").GetInt32());
-        var assignments = result.GetProperty("assignments").EnumerateArray()
-            .ToDictionary(a => a.GetProperty("sessionId").GetGuid(), a => a.GetProperty("visitorNumber").GetInt32());
+        Assert.Equal(5, result.SessionsScanned);
+        Assert.Equal(4, result.NumbersAssigned);
+        Assert.Equal(2, result.ResponsesUpdated);
+        var assignments = result.Assignments.ToDictionary(a => a.SessionId, a => a.VisitorNumber);
         Assert.Equal(5, assignments.Count);
         // Oldest first, contiguous after the 3 numbers that existed; the returning user's two sessions share one.
-        Assert.Equal([4, 5, 6, 7], fallbacks.Select(f => assignments[f.GetProperty("id").GetGuid()]));
-        Assert.Equal(4, assignments[returning.GetProperty("id").GetGuid()]);
+        Assert.Equal([4, 5, 6, 7], fallbacks.Select(f => assignments[f.Id]));
+        Assert.Equal(4, assignments[returning.Id]);
         Assert.Equal(0, await api.ScalarAsync<long>("SELECT count(*) FROM experiment_sessions WHERE visitor_number IS NULL"));
         Assert.Equal(0, await api.ScalarAsync<long>("SELECT count(*) FROM experiment_responses WHERE visitor_number IS DISTINCT FROM 4"));
 
-        var responses = await api.Client.GetFromJsonAsync($"/api/session/{returning.GetProperty("id")}/responses",
-            SessionSecretRequests.SecretOf(returning));
-        Assert.Equal(4, responses[0].GetProperty("visitorNumber").GetInt32());
+        var responses = await api.Client.GetFromJsonAsync<List<ResponseDetails>>($"/api/session/{returning.Id}/responses",
+            returning.SessionSecret!);
+        Assert.Equal(4, responses[0].VisitorNumber);
 
-        var again = await RecoverAsync(api.Client);
-        Assert.Equal(0, again.GetProperty("numbersAssigned").GetInt32());
-        Assert.Equal(0, again.GetProperty("assignments").GetArrayLength());
+        var again = await ApiCalls.RecoverAsync(api.Client);
+        Assert.Equal(0, again.NumbersAssigned);
+        Assert.Empty(again.Assignments);
         Assert.Equal(7, await api.SequencePositionAsync());
     }
 
@@ -79,31 +80,31 @@ public sealed class AdminTests(PostgresServer postgres)
     {
         await using var storage = await TestStorage.StartAsync();
         await using var api = await TestApi.StartAsync(postgres, settings: WithAdminKey, storage: storage);
-        await Uploads.NewSessionAsync(api);
-        await Uploads.NewSessionAsync(api);
+        await ApiCalls.StartSessionAsync(api);
+        await ApiCalls.StartSessionAsync(api);
         await api.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence MAXVALUE 2");
-        var fallback = await Uploads.NewSessionAsync(api);
-        var stored = await Uploads.PostTextAsync(api.Client, fallback.GetProperty("id").GetGuid(), "before the recovery");
-        Assert.Equal("stored", Uploads.Status(stored));
-        Assert.Equal("", (await storage.Client.GetObjectAsync(TestStorage.Bucket, Uploads.ObjectName(stored))).Metadata["visitorNumber"]);
+        var fallback = await ApiCalls.StartSessionAsync(api);
+        var stored = await ApiCalls.RecordTextAsync(api.Client, fallback.Id, "before the recovery");
+        Assert.Equal("stored", stored.Storage.Status);
+        Assert.Equal("", (await storage.Client.GetObjectAsync(TestStorage.Bucket, stored.Storage.ObjectName!)).Metadata["visitorNumber"]);
         await api.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence NO MAXVALUE");
 
-        var result = await RecoverAsync(api.Client);
+        var result = await ApiCalls.RecoverAsync(api.Client);
 
-        Assert.Equal(1, result.GetProperty("objectsUpdated").GetInt32());
-        Assert.Equal("3", (await storage.Client.GetObjectAsync(TestStorage.Bucket, Uploads.ObjectName(stored))).Metadata["visitorNumber"]);
+        Assert.Equal(1, result.ObjectsUpdated);
+        Assert.Equal("3", (await storage.Client.GetObjectAsync(TestStorage.Bucket, stored.Storage.ObjectName!)).Metadata["visitorNumber"]);
 
         await storage.StopAsync();
-        var pending = await Uploads.PostTextAsync(api.Client, fallback.GetProperty("id").GetGuid(), "while storage is down");
-        Assert.Equal("pending", Uploads.Status(pending));
-        Assert.Equal(1, (await AuditAsync(api.Client)).GetProperty("pendingUploads").GetInt64());
+        var pending = await ApiCalls.RecordTextAsync(api.Client, fallback.Id, "while storage is down");
+        Assert.Equal("pending", pending.Storage.Status);
+        Assert.Equal(1, (await ApiCalls.AuditAsync(api.Client)).PendingUploads);
 
         await storage.StartAgainAsync();
-        await Uploads.WaitUntilStoredAsync(api, pending.GetProperty("id").GetGuid());
-        var audit = await AuditAsync(api.Client);
-        Assert.Equal(0, audit.GetProperty("pendingUploads").GetInt64());
-        Assert.Equal(0, audit.GetProperty("mismatchedResponses").GetInt64());
-        Assert.Equal("3", (await storage.Client.GetObjectAsync(TestStorage.Bucket, Uploads.ObjectName(pending))).Metadata["visitorNumber"]);
+        await Uploads.WaitUntilStoredAsync(api, pending.Id);
+        var audit = await ApiCalls.AuditAsync(api.Client);
+        Assert.Equal(0, audit.PendingUploads);
+        Assert.Equal(0, audit.MismatchedResponses);
+        Assert.Equal("3", (await storage.Client.GetObjectAsync(TestStorage.Bucket, pending.Storage.ObjectName!)).Metadata["visitorNumber"]);
     }
 
     [Fact]
@@ -111,20 +112,21 @@ public sealed class AdminTests(PostgresServer postgres)
     {
         await using var api = await TestApi.StartAsync(postgres, instances: 2, settings: WithAdminKey);
         var experimentId = await api.ActiveExperimentIdAsync();
-        await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
-        await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
+        await ApiCalls.StartSessionAsync(api.Client, new { experimentId });
+        await ApiCalls.StartSessionAsync(api.Client, new { experimentId });
         await api.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence MAXVALUE 2");
         for (var i = 0; i < 20; i++)
         {
-            await SessionNumberingTests.CreateSessionAsync(api.Hosts[i % 2].CreateClient(), new { experimentId });
+            await ApiCalls.StartSessionAsync(api.Hosts[i % 2].CreateClient(), new { experimentId });
         }
 
         await api.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence NO MAXVALUE");
 
-        var results = await Task.WhenAll(RecoverAsync(api.Hosts[0].CreateClient()), RecoverAsync(api.Hosts[1].CreateClient()));
+        var results = await Task.WhenAll(ApiCalls.RecoverAsync(api.Hosts[0].CreateClient()),
+            ApiCalls.RecoverAsync(api.Hosts[1].CreateClient()));
 
-        Assert.Equal(20, results.Sum(r => r.GetProperty("numbersAssigned").GetInt32()));
-        Assert.Contains(results, r => r.GetProperty("numbersAssigned").GetInt32() == 0);
+        Assert.Equal(20, results.Sum(r => r.NumbersAssigned));
+        Assert.Contains(results, r => r.NumbersAssigned == 0);
         Assert.Equal(22, await api.SequencePositionAsync());
         Assert.Equal(22, await api.ScalarAsync<long>("SELECT count(DISTINCT visitor_number) FROM users"));
         Assert.Equal(Enumerable.Range(1, 22).Sum(), await api.ScalarAsync<long>("SELECT sum(visitor_number) FROM users"));
@@ -188,19 +190,19 @@ public sealed class AdminTests(PostgresServer postgres)
         await using var api = await TestApi.StartAsync(postgres, settings: WithAdminKey);
         var experimentId = await api.ActiveExperimentIdAsync();
         var client = api.Client;
-        await Task.WhenAll(Enumerable.Range(0, 500).Select(_ => SessionNumberingTests.CreateSessionAsync(client, new { experimentId })));
+        await Task.WhenAll(Enumerable.Range(0, 500).Select(_ => ApiCalls.StartSessionAsync(client, new { experimentId })));
 
-        var audit = await AuditAsync(client);
+        var audit = await ApiCalls.AuditAsync(client);
 
-        Assert.Equal(500, audit.GetProperty("sequenceLastValue").GetInt64());
-        Assert.Equal(500, audit.GetProperty("users").GetInt64());
-        Assert.Equal(500, audit.GetProperty("numberedUsers").GetInt64());
-        Assert.Equal(0, audit.GetProperty("unnumberedSessions").GetInt64());
-        Assert.Equal(0, audit.GetProperty("duplicates").GetArrayLength());
-        Assert.Equal(0, audit.GetProperty("gaps").GetArrayLength());
-        Assert.Equal(0, audit.GetProperty("mismatchedSessions").GetInt64());
-        Assert.Equal(0, audit.GetProperty("mismatchedResponses").GetInt64());
-        Assert.Equal(0, audit.GetProperty("pendingUploads").GetInt64());
+        Assert.Equal(500, audit.SequenceLastValue);
+        Assert.Equal(500, audit.Users);
+        Assert.Equal(500, audit.NumberedUsers);
+        Assert.Equal(0, audit.UnnumberedSessions);
+        Assert.Empty(audit.Duplicates);
+        Assert.Empty(audit.Gaps);
+        Assert.Equal(0, audit.MismatchedSessions);
+        Assert.Equal(0, audit.MismatchedResponses);
+        Assert.Equal(0, audit.PendingUploads);
     }
 
     [Fact]
@@ -208,34 +210,31 @@ public sealed class AdminTests(PostgresServer postgres)
     {
         await using var api = await TestApi.StartAsync(postgres, settings: WithAdminKey);
         var experimentId = await api.ActiveExperimentIdAsync();
-        var first = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }); // 1
-        await api.ExecuteAsync("SELECT nextval('visitor_counter_sequence')");                          // 2 burned
-        var third = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }); // 3
+        var first = await ApiCalls.StartSessionAsync(api.Client, new { experimentId }); // 1
+        await api.ExecuteAsync("SELECT nextval('visitor_counter_sequence')");           // 2 burned
+        var third = await ApiCalls.StartSessionAsync(api.Client, new { experimentId }); // 3
         await api.Client.PostAsJsonAsync("/api/response", new
         {
-            sessionId = third.GetProperty("id").GetGuid(),
+            sessionId = third.Id,
             levelId = "1",
             questionId = "q1",
             responseType = "text",
             responseData = new { text = "x" }
         });
-        await api.ExecuteAsync("SELECT nextval('visitor_counter_sequence')");                          // 4 burned, at the tail
+        await api.ExecuteAsync("SELECT nextval('visitor_counter_sequence')");           // 4 burned, at the tail
         // Someone edits the data by hand: session 3 now claims number 1, and its response a made-up one.
-        await api.ExecuteAsync($"UPDATE experiment_sessions SET visitor_number = 1 WHERE id = '{third.GetProperty("id")}'");
-        await api.ExecuteAsync($"UPDATE experiment_responses SET visitor_number = 99 WHERE session_id = '{third.GetProperty("id")}'");
+        await api.ExecuteAsync($"UPDATE experiment_sessions SET visitor_number = 1 WHERE id = '{third.Id}'");
+        await api.ExecuteAsync($"UPDATE experiment_responses SET visitor_number = 99 WHERE session_id = '{third.Id}'");
 
-        var audit = await AuditAsync(api.Client);
+        var audit = await ApiCalls.AuditAsync(api.Client);
 
-        Assert.Equal(4, audit.GetProperty("sequenceLastValue").GetInt64());
-        var gaps = audit.GetProperty("gaps").EnumerateArray()
-            .Select(g => (g.GetProperty("from").GetInt64(), g.GetProperty("to").GetInt64()))
-            .ToList();
-        Assert.Equal([(2L, 2L), (4L, 4L)], gaps);
-        Assert.Equal(1, audit.GetProperty("mismatchedSessions").GetInt64());
-        Assert.Equal(1, audit.GetProperty("mismatchedResponses").GetInt64());
-        var duplicate = Assert.Single(audit.GetProperty("duplicates").EnumerateArray());
-        Assert.Equal(1, duplicate.GetProperty("visitorNumber").GetInt32());
-        Assert.Equal(first.GetProperty("visitorNumber").GetInt32(), duplicate.GetProperty("visitorNumber").GetInt32());
+        Assert.Equal(4, audit.SequenceLastValue);
+        Assert.Equal([new NumberGap(2, 2), new NumberGap(4, 4)], audit.Gaps);
+        Assert.Equal(1, audit.MismatchedSessions);
+        Assert.Equal(1, audit.MismatchedResponses);
+        var duplicate = Assert.Single(audit.Duplicates);
+        Assert.Equal(1, duplicate.VisitorNumber);
+        Assert.Equal(first.VisitorNumber, duplicate.VisitorNumber);
     }
 
     [Fact]
@@ -250,7 +249,7 @@ public sealed class AdminTests(PostgresServer postgres)
         var client = api.Client;
         for (var i = 0; i < 3; i++)
         {
-            await SessionNumberingTests.CreateSessionAsync(client, new { experimentId });
+            await ApiCalls.StartSessionAsync(client, new { experimentId });
         }
 
         var refused = await client.PostAsJsonAsync("/api/session", new { experimentId });
@@ -261,8 +260,8 @@ public sealed class AdminTests(PostgresServer postgres)
         Assert.Equal(3, await api.SequencePositionAsync()); // the refused request burned no number
 
         await Task.Delay(TimeSpan.FromSeconds(2.5));
-        var after = await SessionNumberingTests.CreateSessionAsync(client, new { experimentId });
-        Assert.Equal(4, after.GetProperty("visitorNumber").GetInt32());
+        var after = await ApiCalls.StartSessionAsync(client, new { experimentId });
+        Assert.Equal(4, after.VisitorNumber);
     }
 
     private static readonly (HttpMethod, string)[] AdminRoutes =
@@ -271,16 +270,6 @@ public sealed class AdminTests(PostgresServer postgres)
         (HttpMethod.Get, "/api/admin/visitor-numbers/audit"),
         (HttpMethod.Get, "/api/admin/visitor-numbers/health"),
     ];
-
-    private static async Task<JsonElement> RecoverAsync(HttpClient client)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/admin/assign-visitor-numbers");
-        request.Headers.Add("X-Admin-Key", AdminKey);
-        var response = await client.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
-        return JsonDocument.Parse(text).RootElement.Clone();
-    }
 
     internal static async Task<JsonElement> AuditAsync(HttpClient client)
     {

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Text.Json;
+using Microsoft.AspNetCore.Mvc;
+using MindJourney.Api.Sessions;
 using MindJourney.Testing;
 
 namespace MindJourney.Api.Tests;
@@ -19,11 +20,11 @@ public sealed class CompletionRuleTests(PostgresServer postgres)
         await using var api = await TestApi.StartAsync(postgres, settings: AdminTests.WithAdminKey, productionLimits: true);
         await ConditionTests.DeclareAsync(api, "least-filled", ["a", "b"]);
         var experimentId = await api.ActiveExperimentIdAsync();
-        var session = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
-        var path = $"/api/session/{session.GetProperty("id")}";
-        var secret = SessionSecretRequests.SecretOf(session);
-        var condition = session.GetProperty("condition").GetString();
-        var row = $"SELECT row_to_json(s)::text FROM experiment_sessions s WHERE id = '{session.GetProperty("id")}'";
+        var session = await ApiCalls.StartSessionAsync(api.Client, new { experimentId });
+        var path = $"/api/session/{session.Id}";
+        var secret = session.SessionSecret!;
+        var condition = session.Condition;
+        var row = $"SELECT row_to_json(s)::text FROM experiment_sessions s WHERE id = '{session.Id}'";
         var tally = $"SELECT completed FROM condition_tallies WHERE condition = '{condition}'";
         var untouched = await api.ScalarAsync<string>(row);
 
@@ -37,7 +38,7 @@ public sealed class CompletionRuleTests(PostgresServer postgres)
         // At the last level (reached before, or in the same PATCH): completed, counted once.
         var completed = await OkAsync(
             await api.Client.PatchAsJsonAsync(path, new { currentLevel = LastLevel, isCompleted = true }, secret));
-        Assert.True(completed.GetProperty("isCompleted").GetBoolean());
+        Assert.True(completed.IsCompleted);
         Assert.Equal(1, await api.ScalarAsync<long>(tally));
         var done = await api.ScalarAsync<string>(row);
 
@@ -59,23 +60,22 @@ public sealed class CompletionRuleTests(PostgresServer postgres)
         Assert.Equal(done, await api.ScalarAsync<string>(row));
         Assert.Equal(1, await api.ScalarAsync<long>(tally));
         var reopened = await OkAsync(await AdminPatchAsync(api.Client, path, new { isCompleted = false }));
-        Assert.False(reopened.GetProperty("isCompleted").GetBoolean());
+        Assert.False(reopened.IsCompleted);
         Assert.Equal(0, await api.ScalarAsync<long>(tally));
 
         // The admin key may also complete a session before its last level (a researcher's correction).
         await AdminPatchAsync(api.Client, path, new { currentLevel = 2 });
         var corrected = await OkAsync(await AdminPatchAsync(api.Client, path, new { isCompleted = true }));
-        Assert.True(corrected.GetProperty("isCompleted").GetBoolean());
+        Assert.True(corrected.IsCompleted);
         Assert.Equal(1, await api.ScalarAsync<long>(tally));
         // The participant's retried Finish on it changes nothing and is not refused.
         var corrections = await api.ScalarAsync<string>(row);
-        Assert.True((await OkAsync(await api.Client.PatchAsJsonAsync(path, new { isCompleted = true }, secret)))
-            .GetProperty("isCompleted").GetBoolean());
+        Assert.True((await OkAsync(await api.Client.PatchAsJsonAsync(path, new { isCompleted = true }, secret))).IsCompleted);
         Assert.Equal(corrections, await api.ScalarAsync<string>(row));
         Assert.Equal(1, await api.ScalarAsync<long>("SELECT sum(completed) FROM condition_tallies"));
     }
 
-    private static long Microseconds(JsonElement session) => session.GetProperty("updatedAt").GetDateTimeOffset().Ticks / 10;
+    private static long Microseconds(SessionDetails session) => session.UpdatedAt.Ticks / 10;
 
     private static async Task<HttpResponseMessage> AdminPatchAsync(HttpClient client, string path, object body)
     {
@@ -84,13 +84,13 @@ public sealed class CompletionRuleTests(PostgresServer postgres)
         return await client.SendAsync(request);
     }
 
-    private static async Task<JsonElement> OkAsync(HttpResponseMessage response)
+    private static async Task<SessionDetails> OkAsync(HttpResponseMessage response)
     {
         using (response)
         {
             var text = await response.Content.ReadAsStringAsync();
             Assert.True(response.StatusCode == HttpStatusCode.OK, $"{(int)response.StatusCode}: {text}");
-            return JsonDocument.Parse(text).RootElement.Clone();
+            return await response.Content.ReadAsAsync<SessionDetails>();
         }
     }
 
@@ -98,10 +98,9 @@ public sealed class CompletionRuleTests(PostgresServer postgres)
     {
         using (response)
         {
-            var text = await response.Content.ReadAsStringAsync();
-            Assert.True(response.StatusCode == expected, $"{(int)response.StatusCode}: {text}");
+            Assert.True(response.StatusCode == expected, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
             Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-            Assert.Equal((int)expected, JsonDocument.Parse(text).RootElement.GetProperty("status").GetInt32());
+            Assert.Equal((int)expected, (await response.Content.ReadAsAsync<ProblemDetails>()).Status);
         }
     }
 }

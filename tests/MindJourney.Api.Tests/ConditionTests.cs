@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using MindJourney.Api.Sessions;
 using MindJourney.Api.Telemetry;
 using MindJourney.Testing;
 
@@ -21,19 +22,19 @@ public sealed class ConditionTests(PostgresServer postgres)
         string[] conditions = ["red", "green", "blue"];
         await DeclareAsync(api, "cycle", conditions);
 
-        var sessions = await PlayConcurrentlyAsync(api, 1000);
+        var answers = await PlayConcurrentlyAsync(api, 1000);
+        var sessions = answers.Select(a => a.As<StartedSession>()).ToList();
 
-        var counts = sessions.GroupBy(s => s.GetProperty("condition").GetString()!).ToDictionary(g => g.Key, g => g.Count());
+        var counts = sessions.GroupBy(s => s.Condition!).ToDictionary(g => g.Key, g => g.Count());
         Assert.Equal(conditions.Order(), counts.Keys.Order());
         Assert.True(counts.Values.Max() - counts.Values.Min() <= 1, string.Join(", ", counts));
         // Reproducible from the number alone.
-        Assert.All(sessions, s =>
-            Assert.Equal(conditions[(s.GetProperty("visitorNumber").GetInt32() - 1) % 3], s.GetProperty("condition").GetString()));
-        Assert.All(sessions, s => Assert.False(s.TryGetProperty("conditionOrder", out _)));
+        Assert.All(sessions, s => Assert.Equal(conditions[(s.VisitorNumber!.Value - 1) % 3], s.Condition));
+        // The shape itself: a scheme without orders leaves the field out, not null.
+        Assert.All(answers, a => Assert.False(a.TryGetProperty("conditionOrder", out _)));
 
-        var audit = await AdminTests.AuditAsync(api.Client);
-        var balance = audit.GetProperty("conditions").EnumerateArray()
-            .ToDictionary(c => c.GetProperty("condition").GetString()!, c => c.GetProperty("started").GetInt64());
+        var audit = await ApiCalls.AuditAsync(api.Client);
+        var balance = audit.Conditions.ToDictionary(c => c.Condition, c => c.Started);
         Assert.Equal(counts.ToDictionary(c => c.Key, c => (long)c.Value), balance);
     }
 
@@ -46,7 +47,7 @@ public sealed class ConditionTests(PostgresServer postgres)
         var experimentId = await api.ActiveExperimentIdAsync();
         for (var i = 0; i < 3; i++)
         {
-            await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }); // a, b, c: the tallies exist
+            await ApiCalls.StartSessionAsync(api.Client, new { experimentId }); // a, b, c: the tallies exist
         }
 
         // Slow every start down at its tally (a held row lock) so that all of them are deciding at the same time:
@@ -60,7 +61,7 @@ public sealed class ConditionTests(PostgresServer postgres)
         }
 
         var started = Enumerable.Range(0, plays)
-            .Select(_ => SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId })).ToList();
+            .Select(_ => ApiCalls.StartSessionAsync(api.Client, new { experimentId })).ToList();
         var waiting = Stopwatch.StartNew();
         const string Waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
         while (await api.ScalarAsync<long>(Waiting) < plays)
@@ -72,7 +73,7 @@ public sealed class ConditionTests(PostgresServer postgres)
         await transaction.CommitAsync();
         var sessions = await Task.WhenAll(started);
 
-        var counts = sessions.GroupBy(s => s.GetProperty("condition").GetString()!).ToDictionary(g => g.Key, g => g.Count());
+        var counts = sessions.GroupBy(s => s.Condition!).ToDictionary(g => g.Key, g => g.Count());
         Assert.Equal(new Dictionary<string, int> { ["a"] = 4, ["b"] = 4, ["c"] = 4 }, counts);
         Assert.Equal(plays + 3, await api.ScalarAsync<long>("SELECT sum(started) FROM condition_tallies WHERE mode = 'live'"));
     }
@@ -93,30 +94,29 @@ public sealed class ConditionTests(PostgresServer postgres)
             var client = api.Hosts[w % 2].CreateClient();
             for (var i = 0; i < perWorker; i++)
             {
-                var session = await SessionNumberingTests.CreateSessionAsync(client, new { experimentId });
-                if (session.GetProperty("condition").GetString() == "a")
+                var session = await ApiCalls.StartSessionAsync(client, new { experimentId });
+                if (session.Condition == "a")
                 {
                     await Task.Delay(20); // one condition's participants take longer
                 }
 
-                var done = await client.PatchAsJsonAsync($"/api/session/{session.GetProperty("id")}",
-                    new { currentLevel = LastLevel, isCompleted = true }, SessionSecretRequests.SecretOf(session));
+                var done = await client.PatchAsJsonAsync($"/api/session/{session.Id}",
+                    new { currentLevel = LastLevel, isCompleted = true }, session.SessionSecret!);
                 Assert.Equal(HttpStatusCode.OK, done.StatusCode);
             }
         }));
 
-        var audit = await AdminTests.AuditAsync(api.Client);
-        var balance = audit.GetProperty("conditions").EnumerateArray().ToList();
-        var completed = balance.Select(c => c.GetProperty("completed").GetInt64()).ToList();
+        var balance = (await ApiCalls.AuditAsync(api.Client)).Conditions;
+        var completed = balance.Select(c => c.Completed).ToList();
         Assert.Equal(workers * perWorker, completed.Sum());
         Assert.True(completed.Max() - completed.Min() <= workers, string.Join(", ", completed));
         // The tallies the scheme decided on agree with the sessions themselves.
         foreach (var condition in balance)
         {
-            var name = condition.GetProperty("condition").GetString();
-            Assert.Equal(condition.GetProperty("started").GetInt64(),
+            var name = condition.Condition;
+            Assert.Equal(condition.Started,
                 await api.ScalarAsync<long>($"SELECT started FROM condition_tallies WHERE mode = 'live' AND condition = '{name}'"));
-            Assert.Equal(condition.GetProperty("completed").GetInt64(),
+            Assert.Equal(condition.Completed,
                 await api.ScalarAsync<long>($"SELECT completed FROM condition_tallies WHERE mode = 'live' AND condition = '{name}'"));
         }
     }
@@ -128,12 +128,12 @@ public sealed class ConditionTests(PostgresServer postgres)
         await DeclareAsync(api, "least-filled", ["a", "b", "c"]);
         var experimentId = await api.ActiveExperimentIdAsync();
 
-        var sessions = new List<JsonElement>();
+        var sessions = new List<StartedSession>();
         async Task PlayAsync(int times)
         {
             for (var i = 0; i < times; i++)
             {
-                sessions.Add(await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }));
+                sessions.Add(await ApiCalls.StartSessionAsync(api.Client, new { experimentId }));
             }
         }
 
@@ -146,11 +146,11 @@ public sealed class ConditionTests(PostgresServer postgres)
         await CompleteAsync(api.Client, sessions[5], true);
         await PlayAsync(1); // completed a1 b1 c2, started a2 b2 c3: declared order decides: a
 
-        Assert.Equal(["a", "b", "c", "a", "b", "c", "c", "a"], sessions.Select(s => s.GetProperty("condition").GetString()));
+        Assert.Equal(["a", "b", "c", "a", "b", "c", "c", "a"], sessions.Select(s => s.Condition));
         Assert.Equal(1, await api.ScalarAsync<long>("SELECT completed FROM condition_tallies WHERE condition = 'b'"));
 
         // Taken back by a researcher (a participant may not): the tally follows.
-        using (var reopen = new HttpRequestMessage(HttpMethod.Patch, $"/api/session/{sessions[1].GetProperty("id")}"))
+        using (var reopen = new HttpRequestMessage(HttpMethod.Patch, $"/api/session/{sessions[1].Id}"))
         {
             reopen.Headers.Add("X-Admin-Key", AdminTests.AdminKey);
             reopen.Content = JsonContent.Create(new { isCompleted = false });
@@ -169,28 +169,28 @@ public sealed class ConditionTests(PostgresServer postgres)
 
         // Three conditions: 6 rows (each row and its mirror); numbers 1..6 are one full cycle.
         await DeclareAsync(api, "latin-square", ["a", "b", "c"]);
-        var odd = new List<JsonElement>();
+        var odd = new List<StartedSession>();
         for (var i = 0; i < 6; i++)
         {
-            odd.Add(await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }));
+            odd.Add(await ApiCalls.StartSessionAsync(api.Client, new { experimentId }));
         }
 
         AssertBalanced(odd, ["a", "b", "c"], timesFirst: 2, timesEachPair: 2);
 
         // Four conditions: 4 rows; numbers 7..10 are rows 3, 4, 1, 2, again one full cycle.
         await DeclareAsync(api, "latin-square", ["a", "b", "c", "d"]);
-        var even = new List<JsonElement>();
+        var even = new List<StartedSession>();
         for (var i = 0; i < 4; i++)
         {
-            even.Add(await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }));
+            even.Add(await ApiCalls.StartSessionAsync(api.Client, new { experimentId }));
         }
 
         AssertBalanced(even, ["a", "b", "c", "d"], timesFirst: 1, timesEachPair: 1);
 
         // The session reads back with its order.
-        var read = await api.Client.GetFromJsonAsync($"/api/session/{even[0].GetProperty("id")}", SessionSecretRequests.SecretOf(even[0]));
+        var read = await api.Client.GetFromJsonAsync<SessionDetails>($"/api/session/{even[0].Id}", even[0].SessionSecret!);
         Assert.Equal(Order(even[0]), Order(read));
-        Assert.Equal(even[0].GetProperty("condition").GetString(), read.GetProperty("condition").GetString());
+        Assert.Equal(even[0].Condition, read.Condition);
     }
 
     [Fact]
@@ -201,22 +201,21 @@ public sealed class ConditionTests(PostgresServer postgres)
         var experimentId = await api.ActiveExperimentIdAsync();
         var key = Guid.NewGuid().ToString();
 
-        var first = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }, key);
-        var replay = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }, key);
-        Assert.Equal("control", first.GetProperty("condition").GetString());
-        Assert.Equal("control", replay.GetProperty("condition").GetString());
+        var first = await ApiCalls.StartSessionAsync(api.Client, new { experimentId }, key);
+        var replay = await ApiCalls.StartSessionAsync(api.Client, new { experimentId }, key);
+        Assert.Equal("control", first.Condition);
+        Assert.Equal("control", replay.Condition);
         Assert.Equal(1, await api.ScalarAsync<long>("SELECT sum(started) FROM condition_tallies"));
 
         // The researcher renames the conditions: the person who already has one keeps it.
         await DeclareAsync(api, "cycle", ["x", "y"]);
-        var userId = first.GetProperty("userId").GetGuid();
-        var again = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId, userId },
-            secret: SessionSecretRequests.SecretOf(first));
-        var newcomer = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
+        var userId = first.UserId;
+        var again = await ApiCalls.StartSessionAsync(api.Client, new { experimentId, userId }, secret: first.SessionSecret);
+        var newcomer = await ApiCalls.StartSessionAsync(api.Client, new { experimentId });
 
-        Assert.Equal("control", again.GetProperty("condition").GetString());
-        Assert.Equal(1, again.GetProperty("visitorNumber").GetInt32());
-        Assert.Equal("y", newcomer.GetProperty("condition").GetString()); // number 2 under cycle
+        Assert.Equal("control", again.Condition);
+        Assert.Equal(1, again.VisitorNumber);
+        Assert.Equal("y", newcomer.Condition); // number 2 under cycle
         Assert.Equal(2, await api.SequencePositionAsync());
     }
 
@@ -227,10 +226,10 @@ public sealed class ConditionTests(PostgresServer postgres)
         await DeclareAsync(api, "cycle", []);
         var experimentId = await api.ActiveExperimentIdAsync();
 
-        var session = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
+        var session = await ApiCalls.StartSessionAsync(api.Client, new { experimentId });
 
-        Assert.Equal(JsonValueKind.Null, session.GetProperty("condition").ValueKind);
-        Assert.Equal(1, session.GetProperty("visitorNumber").GetInt32());
+        Assert.Null(session.Condition);
+        Assert.Equal(1, session.VisitorNumber);
     }
 
     [Fact]
@@ -243,13 +242,13 @@ public sealed class ConditionTests(PostgresServer postgres)
             VisitorNumberingTelemetry.SourceName, "mindjourney.visitor_number.assignments");
         using var spans = new SpanRecorder(VisitorNumberingTelemetry.SourceName);
 
-        var session = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }); // seeded: control, treatment
+        var session = await ApiCalls.StartSessionAsync(api.Client, new { experimentId }); // seeded: control, treatment
 
         var assignment = Assert.Single(assignments.GetMeasurementSnapshot());
         Assert.Equal("control", assignment.Tags[VisitorNumberingTelemetry.ConditionTag]);
         Assert.Equal("live", assignment.Tags[VisitorNumberingTelemetry.ModeTag]);
         var span = Assert.Single(spans.Completed, a => a.OperationName == VisitorNumberingTelemetry.AssignActivity
-            && Equals(a.GetTagItem(VisitorNumberingTelemetry.SessionIdTag), session.GetProperty("id").GetGuid()));
+            && Equals(a.GetTagItem(VisitorNumberingTelemetry.SessionIdTag), session.Id));
         Assert.Equal("control", span.GetTagItem(VisitorNumberingTelemetry.ConditionTag));
         Assert.Equal("live", span.GetTagItem(VisitorNumberingTelemetry.ModeTag));
     }
@@ -260,24 +259,23 @@ public sealed class ConditionTests(PostgresServer postgres)
         await using var api = await TestApi.StartAsync(postgres, settings: AdminTests.WithAdminKey);
         await DeclareAsync(api, "least-filled", ["a", "b"]);
         var experimentId = await api.ActiveExperimentIdAsync();
-        var first = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }); // 1: a
-        await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }); // 2: b
+        var first = await ApiCalls.StartSessionAsync(api.Client, new { experimentId }); // 1: a
+        await ApiCalls.StartSessionAsync(api.Client, new { experimentId }); // 2: b
         await CompleteAsync(api.Client, first, true); // a has one completed, b none
         await api.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence MAXVALUE 2");
-        var fallback = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
+        var fallback = await ApiCalls.StartSessionAsync(api.Client, new { experimentId });
         await CompleteAsync(api.Client, fallback, true); // completed before it had a number
         await api.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence NO MAXVALUE");
-        Assert.Equal(JsonValueKind.Null, fallback.GetProperty("condition").ValueKind);
+        Assert.Null(fallback.Condition);
 
-        var result = await RecoverAsync(api.Client);
+        var result = await ApiCalls.RecoverAsync(api.Client);
 
-        var assignment = Assert.Single(result.GetProperty("assignments").EnumerateArray());
-        Assert.Equal(3, assignment.GetProperty("visitorNumber").GetInt32());
-        Assert.Equal("b", assignment.GetProperty("condition").GetString());
-        Assert.Equal("live", assignment.GetProperty("mode").GetString());
-        var read = await api.Client.GetFromJsonAsync($"/api/session/{fallback.GetProperty("id")}",
-            SessionSecretRequests.SecretOf(fallback));
-        Assert.Equal("b", read.GetProperty("condition").GetString());
+        var assignment = Assert.Single(result.Assignments);
+        Assert.Equal(3, assignment.VisitorNumber);
+        Assert.Equal("b", assignment.Condition);
+        Assert.Equal("live", assignment.Mode);
+        var read = await api.Client.GetFromJsonAsync<SessionDetails>($"/api/session/{fallback.Id}", fallback.SessionSecret!);
+        Assert.Equal("b", read.Condition);
         // Counted as started and completed, as if it had been numbered at Play.
         Assert.Equal(2, await api.ScalarAsync<long>("SELECT started FROM condition_tallies WHERE condition = 'b'"));
         Assert.Equal(1, await api.ScalarAsync<long>("SELECT completed FROM condition_tallies WHERE condition = 'b'"));
@@ -287,36 +285,25 @@ public sealed class ConditionTests(PostgresServer postgres)
         api.ExecuteAsync($"UPDATE experiments SET condition_scheme = '{scheme}', "
             + $"conditions = ARRAY[{string.Join(", ", conditions.Select(c => $"'{c}'"))}]::text[]");
 
-    internal static async Task<JsonElement> RecoverAsync(HttpClient client)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/admin/assign-visitor-numbers");
-        request.Headers.Add("X-Admin-Key", AdminTests.AdminKey);
-        using var response = await client.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
-        return JsonDocument.Parse(text).RootElement.Clone();
-    }
-
     /// <summary>The seed experiment's levels: a participant completes a session at the last.</summary>
     internal const int LastLevel = 4;
 
-    private static async Task CompleteAsync(HttpClient client, JsonElement session, bool completed)
+    private static async Task CompleteAsync(HttpClient client, StartedSession session, bool completed)
     {
-        using var response = await client.PatchAsJsonAsync($"/api/session/{session.GetProperty("id")}",
-            new { currentLevel = LastLevel, isCompleted = completed }, SessionSecretRequests.SecretOf(session));
+        using var response = await client.PatchAsJsonAsync($"/api/session/{session.Id}",
+            new { currentLevel = LastLevel, isCompleted = completed }, session.SessionSecret!);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
-    private static string[] Order(JsonElement session) =>
-        [.. session.GetProperty("conditionOrder").EnumerateArray().Select(c => c.GetString()!)];
+    private static string[] Order(SessionDetails session) => Assert.IsType<string[]>(session.ConditionOrder);
 
     /// <summary>Over one full cycle of rows: every order a permutation whose first entry is the condition, each
     /// condition first equally often, and each ordered pair adjacent equally often (carry-over balanced).</summary>
-    private static void AssertBalanced(List<JsonElement> sessions, string[] conditions, int timesFirst, int timesEachPair)
+    private static void AssertBalanced(List<StartedSession> sessions, string[] conditions, int timesFirst, int timesEachPair)
     {
         var orders = sessions.Select(Order).ToList();
         Assert.All(orders, o => Assert.Equal(conditions, o.Order()));
-        Assert.All(sessions, s => Assert.Equal(Order(s)[0], s.GetProperty("condition").GetString()));
+        Assert.All(sessions, s => Assert.Equal(Order(s)[0], s.Condition));
         Assert.All(conditions, c => Assert.Equal(timesFirst, orders.Count(o => o[0] == c)));
         var pairs = orders.SelectMany(o => o.Zip(o.Skip(1))).GroupBy(p => p).ToDictionary(g => g.Key, g => g.Count());
         Assert.Equal(conditions.Length * (conditions.Length - 1), pairs.Count);

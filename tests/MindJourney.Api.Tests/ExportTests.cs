@@ -5,8 +5,12 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.DependencyInjection;
 using MindJourney.Api.Admin;
+using MindJourney.Api.Export;
+using MindJourney.Api.Responses;
+using MindJourney.Api.Sessions;
 using MindJourney.Testing;
 
 namespace MindJourney.Api.Tests;
@@ -41,7 +45,7 @@ public sealed class ExportTests(PostgresServer postgres)
         Assert.All(data, r => Assert.Equal("live", r[1]));
         Assert.Equal(new[] { "control", "control", "treatment", "control" }, data.Select(r => r[2]));
         Assert.Equal(IdOf(one), data[0][3]);
-        Assert.Equal(one.GetProperty("userId").GetString(), data[0][4]);
+        Assert.Equal(one.UserId.ToString(), data[0][4]);
         Assert.Equal("first answer", data[0][9]);
         Assert.Equal("Second, with \"quotes\"\nand a new line", data[1][9]);
         Assert.Equal("text", data[0][8]);
@@ -69,13 +73,13 @@ public sealed class ExportTests(PostgresServer postgres)
         // As a stranger sends it, to an API with its production limits; Excel with ';' as its list separator (German,
         // French locales) would split an unquoted x;=1+1;y and run the middle cell.
         await using var api = await TestApi.StartAsync(postgres, settings: AdminTests.WithAdminKey, productionLimits: true);
-        var session = await Uploads.NewSessionAsync(api);
-        var sessionId = Guid.Parse(IdOf(session));
+        var session = await ApiCalls.StartSessionAsync(api);
+        var sessionId = session.Id;
         (string Level, string Question, string Answer)[] answers =
             [("1", "q;1", "x;=1+1;y"), ("2", "q2", "a,b"), ("3", "q3", "hello"), ("4", "q4", "=1+1")];
         foreach (var (level, question, answer) in answers)
         {
-            await Uploads.PostCreatedAsync(api.Client, JsonContent.Create(new
+            await ApiCalls.RecordAsync(api.Client, JsonContent.Create(new
             {
                 sessionId,
                 levelId = level,
@@ -91,10 +95,10 @@ public sealed class ExportTests(PostgresServer postgres)
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var lines = (await response.Content.ReadAsStringAsync()).Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(Header, lines[0]);
-        var number = session.GetProperty("visitorNumber").GetInt32();
+        var number = session.VisitorNumber!.Value;
         string[] expected =
         [
-            $"{number},live,\"control\",{sessionId},{session.GetProperty("userId").GetString()},",
+            $"{number},live,\"control\",{sessionId},{session.UserId},",
             ",\"1\",\"q;1\",text,\"x;=1+1;y\",\"experiment-responses/",
             ",\"2\",\"q2\",text,\"a,b\",\"",
             ",\"3\",\"q3\",text,\"hello\",\"",
@@ -157,12 +161,12 @@ public sealed class ExportTests(PostgresServer postgres)
     {
         await using var storage = await TestStorage.StartAsync();
         await using var api = await TestApi.StartAsync(postgres, settings: AdminTests.WithAdminKey, storage: storage);
-        var first = await Uploads.NewSessionAsync(api);
+        var first = await ApiCalls.StartSessionAsync(api);
         var video = Uploads.RandomBytes(300 * 1024, seed: 21);
-        var stored = await Uploads.PostCreatedAsync(api.Client, Uploads.Multipart(Uploads.Fields(Guid.Parse(IdOf(first)), "video"), video));
-        var text = await Uploads.PostTextAsync(api.Client, Guid.Parse(IdOf(first)), new { text = "stored words" });
-        await Uploads.WaitUntilStoredAsync(api, stored.GetProperty("id").GetGuid());
-        await Uploads.WaitUntilStoredAsync(api, text.GetProperty("id").GetGuid());
+        var stored = await ApiCalls.RecordAsync(api.Client, Uploads.Multipart(Uploads.Fields(first.Id, "video"), video));
+        var text = await ApiCalls.RecordTextAsync(api.Client, first.Id, new { text = "stored words" });
+        await Uploads.WaitUntilStoredAsync(api, stored.Id);
+        await Uploads.WaitUntilStoredAsync(api, text.Id);
 
         var archive = await ZipAsync(api, "format=zip");
         Assert.Equal("responses.csv", archive.Entries[0].FullName);
@@ -180,11 +184,11 @@ public sealed class ExportTests(PostgresServer postgres)
 
         // Storage goes down: visitor 2's uploads stay pending and come from the durable copy, marked so.
         await storage.StopAsync();
-        var second = await Uploads.NewSessionAsync(api);
+        var second = await ApiCalls.StartSessionAsync(api);
         var photo = Uploads.RandomBytes(50 * 1024, seed: 22);
-        var pending = await Uploads.PostCreatedAsync(api.Client, Uploads.Multipart(Uploads.Fields(Guid.Parse(IdOf(second)), "photo"), photo,
+        var pending = await ApiCalls.RecordAsync(api.Client, Uploads.Multipart(Uploads.Fields(second.Id, "photo"), photo,
             "image/png", "name=\"file\"; filename=\"drawing.png\""));
-        Assert.Equal("pending", Uploads.Status(pending));
+        Assert.Equal("pending", pending.Storage.Status);
 
         archive = await ZipAsync(api, "format=zip&from=2");
         Assert.Equal(new[] { "responses.csv", $"visitor-2/session-{IdOf(second)}/photo/{FileNameOf(pending)}", "manifest.json" },
@@ -222,9 +226,9 @@ public sealed class ExportTests(PostgresServer postgres)
             using var bad = await ExportAsync(api, query);
             Assert.True(bad.StatusCode == HttpStatusCode.BadRequest, $"{query}: {(int)bad.StatusCode}");
             Assert.Equal("application/problem+json", bad.Content.Headers.ContentType?.MediaType);
-            var problem = await bad.Content.ReadFromJsonAsync<JsonElement>();
-            Assert.Equal(400, problem.GetProperty("status").GetInt32());
-            Assert.False(string.IsNullOrEmpty(problem.GetProperty("detail").GetString()));
+            var problem = await bad.Content.ReadAsAsync<ProblemDetails>();
+            Assert.Equal(400, problem.Status);
+            Assert.False(string.IsNullOrEmpty(problem.Detail));
         }
 
         using (var ok = await ExportAsync(api, "format=jsonl&from=1&to=2"))
@@ -236,13 +240,14 @@ public sealed class ExportTests(PostgresServer postgres)
         var action = await WaitForExportAsync(log);
         Assert.Equal(AdminActionLog.Export, action.Action);
         Assert.Equal(AdminKeyAuthenticationHandler.Fingerprint(AdminTests.AdminKey), action.KeyFingerprint);
-        Assert.Equal("jsonl", action.Details.GetProperty("format").GetString());
-        Assert.Equal(1, action.Details.GetProperty("from").GetInt32());
-        Assert.Equal(2, action.Details.GetProperty("to").GetInt32());
-        Assert.Equal("live", action.Details.GetProperty("mode").GetString());
-        Assert.Equal(3, action.Details.GetProperty("rows").GetInt64());
-        Assert.True(action.Details.GetProperty("bytes").GetInt64() > 0);
-        Assert.Equal("completed", action.Details.GetProperty("outcome").GetString());
+        var details = action.Details.As<ExportDetails>();
+        Assert.Equal("jsonl", details.Format);
+        Assert.Equal(1, details.From);
+        Assert.Equal(2, details.To);
+        Assert.Equal("live", details.Mode);
+        Assert.Equal(3, details.Rows);
+        Assert.True(details.Bytes > 0);
+        Assert.Equal("completed", details.Outcome);
     }
 
     [Fact]
@@ -275,21 +280,22 @@ public sealed class ExportTests(PostgresServer postgres)
         }
 
         var action = await WaitForExportAsync(api.Hosts[0].Services.GetRequiredService<AdminActionLog>());
-        Assert.Equal("cut-off", action.Details.GetProperty("outcome").GetString());
-        Assert.InRange(action.Details.GetProperty("rows").GetInt64(), 1, 199_999);
+        var details = action.Details.As<ExportDetails>();
+        Assert.Equal("cut-off", details.Outcome);
+        Assert.InRange(details.Rows, 1, 199_999);
     }
 
     /// <summary>Visitors 1–3 (conditions set by SQL): 1 answers twice, 2 never, 3 once with formula-like text.</summary>
-    private static async Task<(JsonElement One, JsonElement Two, JsonElement Three)> ThreeVisitorsAsync(TestApi api)
+    private static async Task<(StartedSession One, StartedSession Two, StartedSession Three)> ThreeVisitorsAsync(TestApi api)
     {
-        var one = await Uploads.NewSessionAsync(api);
-        var two = await Uploads.NewSessionAsync(api);
-        var three = await Uploads.NewSessionAsync(api);
-        await Uploads.PostTextAsync(api.Client, Guid.Parse(IdOf(one)), new { text = "first answer" });
-        await Uploads.PostTextAsync(api.Client, Guid.Parse(IdOf(one)), "Second, with \"quotes\"\nand a new line");
-        await Uploads.PostCreatedAsync(api.Client, JsonContent.Create(new
+        var one = await ApiCalls.StartSessionAsync(api);
+        var two = await ApiCalls.StartSessionAsync(api);
+        var three = await ApiCalls.StartSessionAsync(api);
+        await ApiCalls.RecordTextAsync(api.Client, one.Id, new { text = "first answer" });
+        await ApiCalls.RecordTextAsync(api.Client, one.Id, "Second, with \"quotes\"\nand a new line");
+        await ApiCalls.RecordAsync(api.Client, JsonContent.Create(new
         {
-            sessionId = Guid.Parse(IdOf(three)),
+            sessionId = three.Id,
             levelId = "@SUM(A1)",
             questionId = "-q1",
             responseType = "text",
@@ -317,9 +323,9 @@ public sealed class ExportTests(PostgresServer postgres)
         return session;
     }
 
-    private static string IdOf(JsonElement session) => session.GetProperty("id").GetString()!;
+    private static string IdOf(SessionDetails session) => session.Id.ToString();
 
-    private static string FileNameOf(JsonElement created) => Path.GetFileName(Uploads.ObjectName(created));
+    private static string FileNameOf(RecordedResponse created) => Path.GetFileName(created.Storage.ObjectName!);
 
     private static Task<HttpResponseMessage> ExportAsync(TestApi api, string query)
     {
@@ -345,7 +351,8 @@ public sealed class ExportTests(PostgresServer postgres)
         return copy.ToArray();
     }
 
-    /// <summary>The manifest, after checking that it lists every other entry with its true size and checksums.</summary>
+    /// <summary>The manifest, after checking that it lists every other entry with its true size and checksums. It is a
+    /// file format written field by field, with no contract record: its field names are what these tests check.</summary>
     private static JsonElement VerifiedManifest(ZipArchive archive)
     {
         var manifest = JsonDocument.Parse(Read(archive.GetEntry("manifest.json")!)).RootElement.Clone();
@@ -363,6 +370,8 @@ public sealed class ExportTests(PostgresServer postgres)
         return manifest;
     }
 
+    /// <summary>The export's JSON Lines: a file format written field by field (ExportRowWriter), read by its field names,
+    /// where a null field is written as null.</summary>
     private static async Task<List<JsonElement>> JsonLinesAsync(HttpResponseMessage response)
     {
         var text = await response.Content.ReadAsStringAsync();

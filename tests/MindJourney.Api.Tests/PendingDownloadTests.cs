@@ -15,20 +15,20 @@ public sealed class PendingDownloadTests(PostgresServer postgres)
     {
         await using var storage = await TestStorage.StartAsync();
         await using var api = await TestApi.StartAsync(postgres, storage: storage);
-        var session = await Uploads.NewSessionAsync(api);
-        var sessionId = session.GetProperty("id").GetGuid();
+        var session = await ApiCalls.StartSessionAsync(api);
+        var sessionId = session.Id;
         await storage.StopAsync();
         var video = Uploads.RandomBytes(16 * 1024 * 1024, seed: 21);
-        var created = await Uploads.PostCreatedAsync(api.Client, Uploads.Multipart(Uploads.Fields(sessionId, "video"), video));
-        var responseId = created.GetProperty("id").GetGuid();
-        Assert.Equal("pending", Uploads.Status(created));
+        var created = await ApiCalls.RecordAsync(api.Client, Uploads.Multipart(Uploads.Fields(sessionId, "video"), video));
+        var responseId = created.Id;
+        Assert.Equal("pending", created.Storage.Status);
 
         // A client with a tiny receive window: the server can be at most a few MiB ahead of what it has read.
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
         await socket.ConnectAsync(IPAddress.Loopback, api.Hosts[0].ServerAddress.Port);
         await socket.SendAsync(Encoding.ASCII.GetBytes(
             $"GET /api/download/{responseId} HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
-            $"{SessionSecretRequests.Header}: {SessionSecretRequests.SecretOf(session)}\r\nConnection: close\r\n\r\n"));
+            $"{SessionSecretRequests.Header}: {session.SessionSecret}\r\nConnection: close\r\n\r\n"));
         using var received = new MemoryStream();
         var buffer = new byte[4096];
         while (received.Length < 256 * 1024)
@@ -71,24 +71,24 @@ public sealed class PendingDownloadTests(PostgresServer postgres)
         {
             ["MindJourney:Database:BulkMaxPoolSize"] = "1",
         });
-        var session = await Uploads.NewSessionAsync(api);
+        var session = await ApiCalls.StartSessionAsync(api);
         var file = Uploads.RandomBytes(16 * 1024 * 1024, seed: 22);
-        var created = await Uploads.PostCreatedAsync(api.Client,
-            Uploads.Multipart(Uploads.Fields(session.GetProperty("id").GetGuid(), "video"), file));
-        var responseId = created.GetProperty("id").GetGuid();
+        var created = await ApiCalls.RecordAsync(api.Client,
+            Uploads.Multipart(Uploads.Fields(session.Id, "video"), file));
+        var responseId = created.Id;
 
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         var readers = Enumerable.Range(0, 48)
             .Select(_ => SlowReader.StartAsync(api.Hosts[0].ServerAddress, $"/api/download/{responseId}",
-                SessionSecretRequests.SecretOf(session), stop.Token))
+                session.SessionSecret!, stop.Token))
             .ToArray();
         Assert.All(await Task.WhenAll(readers.Select(r => r.Headers)),
             status => Assert.StartsWith("HTTP/1.1 200", status, StringComparison.Ordinal));
 
         // Play, a full download and another upload all get through while they all still read.
-        await Uploads.NewSessionAsync(api);
-        Assert.Equal(file, (await Uploads.DownloadAsync(api.Client, responseId, SessionSecretRequests.SecretOf(session))).Bytes);
-        await Uploads.PostCreatedAsync(api.Client, Uploads.Multipart(Uploads.Fields(session.GetProperty("id").GetGuid(), "video"), file));
+        await ApiCalls.StartSessionAsync(api);
+        Assert.Equal(file, (await Uploads.DownloadAsync(api.Client, responseId, session.SessionSecret!)).Bytes);
+        await ApiCalls.RecordAsync(api.Client, Uploads.Multipart(Uploads.Fields(session.Id, "video"), file));
         Assert.All(readers, r => Assert.False(r.Done.IsCompleted));
         await stop.CancelAsync();
         await Task.WhenAll(readers.Select(r => r.Done));

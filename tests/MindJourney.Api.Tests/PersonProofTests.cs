@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using MindJourney.Api.Responses;
+using MindJourney.Api.Sessions;
 using MindJourney.Testing;
 
 namespace MindJourney.Api.Tests;
@@ -23,8 +25,8 @@ public sealed class PersonProofTests(PostgresServer postgres)
     public async Task The_answer_to_POST_response_names_no_person()
     {
         await using var api = await StartAsync();
-        var session = await Uploads.NewSessionAsync(api);
-        var sessionId = session.GetProperty("id").GetGuid();
+        var session = await ApiCalls.StartSessionAsync(api);
+        var sessionId = session.Id;
 
         using var email = await api.Client.PostAsJsonAsync("/api/response",
             new { sessionId, levelId = "1", questionId = "q1", responseType = "email", responseData = "someone@example.org" });
@@ -33,22 +35,25 @@ public sealed class PersonProofTests(PostgresServer postgres)
             Uploads.RandomBytes(2048, 1), "audio/webm", "name=\"file\"; filename=\"note.webm\""));
 
         Assert.Equal(HttpStatusCode.Created, email.StatusCode);
-        var userId = session.GetProperty("userId").GetString()!;
+        var userId = session.UserId.ToString();
+        // The shape itself is the point here (no userId field, these fields by these names), so it stays JSON.
         foreach (var created in new[] { await email.Content.ReadFromJsonAsync<JsonElement>(), text, voice })
         {
             Assert.False(created.TryGetProperty("userId", out _), created.ToString());
             Assert.DoesNotContain(userId, created.GetRawText(), StringComparison.OrdinalIgnoreCase);
-            // The rest is as before: what the page and the seed's contract read.
-            Assert.Equal(sessionId, created.GetProperty("sessionId").GetGuid());
-            Assert.Equal(session.GetProperty("visitorNumber").GetInt32(), created.GetProperty("visitorNumber").GetInt32());
             foreach (var name in new[] { "id", "responseType", "responseData", "createdAt" })
             {
                 Assert.True(created.TryGetProperty(name, out _), $"{name} is missing: {created}");
             }
+
+            // The rest is as before: what the page and the seed's contract read.
+            var recorded = created.As<RecordedResponse>();
+            Assert.Equal(sessionId, recorded.SessionId);
+            Assert.Equal(session.VisitorNumber!.Value, recorded.VisitorNumber);
         }
 
-        Assert.Equal("pending", Uploads.Status(voice));
-        Assert.Equal("an answer", text.GetProperty("responseData").GetProperty("text").GetString());
+        Assert.Equal("pending", voice.As<RecordedResponse>().Storage.Status);
+        Assert.Equal("an answer", text.As<RecordedResponse>().ResponseData.GetProperty("text").GetString());
     }
 
     [Fact]
@@ -56,9 +61,9 @@ public sealed class PersonProofTests(PostgresServer postgres)
     {
         await using var api = await StartAsync();
         var experimentId = await api.ActiveExperimentIdAsync();
-        var owner = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
-        var stranger = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
-        var ownerId = owner.GetProperty("userId").GetGuid();
+        var owner = await ApiCalls.StartSessionAsync(api.Client, new { experimentId });
+        var stranger = await ApiCalls.StartSessionAsync(api.Client, new { experimentId });
+        var ownerId = owner.UserId;
         var before = await SnapshotAsync(api);
 
         var unknown = await StartAsync(api, experimentId, Guid.NewGuid(), header: null);
@@ -68,7 +73,7 @@ public sealed class PersonProofTests(PostgresServer postgres)
         foreach (var (why, header) in new (string, (string, string)?)[]
         {
             ("no proof", null),
-            ("another person's secret", (SessionSecretRequests.Header, SessionSecretRequests.SecretOf(stranger))),
+            ("another person's secret", (SessionSecretRequests.Header, stranger.SessionSecret!)),
             ("a well-formed secret of nobody", (SessionSecretRequests.Header, WellFormedStranger)),
             ("a malformed secret", (SessionSecretRequests.Header, "not a secret")),
             ("a wrong admin key", ("X-Admin-Key", "not-the-admin-key-but-long-enough-to-look-real")),
@@ -91,36 +96,33 @@ public sealed class PersonProofTests(PostgresServer postgres)
     {
         await using var api = await StartAsync();
         var experimentId = await api.ActiveExperimentIdAsync();
-        var first = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
-        var other = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
-        var userId = first.GetProperty("userId").GetGuid();
+        var first = await ApiCalls.StartSessionAsync(api.Client, new { experimentId });
+        var other = await ApiCalls.StartSessionAsync(api.Client, new { experimentId });
+        var userId = first.UserId;
 
-        var second = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId, userId },
-            secret: SessionSecretRequests.SecretOf(first));
-        var third = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId, userId },
-            secret: SessionSecretRequests.SecretOf(second));
-        var byFirstAgain = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId, userId },
-            secret: SessionSecretRequests.SecretOf(first));
+        var second = await ApiCalls.StartSessionAsync(api.Client, new { experimentId, userId }, secret: first.SessionSecret);
+        var third = await ApiCalls.StartSessionAsync(api.Client, new { experimentId, userId }, secret: second.SessionSecret);
+        var byFirstAgain = await ApiCalls.StartSessionAsync(api.Client, new { experimentId, userId }, secret: first.SessionSecret);
         var byAdmin = await StartAsync(api, experimentId, userId, ("X-Admin-Key", AdminKey));
         var byBearer = await StartAsync(api, experimentId, userId, ("Authorization", "Bearer " + AdminKey));
-        var byOther = await StartAsync(api, experimentId, userId, (SessionSecretRequests.Header, SessionSecretRequests.SecretOf(other)));
+        var byOther = await StartAsync(api, experimentId, userId, (SessionSecretRequests.Header, other.SessionSecret!));
 
         Assert.Equal(HttpStatusCode.Created, byAdmin.Status);
         Assert.Equal(HttpStatusCode.Created, byBearer.Status);
         Assert.Equal(HttpStatusCode.NotFound, byOther.Status);
-        foreach (var resumed in new[] { second, third, byFirstAgain, byAdmin.Body!.Value, byBearer.Body!.Value })
+        foreach (var resumed in new[] { second, third, byFirstAgain, byAdmin.Body!, byBearer.Body! })
         {
-            Assert.Equal(userId, resumed.GetProperty("userId").GetGuid());
-            Assert.Equal(first.GetProperty("visitorNumber").GetInt32(), resumed.GetProperty("visitorNumber").GetInt32());
-            Assert.Equal(first.GetProperty("condition").GetString(), resumed.GetProperty("condition").GetString());
-            Assert.NotEqual(first.GetProperty("id").GetGuid(), resumed.GetProperty("id").GetGuid());
+            Assert.Equal(userId, resumed.UserId);
+            Assert.Equal(first.VisitorNumber!.Value, resumed.VisitorNumber);
+            Assert.Equal(first.Condition, resumed.Condition);
+            Assert.NotEqual(first.Id, resumed.Id);
         }
 
         Assert.Equal(2, await api.SequencePositionAsync());
         Assert.Equal(6, await api.ScalarAsync<long>($"SELECT count(*) FROM experiment_sessions WHERE user_id = '{userId}'"));
     }
 
-    private sealed record Answer(HttpStatusCode Status, string? MediaType, string Problem, JsonElement? Body);
+    private sealed record Answer(HttpStatusCode Status, string? MediaType, string Problem, StartedSession? Body);
 
     /// <summary>Starts a session for <paramref name="userId"/> with the given proof header; a problem comes back with
     /// what differs between requests by nature (the trace id, the userId asked for) masked.</summary>
@@ -146,7 +148,7 @@ public sealed class PersonProofTests(PostgresServer postgres)
         var mediaType = response.Content.Headers.ContentType?.MediaType;
         if (response.StatusCode == HttpStatusCode.Created)
         {
-            return new Answer(response.StatusCode, mediaType, "", JsonDocument.Parse(text).RootElement.Clone());
+            return new Answer(response.StatusCode, mediaType, "", JsonSerializer.Deserialize<StartedSession>(text, ApiContracts.Json));
         }
 
         var problem = JsonNode.Parse(text)!.AsObject();

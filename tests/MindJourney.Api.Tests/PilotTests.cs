@@ -1,7 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
-using System.Text.Json;
+using MindJourney.Api.Admin;
+using MindJourney.Api.Sessions;
 using MindJourney.Testing;
 
 namespace MindJourney.Api.Tests;
@@ -16,31 +17,29 @@ public sealed class PilotTests(PostgresServer postgres)
         await using var api = await TestApi.StartAsync(postgres, settings: AdminTests.WithAdminKey);
         var experimentId = await api.ActiveExperimentIdAsync();
 
-        var pilots = new List<JsonElement>();
+        var pilots = new List<StartedSession>();
         for (var i = 0; i < 3; i++)
         {
-            pilots.Add(await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId, mode = "pilot" }));
+            pilots.Add(await ApiCalls.StartSessionAsync(api.Client, new { experimentId, mode = "pilot" }));
         }
 
-        Assert.Equal([1, 2, 3], pilots.Select(p => p.GetProperty("visitorNumber").GetInt32()));
-        Assert.All(pilots, p => Assert.Equal("pilot", p.GetProperty("mode").GetString()));
-        Assert.Equal(["control", "treatment", "control"], pilots.Select(p => p.GetProperty("condition").GetString()));
+        Assert.Equal([1, 2, 3], pilots.Select(p => p.VisitorNumber!.Value));
+        Assert.All(pilots, p => Assert.Equal("pilot", p.Mode));
+        Assert.Equal(["control", "treatment", "control"], pilots.Select(p => p.Condition));
         Assert.Equal(0, await api.SequencePositionAsync());
 
-        var live = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
-        Assert.Equal(1, live.GetProperty("visitorNumber").GetInt32());
-        Assert.Equal("live", live.GetProperty("mode").GetString());
-        Assert.Equal("pilot", await api.ScalarAsync<string>($"SELECT mode FROM users WHERE id = '{pilots[0].GetProperty("userId")}'"));
+        var live = await ApiCalls.StartSessionAsync(api.Client, new { experimentId });
+        Assert.Equal(1, live.VisitorNumber);
+        Assert.Equal("live", live.Mode);
+        Assert.Equal("pilot", await api.ScalarAsync<string>($"SELECT mode FROM users WHERE id = '{pilots[0].UserId}'"));
 
-        var audit = await AdminTests.AuditAsync(api.Client);
-        Assert.Equal(1, audit.GetProperty("sequenceLastValue").GetInt64());
-        Assert.Equal(1, audit.GetProperty("users").GetInt64());
-        Assert.Equal(1, audit.GetProperty("numberedUsers").GetInt64());
-        Assert.Empty(audit.GetProperty("gaps").EnumerateArray());
-        Assert.Empty(audit.GetProperty("duplicates").EnumerateArray());
-        Assert.Equal(0, audit.GetProperty("mismatchedSessions").GetInt64());
-        var balance = audit.GetProperty("conditions").EnumerateArray()
-            .ToDictionary(c => c.GetProperty("condition").GetString()!, c => c.GetProperty("started").GetInt64());
+        var audit = await ApiCalls.AuditAsync(api.Client);
+        // Only the live visitor counts: the sequence's position, the users and the numbered users are all 1.
+        Assert.Equal((1L, 1L, 1L), (audit.SequenceLastValue, audit.Users, audit.NumberedUsers));
+        Assert.Empty(audit.Gaps);
+        Assert.Empty(audit.Duplicates);
+        Assert.Equal(0, audit.MismatchedSessions);
+        var balance = audit.Conditions.ToDictionary(c => c.Condition, c => c.Started);
         Assert.Equal(new Dictionary<string, long> { ["control"] = 1, ["treatment"] = 0 }, balance);
 
         // The health check compares live numbers only: pilot 1 and visitor 1 are not one number held twice.
@@ -53,18 +52,18 @@ public sealed class PilotTests(PostgresServer postgres)
     {
         await using var api = await TestApi.StartAsync(postgres);
         var experimentId = await api.ActiveExperimentIdAsync();
-        var pilot = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId, mode = "pilot" });
-        var live = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
+        var pilot = await ApiCalls.StartSessionAsync(api.Client, new { experimentId, mode = "pilot" });
+        var live = await ApiCalls.StartSessionAsync(api.Client, new { experimentId });
 
-        var pilotId = pilot.GetProperty("userId").GetGuid();
-        var liveId = live.GetProperty("userId").GetGuid();
-        var again = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId, mode = "pilot", userId = pilotId },
-            secret: SessionSecretRequests.SecretOf(pilot));
+        var pilotId = pilot.UserId;
+        var liveId = live.UserId;
+        var again = await ApiCalls.StartSessionAsync(api.Client, new { experimentId, mode = "pilot", userId = pilotId },
+            secret: pilot.SessionSecret);
         using var pilotAsLive = await StartWithProofAsync(api.Client, new { experimentId, userId = pilotId }, pilot);
         using var liveAsPilot = await StartWithProofAsync(api.Client, new { experimentId, mode = "pilot", userId = liveId }, live);
 
-        Assert.Equal(1, again.GetProperty("visitorNumber").GetInt32());
-        Assert.Equal("pilot", again.GetProperty("mode").GetString());
+        Assert.Equal(1, again.VisitorNumber);
+        Assert.Equal("pilot", again.Mode);
         foreach (var refused in new[] { pilotAsLive, liveAsPilot })
         {
             Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
@@ -101,38 +100,38 @@ public sealed class PilotTests(PostgresServer postgres)
         var experimentId = await api.ActiveExperimentIdAsync();
         for (var i = 0; i < 2; i++)
         {
-            await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId, mode = "pilot" }); // pilots 1, 2
-            await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }); // visitors 1, 2
+            await ApiCalls.StartSessionAsync(api.Client, new { experimentId, mode = "pilot" }); // pilots 1, 2
+            await ApiCalls.StartSessionAsync(api.Client, new { experimentId }); // visitors 1, 2
         }
 
         await api.ExecuteAsync("ALTER SEQUENCE pilot_counter_sequence MAXVALUE 2; ALTER SEQUENCE visitor_counter_sequence MAXVALUE 2");
-        var pilotFallback = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId, mode = "pilot" });
-        var liveFallback = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
-        Assert.Equal(JsonValueKind.Null, pilotFallback.GetProperty("visitorNumber").ValueKind);
-        Assert.Equal(JsonValueKind.Null, liveFallback.GetProperty("visitorNumber").ValueKind);
+        var pilotFallback = await ApiCalls.StartSessionAsync(api.Client, new { experimentId, mode = "pilot" });
+        var liveFallback = await ApiCalls.StartSessionAsync(api.Client, new { experimentId });
+        Assert.Null(pilotFallback.VisitorNumber);
+        Assert.Null(liveFallback.VisitorNumber);
         await api.ExecuteAsync("ALTER SEQUENCE pilot_counter_sequence NO MAXVALUE; ALTER SEQUENCE visitor_counter_sequence NO MAXVALUE");
 
-        var result = await ConditionTests.RecoverAsync(api.Client);
+        var result = await ApiCalls.RecoverAsync(api.Client);
 
-        var assignments = result.GetProperty("assignments").EnumerateArray().ToDictionary(a => a.GetProperty("sessionId").GetGuid());
-        var pilot = assignments[pilotFallback.GetProperty("id").GetGuid()];
-        var live = assignments[liveFallback.GetProperty("id").GetGuid()];
+        var assignments = result.Assignments.ToDictionary(a => a.SessionId);
+        var pilot = assignments[pilotFallback.Id];
+        var live = assignments[liveFallback.Id];
         Assert.Equal((3, "pilot", "control"), Summary(pilot));
         Assert.Equal((3, "live", "control"), Summary(live));
         Assert.Equal(3, await api.SequencePositionAsync());
         Assert.Equal(3, await api.ScalarAsync<long>("SELECT last_value FROM pilot_counter_sequence"));
-        var audit = await AdminTests.AuditAsync(api.Client);
-        Assert.Empty(audit.GetProperty("gaps").EnumerateArray());
-        Assert.Equal(3, audit.GetProperty("users").GetInt64());
+        var audit = await ApiCalls.AuditAsync(api.Client);
+        Assert.Empty(audit.Gaps);
+        Assert.Equal(3, audit.Users);
     }
 
-    private static async Task<HttpResponseMessage> StartWithProofAsync(HttpClient client, object body, JsonElement ownSession)
+    private static async Task<HttpResponseMessage> StartWithProofAsync(HttpClient client, object body, StartedSession ownSession)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/session") { Content = JsonContent.Create(body) };
-        request.Headers.Add(SessionSecretRequests.Header, SessionSecretRequests.SecretOf(ownSession));
+        request.Headers.Add(SessionSecretRequests.Header, ownSession.SessionSecret);
         return await client.SendAsync(request);
     }
 
-    private static (int, string?, string?) Summary(JsonElement assignment) => (assignment.GetProperty("visitorNumber").GetInt32(),
-        assignment.GetProperty("mode").GetString(), assignment.GetProperty("condition").GetString());
+    private static (int, string?, string?) Summary(VisitorNumberAssignment assignment) =>
+        (assignment.VisitorNumber, assignment.Mode, assignment.Condition);
 }

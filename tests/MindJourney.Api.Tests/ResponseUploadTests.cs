@@ -2,10 +2,10 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
-using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using MindJourney.Api.Responses;
 using MindJourney.Api.Storage;
 using MindJourney.Api.Telemetry;
 using MindJourney.Testing;
@@ -38,21 +38,21 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
     [Fact]
     public async Task A_text_response_is_stored_as_text_response_txt_with_the_sessions_number()
     {
-        var session = await Uploads.NewSessionAsync(_api);
-        var sessionId = session.GetProperty("id").GetGuid();
+        var session = await ApiCalls.StartSessionAsync(_api);
+        var sessionId = session.Id;
         var answer = "I came to learn how I focus — «vraiment».";
 
-        var created = await Uploads.PostTextAsync(_api.Client, sessionId, answer);
+        var created = await ApiCalls.RecordTextAsync(_api.Client, sessionId, answer);
 
-        var responseId = created.GetProperty("id").GetGuid();
-        var objectName = Uploads.ObjectName(created);
-        Assert.Equal("stored", Uploads.Status(created));
+        var responseId = created.Id;
+        var objectName = created.Storage.ObjectName!;
+        Assert.Equal("stored", created.Storage.Status);
         Assert.Matches(
             new Regex($"^experiment-responses/{DateTime.UtcNow:yyyy-MM-dd}/session-{sessionId:D}/text/[0-9]{{13}}_text-response\\.txt$"),
             objectName);
-        Assert.Equal(objectName, created.GetProperty("fileId").GetString());
-        Assert.Equal($"/api/download/{responseId:D}", created.GetProperty("fileUrl").GetString());
-        Assert.Equal(1, created.GetProperty("visitorNumber").GetInt32());
+        Assert.Equal(objectName, created.FileId);
+        Assert.Equal($"/api/download/{responseId:D}", created.FileUrl);
+        Assert.Equal(1, created.VisitorNumber!.Value);
 
         var stored = await _storage.Client.GetObjectAsync(TestStorage.Bucket, objectName);
         Assert.Equal("text/plain; charset=utf-8", stored.ContentType);
@@ -60,8 +60,8 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
         Assert.Equal(MetadataKeys.Order(), stored.Metadata.Keys.Order());
         Assert.Equal("1", stored.Metadata["visitorNumber"]);
         Assert.Equal(sessionId.ToString("D"), stored.Metadata["sessionId"]);
-        Assert.Equal(session.GetProperty("userId").GetString(), stored.Metadata["userId"]);
-        Assert.Equal(session.GetProperty("experimentId").GetString(), stored.Metadata["experimentId"]);
+        Assert.Equal(session.UserId.ToString(), stored.Metadata["userId"]);
+        Assert.Equal(session.ExperimentId.ToString(), stored.Metadata["experimentId"]);
         Assert.Equal(responseId.ToString("D"), stored.Metadata["responseId"]);
         Assert.Equal("text", stored.Metadata["responseType"]);
         Assert.Equal("text-response.txt", stored.Metadata["originalName"]);
@@ -69,24 +69,25 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
         Assert.InRange(DateTimeOffset.UtcNow - uploadedAt, TimeSpan.Zero, TimeSpan.FromMinutes(1));
         Assert.EndsWith($"/{uploadedAt.ToUnixTimeMilliseconds()}_text-response.txt", objectName);
 
-        var (bytes, contentType) = await Uploads.DownloadAsync(_api.Client, responseId, SessionSecretRequests.SecretOf(session));
+        var (bytes, contentType) = await Uploads.DownloadAsync(_api.Client, responseId, session.SessionSecret!);
         Assert.Equal(Encoding.UTF8.GetBytes(answer), bytes);
         Assert.Equal("text/plain; charset=utf-8", contentType);
 
         // The session's list reports the same storage state as the creation did.
-        var listed = await _api.Client.GetFromJsonAsync($"/api/session/{sessionId}/responses", SessionSecretRequests.SecretOf(session));
-        var item = Assert.Single(listed.EnumerateArray());
-        Assert.Equal("stored", Uploads.Status(item));
-        Assert.Equal(objectName, Uploads.ObjectName(item));
+        var listed = await _api.Client.GetFromJsonAsync<List<ResponseDetails>>($"/api/session/{sessionId}/responses",
+            session.SessionSecret!);
+        var item = Assert.Single(listed);
+        Assert.Equal("stored", item.Storage.Status);
+        Assert.Equal(objectName, item.Storage.ObjectName);
         Assert.Equal(0, await _api.ScalarAsync<long>("SELECT count(*) FROM storage_deliveries"));
     }
 
     [Fact]
     public async Task A_video_upload_goes_to_storage_with_its_name_type_and_metadata_and_downloads_byte_for_byte()
     {
-        await Uploads.NewSessionAsync(_api); // visitor 1
-        var session = await Uploads.NewSessionAsync(_api); // visitor 2
-        var sessionId = session.GetProperty("id").GetGuid();
+        await ApiCalls.StartSessionAsync(_api); // visitor 1
+        var session = await ApiCalls.StartSessionAsync(_api); // visitor 2
+        var sessionId = session.Id;
         var video = Uploads.RandomBytes(300 * 1024, seed: 7);
         var host = _api.Hosts[0];
         var meters = host.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
@@ -94,13 +95,13 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
         using var sizes = new MetricCollector<long>(meters, StorageTelemetry.SourceName, "mindjourney.storage.upload.size");
         using var spans = new SpanRecorder(StorageTelemetry.SourceName);
 
-        var created = await Uploads.PostCreatedAsync(_api.Client, Uploads.Multipart(Uploads.Fields(sessionId, "video"), video));
+        var created = await ApiCalls.RecordAsync(_api.Client, Uploads.Multipart(Uploads.Fields(sessionId, "video"), video));
 
-        var responseId = created.GetProperty("id").GetGuid();
-        var objectName = Uploads.ObjectName(created);
-        Assert.Equal("stored", Uploads.Status(created));
-        Assert.Equal(2, created.GetProperty("visitorNumber").GetInt32());
-        Assert.Equal(1500, created.GetProperty("responseData").GetProperty("durationMs").GetInt32());
+        var responseId = created.Id;
+        var objectName = created.Storage.ObjectName!;
+        Assert.Equal("stored", created.Storage.Status);
+        Assert.Equal(2, created.VisitorNumber!.Value);
+        Assert.Equal(1500, created.ResponseData.GetProperty("durationMs").GetInt32());
         Assert.Matches(
             new Regex($"^experiment-responses/{DateTime.UtcNow:yyyy-MM-dd}/session-{sessionId:D}/video/[0-9]{{13}}_clip\\.webm$"),
             objectName);
@@ -115,7 +116,7 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
         Assert.Equal(responseId.ToString("D"), stored.Metadata["responseId"]);
         Assert.Equal(video, await _storage.DownloadAsync(objectName));
 
-        var (bytes, contentType) = await Uploads.DownloadAsync(_api.Client, responseId, SessionSecretRequests.SecretOf(session));
+        var (bytes, contentType) = await Uploads.DownloadAsync(_api.Client, responseId, session.SessionSecret!);
         Assert.Equal(video, bytes);
         Assert.Equal("video/webm", contentType);
 
@@ -131,18 +132,18 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
     [Fact]
     public async Task A_video_larger_than_kestrels_default_body_limit_is_accepted_while_json_keeps_its_1_MiB_limit()
     {
-        var session = await Uploads.NewSessionAsync(_api);
-        var sessionId = session.GetProperty("id").GetGuid();
+        var session = await ApiCalls.StartSessionAsync(_api);
+        var sessionId = session.Id;
         var video = Uploads.RandomBytes(40 * 1024 * 1024, seed: 40); // Kestrel refuses bodies over ~28.6 MiB by default
 
-        var created = await Uploads.PostCreatedAsync(_api.Client, Uploads.Multipart(Uploads.Fields(sessionId, "video"), video));
+        var created = await ApiCalls.RecordAsync(_api.Client, Uploads.Multipart(Uploads.Fields(sessionId, "video"), video));
 
-        Assert.Equal("stored", Uploads.Status(created));
-        var stored = await _storage.Client.GetObjectAsync(TestStorage.Bucket, Uploads.ObjectName(created));
+        Assert.Equal("stored", created.Storage.Status);
+        var stored = await _storage.Client.GetObjectAsync(TestStorage.Bucket, created.Storage.ObjectName!);
         Assert.Equal((ulong)video.Length, stored.Size);
         Assert.Equal(Convert.ToBase64String(System.Security.Cryptography.MD5.HashData(video)), stored.Md5Hash);
         Assert.Equal(video,
-            (await Uploads.DownloadAsync(_api.Client, created.GetProperty("id").GetGuid(), SessionSecretRequests.SecretOf(session))).Bytes);
+            (await Uploads.DownloadAsync(_api.Client, created.Id, session.SessionSecret!)).Bytes);
     }
 
     public static TheoryData<string, string, string> ClientFileNames => new()
@@ -160,14 +161,14 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
     [MemberData(nameof(ClientFileNames))]
     public async Task Client_file_names_are_sanitised_never_a_path(string why, string fileNameParameter, string expected)
     {
-        var session = await Uploads.NewSessionAsync(_api);
-        var sessionId = session.GetProperty("id").GetGuid();
+        var session = await ApiCalls.StartSessionAsync(_api);
+        var sessionId = session.Id;
         var video = Uploads.RandomBytes(1024, seed: 3);
 
-        var created = await Uploads.PostCreatedAsync(_api.Client,
+        var created = await ApiCalls.RecordAsync(_api.Client,
             Uploads.Multipart(Uploads.Fields(sessionId, "video"), video, fileDisposition: $"name=\"file\"; {fileNameParameter}"));
 
-        var objectName = Uploads.ObjectName(created);
+        var objectName = created.Storage.ObjectName!;
         var prefix = $"experiment-responses/{DateTime.UtcNow:yyyy-MM-dd}/session-{sessionId:D}/video/";
         Assert.StartsWith(prefix, objectName);
         var name = objectName[prefix.Length..];
@@ -178,21 +179,21 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
         Assert.Equal(objectName, stored.Name);
         Assert.DoesNotContain(stored.Metadata["originalName"], char.IsControl);
         Assert.Equal(video,
-            (await Uploads.DownloadAsync(_api.Client, created.GetProperty("id").GetGuid(), SessionSecretRequests.SecretOf(session))).Bytes);
+            (await Uploads.DownloadAsync(_api.Client, created.Id, session.SessionSecret!)).Bytes);
         _ = why;
     }
 
     [Fact]
     public async Task Voice_and_photo_uploads_and_an_email_answer_go_where_they_belong()
     {
-        var session = await Uploads.NewSessionAsync(_api);
-        var sessionId = session.GetProperty("id").GetGuid();
+        var session = await ApiCalls.StartSessionAsync(_api);
+        var sessionId = session.Id;
 
-        var voice = await Uploads.PostCreatedAsync(_api.Client, Uploads.Multipart(Uploads.Fields(sessionId, "voice"),
+        var voice = await ApiCalls.RecordAsync(_api.Client, Uploads.Multipart(Uploads.Fields(sessionId, "voice"),
             Uploads.RandomBytes(4096, 1), "audio/webm;codecs=opus", "name=\"file\"; filename=\"note.webm\""));
-        var photo = await Uploads.PostCreatedAsync(_api.Client, Uploads.Multipart(Uploads.Fields(sessionId, "photo"),
+        var photo = await ApiCalls.RecordAsync(_api.Client, Uploads.Multipart(Uploads.Fields(sessionId, "photo"),
             Uploads.RandomBytes(2048, 2), "image/jpeg", "name=\"file\"; filename=\"me.jpg\""));
-        var email = await Uploads.PostCreatedAsync(_api.Client, JsonContent.Create(new
+        var email = await ApiCalls.RecordAsync(_api.Client, JsonContent.Create(new
         {
             sessionId,
             levelId = "4",
@@ -201,22 +202,22 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
             responseData = "someone@example.org",
         }));
 
-        Assert.Equal("stored", Uploads.Status(voice));
-        Assert.EndsWith("/voice/" + Uploads.ObjectName(voice).Split('/')[^1], Uploads.ObjectName(voice));
+        Assert.Equal("stored", voice.Storage.Status);
+        Assert.EndsWith("/voice/" + voice.Storage.ObjectName!.Split('/')[^1], voice.Storage.ObjectName!);
         Assert.Equal("audio/webm;codecs=opus",
-            (await _storage.Client.GetObjectAsync(TestStorage.Bucket, Uploads.ObjectName(voice))).ContentType);
-        Assert.Equal("stored", Uploads.Status(photo));
-        Assert.EndsWith("_me.jpg", Uploads.ObjectName(photo));
-        Assert.Equal("none", Uploads.Status(email));
-        Assert.Equal(JsonValueKind.Null, email.GetProperty("storage").GetProperty("objectName").ValueKind);
-        Assert.Equal(JsonValueKind.Null, email.GetProperty("fileUrl").ValueKind);
+            (await _storage.Client.GetObjectAsync(TestStorage.Bucket, voice.Storage.ObjectName!)).ContentType);
+        Assert.Equal("stored", photo.Storage.Status);
+        Assert.EndsWith("_me.jpg", photo.Storage.ObjectName!);
+        Assert.Equal("none", email.Storage.Status);
+        Assert.Null(email.Storage.ObjectName);
+        Assert.Null(email.FileUrl);
         Assert.Equal(2, (await _storage.ListAsync($"experiment-responses/")).Count);
 
-        using var download = await _api.Client.GetAsync($"/api/download/{email.GetProperty("id").GetGuid()}",
-            SessionSecretRequests.SecretOf(session));
+        using var download = await _api.Client.GetAsync($"/api/download/{email.Id}",
+            session.SessionSecret!);
         Assert.Equal(HttpStatusCode.NotFound, download.StatusCode);
         Assert.Equal("application/problem+json", download.Content.Headers.ContentType?.MediaType);
-        using var unknown = await _api.Client.GetAsync($"/api/download/{Guid.NewGuid()}", SessionSecretRequests.SecretOf(session));
+        using var unknown = await _api.Client.GetAsync($"/api/download/{Guid.NewGuid()}", session.SessionSecret!);
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
         Assert.Equal("application/problem+json", unknown.Content.Headers.ContentType?.MediaType);
     }
@@ -225,43 +226,43 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
     public async Task A_number_back_filled_later_reaches_stored_objects_and_pending_deliveries()
     {
         // A session that fell back to no number (the sequence was exhausted), as the admin recovery finds them.
-        await Uploads.NewSessionAsync(_api);
-        await Uploads.NewSessionAsync(_api);
+        await ApiCalls.StartSessionAsync(_api);
+        await ApiCalls.StartSessionAsync(_api);
         await _api.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence MAXVALUE 2");
-        var session = await Uploads.NewSessionAsync(_api);
-        Assert.Equal(JsonValueKind.Null, session.GetProperty("visitorNumber").ValueKind);
-        var sessionId = session.GetProperty("id").GetGuid();
+        var session = await ApiCalls.StartSessionAsync(_api);
+        Assert.Null(session.VisitorNumber);
+        var sessionId = session.Id;
 
-        var patched = await Uploads.PostTextAsync(_api.Client, sessionId, "first");
-        var swept = await Uploads.PostTextAsync(_api.Client, sessionId, "second");
-        Assert.Equal("", (await _storage.Client.GetObjectAsync(TestStorage.Bucket, Uploads.ObjectName(patched))).Metadata["visitorNumber"]);
+        var patched = await ApiCalls.RecordTextAsync(_api.Client, sessionId, "first");
+        var swept = await ApiCalls.RecordTextAsync(_api.Client, sessionId, "second");
+        Assert.Equal("", (await _storage.Client.GetObjectAsync(TestStorage.Bucket, patched.Storage.ObjectName!)).Metadata["visitorNumber"]);
         await _storage.StopAsync();
-        var pending = await Uploads.PostCreatedAsync(_api.Client,
+        var pending = await ApiCalls.RecordAsync(_api.Client,
             Uploads.Multipart(Uploads.Fields(sessionId, "video"), Uploads.RandomBytes(5000, 9)));
-        Assert.Equal("pending", Uploads.Status(pending));
+        Assert.Equal("pending", pending.Storage.Status);
         await _storage.StartAgainAsync();
 
         // What the recovery does in the database, then its call for each stored object.
         await _api.ExecuteAsync($"""
-            UPDATE users SET visitor_number = 77 WHERE id = '{session.GetProperty("userId").GetString()}';
+            UPDATE users SET visitor_number = 77 WHERE id = '{session.UserId.ToString()}';
             UPDATE experiment_sessions SET visitor_number = 77 WHERE id = '{sessionId}';
             UPDATE experiment_responses SET visitor_number = 77 WHERE session_id = '{sessionId}';
             """);
         var objectNumbers = _api.Hosts[0].Services.GetRequiredService<StoredObjectNumbers>();
-        Assert.True(await objectNumbers.UpdateVisitorNumberAsync(Uploads.ObjectName(patched), 77, CancellationToken.None));
+        Assert.True(await objectNumbers.UpdateVisitorNumberAsync(patched.Storage.ObjectName!, 77, CancellationToken.None));
 
-        var first = await _storage.Client.GetObjectAsync(TestStorage.Bucket, Uploads.ObjectName(patched));
+        var first = await _storage.Client.GetObjectAsync(TestStorage.Bucket, patched.Storage.ObjectName!);
         Assert.Equal("77", first.Metadata["visitorNumber"]);
         Assert.Equal(MetadataKeys.Order(), first.Metadata.Keys.Order());
         Assert.Equal("first", Encoding.UTF8.GetString(await _storage.DownloadAsync(first.Name)));
 
         // The pending upload is delivered with the number current at delivery; the object nobody patched is
         // brought in line by the worker.
-        await Uploads.WaitUntilStoredAsync(_api, pending.GetProperty("id").GetGuid());
+        await Uploads.WaitUntilStoredAsync(_api, pending.Id);
         Assert.Equal("77",
-            (await _storage.Client.GetObjectAsync(TestStorage.Bucket, Uploads.ObjectName(pending))).Metadata["visitorNumber"]);
+            (await _storage.Client.GetObjectAsync(TestStorage.Bucket, pending.Storage.ObjectName!)).Metadata["visitorNumber"]);
         await Uploads.WaitUntilAsync(async () =>
-            (await _storage.Client.GetObjectAsync(TestStorage.Bucket, Uploads.ObjectName(swept))).Metadata["visitorNumber"] == "77",
+            (await _storage.Client.GetObjectAsync(TestStorage.Bucket, swept.Storage.ObjectName!)).Metadata["visitorNumber"] == "77",
             "the worker patches the stale object");
         Assert.Equal(0, await _api.ScalarAsync<long>(
             "SELECT count(*) FROM experiment_responses " +

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Text.Json;
+using MindJourney.Api.Experiments;
+using MindJourney.Api.Sessions;
 using MindJourney.Testing;
 
 namespace MindJourney.Api.Tests;
@@ -14,17 +15,16 @@ public sealed class SessionSecretTests(PostgresServer postgres) : IAsyncLifetime
     private const string WellFormedStranger = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"; // 32 zero bytes, base64url
 
     private TestApi _api = null!;
-    private JsonElement _mine;
-    private JsonElement _theirs;
+    private StartedSession _mine = null!;
+    private StartedSession _theirs = null!;
     private Guid _theirFile;
 
     public async ValueTask InitializeAsync()
     {
         _api = await TestApi.StartAsync(postgres, settings: new Dictionary<string, string?> { ["Admin:ApiKey"] = AdminKey });
-        _mine = await Uploads.NewSessionAsync(_api);
-        _theirs = await Uploads.NewSessionAsync(_api);
-        var answer = await Uploads.PostTextAsync(_api.Client, _theirs.GetProperty("id").GetGuid(), "their private answer");
-        _theirFile = answer.GetProperty("id").GetGuid();
+        _mine = await ApiCalls.StartSessionAsync(_api);
+        _theirs = await ApiCalls.StartSessionAsync(_api);
+        _theirFile = (await ApiCalls.RecordTextAsync(_api.Client, _theirs.Id, "their private answer")).Id;
     }
 
     public async ValueTask DisposeAsync() => await _api.DisposeAsync();
@@ -32,13 +32,13 @@ public sealed class SessionSecretTests(PostgresServer postgres) : IAsyncLifetime
     [Fact]
     public async Task The_secret_is_returned_once_by_the_start_and_never_stored_or_shown_again()
     {
-        var secret = SessionSecretRequests.SecretOf(_mine);
+        var secret = _mine.SessionSecret!;
         Assert.Equal(43, secret.Length); // 32 random bytes, base64url
 
-        var read = await _api.Client.GetFromJsonAsync($"/api/session/{_mine.GetProperty("id")}", secret);
+        // The shape itself: a read carries no secret field at all, so it stays JSON here.
+        var read = await _api.Client.GetFromJsonAsync($"/api/session/{_mine.Id}", secret);
         Assert.False(read.TryGetProperty("sessionSecret", out _));
-        var stored = await _api.ScalarAsync<string>(
-            $"SELECT row_to_json(s)::text FROM experiment_sessions s WHERE id = '{_mine.GetProperty("id")}'");
+        var stored = await _api.ScalarAsync<string>($"SELECT row_to_json(s)::text FROM experiment_sessions s WHERE id = '{_mine.Id}'");
         Assert.DoesNotContain(secret, stored, StringComparison.Ordinal);
     }
 
@@ -54,15 +54,14 @@ public sealed class SessionSecretTests(PostgresServer postgres) : IAsyncLifetime
     [MemberData(nameof(TheirData))]
     public async Task Without_a_secret_the_answer_is_401_and_with_another_sessions_secret_404(string method, string template)
     {
-        var path = template.Replace("{theirs}", _theirs.GetProperty("id").GetString(), StringComparison.Ordinal)
+        var path = template.Replace("{theirs}", _theirs.Id.ToString(), StringComparison.Ordinal)
             .Replace("{file}", _theirFile.ToString(), StringComparison.Ordinal);
-        var before = await _api.ScalarAsync<string>(
-            $"SELECT row_to_json(s)::text FROM experiment_sessions s WHERE id = '{_theirs.GetProperty("id")}'");
+        var before = await _api.ScalarAsync<string>($"SELECT row_to_json(s)::text FROM experiment_sessions s WHERE id = '{_theirs.Id}'");
 
         foreach (var (secret, expected) in new[]
         {
             ((string?)null, HttpStatusCode.Unauthorized),
-            (SessionSecretRequests.SecretOf(_mine), HttpStatusCode.NotFound),
+            (_mine.SessionSecret, HttpStatusCode.NotFound),
             (WellFormedStranger, HttpStatusCode.NotFound),
             ("not base64 at all!", HttpStatusCode.NotFound),
         })
@@ -86,17 +85,17 @@ public sealed class SessionSecretTests(PostgresServer postgres) : IAsyncLifetime
             Assert.DoesNotContain("their private answer", text, StringComparison.Ordinal);
         }
 
-        Assert.Equal(before, await _api.ScalarAsync<string>(
-            $"SELECT row_to_json(s)::text FROM experiment_sessions s WHERE id = '{_theirs.GetProperty("id")}'"));
+        Assert.Equal(before,
+            await _api.ScalarAsync<string>($"SELECT row_to_json(s)::text FROM experiment_sessions s WHERE id = '{_theirs.Id}'"));
     }
 
     [Theory]
     [MemberData(nameof(TheirData))]
     public async Task The_owner_and_the_admin_may_read_and_update(string method, string template)
     {
-        var path = template.Replace("{theirs}", _theirs.GetProperty("id").GetString(), StringComparison.Ordinal)
+        var path = template.Replace("{theirs}", _theirs.Id.ToString(), StringComparison.Ordinal)
             .Replace("{file}", _theirFile.ToString(), StringComparison.Ordinal);
-        foreach (var (header, value) in new[] { (SessionSecretRequests.Header, SessionSecretRequests.SecretOf(_theirs)),
+        foreach (var (header, value) in new[] { (SessionSecretRequests.Header, _theirs.SessionSecret!),
             ("X-Admin-Key", AdminKey) })
         {
             using var request = new HttpRequestMessage(new HttpMethod(method), path);
@@ -114,12 +113,12 @@ public sealed class SessionSecretTests(PostgresServer postgres) : IAsyncLifetime
     [Fact]
     public async Task The_original_clients_routes_need_no_secret()
     {
-        var experiment = await _api.Client.GetFromJsonAsync<JsonElement>("/api/experiment");
-        using var start = await _api.Client.PostAsJsonAsync("/api/session", new { experimentId = experiment.GetProperty("id").GetGuid() });
-        var session = await start.Content.ReadFromJsonAsync<JsonElement>();
+        var experiment = await _api.Client.GetAsAsync<ExperimentSummary>("/api/experiment");
+        using var start = await _api.Client.PostAsJsonAsync("/api/session", new { experimentId = experiment.Id });
+        var session = await start.Content.ReadAsAsync<StartedSession>();
         using var answer = await _api.Client.PostAsJsonAsync("/api/response", new
         {
-            sessionId = session.GetProperty("id").GetGuid(),
+            sessionId = session.Id,
             levelId = "level-1",
             questionId = "q1",
             responseType = "text",

@@ -1,7 +1,7 @@
 using System.Net.Http.Json;
-using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using MindJourney.Api.Responses;
 using MindJourney.Api.Storage;
 using MindJourney.Api.Telemetry;
 using MindJourney.Testing;
@@ -19,22 +19,22 @@ public sealed class StorageOutageTests(PostgresServer postgres)
     {
         await using var storage = await TestStorage.StartAsync();
         await using var api = await TestApi.StartAsync(postgres, storage: storage);
-        var session = await Uploads.NewSessionAsync(api);
-        var sessionId = session.GetProperty("id").GetGuid();
+        var session = await ApiCalls.StartSessionAsync(api);
+        var sessionId = session.Id;
         var video = Uploads.RandomBytes(400 * 1024, seed: 11);
         var meters = api.Hosts[0].Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
         using var uploads = new MetricCollector<long>(meters, StorageTelemetry.SourceName, "mindjourney.storage.uploads");
         using var pendingGauge = new MetricCollector<long>(meters, StorageTelemetry.SourceName, "mindjourney.storage.pending");
         await storage.StopAsync();
 
-        var created = await Uploads.PostCreatedAsync(api.Client, Uploads.Multipart(Uploads.Fields(sessionId, "video"), video));
-        var text = await Uploads.PostTextAsync(api.Client, sessionId, new { text = "still here" });
+        var created = await ApiCalls.RecordAsync(api.Client, Uploads.Multipart(Uploads.Fields(sessionId, "video"), video));
+        var text = await ApiCalls.RecordTextAsync(api.Client, sessionId, new { text = "still here" });
 
-        var responseId = created.GetProperty("id").GetGuid();
-        var objectName = Uploads.ObjectName(created);
-        Assert.Equal("pending", Uploads.Status(created));
-        Assert.Equal("pending", Uploads.Status(text));
-        Assert.Equal(objectName, created.GetProperty("fileId").GetString());
+        var responseId = created.Id;
+        var objectName = created.Storage.ObjectName!;
+        Assert.Equal("pending", created.Storage.Status);
+        Assert.Equal("pending", text.Storage.Status);
+        Assert.Equal(objectName, created.FileId);
         Assert.Equal(1, await api.ScalarAsync<long>(
             $"SELECT count(*) FROM experiment_responses WHERE id = '{responseId}' AND storage_status = 'pending'"));
         var deliveries = api.Hosts[0].Services.GetRequiredService<DeliveryOutbox>();
@@ -44,11 +44,12 @@ public sealed class StorageOutageTests(PostgresServer postgres)
         Assert.Contains(uploads.GetMeasurementSnapshot(), m => (string?)m.Tags[StorageTelemetry.OutcomeTag] == "queued");
 
         // While pending, the download is served from the durable copy; the session's list says pending too.
-        var (pendingBytes, pendingType) = await Uploads.DownloadAsync(api.Client, responseId, SessionSecretRequests.SecretOf(session));
+        var (pendingBytes, pendingType) = await Uploads.DownloadAsync(api.Client, responseId, session.SessionSecret!);
         Assert.Equal(video, pendingBytes);
         Assert.Equal("video/webm", pendingType);
-        var listed = await api.Client.GetFromJsonAsync($"/api/session/{sessionId}/responses", SessionSecretRequests.SecretOf(session));
-        Assert.All(listed.EnumerateArray(), r => Assert.Equal("pending", Uploads.Status(r)));
+        var listed = await api.Client.GetFromJsonAsync<List<ResponseDetails>>($"/api/session/{sessionId}/responses",
+            session.SessionSecret!);
+        Assert.All(listed, r => Assert.Equal("pending", r.Storage.Status));
         using (var health = await api.Client.GetAsync("/health"))
         {
             Assert.Equal(System.Net.HttpStatusCode.OK, health.StatusCode);
@@ -61,20 +62,20 @@ public sealed class StorageOutageTests(PostgresServer postgres)
             "a failed delivery attempt while storage is down");
         await storage.StartAgainAsync();
         await Uploads.WaitUntilStoredAsync(api, responseId);
-        await Uploads.WaitUntilStoredAsync(api, text.GetProperty("id").GetGuid());
+        await Uploads.WaitUntilStoredAsync(api, text.Id);
 
         var prefix = $"experiment-responses/{DateTime.UtcNow:yyyy-MM-dd}/session-{sessionId:D}/";
         var objects = await storage.ListAsync(prefix);
         Assert.Equal(2, objects.Count);
         Assert.Single(objects, o => o.Name == objectName);
         Assert.Equal(video, await storage.DownloadAsync(objectName));
-        Assert.Equal("still here", System.Text.Encoding.UTF8.GetString(await storage.DownloadAsync(Uploads.ObjectName(text))));
+        Assert.Equal("still here", System.Text.Encoding.UTF8.GetString(await storage.DownloadAsync(text.Storage.ObjectName!)));
         Assert.Equal(0, await deliveries.CountPendingAsync());
         Assert.Equal(0, await api.ScalarAsync<long>("SELECT count(*) FROM storage_delivery_chunks"));
         pendingGauge.RecordObservableInstruments();
         Assert.Equal(0, pendingGauge.LastMeasurement?.Value);
         Assert.Equal(2, uploads.GetMeasurementSnapshot().Count(m => (string?)m.Tags[StorageTelemetry.OutcomeTag] == "stored"));
-        Assert.Equal(video, (await Uploads.DownloadAsync(api.Client, responseId, SessionSecretRequests.SecretOf(session))).Bytes);
+        Assert.Equal(video, (await Uploads.DownloadAsync(api.Client, responseId, session.SessionSecret!)).Bytes);
     }
 
     [Fact]
@@ -82,19 +83,19 @@ public sealed class StorageOutageTests(PostgresServer postgres)
     {
         await using var storage = await TestStorage.StartAsync();
         await using var api = await TestApi.StartAsync(postgres, storage: storage);
-        var session = await Uploads.NewSessionAsync(api);
-        var sessionId = session.GetProperty("id").GetGuid();
+        var session = await ApiCalls.StartSessionAsync(api);
+        var sessionId = session.Id;
         // Polly's meter is process-wide: events are told apart by the pipeline's name.
         using var events = new MetricCollector<int>((object?)null, "Polly", "resilience.polly.strategy.events");
         await storage.StopAsync();
 
-        var answers = new List<JsonElement>();
+        var answers = new List<RecordedResponse>();
         for (var i = 0; i < 3; i++)
         {
-            answers.Add(await Uploads.PostTextAsync(api.Client, sessionId, new { text = $"answer {i}" }));
+            answers.Add(await ApiCalls.RecordTextAsync(api.Client, sessionId, new { text = $"answer {i}" }));
         }
 
-        Assert.All(answers, a => Assert.Equal("pending", Uploads.Status(a)));
+        Assert.All(answers, a => Assert.Equal("pending", a.Storage.Status));
         await Uploads.WaitUntilAsync(() => Task.FromResult(events.GetMeasurementSnapshot().Any(m =>
             m.Tags.GetValueOrDefault("pipeline.name") as string == "storage-outage"
             && m.Tags.GetValueOrDefault("event.name") as string == "OnCircuitOpened")),
@@ -110,23 +111,23 @@ public sealed class StorageOutageTests(PostgresServer postgres)
     {
         await using var storage = await TestStorage.StartAsync();
         await using var api = await TestApi.StartAsync(postgres, storage: storage);
-        var session = await Uploads.NewSessionAsync(api);
-        var sessionId = session.GetProperty("id").GetGuid();
+        var session = await ApiCalls.StartSessionAsync(api);
+        var sessionId = session.Id;
         var voice = Uploads.RandomBytes(64 * 1024, seed: 5);
         await storage.StopAsync();
-        var created = await Uploads.PostCreatedAsync(api.Client,
+        var created = await ApiCalls.RecordAsync(api.Client,
             Uploads.Multipart(Uploads.Fields(sessionId, "voice"), voice, "audio/webm", "name=\"file\"; filename=\"voice-1.webm\""));
-        Assert.Equal("pending", Uploads.Status(created));
+        Assert.Equal("pending", created.Storage.Status);
 
         await api.RestartHostAsync();
         await storage.StartAgainAsync();
 
-        var responseId = created.GetProperty("id").GetGuid();
+        var responseId = created.Id;
         await Uploads.WaitUntilStoredAsync(api, responseId);
         var stored = Assert.Single(await storage.ListAsync($"experiment-responses/{DateTime.UtcNow:yyyy-MM-dd}/session-{sessionId:D}/"));
-        Assert.Equal(Uploads.ObjectName(created), stored.Name);
+        Assert.Equal(created.Storage.ObjectName!, stored.Name);
         Assert.Equal("1", stored.Metadata["visitorNumber"]);
-        Assert.Equal(voice, (await Uploads.DownloadAsync(api.Client, responseId, SessionSecretRequests.SecretOf(session))).Bytes);
+        Assert.Equal(voice, (await Uploads.DownloadAsync(api.Client, responseId, session.SessionSecret!)).Bytes);
     }
 
     [Fact]
@@ -134,8 +135,8 @@ public sealed class StorageOutageTests(PostgresServer postgres)
     {
         await using var storage = await TestStorage.StartAsync();
         await using var api = await TestApi.StartAsync(postgres, instances: 2, storage: storage);
-        var session = await Uploads.NewSessionAsync(api);
-        var sessionId = session.GetProperty("id").GetGuid();
+        var session = await ApiCalls.StartSessionAsync(api);
+        var sessionId = session.Id;
         var collectors = api.Hosts.Select(h => new MetricCollector<long>(
             h.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
             StorageTelemetry.SourceName, "mindjourney.storage.uploads")).ToList();
@@ -145,10 +146,10 @@ public sealed class StorageOutageTests(PostgresServer postgres)
         for (var i = 0; i < 12; i++)
         {
             var client = api.Hosts[i % 2].CreateClient();
-            var created = await Uploads.PostCreatedAsync(client, Uploads.Multipart(Uploads.Fields(sessionId, "photo"),
+            var created = await ApiCalls.RecordAsync(client, Uploads.Multipart(Uploads.Fields(sessionId, "photo"),
                 Uploads.RandomBytes(8 * 1024, seed: i), "image/png", $"name=\"file\"; filename=\"photo-{i}.png\""));
-            Assert.Equal("pending", Uploads.Status(created));
-            ids.Add(created.GetProperty("id").GetGuid());
+            Assert.Equal("pending", created.Storage.Status);
+            ids.Add(created.Id);
         }
 
         await storage.StartAgainAsync();
@@ -168,23 +169,23 @@ public sealed class StorageOutageTests(PostgresServer postgres)
     public async Task With_no_storage_configured_uploads_are_kept_pending_and_still_downloadable()
     {
         await using var api = await TestApi.StartAsync(postgres);
-        var session = await Uploads.NewSessionAsync(api);
-        var sessionId = session.GetProperty("id").GetGuid();
+        var session = await ApiCalls.StartSessionAsync(api);
+        var sessionId = session.Id;
         var photo = Uploads.RandomBytes(10_000, seed: 4);
 
-        var created = await Uploads.PostCreatedAsync(api.Client,
+        var created = await ApiCalls.RecordAsync(api.Client,
             Uploads.Multipart(Uploads.Fields(sessionId, "photo"), photo, "image/jpeg", "name=\"file\"; filename=\"me.jpg\""));
-        var text = await Uploads.PostTextAsync(api.Client, sessionId, "an answer");
+        var text = await ApiCalls.RecordTextAsync(api.Client, sessionId, "an answer");
 
-        Assert.Equal("pending", Uploads.Status(created));
-        Assert.Equal("pending", Uploads.Status(text));
-        Assert.EndsWith("_me.jpg", Uploads.ObjectName(created));
-        var (bytes, contentType) = await Uploads.DownloadAsync(api.Client, created.GetProperty("id").GetGuid(),
-            SessionSecretRequests.SecretOf(session));
+        Assert.Equal("pending", created.Storage.Status);
+        Assert.Equal("pending", text.Storage.Status);
+        Assert.EndsWith("_me.jpg", created.Storage.ObjectName!);
+        var (bytes, contentType) = await Uploads.DownloadAsync(api.Client, created.Id,
+            session.SessionSecret!);
         Assert.Equal(photo, bytes);
         Assert.Equal("image/jpeg", contentType);
         Assert.Equal("an answer"u8.ToArray(),
-            (await Uploads.DownloadAsync(api.Client, text.GetProperty("id").GetGuid(), SessionSecretRequests.SecretOf(session))).Bytes);
+            (await Uploads.DownloadAsync(api.Client, text.Id, session.SessionSecret!)).Bytes);
         Assert.Equal(2, await api.Hosts[0].Services.GetRequiredService<DeliveryOutbox>().CountPendingAsync());
         using var health = await api.Client.GetAsync("/health");
         Assert.Equal(System.Net.HttpStatusCode.OK, health.StatusCode);

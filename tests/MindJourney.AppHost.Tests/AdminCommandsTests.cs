@@ -1,8 +1,10 @@
 using System.Net.Http.Json;
-using System.Text.Json;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Microsoft.Extensions.DependencyInjection;
+using MindJourney.Api.Experiments;
+using MindJourney.Api.Sessions;
+using MindJourney.Testing;
 
 namespace MindJourney.AppHost.Tests;
 
@@ -14,13 +16,12 @@ public sealed class AdminCommandsTests
     public async Task The_audit_command_reports_a_fallback_session_and_the_recover_command_numbers_it()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        await using var host = await LocalAppHost.StartAsync("commands", [], timeout.Token);
+        await using var host = await LocalAppHost.StartAsync("commands", LocalAppHost.Local, timeout.Token);
         var app = host.App;
 
         // Visitors #1 and #2, then a fallback session (the sequence at its MAXVALUE), as the recovery's tests make one.
         using var http = app.CreateHttpClient("api");
-        var experiment = await http.GetFromJsonAsync<JsonElement>("/api/experiment", timeout.Token);
-        var experimentId = experiment.GetProperty("id").GetGuid();
+        var experimentId = (await http.GetAsAsync<ExperimentSummary>("/api/experiment", timeout.Token)).Id;
         for (var i = 0; i < 2; i++)
         {
             (await http.PostAsJsonAsync("/api/session", new { experimentId }, timeout.Token)).EnsureSuccessStatusCode();
@@ -28,8 +29,8 @@ public sealed class AdminCommandsTests
 
         await host.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence MAXVALUE 2", timeout.Token);
         var fallback = await (await http.PostAsJsonAsync("/api/session", new { experimentId }, timeout.Token))
-            .Content.ReadFromJsonAsync<JsonElement>(timeout.Token);
-        Assert.Equal(JsonValueKind.Null, fallback.GetProperty("visitorNumber").ValueKind);
+            .Content.ReadAsAsync<StartedSession>(timeout.Token);
+        Assert.Null(fallback.VisitorNumber);
         await host.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence NO MAXVALUE", timeout.Token);
         var commands = app.Services.GetRequiredService<ResourceCommandService>();
 
@@ -43,7 +44,7 @@ public sealed class AdminCommandsTests
         Assert.Contains("| Sessions without a number | 1 |", audit.Data?.Value, StringComparison.Ordinal);
         Assert.True(recovery.Success, recovery.Message);
         Assert.Equal("Handed out 1 numbers; 1 sessions numbered, 0 responses and 0 stored objects updated.", recovery.Message);
-        Assert.Contains($"| {fallback.GetProperty("id").GetGuid()} | {fallback.GetProperty("userId").GetGuid()} | #3 |",
+        Assert.Contains($"| {fallback.Id} | {fallback.UserId} | #3 |",
             recovery.Data?.Value, StringComparison.Ordinal);
         Assert.True(after.Success, after.Message);
         Assert.StartsWith("Sequence at 3: 0 duplicates, 0 gaps", after.Message, StringComparison.Ordinal);

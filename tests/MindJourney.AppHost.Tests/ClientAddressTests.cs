@@ -1,8 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Text.Json;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
+using MindJourney.Api.Experiments;
 using MindJourney.Testing;
 
 namespace MindJourney.AppHost.Tests;
@@ -15,41 +15,21 @@ public sealed class ClientAddressTests
     [Fact]
     public async Task With_the_session_limit_on_each_client_has_its_own_budget_and_a_spoofed_header_changes_nothing()
     {
-        var dataPath = Path.Combine(Path.GetTempPath(), $"mindjourney-apphost-clients-{Guid.NewGuid():N}");
-        var port = Ports.Free();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        try
-        {
-            var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.MindJourney_AppHost>(
-                ["MindJourney:Postgres=local", "MindJourney:StorageEmulator=none", $"MindJourney:DataPath={dataPath}",
-                 $"MindJourney:ApiPort={port}", "MindJourney:RateLimit:SessionsPerWindow=2"], timeout.Token);
-            await using var app = await builder.BuildAsync(timeout.Token);
-            await app.StartAsync(timeout.Token);
-            await app.ResourceNotifications.WaitForResourceHealthyAsync("api", timeout.Token);
+        await using var host = await LocalAppHost.StartAsync("clients",
+            [.. LocalAppHost.Local, "MindJourney:RateLimit:SessionsPerWindow=2"], timeout.Token);
 
-            var api = app.GetEndpoint("api", "http");
-            using var first = SourceAddress.Client(api, "127.0.0.2");
-            using var second = SourceAddress.Client(api, "127.0.0.3");
-            var experiment = await first.GetFromJsonAsync<JsonElement>("/api/experiment", timeout.Token);
-            var experimentId = experiment.GetProperty("id").GetGuid();
+        var api = host.App.GetEndpoint("api", "http");
+        using var first = SourceAddress.Client(api, "127.0.0.2");
+        using var second = SourceAddress.Client(api, "127.0.0.3");
+        var experimentId = (await first.GetAsAsync<ExperimentSummary>("/api/experiment", timeout.Token)).Id;
 
-            Assert.Equal(HttpStatusCode.Created, await StartSessionAsync(first, experimentId, null, timeout.Token));
-            Assert.Equal(HttpStatusCode.Created, await StartSessionAsync(first, experimentId, null, timeout.Token));
-            Assert.Equal(HttpStatusCode.TooManyRequests, await StartSessionAsync(first, experimentId, null, timeout.Token));
-            Assert.Equal(HttpStatusCode.TooManyRequests, await StartSessionAsync(first, experimentId, "203.0.113.1", timeout.Token));
-            Assert.Equal(HttpStatusCode.TooManyRequests, await StartSessionAsync(first, experimentId, "203.0.113.2", timeout.Token));
-            Assert.Equal(HttpStatusCode.Created, await StartSessionAsync(second, experimentId, null, timeout.Token));
-        }
-        finally
-        {
-            try
-            {
-                Directory.Delete(dataPath, recursive: true);
-            }
-            catch (DirectoryNotFoundException)
-            {
-            }
-        }
+        Assert.Equal(HttpStatusCode.Created, await StartSessionAsync(first, experimentId, null, timeout.Token));
+        Assert.Equal(HttpStatusCode.Created, await StartSessionAsync(first, experimentId, null, timeout.Token));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await StartSessionAsync(first, experimentId, null, timeout.Token));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await StartSessionAsync(first, experimentId, "203.0.113.1", timeout.Token));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await StartSessionAsync(first, experimentId, "203.0.113.2", timeout.Token));
+        Assert.Equal(HttpStatusCode.Created, await StartSessionAsync(second, experimentId, null, timeout.Token));
     }
 
     /// <summary>Several replicas share the port through Aspire's TCP proxy, which passes headers through: with loopback
@@ -58,40 +38,20 @@ public sealed class ClientAddressTests
     [Fact]
     public async Task Several_replicas_behind_a_local_reverse_proxy_see_the_client_it_forwards()
     {
-        var dataPath = Path.Combine(Path.GetTempPath(), $"mindjourney-apphost-replicas-{Guid.NewGuid():N}");
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        try
-        {
-            var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.MindJourney_AppHost>(
-                ["MindJourney:Postgres=local", "MindJourney:StorageEmulator=none", $"MindJourney:DataPath={dataPath}",
-                 $"MindJourney:ApiPort={Ports.Free()}", "MindJourney:ApiReplicas=2", "MindJourney:RateLimit:SessionsPerWindow=1",
-                 "MindJourney:ForwardedHeaders:KnownProxies=127.0.0.1,::1"], timeout.Token);
-            await using var app = await builder.BuildAsync(timeout.Token);
-            await app.StartAsync(timeout.Token);
-            await app.ResourceNotifications.WaitForResourceHealthyAsync("api", timeout.Token);
+        await using var host = await LocalAppHost.StartAsync("replicas", [.. LocalAppHost.Local, "MindJourney:ApiReplicas=2",
+            "MindJourney:RateLimit:SessionsPerWindow=1", "MindJourney:ForwardedHeaders:KnownProxies=127.0.0.1,::1"], timeout.Token);
 
-            // One connection, kept alive, reaches one replica: each forwarded client has its own budget there.
-            using var frontProxy = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1 })
-            {
-                BaseAddress = app.GetEndpoint("api", "http"),
-            };
-            var experiment = await frontProxy.GetFromJsonAsync<JsonElement>("/api/experiment", timeout.Token);
-            var experimentId = experiment.GetProperty("id").GetGuid();
-
-            Assert.Equal(HttpStatusCode.Created, await StartSessionAsync(frontProxy, experimentId, "198.51.100.1", timeout.Token));
-            Assert.Equal(HttpStatusCode.TooManyRequests, await StartSessionAsync(frontProxy, experimentId, "198.51.100.1", timeout.Token));
-            Assert.Equal(HttpStatusCode.Created, await StartSessionAsync(frontProxy, experimentId, "198.51.100.2", timeout.Token));
-        }
-        finally
+        // One connection, kept alive, reaches one replica: each forwarded client has its own budget there.
+        using var frontProxy = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1 })
         {
-            try
-            {
-                Directory.Delete(dataPath, recursive: true);
-            }
-            catch (DirectoryNotFoundException)
-            {
-            }
-        }
+            BaseAddress = host.App.GetEndpoint("api", "http"),
+        };
+        var experimentId = (await frontProxy.GetAsAsync<ExperimentSummary>("/api/experiment", timeout.Token)).Id;
+
+        Assert.Equal(HttpStatusCode.Created, await StartSessionAsync(frontProxy, experimentId, "198.51.100.1", timeout.Token));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await StartSessionAsync(frontProxy, experimentId, "198.51.100.1", timeout.Token));
+        Assert.Equal(HttpStatusCode.Created, await StartSessionAsync(frontProxy, experimentId, "198.51.100.2", timeout.Token));
     }
 
     [Theory]
@@ -100,9 +60,8 @@ public sealed class ClientAddressTests
     public async Task One_replica_listens_on_the_port_itself_and_several_share_it_through_the_proxy(int replicas, bool proxied)
     {
         var port = Ports.Free();
-        await using var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.MindJourney_AppHost>(
-            ["MindJourney:Postgres=local", "MindJourney:StorageEmulator=none", $"MindJourney:ApiReplicas={replicas}",
-             $"MindJourney:ApiPort={port}"]);
+        await using var builder = await LocalAppHost.DescribeAsync(
+            [.. LocalAppHost.Local, $"MindJourney:ApiReplicas={replicas}", $"MindJourney:ApiPort={port}"]);
 
         var api = Assert.Single(builder.Resources.OfType<ProjectResource>(), r => r.Name == "api");
         var endpoint = Assert.Single(api.Annotations.OfType<EndpointAnnotation>(), e => e.Name == "http");

@@ -12,7 +12,7 @@ public sealed class DevelopmentCertificateTests
     [InlineData(2)]
     public async Task No_resource_asks_for_a_development_certificate(int replicas)
     {
-        await using var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.MindJourney_AppHost>(
+        await using var builder = await LocalAppHost.DescribeAsync(
             ["MindJourney:Postgres=local", "MindJourney:StorageEmulator=mindjourney", $"MindJourney:ApiReplicas={replicas}"]);
 
         // Aspire's own rule (DcpHost): an https endpoint, or a certificate configuration not switched off.

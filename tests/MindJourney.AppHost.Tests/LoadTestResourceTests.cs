@@ -4,6 +4,9 @@ using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using MindJourney.Api.Experiments;
+using MindJourney.Api.Sessions;
+using MindJourney.Testing;
 
 namespace MindJourney.AppHost.Tests;
 
@@ -12,7 +15,7 @@ namespace MindJourney.AppHost.Tests;
 /// and its exit code is its final state.</summary>
 public sealed class LoadTestResourceTests
 {
-    private static readonly string[] Load = ["MindJourney:LoadTest:Users=4", "MindJourney:LoadTest:Duration=3s"];
+    private static readonly string[] Load = [.. LocalAppHost.Local, "MindJourney:LoadTest:Users=4", "MindJourney:LoadTest:Duration=3s"];
 
     [Fact]
     public async Task The_load_run_waits_for_its_start_command_logs_its_progress_sends_its_metrics_and_ends_with_exit_code_0()
@@ -55,13 +58,11 @@ public sealed class LoadTestResourceTests
         // A session whose number disagrees with its visitor's: the API turns Degraded, and the audit after the run
         // must report it.
         using var http = app.CreateHttpClient("api");
-        var experiment = await http.GetFromJsonAsync<JsonElement>("/api/experiment", timeout.Token);
-        var session = await (await http.PostAsJsonAsync("/api/session",
-                new { experimentId = experiment.GetProperty("id").GetGuid() }, timeout.Token))
-            .EnsureSuccessStatusCode().Content.ReadFromJsonAsync<JsonElement>(timeout.Token);
+        var experiment = await http.GetAsAsync<ExperimentSummary>("/api/experiment", timeout.Token);
+        var session = await (await http.PostAsJsonAsync("/api/session", new { experimentId = experiment.Id }, timeout.Token))
+            .EnsureSuccessStatusCode().Content.ReadAsAsync<StartedSession>(timeout.Token);
         await host.ExecuteAsync(
-            $"UPDATE experiment_sessions SET visitor_number = visitor_number + 1000 WHERE id = '{session.GetProperty("id").GetGuid()}'",
-            timeout.Token);
+            $"UPDATE experiment_sessions SET visitor_number = visitor_number + 1000 WHERE id = '{session.Id}'", timeout.Token);
         await app.ResourceNotifications.WaitForResourceAsync("api", e => e.Snapshot.HealthStatus == HealthStatus.Degraded, timeout.Token);
 
         var finished = await RunLoadTestsAsync(app, timeout.Token);
@@ -69,6 +70,7 @@ public sealed class LoadTestResourceTests
         Assert.NotEqual(0, finished.Snapshot.ExitCode);
         var report = Assert.Single(
             Directory.EnumerateFiles(Path.Combine(host.DataPath, "load-reports"), "report.json", SearchOption.AllDirectories));
+        // report.json is the harness's file format (its records are internal to it): read by its field names.
         using var result = JsonDocument.Parse(await File.ReadAllTextAsync(report, timeout.Token));
         var audit = Assert.Single(result.RootElement.GetProperty("checks").EnumerateArray(),
             c => c.GetProperty("name").GetString() == "audit_clean");

@@ -17,7 +17,7 @@ public sealed class LocalPostgresTests
     [Fact]
     public async Task A_server_already_on_the_data_folder_is_named_with_its_process_id_within_10_seconds()
     {
-        var dataPath = Path.Combine(Path.GetTempPath(), $"mindjourney-apphost-held-{Guid.NewGuid():N}");
+        var dataPath = LocalAppHost.NewDataPath("held");
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         var bin = PostgresInstallation.FindBinDirectory() ?? throw new InvalidOperationException("No PostgreSQL server binaries.");
         var dataDirectory = Path.Combine(dataPath, "postgres");
@@ -26,11 +26,9 @@ public sealed class LocalPostgresTests
         try
         {
             var console = new CapturingLoggerProvider();
-            var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.MindJourney_AppHost>(
-                ["MindJourney:Postgres=local", "MindJourney:StorageEmulator=none", $"MindJourney:DataPath={dataPath}",
-                 $"MindJourney:ApiPort={Ports.Free()}"], timeout.Token);
-            builder.Services.AddLogging(logging => logging.AddProvider(console));
-            await using var app = await builder.BuildAsync(timeout.Token);
+            await using var host = await LocalAppHost.BuildAsync("held", LocalAppHost.Local, timeout.Token, dataPath,
+                builder => builder.Services.AddLogging(logging => logging.AddProvider(console)));
+            var app = host.App;
             var clock = Stopwatch.StartNew();
             await app.StartAsync(timeout.Token);
 
@@ -38,7 +36,7 @@ public sealed class LocalPostgresTests
             // A start slower than 10 s on a busy machine leaves no budget; the log replays its backlog, so one
             // second still finds a line written during the start and still fails when it never comes.
             within10s.CancelAfter(TimeSpan.FromSeconds(Math.Max(1, 10 - clock.Elapsed.TotalSeconds)));
-            var dashboardLine = await FirstLogLineAsync(app, "postgres", $"kill -INT {stray.Id}", within10s.Token);
+            var dashboardLine = await host.FirstLogLineAsync("postgres", $"kill -INT {stray.Id}", within10s.Token);
 
             Assert.Contains($"process {stray.Id}", dashboardLine, StringComparison.Ordinal);
             var state = await app.ResourceNotifications.WaitForResourceAsync("postgres",
@@ -60,52 +58,20 @@ public sealed class LocalPostgresTests
     [Fact]
     public async Task A_local_server_killed_under_the_apphost_leaves_the_reason_in_its_dashboard_log()
     {
-        var dataPath = Path.Combine(Path.GetTempPath(), $"mindjourney-apphost-killed-{Guid.NewGuid():N}");
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        try
-        {
-            var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.MindJourney_AppHost>(
-                ["MindJourney:Postgres=local", "MindJourney:StorageEmulator=none", $"MindJourney:DataPath={dataPath}",
-                 $"MindJourney:ApiPort={Ports.Free()}"], timeout.Token);
-            await using var app = await builder.BuildAsync(timeout.Token);
-            await app.StartAsync(timeout.Token);
-            await app.ResourceNotifications.WaitForResourceHealthyAsync("postgres", timeout.Token);
-            var serverId = int.Parse(File.ReadLines(Path.Combine(dataPath, "postgres", "postmaster.pid")).First(),
-                System.Globalization.CultureInfo.InvariantCulture);
+        await using var host = await LocalAppHost.StartAsync("killed", LocalAppHost.Local, timeout.Token, "postgres");
+        var serverId = int.Parse(File.ReadLines(Path.Combine(host.DataPath, "postgres", "postmaster.pid")).First(),
+            System.Globalization.CultureInfo.InvariantCulture);
 
-            using (var server = Process.GetProcessById(serverId))
-            {
-                server.Kill(); // SIGKILL: PostgreSQL writes nothing about it
-            }
-
-            using var within60s = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);
-            within60s.CancelAfter(TimeSpan.FromSeconds(60));
-            var line = await FirstLogLineAsync(app, "postgres", "PostgreSQL exited with code", within60s.Token);
-            Assert.Contains("It was killed (kill -9, the out-of-memory killer) or crashed", line, StringComparison.Ordinal);
-        }
-        finally
+        using (var server = Process.GetProcessById(serverId))
         {
-            Directory.Delete(dataPath, recursive: true);
-        }
-    }
-
-    private static async Task<string> FirstLogLineAsync(DistributedApplication app, string resource, string text,
-        CancellationToken cancellationToken)
-    {
-        var postgres = app.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(r => r.Name == resource);
-        var logs = app.Services.GetRequiredService<ResourceLoggerService>();
-        await foreach (var batch in logs.WatchAsync(postgres).WithCancellation(cancellationToken))
-        {
-            foreach (var line in batch)
-            {
-                if (line.Content.Contains(text, StringComparison.Ordinal))
-                {
-                    return line.Content;
-                }
-            }
+            server.Kill(); // SIGKILL: PostgreSQL writes nothing about it
         }
 
-        throw new InvalidOperationException($"The log of {resource} ended without '{text}'.");
+        using var within60s = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);
+        within60s.CancelAfter(TimeSpan.FromSeconds(60));
+        var line = await host.FirstLogLineAsync("postgres", "PostgreSQL exited with code", within60s.Token);
+        Assert.Contains("It was killed (kill -9, the out-of-memory killer) or crashed", line, StringComparison.Ordinal);
     }
 
     private static async Task<Process> StartByHandAsync(string bin, string dataDirectory, CancellationToken cancellationToken)

@@ -94,7 +94,7 @@ public sealed partial class ManifestTests
     [Fact]
     public async Task Publish_mode_asks_for_the_replicas_and_the_health_probes_and_run_mode_is_unchanged()
     {
-        await using var published = await DistributedApplicationTestingBuilder.CreateAsync<Projects.MindJourney_AppHost>(
+        await using var published = await LocalAppHost.DescribeAsync(
             ["--operation", "publish", "--publisher", "manifest", "MindJourney:ApiReplicas=3"]);
         var api = Assert.Single(published.Resources, r => r.Name == "api");
         Assert.True(published.ExecutionContext.IsPublishMode);
@@ -102,7 +102,7 @@ public sealed partial class ManifestTests
         Assert.Equal(new HashSet<ProbeType> { ProbeType.Liveness, ProbeType.Readiness },
             api.Annotations.OfType<ProbeAnnotation>().Select(p => p.Type).ToHashSet());
 
-        await using var run = await DistributedApplicationTestingBuilder.CreateAsync<Projects.MindJourney_AppHost>(
+        await using var run = await LocalAppHost.DescribeAsync(
             ["MindJourney:Postgres=local", "MindJourney:ApiReplicas=3"]);
         var runApi = Assert.Single(run.Resources, r => r.Name == "api");
         Assert.Empty(runApi.Annotations.OfType<ProbeAnnotation>());

@@ -1,7 +1,9 @@
 using System.Net.Http.Json;
-using System.Text.Json;
 using Aspire.Hosting.ApplicationModel;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using MindJourney.Api.Experiments;
+using MindJourney.Api.Sessions;
+using MindJourney.Testing;
 
 namespace MindJourney.AppHost.Tests;
 
@@ -13,17 +15,16 @@ public sealed class NumberingHealthTests
     public async Task A_number_held_twice_turns_the_api_resource_degraded_with_the_reason_until_fixed()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
-        await using var host = await LocalAppHost.StartAsync("health", [], timeout.Token);
+        await using var host = await LocalAppHost.StartAsync("health", LocalAppHost.Local, timeout.Token);
         var app = host.App;
         using var http = app.CreateHttpClient("api");
-        var experiment = await http.GetFromJsonAsync<JsonElement>("/api/experiment", timeout.Token);
-        var experimentId = experiment.GetProperty("id").GetGuid();
+        var experimentId = (await http.GetAsAsync<ExperimentSummary>("/api/experiment", timeout.Token)).Id;
         (await http.PostAsJsonAsync("/api/session", new { experimentId }, timeout.Token)).EnsureSuccessStatusCode();
 
         // The second visitor's session takes the first visitor's number, as the API's own health tests do.
         var second = await (await http.PostAsJsonAsync("/api/session", new { experimentId }, timeout.Token))
-            .EnsureSuccessStatusCode().Content.ReadFromJsonAsync<JsonElement>(timeout.Token);
-        var secondId = second.GetProperty("id").GetGuid();
+            .EnsureSuccessStatusCode().Content.ReadAsAsync<StartedSession>(timeout.Token);
+        var secondId = second.Id;
         await host.ExecuteAsync($"UPDATE experiment_sessions SET visitor_number = 1 WHERE id = '{secondId}'", timeout.Token);
 
         // Aspire looks again within 30 s while the API is healthy.

@@ -14,11 +14,15 @@ public static class SessionSecretRequests
     public static Task<HttpResponseMessage> GetAsync(this HttpClient client, string url, string secret) =>
         client.SendAsync(WithSecret(new HttpRequestMessage(HttpMethod.Get, url), secret));
 
-    public static async Task<JsonElement> GetFromJsonAsync(this HttpClient client, string url, string secret)
+    public static Task<JsonElement> GetFromJsonAsync(this HttpClient client, string url, string secret) =>
+        client.GetFromJsonAsync<JsonElement>(url, secret);
+
+    /// <summary>The answer as the API's contract <typeparamref name="T"/>.</summary>
+    public static async Task<T> GetFromJsonAsync<T>(this HttpClient client, string url, string secret)
     {
         using var response = await client.GetAsync(url, secret);
         response.EnsureSuccessStatusCode();
-        return await response.Content.ReadFromJsonAsync<JsonElement>();
+        return await response.Content.ReadAsAsync<T>();
     }
 
     public static Task<HttpResponseMessage> PatchAsJsonAsync<T>(this HttpClient client, string url, T body, string secret) =>

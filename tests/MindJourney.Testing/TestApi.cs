@@ -1,6 +1,5 @@
-using System.Net.Http.Json;
-using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using MindJourney.Api.Experiments;
 using Npgsql;
 
 namespace MindJourney.Testing;
@@ -103,11 +102,8 @@ public sealed class TestApi : IAsyncDisposable
     public Task<long> SequencePositionAsync() =>
         ScalarAsync<long>("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM visitor_counter_sequence");
 
-    public async Task<Guid> ActiveExperimentIdAsync(HttpClient? client = null)
-    {
-        var experiment = await (client ?? Client).GetFromJsonAsync<JsonElement>("/api/experiment");
-        return experiment.GetProperty("id").GetGuid();
-    }
+    public async Task<Guid> ActiveExperimentIdAsync(HttpClient? client = null) =>
+        (await (client ?? Client).GetAsAsync<ExperimentSummary>("/api/experiment")).Id;
 
     public async ValueTask DisposeAsync()
     {
