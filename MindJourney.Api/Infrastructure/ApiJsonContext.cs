@@ -16,7 +16,6 @@ namespace MindJourney.Api.Infrastructure;
 [JsonSerializable(typeof(StartedSession))]
 [JsonSerializable(typeof(CreateResponseRequest))]
 [JsonSerializable(typeof(ResponseDetails))]
-[JsonSerializable(typeof(RecordedResponse))]
 [JsonSerializable(typeof(List<ResponseDetails>))]
 [JsonSerializable(typeof(ExperimentSummary))]
 [JsonSerializable(typeof(LevelDetails))]

@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using MindJourney.Api.Data;
 using MindJourney.Api.Infrastructure;
 
@@ -27,11 +28,14 @@ public sealed record StorageInfo(string Status, string? ObjectName)
     public static readonly StorageInfo NotStored = new(None, null);
 }
 
-/// <summary>A recorded answer as the API returns it, with where its file or text stands in storage.</summary>
+/// <summary>A recorded answer as the API returns it, with where its file or text stands in storage. <c>userId</c> is in
+/// the session's answer list (read with the session's secret, itself proof of being that person) and never in the
+/// answer to <c>POST /api/response</c> (<see cref="WithoutPerson"/>): anyone with a session id may post, and a userId is
+/// what resuming a person starts from.</summary>
 public sealed record ResponseDetails(
     Guid Id,
     Guid SessionId,
-    Guid UserId,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? UserId,
     int? VisitorNumber,
     string LevelId,
     string QuestionId,
@@ -51,25 +55,9 @@ public sealed record ResponseDetails(
         return new(r.Id, r.SessionId, r.UserId, r.VisitorNumber, r.LevelId, r.QuestionId, r.ResponseType,
             data.RootElement.Clone(), r.FileId, r.FileUrl, r.CreatedAt, storage);
     }
-}
 
-/// <summary>The answer to <c>POST /api/response</c>: the recorded answer without its person's <c>userId</c>. Anyone with
-/// a session id may post, and a userId is what resuming a person starts from: it must not come back to them.</summary>
-public sealed record RecordedResponse(
-    Guid Id,
-    Guid SessionId,
-    int? VisitorNumber,
-    string LevelId,
-    string QuestionId,
-    string ResponseType,
-    JsonElement ResponseData,
-    string? FileId,
-    string? FileUrl,
-    DateTimeOffset CreatedAt,
-    StorageInfo Storage)
-{
-    public static RecordedResponse From(ResponseDetails r) => new(r.Id, r.SessionId, r.VisitorNumber, r.LevelId, r.QuestionId,
-        r.ResponseType, r.ResponseData, r.FileId, r.FileUrl, r.CreatedAt, r.Storage);
+    /// <summary>The answer to <c>POST /api/response</c>.</summary>
+    public ResponseDetails WithoutPerson() => this with { UserId = null };
 }
 
 public static class ResponseTypes

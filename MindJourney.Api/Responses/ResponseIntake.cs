@@ -25,7 +25,7 @@ public sealed class ResponseIntake(
 
     /// <summary>Reads the answer (JSON, or multipart with a file), checks it, records it and, when it carries content,
     /// hands that to storage. Every refusal is a 4xx problem, before anything is written.</summary>
-    public async Task<Results<Created<RecordedResponse>, ProblemHttpResult>> RecordAsync(HttpContext http,
+    public async Task<Results<Created<ResponseDetails>, ProblemHttpResult>> RecordAsync(HttpContext http,
         CancellationToken cancellationToken)
     {
         var options = storageOptions.Value;
@@ -75,7 +75,7 @@ public sealed class ResponseIntake(
             : await CreateAsync(http, request, file: null, multipart: false, cancellationToken);
     }
 
-    private async Task<Results<Created<RecordedResponse>, ProblemHttpResult>> CreateAsync(HttpContext http,
+    private async Task<Results<Created<ResponseDetails>, ProblemHttpResult>> CreateAsync(HttpContext http,
         CreateResponseRequest request, UploadContent? file, bool multipart, CancellationToken cancellationToken)
     {
         var options = storageOptions.Value;
@@ -233,8 +233,8 @@ public sealed class ResponseIntake(
 
     private static ProblemHttpResult UnknownSession(Guid sessionId) => Problems.NotFound($"No session with id '{sessionId}'.");
 
-    private static Created<RecordedResponse> Created(ResponseDetails created) =>
-        TypedResults.Created($"/api/session/{created.SessionId}/responses", RecordedResponse.From(created));
+    private static Created<ResponseDetails> Created(ResponseDetails created) =>
+        TypedResults.Created($"/api/session/{created.SessionId}/responses", created.WithoutPerson());
 
     /// <summary>The original client sends <c>responseData</c> as a string holding JSON; store the JSON it holds,
     /// or the plain string as a JSON string when it holds none. Null when it can be stored, else why not: the

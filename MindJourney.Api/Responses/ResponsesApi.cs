@@ -53,7 +53,7 @@ public static class ResponsesApi
     }
 
     /// <summary>The body is read by <see cref="ResponseIntake"/>: it is JSON or multipart, which no one binding takes.</summary>
-    public static Task<Results<Created<RecordedResponse>, ProblemHttpResult>> CreateResponse(
+    public static Task<Results<Created<ResponseDetails>, ProblemHttpResult>> CreateResponse(
         HttpContext http, ResponseIntake intake, CancellationToken cancellationToken) =>
         intake.RecordAsync(http, cancellationToken);
 

@@ -18,11 +18,11 @@ internal static class ApiCalls
     public static async Task<StartedSession> StartSessionAsync(TestApi api) => (await Uploads.NewSessionAsync(api)).As<StartedSession>();
 
     /// <summary><c>POST /api/response</c>, which must answer 201.</summary>
-    public static async Task<RecordedResponse> RecordAsync(HttpClient client, HttpContent content) =>
-        (await Uploads.PostCreatedAsync(client, content)).As<RecordedResponse>();
+    public static async Task<ResponseDetails> RecordAsync(HttpClient client, HttpContent content) =>
+        (await Uploads.PostCreatedAsync(client, content)).As<ResponseDetails>();
 
-    public static async Task<RecordedResponse> RecordTextAsync(HttpClient client, Guid sessionId, object responseData) =>
-        (await Uploads.PostTextAsync(client, sessionId, responseData)).As<RecordedResponse>();
+    public static async Task<ResponseDetails> RecordTextAsync(HttpClient client, Guid sessionId, object responseData) =>
+        (await Uploads.PostTextAsync(client, sessionId, responseData)).As<ResponseDetails>();
 
     public static async Task<AuditReport> AuditAsync(HttpClient client) => (await AdminTests.AuditAsync(client)).As<AuditReport>();
 

@@ -325,7 +325,7 @@ public sealed class ExportTests(PostgresServer postgres)
 
     private static string IdOf(SessionDetails session) => session.Id.ToString();
 
-    private static string FileNameOf(RecordedResponse created) => Path.GetFileName(created.Storage.ObjectName!);
+    private static string FileNameOf(ResponseDetails created) => Path.GetFileName(created.Storage.ObjectName!);
 
     private static Task<HttpResponseMessage> ExportAsync(TestApi api, string query)
     {

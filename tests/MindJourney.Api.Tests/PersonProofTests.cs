@@ -47,13 +47,13 @@ public sealed class PersonProofTests(PostgresServer postgres)
             }
 
             // The rest is as before: what the page and the seed's contract read.
-            var recorded = created.As<RecordedResponse>();
+            var recorded = created.As<ResponseDetails>();
             Assert.Equal(sessionId, recorded.SessionId);
             Assert.Equal(session.VisitorNumber!.Value, recorded.VisitorNumber);
         }
 
-        Assert.Equal("pending", voice.As<RecordedResponse>().Storage.Status);
-        Assert.Equal("an answer", text.As<RecordedResponse>().ResponseData.GetProperty("text").GetString());
+        Assert.Equal("pending", voice.As<ResponseDetails>().Storage.Status);
+        Assert.Equal("an answer", text.As<ResponseDetails>().ResponseData.GetProperty("text").GetString());
     }
 
     [Fact]

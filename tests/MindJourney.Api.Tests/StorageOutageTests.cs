@@ -89,7 +89,7 @@ public sealed class StorageOutageTests(PostgresServer postgres)
         using var events = new MetricCollector<int>((object?)null, "Polly", "resilience.polly.strategy.events");
         await storage.StopAsync();
 
-        var answers = new List<RecordedResponse>();
+        var answers = new List<ResponseDetails>();
         for (var i = 0; i < 3; i++)
         {
             answers.Add(await ApiCalls.RecordTextAsync(api.Client, sessionId, new { text = $"answer {i}" }));

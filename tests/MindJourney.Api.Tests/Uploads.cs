@@ -103,7 +103,7 @@ internal static class Uploads
         }
     }
 
-    // The JSON readers below serve tests that have not moved to the contract records yet (ApiCalls, RecordedResponse).
+    // The JSON readers below serve tests that have not moved to the contract records yet (ApiCalls, ResponseDetails).
     public static string ObjectName(JsonElement created) => created.GetProperty("storage").GetProperty("objectName").GetString()!;
 
     public static string Status(JsonElement created) => created.GetProperty("storage").GetProperty("status").GetString()!;

@@ -42,7 +42,7 @@ public sealed class StorageWiringTests
         form.Add(file, "file", "note.webm");
 
         using var upload = await http.PostAsync("/api/response", form, timeout.Token);
-        var answer = await upload.Content.ReadAsAsync<RecordedResponse>(timeout.Token);
+        var answer = await upload.Content.ReadAsAsync<ResponseDetails>(timeout.Token);
 
         Assert.Equal(HttpStatusCode.Created, upload.StatusCode);
         Assert.Equal("stored", answer.Storage.Status);
