@@ -21,8 +21,8 @@ public sealed partial class IdempotencyKeyExpiry(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var lifetime = TimeSpan.FromHours(Math.Max(0, options.Value.KeyLifetimeHours));
-        var interval = TimeSpan.FromSeconds(Math.Max(0.05, options.Value.PruneIntervalSeconds));
+        var lifetime = TimeSpan.FromHours(options.Value.KeyLifetimeHours);
+        var interval = TimeSpan.FromSeconds(options.Value.PruneIntervalSeconds);
         using var timer = new PeriodicTimer(interval);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {

@@ -12,8 +12,10 @@ public sealed class IdempotencyOptions
 
     /// <summary>An Idempotency-Key replays its session for at least this long; it is forgotten within one
     /// <see cref="PruneIntervalSeconds"/> after that, and may then start a new session.</summary>
+    [Range(0.0, 8760.0, ErrorMessage = "MindJourney:Idempotency:KeyLifetimeHours must be between {1} and {2}.")]
     public double KeyLifetimeHours { get; set; } = 24;
 
+    [Range(0.05, 86400.0, ErrorMessage = "MindJourney:Idempotency:PruneIntervalSeconds must be between {1} and {2}.")]
     public double PruneIntervalSeconds { get; set; } = 600;
 
     /// <summary>The server's own key under which Idempotency-Keys are stored (HMAC-SHA256), never as sent. Without

@@ -29,7 +29,7 @@ public sealed partial class DeliveryWorker(
         }
 
         LogStarted(logger, storage.Target.Mode, storage.Target.Bucket!);
-        var idle = TimeSpan.FromSeconds(Math.Max(0.05, settings.PollIntervalSeconds));
+        var idle = TimeSpan.FromSeconds(settings.PollIntervalSeconds);
         var databaseDown = false;
         while (!stoppingToken.IsCancellationRequested)
         {

@@ -25,6 +25,8 @@ public sealed class SettingsTests(PostgresServer postgres)
     [InlineData("MindJourney:Storage:RetryMaxDelaySeconds", "0.5")] // below the initial delay (2 s)
     [InlineData("MindJourney:Storage:MaxFilesPerSession", "-1")]
     [InlineData("MindJourney:Responses:MaxPageBytes", "0")]
+    [InlineData("MindJourney:Idempotency:PruneIntervalSeconds", "0")]
+    [InlineData("MindJourney:Idempotency:KeyLifetimeHours", "-1")]
     public async Task An_invalid_setting_stops_the_start_with_a_message_naming_it(string setting, string value)
     {
         var failure = await Assert.ThrowsAnyAsync<Exception>(() => TestApi.StartAsync(postgres,
