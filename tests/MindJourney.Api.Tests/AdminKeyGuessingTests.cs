@@ -27,7 +27,7 @@ public sealed class AdminKeyGuessingTests(PostgresServer postgres)
         using var failures = new MetricCollector<long>(host.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
             AdminTelemetry.SourceName, "mindjourney.admin.auth_failures");
         var session = await Uploads.NewSessionAsync(api);
-        var sessionPath = $"/api/session/{session.GetProperty("id")}";
+        var sessionPath = $"/api/session/{session.Id}";
         using var guesser = SourceAddress.Client(host.ServerAddress, "127.0.0.2");
         using var researcher = SourceAddress.Client(host.ServerAddress, "127.0.0.3");
 
@@ -58,7 +58,7 @@ public sealed class AdminKeyGuessingTests(PostgresServer postgres)
         }
 
         // The participant's own secret still works from there, and another client's right key is not affected.
-        using (var own = await guesser.GetAsync(sessionPath, SessionSecretRequests.SecretOf(session)))
+        using (var own = await guesser.GetAsync(sessionPath, session.SessionSecret!))
         {
             Assert.Equal(HttpStatusCode.OK, own.StatusCode);
         }

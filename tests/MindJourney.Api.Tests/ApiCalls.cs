@@ -10,19 +10,19 @@ namespace MindJourney.Api.Tests;
 internal static class ApiCalls
 {
     /// <summary><c>POST /api/session</c>, which must answer 201.</summary>
-    public static async Task<StartedSession> StartSessionAsync(HttpClient client, object body, string? idempotencyKey = null,
+    public static Task<StartedSession> StartSessionAsync(HttpClient client, object body, string? idempotencyKey = null,
         string? secret = null) =>
-        (await SessionNumberingTests.CreateSessionAsync(client, body, idempotencyKey, secret)).As<StartedSession>();
+        SessionNumberingTests.CreateSessionAsync(client, body, idempotencyKey, secret);
 
     /// <summary>A new participant's session in the active experiment.</summary>
-    public static async Task<StartedSession> StartSessionAsync(TestApi api) => (await Uploads.NewSessionAsync(api)).As<StartedSession>();
+    public static Task<StartedSession> StartSessionAsync(TestApi api) => Uploads.NewSessionAsync(api);
 
     /// <summary><c>POST /api/response</c>, which must answer 201.</summary>
-    public static async Task<ResponseDetails> RecordAsync(HttpClient client, HttpContent content) =>
-        (await Uploads.PostCreatedAsync(client, content)).As<ResponseDetails>();
+    public static Task<ResponseDetails> RecordAsync(HttpClient client, HttpContent content) =>
+        Uploads.PostCreatedAsync(client, content);
 
-    public static async Task<ResponseDetails> RecordTextAsync(HttpClient client, Guid sessionId, object responseData) =>
-        (await Uploads.PostTextAsync(client, sessionId, responseData)).As<ResponseDetails>();
+    public static Task<ResponseDetails> RecordTextAsync(HttpClient client, Guid sessionId, object responseData) =>
+        Uploads.PostTextAsync(client, sessionId, responseData);
 
     public static async Task<AuditReport> AuditAsync(HttpClient client) => (await AdminTests.AuditAsync(client)).As<AuditReport>();
 

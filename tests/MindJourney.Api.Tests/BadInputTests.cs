@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using MindJourney.Api.Sessions;
 using MindJourney.Testing;
 
 namespace MindJourney.Api.Tests;
@@ -12,7 +13,7 @@ public sealed class BadInputTests(PostgresServer postgres) : IAsyncLifetime
 {
     private TestApi _api = null!;
     private Guid _experimentId;
-    private JsonElement _session;
+    private StartedSession _session = null!;
 
     public async ValueTask InitializeAsync()
     {
@@ -83,14 +84,14 @@ public sealed class BadInputTests(PostgresServer postgres) : IAsyncLifetime
     [InlineData("{\"isCompleted\": \"yes\"}", "isCompleted")]
     public async Task A_patch_that_changes_identity_or_leaves_the_levels_is_refused(string body, string field)
     {
-        var id = _session.GetProperty("id").GetGuid();
+        var id = _session.Id;
         var before = await _api.ScalarAsync<string>($"SELECT row_to_json(s)::text FROM experiment_sessions s WHERE id = '{id}'");
 
         using var patch = new HttpRequestMessage(HttpMethod.Patch, $"/api/session/{id}")
         {
             Content = new StringContent(body, Encoding.UTF8, "application/json")
         };
-        patch.Headers.Add(SessionSecretRequests.Header, SessionSecretRequests.SecretOf(_session));
+        patch.Headers.Add(SessionSecretRequests.Header, _session.SessionSecret!);
         var response = await _api.Client.SendAsync(patch);
 
         var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, body);
@@ -133,7 +134,7 @@ public sealed class BadInputTests(PostgresServer postgres) : IAsyncLifetime
     [MemberData(nameof(BadResponses))]
     public async Task A_bad_response_is_refused_and_writes_nothing(string why, string body)
     {
-        body = body.Replace("SESSION", _session.GetProperty("id").GetString(), StringComparison.Ordinal);
+        body = body.Replace("SESSION", _session.Id.ToString(), StringComparison.Ordinal);
 
         var response = await _api.Client.PostAsync("/api/response", new StringContent(body, Encoding.UTF8, "application/json"));
 

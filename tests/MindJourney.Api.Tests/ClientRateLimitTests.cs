@@ -106,7 +106,7 @@ public sealed class ClientRateLimitTests(PostgresServer postgres)
         var session = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
         var answer = new
         {
-            sessionId = session.GetProperty("id").GetGuid(),
+            sessionId = session.Id,
             levelId = "1",
             questionId = "q1",
             responseType = "text",

@@ -318,7 +318,8 @@ public sealed class ConditionTests(PostgresServer postgres)
         var plays = Enumerable.Range(0, count).Select(async i =>
         {
             await start.WaitAsync();
-            return await SessionNumberingTests.CreateSessionAsync(clients[i % clients.Length], new { experimentId });
+            // JSON: a caller checks that conditionOrder is left out, not null.
+            return await SessionNumberingTests.CreateSessionJsonAsync(clients[i % clients.Length], new { experimentId });
         }).ToList();
         start.Release(count);
         return await Task.WhenAll(plays);

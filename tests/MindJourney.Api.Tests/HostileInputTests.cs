@@ -49,9 +49,9 @@ public sealed class HostileInputTests(HostileInputTests.Api api) : IClassFixture
             Host = await TestApi.StartAsync(postgres);
             var experimentId = await Host.ActiveExperimentIdAsync();
             var session = await SessionNumberingTests.CreateSessionAsync(Host.Client, new { experimentId });
-            var sessionId = session.GetProperty("id").GetGuid();
+            var sessionId = session.Id;
             var response = await Uploads.PostTextAsync(Host.Client, sessionId, "a first answer");
-            Ids = new Ids(experimentId, sessionId, response.GetProperty("id").GetGuid(), SessionSecretRequests.SecretOf(session));
+            Ids = new Ids(experimentId, sessionId, response.Id, session.SessionSecret!);
 
             var services = Host.Hosts[0].Services;
             services.GetRequiredService<ILoggerFactory>().AddProvider(new FakeLoggerProvider(Logs));
@@ -178,7 +178,7 @@ public sealed class HostileInputTests(HostileInputTests.Api api) : IClassFixture
         var created = await Uploads.PostCreatedAsync(_api.Client, content);
 
         var stored = await _api.ScalarAsync<string>(
-            $"SELECT original_name FROM storage_deliveries WHERE response_id = '{created.GetProperty("id").GetGuid()}'");
+            $"SELECT original_name FROM storage_deliveries WHERE response_id = '{created.Id}'");
         Assert.Equal(new string('a', ObjectNames.MaxOriginalNameLength - 1), stored);
     }
 

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Text.Json;
+using Microsoft.AspNetCore.Mvc;
+using MindJourney.Api.Sessions;
 using MindJourney.Testing;
 
 namespace MindJourney.Api.Tests;
@@ -22,24 +23,25 @@ public sealed class IdempotencyKeyTests(PostgresServer postgres)
         var key = Guid.NewGuid().ToString();
         var first = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }, key);
 
-        var replays = new List<JsonElement>();
+        var replays = new List<StartedSession>();
         for (var i = 0; i < 10; i++)
         {
             replays.Add(await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }, key));
         }
 
-        var id = first.GetProperty("id").GetGuid();
-        Assert.All(replays, r => Assert.Equal(id, r.GetProperty("id").GetGuid()));
-        var secrets = replays.Take(8).Select(SessionSecretRequests.SecretOf).Prepend(SessionSecretRequests.SecretOf(first)).ToList();
+        var id = first.Id;
+        Assert.All(replays, r => Assert.Equal(id, r.Id));
+        var secrets = replays.Take(8).Select(r => r.SessionSecret).Prepend(first.SessionSecret).ToList();
+        Assert.All(secrets, Assert.NotNull);
         Assert.Equal(9, secrets.Distinct().Count());
         foreach (var late in replays.Skip(8))
         {
-            Assert.Equal(JsonValueKind.Null, late.GetProperty("sessionSecret").ValueKind);
+            Assert.Null(late.SessionSecret); // sessionSecret is required: written as null
         }
 
         foreach (var secret in secrets)
         {
-            using var read = await api.Client.GetAsync($"/api/session/{id}", secret);
+            using var read = await api.Client.GetAsync($"/api/session/{id}", secret!);
             Assert.Equal(HttpStatusCode.OK, read.StatusCode);
         }
 
@@ -56,11 +58,10 @@ public sealed class IdempotencyKeyTests(PostgresServer postgres)
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/session") { Content = JsonContent.Create(new { experimentId }) };
         request.Headers.Add("Idempotency-Key", new string('k', 15));
         using var refused = await api.Client.SendAsync(request);
-        var problem = await refused.Content.ReadFromJsonAsync<JsonElement>();
-
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
         Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
-        Assert.Contains("16", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        var problem = await refused.Content.ReadAsAsync<ProblemDetails>();
+        Assert.Contains("16", problem.Detail, StringComparison.Ordinal);
         Assert.Equal(0, await api.SequencePositionAsync());
         Assert.Equal(0, await api.ScalarAsync<long>("SELECT count(*) FROM experiment_sessions"));
         await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }, new string('k', 16));
@@ -79,7 +80,7 @@ public sealed class IdempotencyKeyTests(PostgresServer postgres)
         var rows = await api.ScalarAsync<string>("SELECT string_agg(row_to_json(s)::text, ' ') FROM experiment_sessions s");
         Assert.Equal(ApiHost.StoredIdempotencyKey(key), stored);
         Assert.DoesNotContain(key, rows, StringComparison.Ordinal);
-        Assert.Equal(first.GetProperty("id").GetGuid(), replay.GetProperty("id").GetGuid());
+        Assert.Equal(first.Id, replay.Id);
         Assert.Equal(1, await api.SequencePositionAsync());
     }
 

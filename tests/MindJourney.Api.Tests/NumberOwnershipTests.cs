@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Text.Json;
+using MindJourney.Api.Responses;
+using MindJourney.Api.Sessions;
 using MindJourney.Testing;
 using Npgsql;
 
@@ -36,21 +37,21 @@ public sealed class NumberOwnershipTests(PostgresServer postgres, ITestOutputHel
         var position = await api.SequencePositionAsync();
 
         var body = template.Replace("{experiment}", experimentId.ToString(), StringComparison.Ordinal)
-            .Replace("{user}", someoneElse.GetProperty("userId").GetString(), StringComparison.Ordinal);
+            .Replace("{user}", someoneElse.UserId.ToString(), StringComparison.Ordinal);
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/session")
         {
             Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json"),
         };
         request.Headers.Add("Idempotency-Key", "shared-idempotency-key");
         // Proof of being the other user, so that only the reused key is wrong.
-        request.Headers.Add(SessionSecretRequests.Header, SessionSecretRequests.SecretOf(someoneElse));
+        request.Headers.Add(SessionSecretRequests.Header, someoneElse.SessionSecret!);
         using var response = await api.Client.SendAsync(request);
 
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.UnprocessableEntity, $"{why}: {(int)response.StatusCode} {text}");
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        Assert.DoesNotContain(first.GetProperty("id").GetString()!, text, StringComparison.Ordinal);
-        Assert.DoesNotContain(first.GetProperty("userId").GetString()!, text, StringComparison.Ordinal);
+        Assert.DoesNotContain(first.Id.ToString(), text, StringComparison.Ordinal);
+        Assert.DoesNotContain(first.UserId.ToString(), text, StringComparison.Ordinal);
         Assert.Equal(position, await api.SequencePositionAsync());
         Assert.Equal(2, await api.ScalarAsync<long>("SELECT count(*) FROM experiment_sessions"));
     }
@@ -65,11 +66,12 @@ public sealed class NumberOwnershipTests(PostgresServer postgres, ITestOutputHel
         var first = await SessionNumberingTests.CreateSessionAsync(api.Client, body, "replayed-idempotency-key");
         var replay = await SessionNumberingTests.CreateSessionAsync(api.Client, body, "replayed-idempotency-key");
 
-        Assert.Equal(first.GetProperty("id").GetGuid(), replay.GetProperty("id").GetGuid());
-        Assert.Equal(first.GetProperty("visitorNumber").GetInt32(), replay.GetProperty("visitorNumber").GetInt32());
+        Assert.Equal(first.Id, replay.Id);
+        Assert.NotNull(first.VisitorNumber);
+        Assert.Equal(first.VisitorNumber, replay.VisitorNumber);
         Assert.Equal(1, await api.SequencePositionAsync());
-        var id = first.GetProperty("id").GetGuid();
-        foreach (var secret in new[] { SessionSecretRequests.SecretOf(first), SessionSecretRequests.SecretOf(replay) })
+        var id = first.Id;
+        foreach (var secret in new[] { first.SessionSecret!, replay.SessionSecret! })
         {
             using var read = await api.Client.GetAsync($"/api/session/{id}", secret);
             Assert.Equal(HttpStatusCode.OK, read.StatusCode);
@@ -92,8 +94,9 @@ public sealed class NumberOwnershipTests(PostgresServer postgres, ITestOutputHel
             "the expired key is forgotten");
         var later = await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }, "short-lived-idempotency-key");
 
-        Assert.NotEqual(first.GetProperty("id").GetGuid(), later.GetProperty("id").GetGuid());
-        Assert.Equal(first.GetProperty("visitorNumber").GetInt32() + 1, later.GetProperty("visitorNumber").GetInt32());
+        Assert.NotEqual(first.Id, later.Id);
+        Assert.NotNull(first.VisitorNumber);
+        Assert.Equal(first.VisitorNumber + 1, later.VisitorNumber);
     }
 
     [Fact]
@@ -146,11 +149,11 @@ public sealed class NumberOwnershipTests(PostgresServer postgres, ITestOutputHel
         }
 
         Assert.True(aborted > 100, $"only {aborted} of 500 requests were aborted; the test would prove little");
-        var audit = await AdminTests.AuditAsync(api.Client);
-        output.WriteLine($"{aborted} of 500 plays aborted; {audit.GetProperty("numberedUsers")} numbered visitors, "
-            + $"sequence at {audit.GetProperty("sequenceLastValue")}, {audit.GetProperty("gaps").GetArrayLength()} gaps");
-        Assert.Equal(0, audit.GetProperty("gaps").GetArrayLength());
-        Assert.Equal(audit.GetProperty("sequenceLastValue").GetInt64(), audit.GetProperty("numberedUsers").GetInt64());
+        var audit = await ApiCalls.AuditAsync(api.Client);
+        output.WriteLine($"{aborted} of 500 plays aborted; {audit.NumberedUsers} numbered visitors, "
+            + $"sequence at {audit.SequenceLastValue}, {audit.Gaps.Count} gaps");
+        Assert.Empty(audit.Gaps);
+        Assert.Equal(audit.SequenceLastValue, audit.NumberedUsers);
     }
 
     [Fact]
@@ -161,7 +164,7 @@ public sealed class NumberOwnershipTests(PostgresServer postgres, ITestOutputHel
         var fallbacks = await StartFallbackSessionsAsync(api, experimentId, 3);
 
         // Someone holds the last fallback session's row: the recovery takes its numbers, then waits on that row.
-        await using var hold = await RowLock.TakeAsync(api, "experiment_sessions", fallbacks[^1].GetProperty("id").GetGuid());
+        await using var hold = await RowLock.TakeAsync(api, "experiment_sessions", fallbacks[^1].Id);
 
         using (var impatient = new CancellationTokenSource(TimeSpan.FromSeconds(2)))
         {
@@ -175,10 +178,10 @@ public sealed class NumberOwnershipTests(PostgresServer postgres, ITestOutputHel
             async () => await api.ScalarAsync<long>("SELECT count(*) FROM experiment_sessions WHERE visitor_number IS NULL") == 0,
             "the recovery finishes although its caller left");
 
-        var audit = await AdminTests.AuditAsync(api.Client);
-        Assert.Equal(0, audit.GetProperty("gaps").GetArrayLength());
-        Assert.Equal(5, audit.GetProperty("sequenceLastValue").GetInt64());
-        Assert.Equal(5, audit.GetProperty("numberedUsers").GetInt64());
+        var audit = await ApiCalls.AuditAsync(api.Client);
+        Assert.Empty(audit.Gaps);
+        Assert.Equal(5, audit.SequenceLastValue);
+        Assert.Equal(5, audit.NumberedUsers);
     }
 
     [Fact]
@@ -186,11 +189,11 @@ public sealed class NumberOwnershipTests(PostgresServer postgres, ITestOutputHel
     {
         await using var api = await TestApi.StartAsync(postgres, settings: WithAdminKey);
         var experimentId = await api.ActiveExperimentIdAsync();
-        var sessionId = (await StartFallbackSessionsAsync(api, experimentId, 1))[0].GetProperty("id").GetGuid();
+        var sessionId = (await StartFallbackSessionsAsync(api, experimentId, 1))[0].Id;
         var early = await Uploads.PostTextAsync(api.Client, sessionId, "before the recovery");
 
         // The recovery numbers the session, then waits on the early answer's row: it has not committed yet.
-        await using var hold = await RowLock.TakeAsync(api, "experiment_responses", early.GetProperty("id").GetGuid());
+        await using var hold = await RowLock.TakeAsync(api, "experiment_responses", early.Id);
 
         using var recover = new HttpRequestMessage(HttpMethod.Post, "/api/admin/assign-visitor-numbers");
         recover.Headers.Add("X-Admin-Key", AdminKey);
@@ -216,19 +219,19 @@ public sealed class NumberOwnershipTests(PostgresServer postgres, ITestOutputHel
         Assert.Equal(HttpStatusCode.OK, recovered.StatusCode);
         using var emailAnswer = await email;
         Assert.Equal(HttpStatusCode.Created, emailAnswer.StatusCode);
-        Assert.Equal(3, (await emailAnswer.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("visitorNumber").GetInt32());
-        Assert.Equal(3, (await text).GetProperty("visitorNumber").GetInt32());
+        Assert.Equal(3, (await emailAnswer.Content.ReadAsAsync<ResponseDetails>()).VisitorNumber);
+        Assert.Equal(3, (await text).VisitorNumber);
         Assert.Equal(0, await api.ScalarAsync<long>("SELECT count(*) FROM experiment_responses WHERE visitor_number IS NULL"));
     }
 
     /// <summary>Two numbered visitors, then <paramref name="count"/> sessions that got no number (the sequence was at
     /// its limit meanwhile): what the recovery numbers.</summary>
-    private static async Task<List<JsonElement>> StartFallbackSessionsAsync(TestApi api, Guid experimentId, int count)
+    private static async Task<List<StartedSession>> StartFallbackSessionsAsync(TestApi api, Guid experimentId, int count)
     {
         await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
         await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId });
         await api.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence MAXVALUE 2");
-        var fallbacks = new List<JsonElement>();
+        var fallbacks = new List<StartedSession>();
         for (var i = 0; i < count; i++)
         {
             fallbacks.Add(await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId }));

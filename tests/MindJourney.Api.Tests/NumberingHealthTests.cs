@@ -17,9 +17,9 @@ public sealed class NumberingHealthTests(PostgresServer postgres)
             settings: new Dictionary<string, string?> { ["MindJourney:Health:CheckIntervalSeconds"] = "0" });
         var first = await Uploads.NewSessionAsync(api);
         var second = await Uploads.NewSessionAsync(api);
-        var secondId = second.GetProperty("id").GetGuid();
+        var secondId = second.Id;
         var answer = await Uploads.PostTextAsync(api.Client, secondId, new { text = "hello" });
-        await Uploads.WaitUntilStoredAsync(api, answer.GetProperty("id").GetGuid());
+        await Uploads.WaitUntilStoredAsync(api, answer.Id);
         await WaitForHealthAsync(api, "Healthy");
 
         await api.ExecuteAsync($"UPDATE experiment_sessions SET visitor_number = 1 WHERE id = '{secondId}'");
@@ -29,23 +29,23 @@ public sealed class NumberingHealthTests(PostgresServer postgres)
         await api.ExecuteAsync($"UPDATE experiment_sessions SET visitor_number = 2 WHERE id = '{secondId}'");
         await WaitForHealthAsync(api, "Healthy");
 
-        await api.ExecuteAsync($"UPDATE experiment_responses SET visitor_number = 99 WHERE id = '{answer.GetProperty("id")}'");
+        await api.ExecuteAsync($"UPDATE experiment_responses SET visitor_number = 99 WHERE id = '{answer.Id}'");
         await WaitForHealthAsync(api, "Degraded");
-        Assert.StartsWith($"Response {answer.GetProperty("id")} carries a visitor number other than its session's.",
+        Assert.StartsWith($"Response {answer.Id} carries a visitor number other than its session's.",
             await NumberingReasonAsync(api), StringComparison.Ordinal);
-        await api.ExecuteAsync($"UPDATE experiment_responses SET visitor_number = 2 WHERE id = '{answer.GetProperty("id")}'");
+        await api.ExecuteAsync($"UPDATE experiment_responses SET visitor_number = 2 WHERE id = '{answer.Id}'");
         await WaitForHealthAsync(api, "Healthy");
 
         // An upload accepted while storage is down, then aged past the limit (15 minutes by default).
         await storage.StopAsync();
-        var pending = await Uploads.PostTextAsync(api.Client, first.GetProperty("id").GetGuid(), new { text = "later" });
-        Assert.Equal("pending", Uploads.Status(pending));
+        var pending = await Uploads.PostTextAsync(api.Client, first.Id, new { text = "later" });
+        Assert.Equal("pending", pending.Storage.Status);
         await WaitForNumberingAsync(api, HealthStatus.Healthy);
         await api.ExecuteAsync(
-            $"UPDATE storage_deliveries SET created_at = now() - interval '16 minutes' WHERE response_id = '{pending.GetProperty("id")}'");
+            $"UPDATE storage_deliveries SET created_at = now() - interval '16 minutes' WHERE response_id = '{pending.Id}'");
         Assert.StartsWith("Uploads pending for more than 15 minutes", await NumberingReasonAsync(api), StringComparison.Ordinal);
         await storage.StartAgainAsync();
-        await Uploads.WaitUntilStoredAsync(api, pending.GetProperty("id").GetGuid());
+        await Uploads.WaitUntilStoredAsync(api, pending.Id);
         await WaitForHealthAsync(api, "Healthy");
     }
 

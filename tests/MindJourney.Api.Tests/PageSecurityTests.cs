@@ -30,10 +30,10 @@ public sealed partial class PageSecurityTests(PostgresServer postgres) : IAsyncL
     public async Task A_downloaded_file_keeps_its_sandbox_policy()
     {
         var session = await Uploads.NewSessionAsync(_api);
-        var created = await Uploads.PostTextAsync(_api.Client, session.GetProperty("id").GetGuid(), "<script>alert(1)</script>");
+        var created = await Uploads.PostTextAsync(_api.Client, session.Id, "<script>alert(1)</script>");
 
-        using var response = await _api.Client.GetAsync($"/api/download/{created.GetProperty("id")}",
-            SessionSecretRequests.SecretOf(session));
+        using var response = await _api.Client.GetAsync($"/api/download/{created.Id}",
+            session.SessionSecret!);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("sandbox; default-src 'none'", Assert.Single(response.Headers.GetValues("Content-Security-Policy")));

@@ -4,6 +4,9 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Microsoft.AspNetCore.Mvc;
+using MindJourney.Api.Experiments;
+using MindJourney.Api.Sessions;
 using MindJourney.Testing;
 
 namespace MindJourney.Api.Tests;
@@ -28,13 +31,13 @@ public sealed class ParticipantRouteLimitTests(PostgresServer postgres) : IAsync
         using var client = SourceAddress.Client(_api.Hosts[0].ServerAddress, "127.0.0.31");
         using var other = SourceAddress.Client(_api.Hosts[0].ServerAddress, "127.0.0.32");
         var session = await StartSessionAsync(client, other);
-        var (id, secret) = (session.GetProperty("id").GetGuid(), SessionSecretRequests.SecretOf(session));
-        var levels = await other.GetFromJsonAsync<JsonElement>($"/api/experiment/{session.GetProperty("experimentId")}/levels");
+        var (id, secret) = (session.Id, session.SessionSecret!);
+        var levels = await other.GetAsAsync<List<LevelDetails>>($"/api/experiment/{session.ExperimentId}/levels");
         var reads = new[]
         {
             () => client.GetAsync("/api/experiment"),
-            () => client.GetAsync($"/api/experiment/{session.GetProperty("experimentId")}/levels"),
-            () => client.GetAsync($"/api/level/{levels[0].GetProperty("id")}"),
+            () => client.GetAsync($"/api/experiment/{session.ExperimentId}/levels"),
+            () => client.GetAsync($"/api/level/{levels[0].Id}"),
             () => client.GetAsync($"/api/session/{id}", secret),
         };
 
@@ -59,7 +62,7 @@ public sealed class ParticipantRouteLimitTests(PostgresServer postgres) : IAsync
     {
         using var client = SourceAddress.Client(_api.Hosts[0].ServerAddress, "127.0.0.33");
         var session = await StartSessionAsync(client);
-        var (path, secret) = ($"/api/session/{session.GetProperty("id")}", SessionSecretRequests.SecretOf(session));
+        var (path, secret) = ($"/api/session/{session.Id}", session.SessionSecret!);
 
         for (var i = 0; i < 60; i++)
         {
@@ -69,7 +72,7 @@ public sealed class ParticipantRouteLimitTests(PostgresServer postgres) : IAsync
 
         using var refused = await client.PatchAsJsonAsync(path, new { currentLevel = 3 }, secret);
         await AssertRefusedAsync(refused, "session updates");
-        var level = await _api.ScalarAsync<int>($"SELECT current_level FROM experiment_sessions WHERE id = '{session.GetProperty("id")}'");
+        var level = await _api.ScalarAsync<int>($"SELECT current_level FROM experiment_sessions WHERE id = '{session.Id}'");
         Assert.Equal(2, level);
 
         // Updates have their own budget: reading the session still works.
@@ -82,7 +85,7 @@ public sealed class ParticipantRouteLimitTests(PostgresServer postgres) : IAsync
     {
         using var client = SourceAddress.Client(_api.Hosts[0].ServerAddress, "127.0.0.34");
         var session = await StartSessionAsync(client);
-        var (path, secret) = ($"/api/session/{session.GetProperty("id")}", SessionSecretRequests.SecretOf(session));
+        var (path, secret) = ($"/api/session/{session.Id}", session.SessionSecret!);
 
         for (var i = 0; i < 30; i++)
         {
@@ -150,7 +153,7 @@ public sealed class ParticipantRouteLimitTests(PostgresServer postgres) : IAsync
     {
         using var client = SourceAddress.Client(_api.Hosts[0].ServerAddress, "127.0.0.35");
         var session = await StartSessionAsync(client);
-        var path = $"/api/session/{session.GetProperty("id")}";
+        var path = $"/api/session/{session.Id}";
         using var commands = new CommandRecorder();
 
         string[] malformed = ["not base64 at all!", new string('A', 42), new string('A', 44), "AAAA", "+" + new string('A', 42)];
@@ -183,8 +186,8 @@ public sealed class ParticipantRouteLimitTests(PostgresServer postgres) : IAsync
     {
         Assert.Equal(404, response.Status);
         Assert.Equal("application/problem+json", response.Header("Content-Type")?.Split(';')[0]);
-        using var problem = JsonDocument.Parse(response.Body);
-        Assert.StartsWith("No session with id", problem.RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        var problem = JsonSerializer.Deserialize<ProblemDetails>(response.Body, ApiContracts.Json)!;
+        Assert.StartsWith("No session with id", problem.Detail, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -192,7 +195,7 @@ public sealed class ParticipantRouteLimitTests(PostgresServer postgres) : IAsync
     {
         using var client = SourceAddress.Client(_api.Hosts[0].ServerAddress, "127.0.0.36");
         var session = await StartSessionAsync(client);
-        var id = session.GetProperty("id").GetGuid();
+        var id = session.Id;
         var before = await _api.ScalarAsync<string>($"SELECT row_to_json(s)::text FROM experiment_sessions s WHERE id = '{id}'");
 
         // A 900 KB body of which only the first kilobyte is ever sent: the answer cannot wait for the rest.
@@ -204,16 +207,16 @@ public sealed class ParticipantRouteLimitTests(PostgresServer postgres) : IAsync
 
         Assert.Equal(401, response.Status);
         Assert.Equal("application/problem+json", response.Header("Content-Type")?.Split(';')[0]);
-        using var problem = JsonDocument.Parse(response.Body);
-        Assert.Equal(401, problem.RootElement.GetProperty("status").GetInt32());
-        Assert.Contains("X-Session-Secret", problem.RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        var problem = JsonSerializer.Deserialize<ProblemDetails>(response.Body, ApiContracts.Json)!;
+        Assert.Equal(401, problem.Status);
+        Assert.Contains("X-Session-Secret", problem.Detail, StringComparison.Ordinal);
         Assert.Equal(before,
             await _api.ScalarAsync<string>($"SELECT row_to_json(s)::text FROM experiment_sessions s WHERE id = '{id}'"));
     }
 
     /// <summary>A session started by <paramref name="client"/>; the experiment looked up by <paramref name="reader"/>, so
     /// that read is not spent from the client's budget when it matters.</summary>
-    private async Task<JsonElement> StartSessionAsync(HttpClient client, HttpClient? reader = null) =>
+    private async Task<StartedSession> StartSessionAsync(HttpClient client, HttpClient? reader = null) =>
         await SessionNumberingTests.CreateSessionAsync(client, new { experimentId = await _api.ActiveExperimentIdAsync(reader ?? client) });
 
     private static async Task AssertRefusedAsync(HttpResponseMessage response, string what)
@@ -221,9 +224,9 @@ public sealed class ParticipantRouteLimitTests(PostgresServer postgres) : IAsync
         Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         Assert.True(response.Headers.RetryAfter?.Delta > TimeSpan.Zero, "Retry-After tells the client when to come back");
-        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Equal(429, problem.GetProperty("status").GetInt32());
-        Assert.Contains(what, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        var problem = await response.Content.ReadAsAsync<ProblemDetails>();
+        Assert.Equal(429, problem.Status);
+        Assert.Contains(what, problem.Detail, StringComparison.Ordinal);
     }
 
     /// <summary>Records the database commands (Npgsql's spans) each request causes, by the trace the request carries in

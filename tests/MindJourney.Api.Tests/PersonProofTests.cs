@@ -30,8 +30,8 @@ public sealed class PersonProofTests(PostgresServer postgres)
 
         using var email = await api.Client.PostAsJsonAsync("/api/response",
             new { sessionId, levelId = "1", questionId = "q1", responseType = "email", responseData = "someone@example.org" });
-        var text = await Uploads.PostTextAsync(api.Client, sessionId, new { text = "an answer" });
-        var voice = await Uploads.PostCreatedAsync(api.Client, Uploads.Multipart(Uploads.Fields(sessionId, "voice"),
+        var text = await Uploads.PostTextJsonAsync(api.Client, sessionId, new { text = "an answer" });
+        var voice = await Uploads.PostCreatedJsonAsync(api.Client, Uploads.Multipart(Uploads.Fields(sessionId, "voice"),
             Uploads.RandomBytes(2048, 1), "audio/webm", "name=\"file\"; filename=\"note.webm\""));
 
         Assert.Equal(HttpStatusCode.Created, email.StatusCode);

@@ -17,7 +17,7 @@ public sealed class ResponsePagingTests(PostgresServer postgres)
     {
         await using var api = await TestApi.StartAsync(postgres);
         var session = await Uploads.NewSessionAsync(api);
-        var sessionId = session.GetProperty("id").GetGuid();
+        var sessionId = session.Id;
         for (var i = 0; i < 105; i += 15)
         {
             await Task.WhenAll(Enumerable.Range(i, 15).Select(async n =>
@@ -29,7 +29,7 @@ public sealed class ResponsePagingTests(PostgresServer postgres)
         }
 
         // The default page is 100, with a link to the rest.
-        using var first = await api.Client.GetAsync($"/api/session/{sessionId}/responses", SessionSecretRequests.SecretOf(session));
+        using var first = await api.Client.GetAsync($"/api/session/{sessionId}/responses", session.SessionSecret!);
         var firstPage = await first.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal(100, firstPage.GetArrayLength());
         Assert.NotNull(NextLink(first));
@@ -39,7 +39,7 @@ public sealed class ResponsePagingTests(PostgresServer postgres)
         var pages = 0;
         while (next is not null)
         {
-            using var page = await api.Client.GetAsync(next, SessionSecretRequests.SecretOf(session));
+            using var page = await api.Client.GetAsync(next, session.SessionSecret!);
             Assert.Equal(HttpStatusCode.OK, page.StatusCode);
             var items = await page.Content.ReadFromJsonAsync<JsonElement>();
             Assert.True(items.GetArrayLength() <= 40);
@@ -75,7 +75,7 @@ public sealed class ResponsePagingTests(PostgresServer postgres)
         // Production limits and the default cap (4 MiB): a stranger with a session's secret reads its largest answers.
         await using var api = await TestApi.StartAsync(postgres, productionLimits: true);
         var session = await Uploads.NewSessionAsync(api);
-        var sessionId = session.GetProperty("id").GetGuid();
+        var sessionId = session.Id;
         int[] sizes = [LargeAnswer, 20, LargeAnswer, LargeAnswer, LargeAnswer, LargeAnswer, LargeAnswer, 50];
         var sent = new List<(Guid Id, string Note)>();
         foreach (var (size, n) in sizes.Select((size, n) => (size, n)))
@@ -89,10 +89,10 @@ public sealed class ResponsePagingTests(PostgresServer postgres)
                 responseType = "email",
                 responseData = new { note, n },
             }));
-            sent.Add((created.GetProperty("id").GetGuid(), note));
+            sent.Add((created.Id, note));
         }
 
-        var pages = await ReadAllPagesAsync(api, $"/api/session/{sessionId}/responses", SessionSecretRequests.SecretOf(session));
+        var pages = await ReadAllPagesAsync(api, $"/api/session/{sessionId}/responses", session.SessionSecret!);
 
         Assert.Equal(sent.Select(s => s.Id), pages.SelectMany(p => p.Items).Select(i => i.GetProperty("id").GetGuid()));
         Assert.Equal([5, 3], pages.Select(p => p.Items.Count));
@@ -112,7 +112,7 @@ public sealed class ResponsePagingTests(PostgresServer postgres)
             Assert.Equal(JsonValueKind.Null, item.GetProperty("fileId").ValueKind);
         }
 
-        Assert.Equal(session.GetProperty("visitorNumber").GetRawText(), items[1].GetProperty("visitorNumber").GetRawText());
+        Assert.Equal(JsonSerializer.Serialize(session.VisitorNumber), items[1].GetProperty("visitorNumber").GetRawText());
         Assert.Equal(1, items[1].GetProperty("responseData").GetProperty("n").GetInt32());
         Assert.Equal(sent[1].Id, items[1].GetProperty("id").GetGuid());
         Assert.Equal(["id", "sessionId", "visitorNumber", "levelId", "questionId", "responseType", "responseData", "fileId", "fileUrl",
@@ -125,7 +125,7 @@ public sealed class ResponsePagingTests(PostgresServer postgres)
         await using var api = await TestApi.StartAsync(postgres, productionLimits: true,
             settings: new Dictionary<string, string?> { ["MindJourney:Responses:MaxPageBytes"] = "65536" });
         var session = await Uploads.NewSessionAsync(api);
-        var sessionId = session.GetProperty("id").GetGuid();
+        var sessionId = session.Id;
         var sent = new List<Guid>();
         foreach (var size in new[] { 100_000, 10, 10, 70_000 })
         {
@@ -137,10 +137,10 @@ public sealed class ResponsePagingTests(PostgresServer postgres)
                 responseType = "email",
                 responseData = new string('x', size),
             }));
-            sent.Add(created.GetProperty("id").GetGuid());
+            sent.Add(created.Id);
         }
 
-        var pages = await ReadAllPagesAsync(api, $"/api/session/{sessionId}/responses?limit=500", SessionSecretRequests.SecretOf(session));
+        var pages = await ReadAllPagesAsync(api, $"/api/session/{sessionId}/responses?limit=500", session.SessionSecret!);
 
         Assert.Equal([1, 2, 1], pages.Select(p => p.Items.Count));
         Assert.Equal(sent, pages.SelectMany(p => p.Items).Select(i => i.GetProperty("id").GetGuid()));
@@ -162,7 +162,7 @@ public sealed class ResponsePagingTests(PostgresServer postgres)
     {
         await using var api = await TestApi.StartAsync(postgres, productionLimits: true,
             settings: new Dictionary<string, string?> { ["MindJourney:Storage:MaxBytesPerSession"] = "2000000" });
-        var sessionId = (await Uploads.NewSessionAsync(api)).GetProperty("id").GetGuid();
+        var sessionId = (await Uploads.NewSessionAsync(api)).Id;
         object Answer(int size) =>
             new { sessionId, levelId = "1", questionId = "q1", responseType = "email", responseData = new string('x', size) };
 
@@ -197,9 +197,9 @@ public sealed class ResponsePagingTests(PostgresServer postgres)
     {
         await using var api = await TestApi.StartAsync(postgres);
         var session = await Uploads.NewSessionAsync(api);
-        var sessionId = session.GetProperty("id").GetGuid();
+        var sessionId = session.Id;
         using var response = await api.Client.GetAsync($"/api/session/{sessionId}/responses?{query}",
-            SessionSecretRequests.SecretOf(session));
+            session.SessionSecret!);
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
     }
@@ -209,11 +209,11 @@ public sealed class ResponsePagingTests(PostgresServer postgres)
     {
         await using var api = await TestApi.StartAsync(postgres);
         var mineStarted = await Uploads.NewSessionAsync(api);
-        var mine = mineStarted.GetProperty("id").GetGuid();
-        var theirs = (await Uploads.NewSessionAsync(api)).GetProperty("id").GetGuid();
+        var mine = mineStarted.Id;
+        var theirs = (await Uploads.NewSessionAsync(api)).Id;
         var their = await Uploads.PostTextAsync(api.Client, theirs, "theirs");
-        using var response = await api.Client.GetAsync($"/api/session/{mine}/responses?after={their.GetProperty("id").GetGuid()}",
-            SessionSecretRequests.SecretOf(mineStarted));
+        using var response = await api.Client.GetAsync($"/api/session/{mine}/responses?after={their.Id}",
+            mineStarted.SessionSecret!);
         await StarvationTests.AssertProblemAsync(response, HttpStatusCode.BadRequest, "after");
     }
 

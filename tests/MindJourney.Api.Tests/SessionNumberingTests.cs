@@ -4,6 +4,8 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using MindJourney.Api.Responses;
+using MindJourney.Api.Sessions;
 using MindJourney.Api.Telemetry;
 using MindJourney.Testing;
 
@@ -43,12 +45,12 @@ public sealed class SessionNumberingTests(PostgresServer postgres)
         var first = await CreateSessionAsync(api.Client, new { experimentId });
         await CreateSessionAsync(api.Client, new { experimentId }); // someone else: number 2
 
-        var again = await CreateSessionAsync(api.Client, new { experimentId, userId = first.GetProperty("userId").GetGuid() },
-            secret: SessionSecretRequests.SecretOf(first));
+        var again = await CreateSessionAsync(api.Client, new { experimentId, userId = first.UserId },
+            secret: first.SessionSecret);
 
-        Assert.Equal(1, first.GetProperty("visitorNumber").GetInt32());
-        Assert.Equal(1, again.GetProperty("visitorNumber").GetInt32());
-        Assert.NotEqual(first.GetProperty("id").GetGuid(), again.GetProperty("id").GetGuid());
+        Assert.Equal(1, first.VisitorNumber);
+        Assert.Equal(1, again.VisitorNumber);
+        Assert.NotEqual(first.Id, again.Id);
         Assert.Equal(2, await api.SequencePositionAsync());
     }
 
@@ -63,8 +65,9 @@ public sealed class SessionNumberingTests(PostgresServer postgres)
         var positionAfterFirst = await api.SequencePositionAsync();
         var replay = await CreateSessionAsync(api.Client, new { experimentId }, key);
 
-        Assert.Equal(first.GetProperty("id").GetGuid(), replay.GetProperty("id").GetGuid());
-        Assert.Equal(first.GetProperty("visitorNumber").GetInt32(), replay.GetProperty("visitorNumber").GetInt32());
+        Assert.Equal(first.Id, replay.Id);
+        Assert.NotNull(first.VisitorNumber);
+        Assert.Equal(first.VisitorNumber, replay.VisitorNumber);
         Assert.Equal(positionAfterFirst, await api.SequencePositionAsync());
         Assert.Equal(1, await api.ScalarAsync<long>("SELECT count(*) FROM experiment_sessions"));
         Assert.Equal(1, await api.ScalarAsync<long>("SELECT count(*) FROM users"));
@@ -80,7 +83,7 @@ public sealed class SessionNumberingTests(PostgresServer postgres)
         var sessions = await Task.WhenAll(Enumerable.Range(0, 20).Select(i =>
             CreateSessionAsync(api.Hosts[i % 2].CreateClient(), new { experimentId }, key)));
 
-        Assert.Single(sessions.Select(s => s.GetProperty("id").GetGuid()).Distinct());
+        Assert.Single(sessions.Select(s => s.Id).Distinct());
         Assert.Equal(1, await api.SequencePositionAsync());
         Assert.Equal(1, await api.ScalarAsync<long>("SELECT count(*) FROM users"));
     }
@@ -102,11 +105,11 @@ public sealed class SessionNumberingTests(PostgresServer postgres)
         using var spans = new SpanRecorder(VisitorNumberingTelemetry.SourceName);
 
         var response = await api.Client.PostAsJsonAsync("/api/session", new { experimentId });
-        var session = await response.Content.ReadFromJsonAsync<JsonElement>();
-
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        Assert.Equal(JsonValueKind.Null, session.GetProperty("visitorNumber").ValueKind);
-        var sessionId = session.GetProperty("id").GetGuid();
+        var session = await response.Content.ReadAsAsync<StartedSession>(); // visitorNumber is required: written as null
+
+        Assert.Null(session.VisitorNumber);
+        var sessionId = session.Id;
         Assert.Equal(1, await api.ScalarAsync<long>(
             $"SELECT count(*) FROM experiment_sessions WHERE id = '{sessionId}' AND visitor_number IS NULL"));
 
@@ -159,7 +162,7 @@ public sealed class SessionNumberingTests(PostgresServer postgres)
         Assert.Equal(1, await api.ScalarAsync<long>("SELECT count(*) FROM users"));
         Assert.Equal(1, await api.SequencePositionAsync());
         var after = await CreateSessionAsync(api.Client, new { experimentId });
-        Assert.Equal(2, after.GetProperty("visitorNumber").GetInt32());
+        Assert.Equal(2, after.VisitorNumber);
     }
 
     [Fact]
@@ -190,7 +193,7 @@ public sealed class SessionNumberingTests(PostgresServer postgres)
         var experimentId = await api.ActiveExperimentIdAsync();
         await CreateSessionAsync(api.Client, new { experimentId });
         var session = await CreateSessionAsync(api.Client, new { experimentId });
-        var sessionId = session.GetProperty("id").GetGuid();
+        var sessionId = session.Id;
 
         var post = await api.Client.PostAsJsonAsync("/api/response", new
         {
@@ -200,15 +203,17 @@ public sealed class SessionNumberingTests(PostgresServer postgres)
             responseType = "text",
             responseData = "{\"text\":\"I came for the science\"}",
         });
-        var created = await post.Content.ReadFromJsonAsync<JsonElement>();
-        var listed = await api.Client.GetFromJsonAsync($"/api/session/{sessionId}/responses", SessionSecretRequests.SecretOf(session));
-
         Assert.Equal(HttpStatusCode.Created, post.StatusCode);
-        Assert.Equal(2, created.GetProperty("visitorNumber").GetInt32());
-        Assert.Equal("I came for the science", created.GetProperty("responseData").GetProperty("text").GetString());
-        Assert.False(created.TryGetProperty("userId", out _), "the answer names no person");
-        var only = Assert.Single(listed.EnumerateArray());
-        Assert.Equal(2, only.GetProperty("visitorNumber").GetInt32());
+        var json = await post.Content.ReadFromJsonAsync<JsonElement>();
+        var created = json.As<ResponseDetails>();
+        var listed = (await api.Client.GetFromJsonAsync($"/api/session/{sessionId}/responses", session.SessionSecret!))
+            .As<ResponseDetails[]>();
+
+        Assert.Equal(2, created.VisitorNumber);
+        Assert.Equal("I came for the science", created.ResponseData.GetProperty("text").GetString()); // free-form answer data
+        Assert.False(json.TryGetProperty("userId", out _), "the answer names no person"); // absent, not null: raw JSON
+        var only = Assert.Single(listed);
+        Assert.Equal(2, only.VisitorNumber);
     }
 
     [Fact]
@@ -217,25 +222,29 @@ public sealed class SessionNumberingTests(PostgresServer postgres)
         await using var api = await TestApi.StartAsync(postgres);
         var experimentId = await api.ActiveExperimentIdAsync();
         var session = await CreateSessionAsync(api.Client, new { experimentId });
-        Assert.Equal(25, session.GetProperty("percentComplete").GetInt32());
+        Assert.Equal(25, session.PercentComplete);
 
-        var patched = await api.Client.PatchAsJsonAsync($"/api/session/{session.GetProperty("id")}", new { currentLevel = 3 },
-            SessionSecretRequests.SecretOf(session));
-        var body = await patched.Content.ReadFromJsonAsync<JsonElement>();
-        var done = await (await api.Client.PatchAsJsonAsync($"/api/session/{session.GetProperty("id")}",
-            new { currentLevel = ConditionTests.LastLevel, isCompleted = true }, SessionSecretRequests.SecretOf(session)))
-            .Content.ReadFromJsonAsync<JsonElement>();
-
+        var patched = await api.Client.PatchAsJsonAsync($"/api/session/{session.Id}", new { currentLevel = 3 }, session.SessionSecret!);
         Assert.Equal(HttpStatusCode.OK, patched.StatusCode);
-        Assert.Equal(3, body.GetProperty("currentLevel").GetInt32());
-        Assert.Equal(75, body.GetProperty("percentComplete").GetInt32());
-        Assert.Equal(session.GetProperty("visitorNumber").GetInt32(), body.GetProperty("visitorNumber").GetInt32());
-        Assert.True(done.GetProperty("isCompleted").GetBoolean());
-        Assert.Equal(100, done.GetProperty("percentComplete").GetInt32());
+        var body = await patched.Content.ReadAsAsync<SessionDetails>();
+        var done = await (await api.Client.PatchAsJsonAsync($"/api/session/{session.Id}",
+            new { currentLevel = ConditionTests.LastLevel, isCompleted = true }, session.SessionSecret!))
+            .Content.ReadAsAsync<SessionDetails>();
+
+        Assert.Equal(3, body.CurrentLevel);
+        Assert.Equal(75, body.PercentComplete);
+        Assert.NotNull(session.VisitorNumber);
+        Assert.Equal(session.VisitorNumber, body.VisitorNumber);
+        Assert.True(done.IsCompleted);
+        Assert.Equal(100, done.PercentComplete);
     }
 
     /// <param name="secret">A secret of one of the person's sessions: the proof a start with a <c>userId</c> needs.</param>
-    internal static async Task<JsonElement> CreateSessionAsync(HttpClient client, object body, string? idempotencyKey = null,
+    internal static async Task<StartedSession> CreateSessionAsync(HttpClient client, object body, string? idempotencyKey = null,
+        string? secret = null) => (await CreateSessionJsonAsync(client, body, idempotencyKey, secret)).As<StartedSession>();
+
+    /// <summary>The same answer as written, for the tests that check its JSON shape (a field left out).</summary>
+    internal static async Task<JsonElement> CreateSessionJsonAsync(HttpClient client, object body, string? idempotencyKey = null,
         string? secret = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/session") { Content = JsonContent.Create(body) };
@@ -264,7 +273,7 @@ public sealed class SessionNumberingTests(PostgresServer postgres)
         {
             await start.WaitAsync();
             var session = await CreateSessionAsync(clients[i % clients.Length], new { experimentId });
-            return session.GetProperty("visitorNumber").GetInt32();
+            return session.VisitorNumber ?? throw new InvalidOperationException("a play without a number");
         }).ToList();
         start.Release(count);
         return [.. await Task.WhenAll(plays)];

@@ -36,15 +36,15 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
         await using var api = await TestApi.StartAsync(postgres, settings: Unlimited);
         var experimentId = await api.ActiveExperimentIdAsync();
         var reader = await Uploads.NewSessionAsync(api);
-        var readerSession = reader.GetProperty("id").GetGuid();
+        var readerSession = reader.Id;
         var file = Uploads.RandomBytes(8 * 1024 * 1024, seed: 5);
         var created = await Uploads.PostCreatedAsync(api.Client, Uploads.Multipart(Uploads.Fields(readerSession, "video"), file));
-        var downloadId = created.GetProperty("id").GetGuid();
+        var downloadId = created.Id;
 
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(50));
         var address = api.Hosts[0].ServerAddress;
         var readers = Enumerable.Range(0, SlowReaders)
-            .Select(_ => SlowReader.StartAsync(address, $"/api/download/{downloadId}", SessionSecretRequests.SecretOf(reader), stop.Token))
+            .Select(_ => SlowReader.StartAsync(address, $"/api/download/{downloadId}", reader.SessionSecret!, stop.Token))
             .ToArray();
         var holding = await Task.WhenAll(readers.Select(r => r.Headers));
         Assert.All(holding, status => Assert.StartsWith("HTTP/1.1 200", status, StringComparison.Ordinal));
@@ -54,7 +54,7 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
         var uploadFailures = new List<string>();
         var uploaders = Enumerable.Range(0, Uploaders).Select(async _ =>
         {
-            var sessionId = (await Uploads.NewSessionAsync(api)).GetProperty("id").GetGuid();
+            var sessionId = (await Uploads.NewSessionAsync(api)).Id;
             using var client = api.Hosts[0].CreateClient();
             client.Timeout = TimeSpan.FromSeconds(60);
             while (!stop.IsCancellationRequested)
@@ -148,7 +148,7 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
             ["MindJourney:Storage:MaxFilesPerSession"] = "2",
             ["MindJourney:Storage:MaxBytesPerSession"] = "100000",
         });
-        var sessionId = (await Uploads.NewSessionAsync(api)).GetProperty("id").GetGuid();
+        var sessionId = (await Uploads.NewSessionAsync(api)).Id;
         await Uploads.PostCreatedAsync(api.Client, Photo(sessionId, 1));
         await Uploads.PostCreatedAsync(api.Client, Photo(sessionId, 2));
         var before = await CountsAsync(api);
@@ -173,7 +173,7 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
             $"SELECT sum(file_size_bytes) FROM experiment_responses WHERE session_id = '{sessionId}'"));
 
         // Another session has its own quota.
-        var other = (await Uploads.NewSessionAsync(api)).GetProperty("id").GetGuid();
+        var other = (await Uploads.NewSessionAsync(api)).Id;
         await Uploads.PostCreatedAsync(api.Client, Photo(other, 4));
     }
 
@@ -187,7 +187,7 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
 
         for (var round = 0; round < 5; round++)
         {
-            var sessionId = (await Uploads.NewSessionAsync(api)).GetProperty("id").GetGuid();
+            var sessionId = (await Uploads.NewSessionAsync(api)).Id;
             var file = Uploads.RandomBytes(2 * 1024 * 1024, round);
             using var first = api.Hosts[0].CreateClient();
             using var second = api.Hosts[0].CreateClient();
@@ -215,7 +215,7 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
         {
             ["MindJourney:Storage:MaxResponsesPerSession"] = "3",
         });
-        var sessionId = (await Uploads.NewSessionAsync(api)).GetProperty("id").GetGuid();
+        var sessionId = (await Uploads.NewSessionAsync(api)).Id;
 
         // Eight at once race for three places: exactly three get in.
         var answers = await Task.WhenAll(Enumerable.Range(0, 8)
@@ -244,7 +244,7 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
         {
             ["MindJourney:Storage:MaxResponsesPerSession"] = "1",
         });
-        var sessionId = (await Uploads.NewSessionAsync(api)).GetProperty("id").GetGuid();
+        var sessionId = (await Uploads.NewSessionAsync(api)).Id;
         using var client = api.Client;
         client.Timeout = TimeSpan.FromSeconds(60);
         using (var first = await client.PostAsJsonAsync("/api/response", Email(sessionId, 0)))
@@ -275,7 +275,7 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
         {
             ["MindJourney:Storage:MaxUploadsInFlightPerClient"] = "1",
         });
-        var sessionId = (await Uploads.NewSessionAsync(api)).GetProperty("id").GetGuid();
+        var sessionId = (await Uploads.NewSessionAsync(api)).Id;
 
         // Every request of this test from 127.0.0.1, as the holder's: "localhost" may resolve to ::1, another client.
         using var client = new HttpClient { BaseAddress = api.Hosts[0].ServerAddress };

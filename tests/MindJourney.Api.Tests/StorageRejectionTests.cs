@@ -23,12 +23,12 @@ public sealed class StorageRejectionTests(PostgresServer postgres)
             ["MindJourney:Storage:RetryMaxDelaySeconds"] = "300",
         });
         var session = await Uploads.NewSessionAsync(api);
-        var sessionId = session.GetProperty("id").GetGuid();
+        var sessionId = session.Id;
 
         var big = await Uploads.PostCreatedAsync(api.Client,
             Uploads.Multipart(Uploads.Fields(sessionId, "video"), Uploads.RandomBytes(3 * 1024 * 1024, 41)));
-        Assert.Equal("pending", Uploads.Status(big));
-        var bigId = big.GetProperty("id").GetGuid();
+        Assert.Equal("pending", big.Storage.Status);
+        var bigId = big.Id;
         Assert.NotNull(await api.ScalarAsync<DateTime?>($"SELECT rejected_at FROM storage_deliveries WHERE response_id = '{bigId}'"));
         Assert.Contains("413", await api.ScalarAsync<string>($"SELECT last_error FROM storage_deliveries WHERE response_id = '{bigId}'"),
             StringComparison.Ordinal);
@@ -39,7 +39,7 @@ public sealed class StorageRejectionTests(PostgresServer postgres)
         // Right after the refusal, the next upload goes straight to storage: no outage was assumed.
         var small = await Uploads.PostCreatedAsync(api.Client,
             Uploads.Multipart(Uploads.Fields(sessionId, "video"), Uploads.RandomBytes(100_000, 42)));
-        Assert.Equal("stored", Uploads.Status(small));
+        Assert.Equal("stored", small.Storage.Status);
 
         using var request = new HttpRequestMessage(HttpMethod.Get, "/api/admin/visitor-numbers/audit");
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
@@ -50,6 +50,6 @@ public sealed class StorageRejectionTests(PostgresServer postgres)
 
         // Still pending and downloadable: nothing acknowledged is lost.
         Assert.Equal(3 * 1024 * 1024,
-            (await Uploads.DownloadAsync(api.Client, bigId, SessionSecretRequests.SecretOf(session))).Bytes.Length);
+            (await Uploads.DownloadAsync(api.Client, bigId, session.SessionSecret!)).Bytes.Length);
     }
 }

@@ -26,7 +26,7 @@ public sealed class UploadBadInputTests(PostgresServer postgres) : IAsyncLifetim
             ["MindJourney:Storage:MaxMediaBytes"] = MaxMediaBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["MindJourney:Storage:MaxTextBytes"] = MaxTextBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
         });
-        _sessionId = (await Uploads.NewSessionAsync(_api)).GetProperty("id").GetGuid();
+        _sessionId = (await Uploads.NewSessionAsync(_api)).Id;
     }
 
     public async ValueTask DisposeAsync()
@@ -133,7 +133,7 @@ public sealed class UploadBadInputTests(PostgresServer postgres) : IAsyncLifetim
     public async Task A_json_body_over_one_mebibyte_is_413_even_though_uploads_may_be_larger()
     {
         await using var api = await TestApi.StartAsync(postgres, storage: _storage);
-        var sessionId = (await Uploads.NewSessionAsync(api)).GetProperty("id").GetGuid();
+        var sessionId = (await Uploads.NewSessionAsync(api)).Id;
         var body = $"{{\"sessionId\":\"{sessionId}\",\"levelId\":\"1\",\"questionId\":\"q1\"," +
             $"\"responseType\":\"email\",\"responseData\":\"{new string('x', 1024 * 1024 + 10)}\"}}";
 

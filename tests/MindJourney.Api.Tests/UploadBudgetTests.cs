@@ -30,8 +30,8 @@ public sealed class UploadBudgetTests(PostgresServer postgres)
         using var neighbour = SourceAddress.Client(api.Hosts[0].ServerAddress, "127.0.0.3");
         var experimentId = await api.ActiveExperimentIdAsync();
         // Sessions are free: the budget is the address's, whatever session the bytes go to.
-        var first = (await SessionNumberingTests.CreateSessionAsync(client, new { experimentId })).GetProperty("id").GetGuid();
-        var second = (await SessionNumberingTests.CreateSessionAsync(client, new { experimentId })).GetProperty("id").GetGuid();
+        var first = (await SessionNumberingTests.CreateSessionAsync(client, new { experimentId })).Id;
+        var second = (await SessionNumberingTests.CreateSessionAsync(client, new { experimentId })).Id;
 
         await Uploads.PostCreatedAsync(client, Uploads.Multipart(Uploads.Fields(first, "video"), Uploads.RandomBytes(600 * 1024, 1)));
         var (responses, deliveries, bytes) = await CountsAsync(api);
@@ -61,7 +61,7 @@ public sealed class UploadBudgetTests(PostgresServer postgres)
             HttpStatusCode.TooManyRequests, maxRetryAfterSeconds: 3600);
 
         // Another address has its own budget.
-        var theirs = (await SessionNumberingTests.CreateSessionAsync(neighbour, new { experimentId })).GetProperty("id").GetGuid();
+        var theirs = (await SessionNumberingTests.CreateSessionAsync(neighbour, new { experimentId })).Id;
         await Uploads.PostCreatedAsync(neighbour, Uploads.Multipart(Uploads.Fields(theirs, "video"), Uploads.RandomBytes(600 * 1024, 6)));
     }
 
@@ -78,7 +78,7 @@ public sealed class UploadBudgetTests(PostgresServer postgres)
         using var pendingBytes = new MetricCollector<long>(host.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
             StorageTelemetry.SourceName, "mindjourney.storage.pending.bytes");
         var session = await Uploads.NewSessionAsync(api);
-        var sessionId = session.GetProperty("id").GetGuid();
+        var sessionId = session.Id;
 
         Assert.DoesNotContain("MaxPendingBytes", await AdminHealthReasonAsync(api));
         await Uploads.PostCreatedAsync(api.Client,
@@ -143,8 +143,8 @@ public sealed class UploadBudgetTests(PostgresServer postgres)
 
         var session = await Uploads.NewSessionAsync(api);
         var created = await Uploads.PostCreatedAsync(api.Client,
-            Uploads.Multipart(Uploads.Fields(session.GetProperty("id").GetGuid(), "video"), Uploads.RandomBytes(64 * 1024, 1)));
-        Assert.Equal("pending", Uploads.Status(created));
+            Uploads.Multipart(Uploads.Fields(session.Id, "video"), Uploads.RandomBytes(64 * 1024, 1)));
+        Assert.Equal("pending", created.Storage.Status);
     }
 
     [Theory]

@@ -20,7 +20,7 @@ public sealed class UploadSpoolTests(PostgresServer postgres)
             {
                 ["MindJourney:Storage:SpoolPath"] = folder,
             });
-            var sessionId = (await Uploads.NewSessionAsync(api)).GetProperty("id").GetGuid();
+            var sessionId = (await Uploads.NewSessionAsync(api)).Id;
             var before = await api.ScalarAsync<long>("SELECT count(*) FROM experiment_responses");
 
             using var response = await api.Client.PostAsync("/api/response",

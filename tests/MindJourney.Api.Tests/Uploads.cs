@@ -4,6 +4,8 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using MindJourney.Api.Responses;
+using MindJourney.Api.Sessions;
 using MindJourney.Testing;
 
 namespace MindJourney.Api.Tests;
@@ -61,7 +63,12 @@ internal static class Uploads
             ["responseData"] = responseData,
         };
 
-    public static async Task<JsonElement> PostCreatedAsync(HttpClient client, HttpContent content)
+    /// <summary><c>POST /api/response</c>, which must answer 201, read as the contract (its <c>userId</c> absent).</summary>
+    public static async Task<ResponseDetails> PostCreatedAsync(HttpClient client, HttpContent content) =>
+        (await PostCreatedJsonAsync(client, content)).As<ResponseDetails>();
+
+    /// <summary>The same answer as written, for the tests that check its JSON shape (field names, a field left out).</summary>
+    public static async Task<JsonElement> PostCreatedJsonAsync(HttpClient client, HttpContent content)
     {
         using var response = await client.PostAsync("/api/response", content);
         var text = await response.Content.ReadAsStringAsync();
@@ -69,17 +76,23 @@ internal static class Uploads
         return JsonDocument.Parse(text).RootElement.Clone();
     }
 
-    public static Task<JsonElement> PostTextAsync(HttpClient client, Guid sessionId, object responseData) =>
-        PostCreatedAsync(client, JsonContent.Create(new
-        {
-            sessionId,
-            levelId = "1",
-            questionId = "q1",
-            responseType = "text",
-            responseData,
-        }));
+    public static Task<ResponseDetails> PostTextAsync(HttpClient client, Guid sessionId, object responseData) =>
+        PostCreatedAsync(client, TextAnswer(sessionId, responseData));
 
-    public static async Task<JsonElement> NewSessionAsync(TestApi api) =>
+    public static Task<JsonElement> PostTextJsonAsync(HttpClient client, Guid sessionId, object responseData) =>
+        PostCreatedJsonAsync(client, TextAnswer(sessionId, responseData));
+
+    private static JsonContent TextAnswer(Guid sessionId, object responseData) => JsonContent.Create(new
+    {
+        sessionId,
+        levelId = "1",
+        questionId = "q1",
+        responseType = "text",
+        responseData,
+    });
+
+    /// <summary>A new participant's session in the active experiment.</summary>
+    public static async Task<StartedSession> NewSessionAsync(TestApi api) =>
         await SessionNumberingTests.CreateSessionAsync(api.Client, new { experimentId = await api.ActiveExperimentIdAsync() });
 
     /// <summary>Waits until the response's upload is in storage (the worker's job), or fails after 30 s.</summary>
@@ -102,11 +115,6 @@ internal static class Uploads
             await Task.Delay(100);
         }
     }
-
-    // The JSON readers below serve tests that have not moved to the contract records yet (ApiCalls, ResponseDetails).
-    public static string ObjectName(JsonElement created) => created.GetProperty("storage").GetProperty("objectName").GetString()!;
-
-    public static string Status(JsonElement created) => created.GetProperty("storage").GetProperty("status").GetString()!;
 
     public static async Task<(byte[] Bytes, string? ContentType)> DownloadAsync(HttpClient client, Guid responseId, string sessionSecret)
     {
