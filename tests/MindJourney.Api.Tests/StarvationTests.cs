@@ -5,6 +5,7 @@ using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using Microsoft.AspNetCore.Mvc;
 using MindJourney.Testing;
 
 namespace MindJourney.Api.Tests;
@@ -344,9 +345,9 @@ public sealed class StarvationTests(PostgresServer postgres, ITestOutputHelper o
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == status, $"expected {(int)status}, got {(int)response.StatusCode}: {text}");
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        var problem = JsonDocument.Parse(text).RootElement;
-        Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
-        Assert.Contains(detailContains, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        var problem = JsonSerializer.Deserialize<ProblemDetails>(text, ApiContracts.Json)!;
+        Assert.Equal((int)status, problem.Status);
+        Assert.Contains(detailContains, problem.Detail, StringComparison.Ordinal);
     }
 
     private static HttpContent Photo(Guid sessionId, int seed) =>

@@ -1,9 +1,11 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Options;
+using MindJourney.Api.Admin;
 using MindJourney.Api.Storage;
 using MindJourney.Api.Telemetry;
 using MindJourney.Testing;
@@ -164,7 +166,7 @@ public sealed class UploadBudgetTests(PostgresServer postgres)
         var body = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == expected, $"{(int)response.StatusCode}: {body}");
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        Assert.Equal((int)expected, JsonDocument.Parse(body).RootElement.GetProperty("status").GetInt32());
+        Assert.Equal((int)expected, JsonSerializer.Deserialize<ProblemDetails>(body, ApiContracts.Json)!.Status);
         var retryAfter = response.Headers.RetryAfter?.Delta;
         Assert.True(retryAfter is { } wait && wait.TotalSeconds >= 1 && wait.TotalSeconds <= maxRetryAfterSeconds,
             $"Retry-After: {response.Headers.RetryAfter}");
@@ -181,6 +183,6 @@ public sealed class UploadBudgetTests(PostgresServer postgres)
         request.Headers.Add("X-Admin-Key", AdminTests.AdminKey);
         using var response = await api.Client.SendAsync(request);
         response.EnsureSuccessStatusCode();
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("reason").GetString() ?? "";
+        return (await response.Content.ReadAsAsync<NumberingHealthReport>()).Reason ?? "";
     }
 }
