@@ -86,6 +86,16 @@ public sealed class ExperimentSession
     /// its Idempotency-Key's first 8 replays, never dropped. The secrets themselves are never stored.</summary>
     public byte[][]? SecretHashes { get; set; }
 
+    /// <summary>Answers the session holds, kept by the statement that records each one: the quota check reads and
+    /// bumps it under the session row's lock instead of counting rows.</summary>
+    public int ResponseCount { get; set; }
+
+    /// <summary>Files (voice, video, photo) among <see cref="ResponseCount"/>, for the per-session file quota.</summary>
+    public int FileCount { get; set; }
+
+    /// <summary>Bytes the session holds against its byte quota: its files and texts, and every answer's JSON.</summary>
+    public long StoredBytes { get; set; }
+
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
 
@@ -128,6 +138,13 @@ public sealed class ExperimentResponse
     /// <summary>The visitor number the stored object's metadata carries; differs from <see cref="VisitorNumber"/>
     /// after a recovery until the metadata is patched (the storage worker finds such rows by this).</summary>
     public int? ObjectVisitorNumber { get; set; }
+
+    /// <summary>The HMAC of the Idempotency-Key the answer was sent with (as for sessions, never the key itself);
+    /// unique within its session, forgotten after the key's lifetime.</summary>
+    public string? IdempotencyKey { get; set; }
+
+    /// <summary>SHA-256 of what the key was first sent with (for a file, its size and MD5): a replay must match it.</summary>
+    public byte[]? IdempotencyFingerprint { get; set; }
 }
 
 /// <summary>How <see cref="Experiment.ConditionScheme"/> picks a condition.</summary>

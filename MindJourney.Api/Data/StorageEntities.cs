@@ -27,6 +27,10 @@ public sealed class StorageDelivery
     public DateTimeOffset? RejectedAt { get; set; }
 
     public DateTimeOffset CreatedAt { get; set; }
+
+    /// <summary>The content is the answer's own text (<c>experiment_responses.response_data</c>), written out as
+    /// UTF-8 when delivered: a text answer keeps no second copy of its bytes.</summary>
+    public bool FromAnswerText { get; set; }
 }
 
 /// <summary>The bytes of a pending upload, in slices, so neither side ever holds a 200 MiB value in memory.</summary>

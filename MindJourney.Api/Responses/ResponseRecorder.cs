@@ -13,31 +13,25 @@ namespace MindJourney.Api.Responses;
 public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDataSource bulk, IOptions<StorageOptions> options,
     ILogger<ResponseRecorder> logger)
 {
-    /// <summary>First key of the per-session advisory lock that serialises the quota check and the insert (the
-    /// second is the session's hash): two parallel requests cannot both take a session's last slot.</summary>
-    private const int SessionQuotaLockClass = 0x4D4A5351;
-
-    private const string SessionLockSql = "SELECT pg_advisory_xact_lock($1, $2)";
-
-    private const string InsertSql = $"""
+    // The session row's counters are the quota: checked and bumped by the statement that inserts the answer, under
+    // the row's lock, so two parallel requests cannot both take a session's last slot. An admin recovery numbering the
+    // session right now commits first; the update then reads the row again and the answer carries its number.
+    private const string InsertSql = """
+        WITH session AS (
+            UPDATE experiment_sessions
+            SET response_count = response_count + 1, stored_bytes = stored_bytes + $8
+            WHERE id = $2 AND response_count < $7 AND stored_bytes + $8 <= $9
+            RETURNING id, user_id, visitor_number)
         INSERT INTO experiment_responses (id, session_id, user_id, visitor_number, level_id, question_id,
                                           response_type, response_data, response_data_bytes, created_at)
         SELECT $1, s.id, s.user_id, s.visitor_number, $3, $4, $5, $6, $8, now()
-        FROM experiment_sessions s, (SELECT count(*) AS responses, {StoredBytes} AS bytes
-                                     FROM experiment_responses WHERE session_id = $2) used
-        WHERE s.id = $2 AND used.responses < $7 AND used.bytes + $8 <= $9
-        FOR SHARE OF s -- an admin recovery numbering this session right now commits first; the row then has its number
+        FROM session s
         RETURNING user_id, visitor_number, created_at
         """;
 
-    /// <summary>What a session holds against its byte quota: its files and texts, and every answer's JSON.</summary>
-    private const string StoredBytes = "(coalesce(sum(file_size_bytes), 0) + coalesce(sum(response_data_bytes), 0))::bigint";
-
-    // Files count the uploads of voice, video and photo; bytes count everything stored, text answers included.
-    private const string UsageSql = $"""
-        SELECT count(*), count(*) FILTER (WHERE file_size_bytes IS NOT NULL AND response_type <> 'text'), {StoredBytes}
-        FROM experiment_responses WHERE session_id = $1
-        """;
+    /// <summary>What a session holds against its quotas (the upload path's check, under the row's lock).</summary>
+    private const string UsageForUpdateSql =
+        "SELECT response_count, file_count, stored_bytes FROM experiment_sessions WHERE id = $1 FOR UPDATE";
 
     /// <summary>Saves a response that has nothing to store (an email address, or an answer with neither file nor
     /// text). Null when the session does not exist.</summary>
@@ -56,9 +50,7 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
         };
 
         var limits = options.Value;
-        await using var batch = dataSource.CreateBatch();
-        batch.BatchCommands.Add(SessionLockCommand(sessionId));
-        var insert = new NpgsqlBatchCommand(InsertSql);
+        await using var insert = dataSource.CreateCommand(InsertSql);
         var p = insert.Parameters;
         p.Add(new NpgsqlParameter<Guid> { TypedValue = entity.Id });
         p.Add(new NpgsqlParameter<Guid> { TypedValue = sessionId });
@@ -69,15 +61,12 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
         p.Add(new NpgsqlParameter<long> { TypedValue = limits.MaxResponsesPerSession });
         p.Add(new NpgsqlParameter<long> { TypedValue = entity.ResponseDataBytes.Value });
         p.Add(new NpgsqlParameter<long> { TypedValue = limits.MaxBytesPerSession });
-        batch.BatchCommands.Add(insert);
 
-        // One batch is one implicit transaction: the lock is held from the count to the commit. The reader is
-        // disposed exactly once: closing it returns the connection to the pool, and Npgsql hands the same reader
-        // object to the connection's next user, so a second dispose would consume another request's results.
+        // The reader is disposed exactly once: closing it returns the connection to the pool, and Npgsql hands the
+        // same reader object to the connection's next user, so a second dispose would consume another request's results.
         var recorded = false;
-        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+        await using (var reader = await insert.ExecuteReaderAsync(cancellationToken))
         {
-            await reader.NextResultAsync(cancellationToken);
             if (await reader.ReadAsync(cancellationToken))
             {
                 entity.UserId = reader.GetGuid(0);
@@ -106,13 +95,19 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
     // The response, its delivery record (leased to this request for its own attempt) and, below, its bytes.
     // The final SELECT tells "no such session" (no row) from "object name taken" (a row without the response).
     private const string InsertWithDeliverySql = """
-        WITH response AS (
+        WITH session AS (
+            UPDATE experiment_sessions
+            SET response_count = response_count + 1, stored_bytes = stored_bytes + $10 + $16,
+                file_count = file_count + CASE WHEN $5 <> 'text' THEN 1 ELSE 0 END
+            WHERE id = $2
+            RETURNING id),
+        response AS (
             INSERT INTO experiment_responses (id, session_id, user_id, visitor_number, level_id, question_id,
                                               response_type, response_data, file_id, file_url, created_at, storage_status,
                                               file_size_bytes, file_md5, response_data_bytes)
             SELECT $1, s.id, s.user_id, s.visitor_number, $3, $4, $5, $6, $7, $8, now(), 'pending', $10, $11, $16
             FROM experiment_sessions s WHERE s.id = $2
-            FOR SHARE OF s -- as in InsertSql: the number a running recovery assigns, not the null before it
+            FOR SHARE OF s -- the number a running recovery assigns, not the null before it
             ON CONFLICT (file_id) DO NOTHING
             RETURNING id, user_id, visitor_number, created_at
         ), delivery AS (
@@ -237,15 +232,15 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
         string responseType, long sizeBytes, CancellationToken cancellationToken)
     {
         var limits = options.Value;
-        await using var batch = new NpgsqlBatch(connection, transaction);
-        batch.BatchCommands.Add(SessionLockCommand(sessionId));
-        var usage = new NpgsqlBatchCommand(UsageSql);
+        await using var usage = new NpgsqlCommand(UsageForUpdateSql, connection, transaction);
         usage.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = sessionId });
-        batch.BatchCommands.Add(usage);
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        await reader.NextResultAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
-        var (responses, files, bytes) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+        await using var reader = await usage.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return; // no such session: the insert finds none and says so
+        }
+
+        var (responses, files, bytes) = (reader.GetInt32(0), reader.GetInt32(1), reader.GetInt64(2));
         if (responses >= limits.MaxResponsesPerSession)
         {
             throw TooManyResponses(limits);
@@ -270,27 +265,13 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
     private static SessionQuotaExceededException TooManyResponses(StorageOptions limits) =>
         new(StatusCodes.Status409Conflict, $"This session has recorded {limits.MaxResponsesPerSession} responses, the most a session may.");
 
-    private static NpgsqlBatchCommand SessionLockCommand(Guid sessionId)
-    {
-        Span<int> parts = stackalloc int[4];
-        sessionId.TryWriteBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(parts));
-        var command = new NpgsqlBatchCommand(SessionLockSql);
-        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = SessionQuotaLockClass });
-        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = parts[0] ^ parts[1] ^ parts[2] ^ parts[3] });
-        return command;
-    }
-
     /// <summary>Why an answer was not recorded: no session (null), or what the session already holds.</summary>
     private async Task<(long Responses, long Bytes)?> UsageAsync(Guid sessionId, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand($"""
-            SELECT EXISTS (SELECT 1 FROM experiment_sessions WHERE id = $1), count(*), {StoredBytes}
-            FROM experiment_responses WHERE session_id = $1
-            """);
+        await using var command = dataSource.CreateCommand("SELECT response_count, stored_bytes FROM experiment_sessions WHERE id = $1");
         command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = sessionId });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
-        return reader.GetBoolean(0) ? (reader.GetInt64(1), reader.GetInt64(2)) : null;
+        return await reader.ReadAsync(cancellationToken) ? (reader.GetInt32(0), reader.GetInt64(1)) : null;
     }
 
     /// <summary>The URL the API serves a response's file at (<c>GET /api/download/{responseId}</c>).</summary>

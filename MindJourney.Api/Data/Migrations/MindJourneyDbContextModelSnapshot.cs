@@ -278,6 +278,14 @@ namespace MindJourney.Api.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("file_url");
 
+                    b.Property<byte[]>("IdempotencyFingerprint")
+                        .HasColumnType("bytea")
+                        .HasColumnName("idempotency_fingerprint");
+
+                    b.Property<string>("IdempotencyKey")
+                        .HasColumnType("text")
+                        .HasColumnName("idempotency_key");
+
                     b.Property<string>("LevelId")
                         .IsRequired()
                         .HasMaxLength(200)
@@ -343,6 +351,11 @@ namespace MindJourney.Api.Data.Migrations
                     b.HasIndex("SessionId", "CreatedAt")
                         .HasDatabaseName("ix_experiment_responses_session_id_created_at");
 
+                    b.HasIndex("SessionId", "IdempotencyKey")
+                        .IsUnique()
+                        .HasDatabaseName("ix_experiment_responses_idempotency_key")
+                        .HasFilter("idempotency_key IS NOT NULL");
+
                     b.ToTable("experiment_responses", (string)null);
                 });
 
@@ -380,6 +393,10 @@ namespace MindJourney.Api.Data.Migrations
                         .HasColumnType("uuid")
                         .HasColumnName("experiment_id");
 
+                    b.Property<int>("FileCount")
+                        .HasColumnType("integer")
+                        .HasColumnName("file_count");
+
                     b.Property<byte[]>("IdempotencyFingerprint")
                         .HasColumnType("bytea")
                         .HasColumnName("idempotency_fingerprint");
@@ -400,6 +417,10 @@ namespace MindJourney.Api.Data.Migrations
                         .HasDefaultValue("live")
                         .HasColumnName("mode");
 
+                    b.Property<int>("ResponseCount")
+                        .HasColumnType("integer")
+                        .HasColumnName("response_count");
+
                     b.PrimitiveCollection<byte[][]>("SecretHashes")
                         .HasColumnType("bytea[]")
                         .HasColumnName("secret_hashes");
@@ -407,6 +428,10 @@ namespace MindJourney.Api.Data.Migrations
                     b.Property<string>("SessionData")
                         .HasColumnType("jsonb")
                         .HasColumnName("session_data");
+
+                    b.Property<long>("StoredBytes")
+                        .HasColumnType("bigint")
+                        .HasColumnName("stored_bytes");
 
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .ValueGeneratedOnAdd()
@@ -466,6 +491,10 @@ namespace MindJourney.Api.Data.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at")
                         .HasDefaultValueSql("now()");
+
+                    b.Property<bool>("FromAnswerText")
+                        .HasColumnType("boolean")
+                        .HasColumnName("from_answer_text");
 
                     b.Property<string>("LastError")
                         .HasColumnType("text")
