@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using MindJourney.Api.Telemetry;
 
 namespace MindJourney.Api.Sessions;
@@ -17,6 +18,12 @@ public static class SessionsServiceExtensions
             .ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<IdempotencyKeyHasher>();
         builder.Services.AddHostedService<IdempotencyKeyExpiry>();
+        // The Play path runs once before /health turns Healthy, drawing no number.
+        builder.Services.AddOptions<WarmUpOptions>().BindConfiguration(WarmUpOptions.SectionName)
+            .ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<NumberingWarmUp>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<NumberingWarmUp>());
+        builder.Services.AddHealthChecks().AddCheck<WarmUpHealthCheck>(WarmUpHealthCheck.Name, HealthStatus.Unhealthy, ["ready"]);
         return builder;
     }
 }

@@ -4,6 +4,7 @@
 #   start_postgres                      # PGPORT, PSQL=(psql … -U postgres); database "mindjourney" created
 #   start_storage_emulator              # optional: STPORT, storage data under $WORK/storage
 #   start_api [NAME=VALUE ...]          # APIPORT, API_PID, admin key KEY; extra environment for the API
+#   launch_api [NAME=VALUE ...]         # the same without waiting; wait_healthy waits for /health's 200
 #   seed_study USERS                    # after start_api: a study of USERS users (lib/seed-study.sql)
 BIN=$(pg_config --bindir 2>/dev/null || true)
 [ -x "$BIN/postgres" ] || BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
@@ -39,14 +40,17 @@ start_storage_emulator() {
   ST_PID=$!
 }
 
-start_api() {
+launch_api() {
   dotnet build MindJourney.Api -c Release -v q -nologo >/dev/null
   env "ConnectionStrings__mindjourney=Host=127.0.0.1;Port=$PGPORT;Username=postgres;Database=mindjourney" "Admin__ApiKey=$KEY" \
     "MindJourney__Idempotency__SigningKey=$SIGNING_KEY" "ASPNETCORE_URLS=http://127.0.0.1:$APIPORT" Logging__LogLevel__Default=Warning "$@" \
     dotnet MindJourney.Api/bin/Release/net10.0/MindJourney.Api.dll >"$WORK/api.log" 2>&1 &
   API_PID=$!
-  until curl -sf "http://127.0.0.1:$APIPORT/health" >/dev/null 2>&1; do sleep 0.5; done
 }
+
+wait_healthy() { until curl -sf "http://127.0.0.1:$APIPORT/health" >/dev/null 2>&1; do sleep "${1:-0.5}"; done; }
+
+start_api() { launch_api "$@"; wait_healthy; }
 
 # A study of $1 users, each with one session and two responses, with a few burned numbers and unnumbered sessions
 # (lib/seed-study.sql), into the database the API created.

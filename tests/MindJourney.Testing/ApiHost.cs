@@ -38,6 +38,13 @@ public sealed class ApiHost : WebApplicationFactory<Program>
         ["MindJourney:Idempotency:SigningKey"] = "test-idempotency-signing-key-0123456789abcdef",
     };
 
+    /// <summary>A test host starts serving at once: the numbering warm-up (its statements, its compile time) would run
+    /// beside every test's own requests. WarmUpTests turn it on.</summary>
+    public static readonly IReadOnlyDictionary<string, string?> WarmUpOff = new Dictionary<string, string?>
+    {
+        ["MindJourney:WarmUp:Enabled"] = "false",
+    };
+
     /// <summary>What the database keeps of <paramref name="idempotencyKey"/> under the test hosts' signing key: its
     /// HMAC-SHA256, base64url (the API's IdempotencyKeyHasher).</summary>
     public static string StoredIdempotencyKey(string idempotencyKey) => System.Buffers.Text.Base64Url.EncodeToString(
@@ -74,6 +81,11 @@ public sealed class ApiHost : WebApplicationFactory<Program>
         builder.UseEnvironment(Environments.Production);
         builder.UseSetting("ConnectionStrings:mindjourney", _connectionString);
         foreach (var (key, value) in RequiredSettings)
+        {
+            builder.UseSetting(key, value);
+        }
+
+        foreach (var (key, value) in WarmUpOff)
         {
             builder.UseSetting(key, value);
         }
