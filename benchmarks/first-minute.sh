@@ -5,18 +5,23 @@
 # the visitor numbers drawn before the first Play (a warm-up must draw none), p50/p99/max per 5 s slice and overall,
 # and the same run again at once (API warm, harness fresh again: what the harness's own start costs).
 # Release builds, fresh PostgreSQL data folder with default durability; everything it starts it stops, by PID.
-#   usage: benchmarks/first-minute.sh [--apphost] [--trace] [rate] [seconds] [NAME=VALUE ...]
+#   usage: benchmarks/first-minute.sh [--apphost] [--ready-to-run] [--trace] [rate] [seconds] [NAME=VALUE ...]
 #   --apphost  the whole development environment (dotnet run --project MindJourney.AppHost, local PostgreSQL), as
 #              benchmarks/apphost-open-model.sh runs it, against http://localhost:5000.
+#   --ready-to-run  the API alone, published ReadyToRun (dotnet publish -r linux-x64 -p:PublishReadyToRun=true):
+#              its code and its packages' compiled ahead of time, as a container image would carry them.
 #   --trace    also records the API's first minute: dotnet-trace (sampled thread time, summarised by
 #              lib/thread-time-summary.py) and dotnet-counters (JIT and thread pool per second), kept in TRACE_DIR.
 #   NAME=VALUE extra environment for the API (API alone), e.g. DOTNET_TieredPGO=0. KEEP_DIR=folder keeps the reports.
 # A slice's p99 is that of its worst second (the harness keeps one histogram per second): never below the slice's own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-APPHOST=0; TRACE=0
+APPHOST=0; TRACE=0; R2R=0
 while [[ ${1:-} == --* ]]; do
-  case $1 in --apphost) APPHOST=1 ;; --trace) TRACE=1 ;; *) echo "unknown option $1" >&2; exit 2 ;; esac
+  case $1 in
+    --apphost) APPHOST=1 ;; --trace) TRACE=1 ;; --ready-to-run) R2R=1 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
   shift
 done
 RATE=${1:-1000}
@@ -46,7 +51,13 @@ else
   WORK_NAME=first-minute source benchmarks/lib/fresh-system.sh
   start_postgres
   API_URL=http://127.0.0.1:$APIPORT
-  dotnet build MindJourney.Api -c Release -v q -nologo >/dev/null
+  if [ "$R2R" = 1 ]; then
+    dotnet publish MindJourney.Api -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
+      -o "$WORK/publish" -v q -nologo >/dev/null
+    export API_DLL="$WORK/publish/MindJourney.Api.dll"
+  else
+    dotnet build MindJourney.Api -c Release -v q -nologo >/dev/null
+  fi
 fi
 dotnet build MindJourney.LoadTests -c Release -v q -nologo >/dev/null
 
@@ -75,9 +86,11 @@ if [ "$TRACE" = 1 ]; then
   # The runtime opens its diagnostics port within its first milliseconds.
   until ls /tmp/dotnet-diagnostic-"$API_PID"-* >/dev/null 2>&1; do sleep 0.05; done
   LENGTH=$(printf '00:00:%02d:%02d' $(( (SECONDS_ * 2 + 40) / 60 )) $(( (SECONDS_ * 2 + 40) % 60 )))
+  # The profile's runtime keywords at the verbose level, which adds each method's compilation (start, end, tier).
   "$TOOLS/dotnet-trace" collect -p "$API_PID" --profile dotnet-sampled-thread-time --duration "$LENGTH" \
-    -o "$TRACE_DIR/api.nettrace" >"$TRACE_DIR/trace.log" 2>&1 &
+    --providers Microsoft-Windows-DotNETRuntime:0x14C14FCCBD:5 -o "$TRACE_DIR/api.nettrace" >"$TRACE_DIR/trace.log" 2>&1 &
   TRACE_PIDS+=($!)
+  TRACE_T0=$(date +%s.%N)
   COUNTERS=dotnet.jit.compiled_methods,dotnet.jit.compilation.time,dotnet.thread_pool.thread.count,dotnet.process.cpu.time
   "$TOOLS/dotnet-counters" collect -p "$API_PID" --refresh-interval 1 --duration "$LENGTH" --format csv \
     --counters "System.Runtime[$COUNTERS]" \
@@ -103,6 +116,7 @@ harness second
 for pid in "${TRACE_PIDS[@]}"; do wait "$pid" || true; done
 
 where=$([ "$APPHOST" = 1 ] && echo "through the AppHost" || echo "the API alone")
+[ "$R2R" = 1 ] && where="$where, ReadyToRun"
 echo "== first minute, $where: $RATE sessions/s for ${SECONDS_} s from the moment /health answers 200 =="
 echo "load: $(uptime | sed 's/.*load average/load average/'), $(nproc) cores"
 awk -v a="$T0" -v b="$API_T0" -v h="$HEALTHY_AT" -v apphost="$APPHOST" 'BEGIN {
@@ -144,6 +158,10 @@ for i, (_, c) in enumerate(sorted(seconds.items())):
     print(f"   {i + 1:6d}  {c['dotnet.jit.compiled_methods']:14.0f}  {1000 * c['dotnet.jit.compilation.time']:6.0f}"
           f"  {1000 * c['dotnet.process.cpu.time']:10.0f}  {threads:12.0f}")
 EOF
+  echo "-- what the runtime compiled, by 5 s slice from the first run's start (dotnet-trace JIT events)"
+  dotnet build benchmarks/lib/jit-summary -c Release -v q -nologo >/dev/null
+  dotnet benchmarks/lib/jit-summary/bin/Release/net10.0/jit-summary.dll "$TRACE_DIR/api.nettrace" \
+    "$(awk -v a="$TRACE_T0" -v h="$HEALTHY_AT" 'BEGIN { printf "%.2f", h - a }')" 5 || true
   "$TOOLS/dotnet-trace" convert "$TRACE_DIR/api.nettrace" --format Speedscope -o "$TRACE_DIR/api" >/dev/null 2>&1 || true
   echo "-- where the API's threads spent the time (dotnet-trace, sampled thread time): $TRACE_DIR/api.speedscope.json"
   python3 benchmarks/lib/thread-time-summary.py "$TRACE_DIR/api.speedscope.json" 20 || true

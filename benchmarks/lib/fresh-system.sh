@@ -5,6 +5,7 @@
 #   start_storage_emulator              # optional: STPORT, storage data under $WORK/storage
 #   start_api [NAME=VALUE ...]          # APIPORT, API_PID, admin key KEY; extra environment for the API
 #   launch_api [NAME=VALUE ...]         # the same without waiting; wait_healthy waits for /health's 200
+#   API_DLL=path start_api ...          # runs that build of the API (a publish folder, say) instead of building one
 #   seed_study USERS                    # after start_api: a study of USERS users (lib/seed-study.sql)
 BIN=$(pg_config --bindir 2>/dev/null || true)
 [ -x "$BIN/postgres" ] || BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
@@ -41,10 +42,10 @@ start_storage_emulator() {
 }
 
 launch_api() {
-  dotnet build MindJourney.Api -c Release -v q -nologo >/dev/null
+  [ -n "${API_DLL:-}" ] || dotnet build MindJourney.Api -c Release -v q -nologo >/dev/null
   env "ConnectionStrings__mindjourney=Host=127.0.0.1;Port=$PGPORT;Username=postgres;Database=mindjourney" "Admin__ApiKey=$KEY" \
     "MindJourney__Idempotency__SigningKey=$SIGNING_KEY" "ASPNETCORE_URLS=http://127.0.0.1:$APIPORT" Logging__LogLevel__Default=Warning "$@" \
-    dotnet MindJourney.Api/bin/Release/net10.0/MindJourney.Api.dll >"$WORK/api.log" 2>&1 &
+    dotnet "${API_DLL:-MindJourney.Api/bin/Release/net10.0/MindJourney.Api.dll}" >"$WORK/api.log" 2>&1 &
   API_PID=$!
 }
 
