@@ -30,6 +30,7 @@ app.Services.GetRequiredService<IStartupValidator>().Validate();
 
 app.UseTrustedProxies();
 app.UseSecurityHeaders();
+app.UseWarmUpGate();
 // Before the exception handler, so that the refusals it writes (binding failures, refused data) are logged too.
 app.UseMiddleware<ClientErrorLogging>();
 app.UseExceptionHandler();

@@ -15,7 +15,8 @@ namespace Microsoft.Extensions.Hosting;
 // Every MindJourney service calls AddServiceDefaults() once, first thing in Program.cs.
 public static class Extensions
 {
-    private const string HealthEndpointPath = "/health";
+    /// <summary>Readiness: the database and storage checks (and whatever else holds an instance back).</summary>
+    public const string HealthEndpointPath = "/health";
     private const string AlivenessEndpointPath = "/alive";
 
     // Our own ActivitySources and Meters ("MindJourney.VisitorNumbering", "MindJourney.Storage", ...).

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Runtime;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using MindJourney.Api.Data;
 using MindJourney.Api.Infrastructure;
@@ -10,7 +9,7 @@ using OpenTelemetry;
 namespace MindJourney.Api.Sessions;
 
 /// <summary>
-/// Runs the Play path before the first participant does, and holds /health back (<see cref="WarmUpHealthCheck"/>)
+/// Runs the Play path before the first participant does, and holds /health back (<see cref="WarmUpGate"/>)
 /// until it is done. A fresh process meets its first load with the code of every request still to compile (each
 /// method once at tier 0, the hot ones again at tier 1 in the background) and with pooled connections still to open,
 /// each a new PostgreSQL backend whose numbering statements are still to be prepared and planned: on a small machine
@@ -175,19 +174,3 @@ public sealed partial class NumberingWarmUp(
 
 /// <summary>How a warm-up ended: <c>Warm</c> when it ran to the end; otherwise <c>Reason</c> says why not.</summary>
 public sealed record WarmUpResult(bool Warm, int Starts, TimeSpan Elapsed, string? Reason);
-
-/// <summary>/health is Unhealthy while the warm-up runs, so a prober (the AppHost, a load balancer) sends no load to a
-/// cold process; once it has ended, warm or not, this check is Healthy and the others tell the API's real health.</summary>
-public sealed class WarmUpHealthCheck(NumberingWarmUp warmUp) : IHealthCheck
-{
-    public const string Name = "warm-up";
-
-    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(warmUp.Result switch
-        {
-            null => HealthCheckResult.Unhealthy("Warming up: running the numbering path before the first participant does."),
-            { Warm: true } done => HealthCheckResult.Healthy(FormattableString.Invariant(
-                $"Warm after {done.Elapsed.TotalMilliseconds:0} ms ({done.Starts} numbering calls, no number drawn).")),
-            { } cold => HealthCheckResult.Healthy(cold.Reason),
-        });
-}

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 using MindJourney.Api.Telemetry;
 
 namespace MindJourney.Api.Sessions;
@@ -23,7 +22,6 @@ public static class SessionsServiceExtensions
             .ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<NumberingWarmUp>();
         builder.Services.AddHostedService(services => services.GetRequiredService<NumberingWarmUp>());
-        builder.Services.AddHealthChecks().AddCheck<WarmUpHealthCheck>(WarmUpHealthCheck.Name, HealthStatus.Unhealthy, ["ready"]);
         return builder;
     }
 }
