@@ -3,6 +3,7 @@ using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
+using MindJourney.Api.Sessions;
 using MindJourney.Api.Telemetry;
 
 namespace MindJourney.Api.Infrastructure;
@@ -33,13 +34,13 @@ public static class RateLimiting
         var exempt = new ExemptNetworks(TrustedProxies.ReadNetworks(section, "ExemptNetworks"));
 
         services.AddRateLimiter(_ => { });
-        services.AddOptions<RateLimiterOptions>().Configure<IOptions<RateLimitOptions>>((limiter, settings) =>
+        services.AddOptions<RateLimiterOptions>().Configure<IOptions<RateLimitOptions>, WarmUpRequests>((limiter, settings, warmUp) =>
         {
             var options = settings.Value;
             var window = TimeSpan.FromSeconds(options.WindowSeconds);
             limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
             void Add(string policy, int permits, string what) =>
-                limiter.AddPolicy(policy, new PerClientWindow(policy, permits, window, what, exempt));
+                limiter.AddPolicy(policy, new PerClientWindow(policy, permits, window, what, exempt, warmUp));
             Add(SessionCreationPolicy, options.SessionsPerWindow, "sessions started");
             Add(ResponsePolicy, options.ResponsesPerWindow, "responses sent");
             Add(DownloadPolicy, options.DownloadsPerWindow, "downloads");
@@ -71,13 +72,13 @@ public static class RateLimiting
     }
 
     /// <summary>So many requests of one kind per client per window; <c>0</c> permits turns it off, and an exempt
-    /// client skips it.</summary>
-    private sealed class PerClientWindow(string policy, int permitsPerWindow, TimeSpan window, string what, ExemptNetworks exempt)
-        : IRateLimiterPolicy<string>
+    /// client (and the warm-up's own requests) skips it.</summary>
+    private sealed class PerClientWindow(string policy, int permitsPerWindow, TimeSpan window, string what, ExemptNetworks exempt,
+        WarmUpRequests warmUp) : IRateLimiterPolicy<string>
     {
         public RateLimitPartition<string> GetPartition(HttpContext httpContext)
         {
-            if (permitsPerWindow <= 0 || exempt.Contains(httpContext.Connection.RemoteIpAddress))
+            if (permitsPerWindow <= 0 || exempt.Contains(httpContext.Connection.RemoteIpAddress) || warmUp.IsWarmUp(httpContext))
             {
                 return RateLimitPartition.GetNoLimiter("off");
             }

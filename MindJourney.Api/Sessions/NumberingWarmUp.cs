@@ -1,5 +1,9 @@
 using System.Diagnostics;
+using System.Net;
 using System.Runtime;
+using System.Text;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Options;
 using MindJourney.Api.Data;
 using MindJourney.Api.Infrastructure;
@@ -14,15 +18,20 @@ namespace MindJourney.Api.Sessions;
 /// method once at tier 0, the hot ones again at tier 1 in the background) and with pooled connections still to open,
 /// each a new PostgreSQL backend whose numbering statements are still to be prepared and planned: on a small machine
 /// that cost the first seconds of an open 1,000 Plays/s a p99 of 100–200 ms (docs/BENCHMARKS.md).
-/// The warm-up starts sessions through <see cref="VisitorNumberAssigner"/>, as Play does, from several callers at
-/// once (new visitors batched, returning users, Idempotency-Keys), for an experiment that no one has: every numbering
-/// statement matches no experiment, so it inserts nothing and never reaches nextval. A warm-up draws no visitor
+/// The warm-up presses Play, from several callers at once, for an experiment that no one has: new visitors through
+/// the API's own HTTP server (Kestrel, the middleware, JSON, the batch and the single statement; the trace in
+/// docs/BENCHMARKS.md shows the HTTP stack is most of what a first load compiles), returning users straight through
+/// <see cref="VisitorNumberAssigner"/>, every one with an Idempotency-Key. Every numbering statement matches no
+/// experiment, so it inserts nothing and never reaches nextval; the API answers 404. Its requests are told apart
+/// (<see cref="WarmUpRequests"/>): no client's rate-limit window, log line or trace is spent on them. A warm-up draws no visitor
 /// number (nextval is not transactional: a rolled-back draw would still burn one, so nothing is drawn at all). It
 /// goes on, round after round, until a round compiles almost no new code, and gives up quietly at its deadline or
 /// when the database cannot be reached: the API then reports its real health, warm or not.
 /// </summary>
 public sealed partial class NumberingWarmUp(
     VisitorNumberAssigner assigner,
+    WarmUpRequests requests,
+    IServer server,
     NpgsqlDataSource dataSource,
     IOptions<WarmUpOptions> options,
     IHostApplicationLifetime lifetime,
@@ -72,6 +81,10 @@ public sealed partial class NumberingWarmUp(
             LogFailed(logger, ex.Message, ex);
             _done.TrySetResult(new WarmUpResult(false, 0, TimeSpan.Zero, $"The warm-up failed: {ex.Message}"));
         }
+        finally
+        {
+            requests.End();
+        }
     }
 
     private async Task WhenStartedAsync(CancellationToken stoppingToken)
@@ -104,6 +117,9 @@ public sealed partial class NumberingWarmUp(
         // Its spans and metrics would describe no participant.
         using var quiet = SuppressInstrumentationScope.Begin();
 
+        using var http = LoopbackAddress() is { } address
+            ? new HttpClient(new SocketsHttpHandler { UseProxy = false, UseCookies = false }) { BaseAddress = address }
+            : null;
         var callers = Math.Clamp(new NpgsqlConnectionStringBuilder(dataSource.ConnectionString).MaxPoolSize, 1, MaxCallers);
         var experimentId = Guid.NewGuid(); // no experiment has it
         var compiledBefore = JitInfo.GetCompiledMethodCount();
@@ -113,7 +129,7 @@ public sealed partial class NumberingWarmUp(
             while (true)
             {
                 var compiled = JitInfo.GetCompiledMethodCount();
-                await Task.WhenAll(Enumerable.Range(0, callers).Select(caller => CallAsync(caller, experimentId, deadline.Token)));
+                await Task.WhenAll(Enumerable.Range(0, callers).Select(caller => CallAsync(http, caller, experimentId, deadline.Token)));
                 starts += callers * StartsPerCaller;
                 rounds++;
                 await Task.Delay(SettleDelay, deadline.Token);
@@ -139,21 +155,59 @@ public sealed partial class NumberingWarmUp(
         return new WarmUpResult(true, starts, elapsed, null);
     }
 
-    private async Task CallAsync(int caller, Guid experimentId, CancellationToken cancellationToken)
+    private async Task CallAsync(HttpClient? http, int caller, Guid experimentId, CancellationToken cancellationToken)
     {
         for (var i = 0; i < StartsPerCaller; i++)
         {
-            // Mostly new visitors (the batch, then the single statement that answers what it left), some returning
-            // users (their own statement), every one with an Idempotency-Key (the key locks), as the harness sends.
+            var key = Guid.NewGuid().ToString("N");
+            // A returning user's Play needs the proof of a person the warm-up does not have: its statement is run
+            // straight, as is every Play when the server has no plain-HTTP address to call.
             Guid? userId = (caller + i) % 4 == 3 ? Guid.NewGuid() : null;
-            var result = await assigner.StartSessionAsync(experimentId, userId, 1, null, null, Guid.NewGuid().ToString("N"),
-                SessionModes.Live, cancellationToken);
-            if (result.Error != StartSessionError.ExperimentNotFound)
+            if (http is null || userId is not null)
             {
-                // Only an experiment with this random id could get here; stop rather than start more sessions in it.
-                throw new InvalidOperationException($"A warm-up start for experiment {experimentId} ended {result.Error}.");
+                var result = await assigner.StartSessionAsync(experimentId, userId, 1, null, null, key, SessionModes.Live,
+                    cancellationToken);
+                Expect(result.Error == StartSessionError.ExperimentNotFound, experimentId, result.Error.ToString());
+                continue;
             }
+
+            using var request = new HttpRequestMessage(HttpMethod.Post, "api/session")
+            {
+                Content = new StringContent($$"""{"experimentId":"{{experimentId}}"}""", Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Add(SessionsApi.IdempotencyKeyHeader, key);
+            request.Headers.Add(WarmUpRequests.HeaderName, requests.Value);
+            using var response = await http.SendAsync(request, cancellationToken);
+            Expect(response.StatusCode == HttpStatusCode.NotFound, experimentId, $"HTTP {(int)response.StatusCode}");
         }
+    }
+
+    // Only an experiment with this random id could answer otherwise; stop rather than start more sessions in it.
+    private static void Expect(bool notFound, Guid experimentId, string outcome)
+    {
+        if (!notFound)
+        {
+            throw new InvalidOperationException($"A warm-up Play for experiment {experimentId} ended {outcome}.");
+        }
+    }
+
+    /// <summary>Where this process's server answers plain HTTP, as a loopback URL (a wildcard host is reached on
+    /// 127.0.0.1); null when it has no such address (HTTPS only, a Unix socket).</summary>
+    private Uri? LoopbackAddress()
+    {
+        foreach (var address in server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [])
+        {
+            var binding = BindingAddress.Parse(address);
+            if (binding.IsUnixPipe || !string.Equals(binding.Scheme, Uri.UriSchemeHttp, StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            var host = binding.Host is "*" or "+" or "0.0.0.0" or "[::]" or "localhost" ? "127.0.0.1" : binding.Host;
+            return new Uri(FormattableString.Invariant($"http://{host}:{binding.Port}/"));
+        }
+
+        return null;
     }
 
     [LoggerMessage(Level = LogLevel.Information,

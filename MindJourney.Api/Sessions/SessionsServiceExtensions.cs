@@ -1,4 +1,5 @@
 using MindJourney.Api.Telemetry;
+using OpenTelemetry.Instrumentation.AspNetCore;
 
 namespace MindJourney.Api.Sessions;
 
@@ -20,7 +21,14 @@ public static class SessionsServiceExtensions
         // The Play path runs once before /health turns Healthy, drawing no number.
         builder.Services.AddOptions<WarmUpOptions>().BindConfiguration(WarmUpOptions.SectionName)
             .ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<WarmUpRequests>();
         builder.Services.AddSingleton<NumberingWarmUp>();
+        // Its requests are the process's own: no request trace (the filter the service defaults set still applies).
+        builder.Services.AddOptions<AspNetCoreTraceInstrumentationOptions>().Configure<WarmUpRequests>((tracing, requests) =>
+        {
+            var kept = tracing.Filter;
+            tracing.Filter = context => !requests.IsWarmUp(context) && (kept?.Invoke(context) ?? true);
+        });
         builder.Services.AddHostedService(services => services.GetRequiredService<NumberingWarmUp>());
         return builder;
     }
