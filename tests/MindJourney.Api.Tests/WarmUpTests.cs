@@ -4,6 +4,9 @@ using System.Net.Http.Json;
 using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+using MindJourney.Api.Infrastructure;
 using MindJourney.Api.Sessions;
 using MindJourney.Testing;
 using Npgsql;
@@ -43,6 +46,33 @@ public sealed class WarmUpTests(PostgresServer postgres)
         Assert.True((await WarmUpEndedAsync(api.Hosts[0])).Warm);
         Assert.Equal(1, await api.SequencePositionAsync());
         Assert.Equal(2, (await ApiCalls.StartSessionAsync(api)).VisitorNumber);
+    }
+
+    [Fact]
+    public async Task The_warm_up_spends_no_clients_rate_limit_window_and_logs_no_refusal()
+    {
+        var logs = new FakeLogCollector();
+        await using var api = await TestApi.StartAsync(postgres, settings: WarmUpOn, productionLimits: true,
+            services: services => services.AddSingleton<ILoggerProvider>(new FakeLoggerProvider(logs)));
+        var warm = await WarmUpEndedAsync(api.Hosts[0]);
+        Assert.True(warm.Warm, warm.Reason);
+        var window = new RateLimitOptions().SessionsPerWindow;
+        // More Plays than a client's window allows, from this machine's loopback address like the test's own.
+        Assert.True(warm.Starts > window, $"{warm.Starts} warm-up Plays");
+        Assert.DoesNotContain(logs.GetSnapshot(), line => line.Category == typeof(ClientErrorLogging).FullName);
+
+        var experimentId = await api.ActiveExperimentIdAsync();
+        for (var i = 0; i < window; i++)
+        {
+            await ApiCalls.StartSessionAsync(api.Client, new { experimentId }, $"after-warm-up-play-{i:D4}");
+        }
+
+        // The header is no way around the window for anyone else.
+        using var guess = new HttpRequestMessage(HttpMethod.Post, "/api/session") { Content = JsonContent.Create(new { experimentId }) };
+        guess.Headers.Add(WarmUpRequests.HeaderName, Convert.ToBase64String(new byte[32]));
+        using var refused = await api.Client.SendAsync(guess);
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Equal(window, await api.SequencePositionAsync());
     }
 
     [Fact]
