@@ -70,7 +70,7 @@ if [ "$APPHOST" = 1 ]; then
   APPHOST_PID=$!
   API_PID=
   for _ in $(seq 1200); do
-    API_PID=$(pgrep -f 'MindJourney.Api/bin/Release/net10.0/MindJourney.Api' | head -1 || true)
+    API_PID=$(pgrep -f "$PWD/MindJourney.Api/bin/Release/net10.0/MindJourney.Api" | head -1 || true)
     [ -n "$API_PID" ] && break; sleep 0.1
   done
   [ -n "$API_PID" ] || { echo "the AppHost started no API; its log:"; tail -20 "$WORK/apphost.log"; exit 1; }
