@@ -23,8 +23,9 @@ namespace MindJourney.Api.Sessions;
 /// docs/BENCHMARKS.md shows the HTTP stack is most of what a first load compiles), returning users straight through
 /// <see cref="VisitorNumberAssigner"/>, every one with an Idempotency-Key. Every numbering statement matches no
 /// experiment, so it inserts nothing and never reaches nextval; the API answers 404. Its requests are told apart
-/// (<see cref="WarmUpRequests"/>): no client's rate-limit window, log line or trace is spent on them. A warm-up draws no visitor
-/// number (nextval is not transactional: a rolled-back draw would still burn one, so nothing is drawn at all). It
+/// (<see cref="WarmUpRequests"/>): no client's rate-limit window, log line or trace is spent on them. A warm-up
+/// draws no visitor number (nextval is not transactional: a rolled-back draw would still burn one, so nothing is
+/// drawn at all). It
 /// goes on, round after round, until a round compiles almost no new code, and gives up quietly at its deadline or
 /// when the database cannot be reached: the API then reports its real health, warm or not.
 /// </summary>
@@ -59,14 +60,14 @@ public sealed partial class NumberingWarmUp(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (!options.Value.Enabled)
-        {
-            _done.TrySetResult(new WarmUpResult(false, 0, TimeSpan.Zero, "The warm-up is off (MindJourney:WarmUp:Enabled)."));
-            return;
-        }
-
         try
         {
+            if (!options.Value.Enabled)
+            {
+                _done.TrySetResult(new WarmUpResult(false, 0, TimeSpan.Zero, "The warm-up is off (MindJourney:WarmUp:Enabled)."));
+                return;
+            }
+
             // Once the server listens: the migrations have run, and /health tells a prober that it is still warming.
             await WhenStartedAsync(stoppingToken);
             _done.TrySetResult(await WarmAsync(stoppingToken));
@@ -178,6 +179,12 @@ public sealed partial class NumberingWarmUp(
             request.Headers.Add(SessionsApi.IdempotencyKeyHeader, key);
             request.Headers.Add(WarmUpRequests.HeaderName, requests.Value);
             using var response = await http.SendAsync(request, cancellationToken);
+            if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
+            {
+                // The API's answer when the database cannot be reached (ApiExceptionHandler).
+                throw new DatabaseUnavailableException(new HttpRequestException(response.ReasonPhrase, null, response.StatusCode));
+            }
+
             Expect(response.StatusCode == HttpStatusCode.NotFound, experimentId, $"HTTP {(int)response.StatusCode}");
         }
     }
