@@ -29,6 +29,11 @@ SECONDS_=${2:-30}
 shift $(( $# < 2 ? $# : 2 ))
 TRACE_DIR=${TRACE_DIR:-/tmp/mj-first-minute-trace}
 TOOLS="$HOME/.dotnet/tools"
+if [ "$TRACE" = 1 ]; then
+  for tool in dotnet-trace dotnet-counters; do
+    [ -x "$TOOLS/$tool" ] || dotnet tool install -g "$tool" >/dev/null
+  done
+fi
 
 if [ "$APPHOST" = 1 ]; then
   WORK=$(mktemp -d /tmp/mj-first-minute-apphost.XXXXXX); chmod 755 "$WORK"
