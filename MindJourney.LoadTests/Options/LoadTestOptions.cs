@@ -94,6 +94,10 @@ public sealed record LoadTestOptions
     /// <summary>Journey: how many uploads are verified after the run.</summary>
     public int VerifySample { get; init; } = 20;
 
+    /// <summary>Journey: the percentage (0–100) of answer and upload requests cut before their answer arrives, then
+    /// retried with the same Idempotency-Key, as a flaky mobile network would.</summary>
+    public double Flaky { get; init; }
+
     [JsonIgnore]
     public LoadModel Model => Rate is null ? LoadModel.Closed : LoadModel.Open;
 
@@ -199,6 +203,11 @@ public sealed record LoadTestOptions
             errors.Add("--verify-sample must not be negative.");
         }
 
+        if (!double.IsFinite(Flaky) || Flaky < 0 || Flaky > 100)
+        {
+            errors.Add("--flaky must be a percentage from 0 to 100.");
+        }
+
         return errors;
     }
 
@@ -217,7 +226,8 @@ public sealed record LoadTestOptions
         sb.Append(
             CultureInfo.InvariantCulture,
             $"AdminKey = {(AdminKey is null ? "(none)" : "***")}, AllowRemote = {AllowRemote}, AllowFallback = {AllowFallback}, ");
-        sb.Append(CultureInfo.InvariantCulture, $"Quiet = {Quiet}, RequestTimeout = {RequestTimeout}, VerifySample = {VerifySample} }}");
+        sb.Append(CultureInfo.InvariantCulture, $"Quiet = {Quiet}, RequestTimeout = {RequestTimeout}, VerifySample = {VerifySample}, ");
+        sb.Append(CultureInfo.InvariantCulture, $"Flaky = {Flaky} }}");
         return sb.ToString();
     }
 }

@@ -39,10 +39,11 @@ internal sealed class HttpExecutor(HttpClient http, MetricsCollector metrics, Ti
     /// <summary>
     /// Sends <paramref name="request"/> (and disposes it). <paramref name="intendedStartTicks"/> is the scheduled start
     /// in the open model (0 = measure from the send). Throws <see cref="OperationCanceledException"/> only when the
-    /// run's hard stop fired; every other failure is an outcome.
+    /// run's hard stop fired; every other failure is an outcome. A <paramref name="cut"/> attempt never gets its
+    /// answer: it ends as a transport error, as on a dropped connection.
     /// </summary>
     public async ValueTask<Answer> SendAsync(VirtualUser user, HttpRequestMessage request, long bytesSent, long intendedStartTicks,
-        CancellationToken hardStop)
+        CancellationToken hardStop, NetworkCut cut = NetworkCut.None)
     {
         var answer = new Answer { BytesSent = bytesSent };
         var token = user.BeginRequest(timeout);
@@ -50,10 +51,18 @@ internal sealed class HttpExecutor(HttpClient http, MetricsCollector metrics, Ti
         answer.IntendedTicks = intendedStartTicks == 0 ? answer.SentTicks : intendedStartTicks;
         try
         {
-            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token).ConfigureAwait(false);
-            answer.Status = (int)response.StatusCode;
-            (answer.Buffer, answer.Length) = await ReadBodyAsync(response.Content, token).ConfigureAwait(false);
-            answer.Outcome = response.IsSuccessStatusCode ? RequestOutcome.Ok : RequestOutcome.HttpError;
+            if (cut != NetworkCut.None)
+            {
+                await SendAndCutAsync(request, cut, token).ConfigureAwait(false);
+                answer.Outcome = RequestOutcome.TransportError;
+            }
+            else
+            {
+                using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token).ConfigureAwait(false);
+                answer.Status = (int)response.StatusCode;
+                (answer.Buffer, answer.Length) = await ReadBodyAsync(response.Content, token).ConfigureAwait(false);
+                answer.Outcome = response.IsSuccessStatusCode ? RequestOutcome.Ok : RequestOutcome.HttpError;
+            }
         }
         catch (OperationCanceledException) when (hardStop.IsCancellationRequested)
         {
@@ -78,6 +87,26 @@ internal sealed class HttpExecutor(HttpClient http, MetricsCollector metrics, Ti
         answer.EndTicks = Ticks.Now;
         user.EndRequest();
         return answer;
+    }
+
+    /// <summary>Sends, then loses the answer: thrown away unread once it arrives, or cancelled mid-flight.</summary>
+    private async Task SendAndCutAsync(HttpRequestMessage request, NetworkCut cut, CancellationToken token)
+    {
+        using var flight = CancellationTokenSource.CreateLinkedTokenSource(token);
+        if (cut == NetworkCut.MidFlight)
+        {
+            flight.CancelAfter(FlakyNetwork.MidFlightDelay());
+        }
+
+        try
+        {
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, flight.Token)
+                .ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!token.IsCancellationRequested)
+        {
+            // cut mid-flight: the server may still be working on it
+        }
     }
 
     /// <summary>Records the attempt; <paramref name="bodyValid"/> false turns a 2xx into "invalid_response".</summary>

@@ -38,6 +38,20 @@ public sealed class OptionsTests : IDisposable
     }
 
     [Fact]
+    public void Flaky_takes_a_percentage_from_0_to_100()
+    {
+        Assert.Equal(0, Resolve([]).Flaky);
+        Assert.Equal(20, Resolve(["--flaky", "20", "--scenario", "journey"]).Flaky);
+        Assert.Equal(2.5, Resolve(["--flaky", "2.5"]).Flaky);
+        foreach (var bad in new[] { "101", "-1", "NaN" })
+        {
+            var r = CliApp.ResolveOptions(["--flaky", bad], NoEnv);
+            Assert.False(r.IsValid);
+            Assert.Contains(r.Errors, e => e.Contains("--flaky", StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
     public void Iterations_alone_bound_the_run_by_count()
     {
         var o = Resolve(["--iterations", "3"]);
