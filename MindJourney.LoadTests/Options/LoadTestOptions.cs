@@ -110,9 +110,10 @@ public sealed record LoadTestOptions
     public int EffectiveMaxInFlight =>
         MaxInFlight ?? Math.Max(Users, Math.Max(16, (int)Math.Ceiling((Rate ?? 0) * 2)));
 
-    /// <summary>Connections the handler may open to the API.</summary>
+    /// <summary>Connections the handler may open to the API; twice as many with <see cref="Flaky"/>, where a retry
+    /// runs beside the attempt it abandoned.</summary>
     [JsonIgnore]
-    public int ConnectionLimit => Model == LoadModel.Open ? Math.Max(Users, EffectiveMaxInFlight) : Users;
+    public int ConnectionLimit => (Model == LoadModel.Open ? Math.Max(Users, EffectiveMaxInFlight) : Users) * (Flaky > 0 ? 2 : 1);
 
     /// <summary>Problems that make these options unusable (empty when fine).</summary>
     public IReadOnlyList<string> Validate()

@@ -9,16 +9,20 @@ internal enum NetworkCut
     /// back: a tunnel, a proxy timeout).</summary>
     AfterAnswer,
 
-    /// <summary>The request is cancelled a few milliseconds after it starts, usually while the server works on it: the
-    /// retry may meet the first attempt still in flight.</summary>
+    /// <summary>The request is cancelled a few milliseconds after it starts, usually while the server works on it (the
+    /// connection closes: the server may notice and stop).</summary>
     MidFlight,
+
+    /// <summary>The client stops waiting a few milliseconds after the send and retries at once while the first attempt
+    /// goes on (a proxy that timed out toward the client): the retry meets it in flight.</summary>
+    Abandoned,
 }
 
 /// <summary>Picks which answer and upload attempts <c>--flaky</c> cuts, and how: <paramref name="percent"/> % of
-/// them, half after the answer, half mid-flight.</summary>
+/// them, half after the answer, a quarter cancelled mid-flight, a quarter abandoned mid-flight.</summary>
 internal sealed class FlakyNetwork(double percent)
 {
-    /// <summary>A mid-flight cut falls this long after the send at most: well under an answer's latency under load,
+    /// <summary>A mid-flight cut (or abandon) falls this long after the send at most: well under an answer's latency under load,
     /// after the request's bytes left (on loopback, within the first millisecond).</summary>
     public static readonly TimeSpan MaxMidFlightDelay = TimeSpan.FromMilliseconds(40);
 
@@ -34,7 +38,12 @@ internal sealed class FlakyNetwork(double percent)
             return NetworkCut.None;
         }
 
-        return Random.Shared.Next(2) == 0 ? NetworkCut.AfterAnswer : NetworkCut.MidFlight;
+        return Random.Shared.Next(4) switch
+        {
+            0 or 1 => NetworkCut.AfterAnswer,
+            2 => NetworkCut.MidFlight,
+            _ => NetworkCut.Abandoned,
+        };
     }
 
     public static TimeSpan MidFlightDelay() =>

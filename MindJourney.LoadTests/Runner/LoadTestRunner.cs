@@ -168,6 +168,7 @@ public static class LoadTestRunner
         }
 
         var loadEnd = Ticks.Now;
+        await executor.DrainAbandonedAsync().ConfigureAwait(false);
         await samplerStop.CancelAsync().ConfigureAwait(false);
         await sampler.ConfigureAwait(false);
         var last = metrics.Sample(loadEnd); // the final, partial interval: always taken, with or without a listener
