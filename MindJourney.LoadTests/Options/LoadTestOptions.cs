@@ -208,6 +208,10 @@ public sealed record LoadTestOptions
         {
             errors.Add("--flaky must be a percentage from 0 to 100.");
         }
+        else if (Flaky > 0 && Scenario != ScenarioKind.Journey)
+        {
+            errors.Add("--flaky cuts answers and uploads, which only the journey scenario sends (add --scenario journey).");
+        }
 
         return errors;
     }
