@@ -244,17 +244,11 @@ export class Outbox {
     }
   }
 
+  /** The oldest entry: those kept in IndexedDB first, as every memory entry was added after them. */
   async #first() {
-    if (this.#database) {
-      try {
-        const entry = await this.#database.first();
-        if (entry) {
-          return { entry, from: this.#database };
-        }
-      } catch {
-        // Unreadable now: the memory entries (all added after the kept ones) wait for it, to keep the order.
-        return null;
-      }
+    const kept = this.#database ? await this.#database.first() : null;
+    if (kept) {
+      return { entry: kept, from: this.#database };
     }
 
     const entry = await this.#memory.first();
@@ -268,7 +262,27 @@ export class Outbox {
 
     this.#running = true;
     try {
-      for (let next = await this.#first(); next; next = await this.#first()) {
+      for (;;) {
+        let next;
+        try {
+          next = await this.#first();
+        } catch {
+          // IndexedDB unreadable just now: the memory entries wait behind it, to keep the order.
+          this.#attempt += 1;
+          await this.#wait(sleepFor(this.#attempt));
+          continue;
+        }
+
+        if (!next) {
+          // Counted afresh: another tab of the same person may have sent entries meanwhile, or added one just now.
+          this.#pending = (await this.#databaseEntries()).length + this.#memory.entries.length;
+          if (this.#pending === 0) {
+            break;
+          }
+
+          continue;
+        }
+
         if (navigator.onLine === false) {
           await this.#wait(LAST_RETRY_MS); // the online event wakes this at once
           continue;
@@ -296,8 +310,6 @@ export class Outbox {
         }
       }
     } finally {
-      // Counted afresh: another tab of the same person may have sent (or added) entries meanwhile.
-      this.#pending = (await this.#databaseEntries()).length + this.#memory.entries.length;
       this.#running = false;
       this.#changed();
     }
