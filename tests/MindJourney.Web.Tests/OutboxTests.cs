@@ -176,6 +176,51 @@ public sealed class OutboxTests(PostgresServer postgres, ChromiumFixture chromiu
     }
 
     [Fact]
+    public async Task When_the_quota_refuses_a_file_the_page_says_so_and_the_file_is_still_sent_from_memory()
+    {
+        var api = await shared.GetAsync(postgres);
+        await using var context = await chromium.NewContextAsync(api.Hosts[0].ServerAddress, width: 360, height: 740);
+        var participant = new ParticipantPage(await context.NewPageAsync());
+        var page = participant.Page;
+        await participant.OpenAsync();
+        // A device almost out of room: the text answers fit, a 2 MiB file does not.
+        var cdp = await context.NewCDPSessionAsync(page);
+        await cdp.SendAsync("Storage.overrideQuotaForOrigin", new Dictionary<string, object>
+        {
+            ["origin"] = api.Hosts[0].ServerAddress.GetLeftPart(UriPartial.Authority),
+            ["quotaSize"] = 512 * 1024,
+        });
+
+        await participant.PlayButton.ClickAsync();
+        await participant.WelcomeNumberAsync();
+        await participant.AnswerTextLevelsAsync(1, 2);
+        await participant.ExpectLevelAsync(3);
+        await Expect(participant.SaveStateNote).ToBeHiddenAsync();
+        var file = new byte[2 * 1024 * 1024];
+        Random.Shared.NextBytes(file);
+        await page.GetByLabel("Choose a video or audio file").SetInputFilesAsync(new FilePayload
+        {
+            Name = "answer.webm",
+            MimeType = "audio/webm",
+            Buffer = file,
+        });
+        await Expect(page.GetByTestId("media-status")).ToContainTextAsync("Chosen: answer.webm");
+        await participant.Continue.ClickAsync();
+
+        await participant.ExpectLevelAsync(4);
+        await Expect(participant.SaveStateNote).ToHaveTextAsync(
+            "This device has no room left to keep your answers, so the latest are kept only while this page is open. "
+            + "Please keep it open until it says Saved.");
+        await Expect(participant.SaveState).ToHaveTextAsync("Saved");
+        var sessionId = Guid.Parse((await participant.StoredSessionIdAsync())!);
+        var secret = (await participant.StoredSessionSecretAsync())!;
+        var stored = await ResponsesAsync(api, sessionId, secret);
+        Assert.Equal(["q1", "q2", "q3", "q4"], stored.Select(r => r.GetProperty("questionId").GetString()));
+        Assert.Equal(file.Length, stored[3].GetProperty("responseData").GetProperty("size").GetInt64());
+        Assert.Empty(await OutboxEntriesAsync(page));
+    }
+
+    [Fact]
     public async Task An_answer_the_API_refuses_for_good_is_dropped_with_a_note_and_the_answers_behind_it_still_arrive()
     {
         var api = await shared.GetAsync(postgres);
