@@ -112,7 +112,7 @@ function showSaveState(outboxState) {
   bar.hidden = !state.session && outboxState.pending === 0;
 }
 
-/** Server-side level as the API would compute it (SessionDetails.Percent), for a step still in the outbox. */
+/** percentComplete as the API computes it (SessionDetails.Percent), for a step still in the outbox. */
 function percentOf(currentLevel, totalLevels, isCompleted) {
   return isCompleted ? 100 : totalLevels <= 0 ? 0 : Math.min(100, Math.max(0, Math.floor(currentLevel * 100 / totalLevels)));
 }
@@ -483,7 +483,8 @@ async function showCompleting() {
   showView(h("div", { className: "start", "data-testid": "completing" },
     heading,
     h("p", { className: "lead" }, "Your last answers are still on their way. This page will thank you as soon as every "
-      + "answer has arrived. If you have to leave, open this page again later: your answers are kept on this device.")));
+      + "answer has arrived. " + (state.outbox.state.memoryReason ? "Please keep this page open until then."
+      : "If you have to leave, open this page again later: your answers are kept on this device."))));
   focusElement(heading);
   await state.outbox.drained();
   if (document.querySelector("[data-testid=completing]")) {
@@ -547,7 +548,7 @@ async function openOutbox() {
   showSaveState(state.outbox.state);
   // What an earlier visit left goes first, before the session is read or anything new is sent.
   state.outbox.kick();
-  await state.outbox.settle();
+  await settleForAWhile();
 }
 
 async function init() {

@@ -14,6 +14,7 @@ const STORE = "entries";
 const FIRST_RETRY_MS = 1000;
 const LAST_RETRY_MS = 30_000;
 const LONGEST_RETRY_AFTER_MS = 5 * 60_000;
+const LEAVING_MS = 3000;
 
 /** What the participant is told: everything sent, sending, or waiting for the network. */
 export const SaveState = Object.freeze({ saved: "saved", saving: "saving", offline: "offline" });
@@ -112,6 +113,7 @@ export class Outbox {
   #running = false;
   #wake = null;
   #attempt = 0;
+  #leavingUntil = 0;
   #listeners = { change: new Set(), sent: new Set(), refused: new Set(), progress: new Set() };
 
   constructor(database, pending) {
@@ -120,6 +122,11 @@ export class Outbox {
     this.#pending = pending;
     window.addEventListener("online", () => this.kick());
     window.addEventListener("offline", () => this.#changed());
+    // A send started while the page is being left (a reload, a closed tab) would lose its reply, and the next visit
+    // would send it again: hold new sends a moment, until the page is either gone or staying.
+    window.addEventListener("beforeunload", () => {
+      this.#leavingUntil = performance.now() + LEAVING_MS;
+    });
     // Timers of a background tab are slowed down: coming back to it is a good moment to try.
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "visible" && this.#pending > 0) {
@@ -285,6 +292,12 @@ export class Outbox {
 
         if (navigator.onLine === false) {
           await this.#wait(LAST_RETRY_MS); // the online event wakes this at once
+          continue;
+        }
+
+        const leaving = this.#leavingUntil - performance.now();
+        if (leaving > 0) {
+          await this.#wait(leaving);
           continue;
         }
 
