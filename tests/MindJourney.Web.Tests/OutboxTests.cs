@@ -104,7 +104,7 @@ public sealed class OutboxTests(PostgresServer postgres, ChromiumFixture chromiu
         await ExpectStoredAsync("q1");
 
         // A reload while offline: the browser cannot even load the page and shows its own offline page. The participant
-        // closes the tab (Chromium would reload that page by itself once the network is back: this test wants one page
+        // closes the tab (Chromium may reload that page by itself once the network is back: this test wants one page
         // of ours sending at a time, as two at once are safe only with the API's replay of an Idempotency-Key).
         try
         {
