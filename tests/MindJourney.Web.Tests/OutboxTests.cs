@@ -29,22 +29,27 @@ public sealed class OutboxTests(PostgresServer postgres, ChromiumFixture chromiu
         var created = new ConcurrentQueue<(string? Key, int Status)>();
         var sessionId = Guid.Empty;
         var secret = "";
-        var journal = new ConcurrentQueue<string>(); // every API request and its outcome, for a failure's message
+        var journal = new ConcurrentQueue<string>(); // the API calls, their outcomes and the console, for a failure's message
+        static bool IsApi(IRequest r) => new Uri(r.Url).AbsolutePath.StartsWith("/api/", StringComparison.Ordinal);
         static string Call(IRequest r) => $"{r.Method} {new Uri(r.Url).AbsolutePath} key={r.Headers.GetValueOrDefault("idempotency-key")}";
+        void Note(string what) => journal.Enqueue($"{DateTime.UtcNow:HH:mm:ss.fff} {what}");
         context.Request += (_, request) =>
         {
-            if (new Uri(request.Url).AbsolutePath.StartsWith("/api/", StringComparison.Ordinal))
+            if (IsApi(request))
             {
                 apiCalls.Enqueue($"{request.Method} {new Uri(request.Url).AbsolutePath}");
-                journal.Enqueue($"{DateTime.UtcNow:HH:mm:ss.fff} {Call(request)}");
+                Note(Call(request));
             }
         };
-        context.RequestFailed += (_, request) =>
-            journal.Enqueue($"{DateTime.UtcNow:HH:mm:ss.fff} {Call(request)} failed: {request.Failure}");
-        context.Console += (_, message) => journal.Enqueue($"{DateTime.UtcNow:HH:mm:ss.fff} console {message.Type}: {message.Text}");
+        context.RequestFailed += (_, request) => Note($"{Call(request)} failed: {request.Failure}");
+        context.Console += (_, message) => Note($"console {message.Type}: {message.Text}");
         context.Response += (_, response) =>
         {
-            journal.Enqueue($"{DateTime.UtcNow:HH:mm:ss.fff} {Call(response.Request)} → {response.Status}");
+            if (IsApi(response.Request))
+            {
+                Note($"{Call(response.Request)} → {response.Status}");
+            }
+
             if (response.Request.Method == "POST" && response.Url.EndsWith("/api/response", StringComparison.Ordinal))
             {
                 created.Enqueue((response.Request.Headers.GetValueOrDefault("idempotency-key"), response.Status));
