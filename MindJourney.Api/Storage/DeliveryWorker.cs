@@ -14,6 +14,7 @@ public sealed partial class DeliveryWorker(
     DeliveryOutbox deliveries,
     UploadDeliverer deliverer,
     StoredObjectNumbers objectNumbers,
+    DeliverySignal signal,
     IOptions<StorageOptions> options,
     ILogger<DeliveryWorker> logger) : BackgroundService
 {
@@ -31,6 +32,7 @@ public sealed partial class DeliveryWorker(
         LogStarted(logger, storage.Target.Mode, storage.Target.Bucket!);
         var idle = TimeSpan.FromSeconds(settings.PollIntervalSeconds);
         var databaseDown = false;
+        var lastRefresh = 0L;
         while (!stoppingToken.IsCancellationRequested)
         {
             var busy = false;
@@ -49,7 +51,13 @@ public sealed partial class DeliveryWorker(
                     _ => Task.FromResult(deliveries.OpenContent(item.ResponseId, item.SizeBytes)),
                     settings.AttemptTimeout(item.SizeBytes), fromRequest: false, stoppingToken)));
 
-                await objectNumbers.RefreshStaleAsync(StaleObjectBatch, stoppingToken);
+                // Between busy rounds only once per poll: a burst of text answers is not slowed by the look.
+                if (!busy || Environment.TickCount64 - lastRefresh >= idle.TotalMilliseconds)
+                {
+                    await objectNumbers.RefreshStaleAsync(StaleObjectBatch, stoppingToken);
+                    lastRefresh = Environment.TickCount64;
+                }
+
                 databaseDown = false;
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
@@ -69,7 +77,8 @@ public sealed partial class DeliveryWorker(
             {
                 try
                 {
-                    await Task.Delay(idle, stoppingToken);
+                    // A text answer just committed wakes the worker at once: its object appears within moments.
+                    await signal.WaitAsync(idle, stoppingToken);
                 }
                 catch (OperationCanceledException)
                 {
