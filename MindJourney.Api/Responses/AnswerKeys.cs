@@ -51,6 +51,11 @@ public sealed class AnswerKeys(IdempotencyKeyHasher hasher, IOptions<RateLimitOp
     /// <summary>The answer of this key is stored (first or replayed): its replays within the window are free.</summary>
     public void Remember(string keyHash)
     {
+        if (rateLimits.Value.ResponsesPerWindow <= 0)
+        {
+            return; // no window to spare a replay from
+        }
+
         var now = Environment.TickCount64;
         if (now >= Interlocked.Read(ref _nextSweep))
         {
