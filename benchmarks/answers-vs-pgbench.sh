@@ -30,6 +30,7 @@ EXPERIMENT=$(curl -sf "$URL/api/experiment" | sed -E 's/.*"id":"([^"]+)".*/\1/')
 for _ in $(seq "$SESSIONS"); do
   curl -sf -X POST "$URL/api/session" -H 'content-type: application/json' -d "{\"experimentId\":\"$EXPERIMENT\"}" \
     | sed -E 's/.*"id":"([^"]+)".*/\1/'
+  echo # the body ends without a newline
 done >"$WORK/sessions.txt"
 echo "$(wc -l <"$WORK/sessions.txt") sessions made through the API (visitor numbers 1 to $SESSIONS)"
 
