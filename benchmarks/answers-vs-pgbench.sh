@@ -50,22 +50,28 @@ postgres_pids() { echo "$PG_PID" $(pgrep -P "$PG_PID"); }
 COUNTS="SELECT (SELECT count(*) FROM experiment_responses), xact_commit, pg_current_wal_lsn() - '0/0'::pg_lsn
         FROM pg_stat_database WHERE datname = 'mindjourney'"
 read -r ANSWERS_BEFORE COMMITS_BEFORE WAL_BEFORE < <("${PSQL[@]}" -d mindjourney -At -F ' ' -c "$COUNTS")
-API_TICKS=$(cpu_ticks "$API_PID"); PG_TICKS=$(cpu_ticks $(postgres_pids))
-echo "== wrk: $CONNECTIONS connections, ${SECONDS_} s, POST /api/response (JSON text answers, unique Idempotency-Key), storage emulator running =="
+API_TICKS=$(cpu_ticks "$API_PID"); PG_TICKS=$(cpu_ticks $(postgres_pids)); ST_TICKS=$(cpu_ticks "$ST_PID")
+RUN_STARTED=$("${PSQL[@]}" -d mindjourney -At -c "SELECT now()")
+echo "== wrk: $CONNECTIONS connections, ${SECONDS_} s, POST /api/response (JSON text answers, unique Idempotency-Key)," \
+  "storage emulator running =="
 wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_}s" --latency -s benchmarks/text-answer.lua "$URL/api/response" -- "$WORK/sessions.txt" \
   | tee "$WORK/wrk.txt"
 API_RATE=$(awk '/^Requests\/sec/ {print $2}' "$WORK/wrk.txt")
 grep -q "Non-2xx" "$WORK/wrk.txt" && echo "!! some answers were not 2xx"
 API_TICKS=$(( $(cpu_ticks "$API_PID") - API_TICKS )); PG_TICKS=$(( $(cpu_ticks $(postgres_pids)) - PG_TICKS ))
+ST_TICKS=$(( $(cpu_ticks "$ST_PID") - ST_TICKS ))
 sleep 1 # the statistics collector reports commits within a second
 read -r ANSWERS_AFTER COMMITS_AFTER WAL_AFTER < <("${PSQL[@]}" -d mindjourney -At -F ' ' -c "$COUNTS")
 ANSWERS=$(( ANSWERS_AFTER - ANSWERS_BEFORE ))
 HZ=$(getconf CLK_TCK)
-echo "answers per commit during the run: $(echo "scale=1; $ANSWERS / ($COMMITS_AFTER - $COMMITS_BEFORE)" | bc)" \
-  "(the delivery worker's commits included)"
+# The answers of one statement share its transaction's timestamp: answers per statement, exactly.
+STATEMENTS=$("${PSQL[@]}" -d mindjourney -At -c "SELECT count(DISTINCT created_at) FROM experiment_responses
+                                                 WHERE created_at >= '$RUN_STARTED'")
+echo "answers per answer statement: $(echo "scale=1; $ANSWERS / $STATEMENTS" | bc);" \
+  "answers per commit: $(echo "scale=2; $ANSWERS / ($COMMITS_AFTER - $COMMITS_BEFORE)" | bc) (the delivery worker's commits included)"
 echo "WAL per answer: $(echo "($WAL_AFTER - $WAL_BEFORE) / $ANSWERS" | bc) bytes"
-echo "CPU per answer: API $(( API_TICKS * 1000000 / HZ / ANSWERS )) µs, PostgreSQL $(( PG_TICKS * 1000000 / HZ / ANSWERS )) µs" \
-  "(the delivery worker's share included)"
+echo "CPU per answer: API $(( API_TICKS * 1000000 / HZ / ANSWERS )) µs, PostgreSQL $(( PG_TICKS * 1000000 / HZ / ANSWERS )) µs," \
+  "storage emulator $(( ST_TICKS * 1000000 / HZ / ANSWERS )) µs (the delivery worker's share of what it wrote during the run included)"
 
 echo "== the delivery worker: every text answer's object in the emulator =="
 STARTED=$(date +%s)

@@ -135,8 +135,8 @@ public sealed class ResponseIntake(
         if (text is not null)
         {
             var bytes = System.Text.Encoding.UTF8.GetBytes(text);
-            content = new AnswerText(answer.SessionId, bytes.Length, Convert.ToBase64String(System.Security.Cryptography.MD5.HashData(bytes)),
-                DateTimeOffset.UtcNow);
+            var md5 = Convert.ToBase64String(System.Security.Cryptography.MD5.HashData(bytes));
+            content = new AnswerText(answer.SessionId, bytes.Length, md5, DateTimeOffset.UtcNow);
             (reservation, var overBudget) = await budgets.ReserveAsync(http, bytes.Length, cancellationToken);
             if (reservation is null)
             {

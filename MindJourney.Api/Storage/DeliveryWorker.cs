@@ -30,9 +30,17 @@ public sealed partial class DeliveryWorker(
         }
 
         LogStarted(logger, storage.Target.Mode, storage.Target.Bucket!);
+        // Files and answers' texts are delivered by two loops: a burst of small texts runs many at once (each waits
+        // mostly on storage's answer) and a large file never holds it up, nor it the files.
+        await Task.WhenAll(
+            DeliverAsync(answerTexts: false, settings.MaxParallelDeliveries, settings, stoppingToken),
+            DeliverAsync(answerTexts: true, settings.MaxParallelTextDeliveries, settings, stoppingToken));
+    }
+
+    private async Task DeliverAsync(bool answerTexts, int parallel, StorageOptions settings, CancellationToken stoppingToken)
+    {
         var idle = TimeSpan.FromSeconds(settings.PollIntervalSeconds);
         var databaseDown = false;
-        var lastRefresh = 0L;
         while (!stoppingToken.IsCancellationRequested)
         {
             var busy = false;
@@ -43,7 +51,7 @@ public sealed partial class DeliveryWorker(
                 IReadOnlyList<DeliveryItem> due;
                 using (SuppressInstrumentationScope.Begin())
                 {
-                    due = await deliveries.ClaimDueAsync(settings.MaxParallelDeliveries, settings, stoppingToken);
+                    due = await deliveries.ClaimDueAsync(parallel, answerTexts, settings, stoppingToken);
                 }
 
                 busy = due.Count > 0;
@@ -51,11 +59,9 @@ public sealed partial class DeliveryWorker(
                     _ => Task.FromResult(deliveries.OpenContent(item.ResponseId, item.SizeBytes)),
                     settings.AttemptTimeout(item.SizeBytes), fromRequest: false, stoppingToken)));
 
-                // Between busy rounds only once per poll: a burst of text answers is not slowed by the look.
-                if (!busy || Environment.TickCount64 - lastRefresh >= idle.TotalMilliseconds)
+                if (!answerTexts)
                 {
                     await objectNumbers.RefreshStaleAsync(StaleObjectBatch, stoppingToken);
-                    lastRefresh = Environment.TickCount64;
                 }
 
                 databaseDown = false;
@@ -77,8 +83,8 @@ public sealed partial class DeliveryWorker(
             {
                 try
                 {
-                    // A text answer just committed wakes the worker at once: its object appears within moments.
-                    await signal.WaitAsync(idle, stoppingToken);
+                    // A text answer just committed wakes the texts' loop at once: its object appears within moments.
+                    await (answerTexts ? signal.WaitAsync(idle, stoppingToken) : Task.Delay(idle, stoppingToken));
                 }
                 catch (OperationCanceledException)
                 {

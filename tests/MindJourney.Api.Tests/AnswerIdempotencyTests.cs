@@ -61,7 +61,8 @@ public sealed class AnswerIdempotencyTests(PostgresServer postgres)
         await using var holder = new NpgsqlConnection(api.ConnectionString);
         await holder.OpenAsync();
         await using var held = await holder.BeginTransactionAsync();
-        await using (var lockRow = new NpgsqlCommand($"SELECT 1 FROM experiment_sessions WHERE id = '{session.Id}' FOR UPDATE", holder, held))
+        var lockSql = $"SELECT 1 FROM experiment_sessions WHERE id = '{session.Id}' FOR UPDATE";
+        await using (var lockRow = new NpgsqlCommand(lockSql, holder, held))
         {
             await lockRow.ExecuteNonQueryAsync();
         }
@@ -70,7 +71,10 @@ public sealed class AnswerIdempotencyTests(PostgresServer postgres)
         await Uploads.WaitUntilAsync(async () => await api.ScalarAsync<long>(
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%'") >= 1,
             "the first answer waits on the session's row");
-        var replays = new[] { PostTextAsync(sameReplica, session.Id, "sent once", key), PostTextAsync(otherReplica, session.Id, "sent once", key) };
+        var replays = new[]
+        {
+            PostTextAsync(sameReplica, session.Id, "sent once", key), PostTextAsync(otherReplica, session.Id, "sent once", key),
+        };
         await Task.Delay(300);
         Assert.False(firstAnswer.IsCompleted);
         Assert.All(replays, r => Assert.False(r.IsCompleted));
@@ -201,7 +205,8 @@ public sealed class AnswerIdempotencyTests(PostgresServer postgres)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, "/api/response")
         {
-            Content = JsonContent.Create(new { sessionId, levelId = "1", questionId = "q1", responseType = "text", responseData = new { text } }),
+            Content = JsonContent.Create(
+                new { sessionId, levelId = "1", questionId = "q1", responseType = "text", responseData = new { text } }),
         };
         request.Headers.Add("Idempotency-Key", key);
         return request;
@@ -209,20 +214,26 @@ public sealed class AnswerIdempotencyTests(PostgresServer postgres)
 
     private static HttpRequestMessage Upload(Guid sessionId, byte[] clip, string key)
     {
-        var request = new HttpRequestMessage(HttpMethod.Post, "/api/response") { Content = Uploads.Multipart(Uploads.Fields(sessionId, "video"), clip) };
+        var request = new HttpRequestMessage(HttpMethod.Post, "/api/response")
+        {
+            Content = Uploads.Multipart(Uploads.Fields(sessionId, "video"), clip),
+        };
         request.Headers.Add("Idempotency-Key", key);
         return request;
     }
 
-    private static async Task<(HttpStatusCode Status, ResponseDetails? Answer, string Json)> PostTextAsync(HttpClient client, Guid sessionId,
-        string text, string key)
+    private static async Task<(HttpStatusCode Status, ResponseDetails? Answer, string Json)> PostTextAsync(HttpClient client,
+        Guid sessionId, string text, string key)
     {
         using var response = await client.SendAsync(TextRequest(sessionId, text, key));
         var json = await response.Content.ReadAsStringAsync();
-        return (response.StatusCode, response.StatusCode == HttpStatusCode.Created ? System.Text.Json.JsonDocument.Parse(json).RootElement.As<ResponseDetails>() : null,
-            json);
+        var created = response.StatusCode == HttpStatusCode.Created
+            ? System.Text.Json.JsonDocument.Parse(json).RootElement.As<ResponseDetails>()
+            : null;
+        return (response.StatusCode, created, json);
     }
 
     private static ProblemDetails JsonContentOf(string body) =>
-        System.Text.Json.JsonSerializer.Deserialize<ProblemDetails>(body, new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web))!;
+        System.Text.Json.JsonSerializer.Deserialize<ProblemDetails>(body,
+            new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web))!;
 }

@@ -60,7 +60,8 @@ public sealed partial class BenchmarkSqlTests(PostgresServer postgres)
             + $"AND user_id = '{session.UserId}' AND response_type = 'text'"));
         Assert.Equal(2, await api.ScalarAsync<int>($"SELECT response_count FROM experiment_sessions WHERE id = '{session.Id}'"));
         // The answer's JSON is counted by both; the API counts the text it writes to storage too.
-        Assert.Equal(await api.ScalarAsync<long>($"SELECT sum(response_data_bytes) + sum(file_size_bytes) FROM experiment_responses {where}"),
+        Assert.Equal(
+            await api.ScalarAsync<long>($"SELECT sum(response_data_bytes) + sum(file_size_bytes) FROM experiment_responses {where}"),
             await api.ScalarAsync<long>($"SELECT stored_bytes FROM experiment_sessions WHERE id = '{session.Id}'"));
         Assert.Equal(viaApi.ResponseData.GetRawText().Length,
             await api.ScalarAsync<long>($"SELECT min(response_data_bytes) FROM experiment_responses {where}"));
