@@ -180,6 +180,7 @@ public sealed class ResponseIntake(
         switch (result.Outcome)
         {
             case AnswerOutcome.Recorded:
+                recorder.LogRecorded(answer.SessionId, result.Stored!.VisitorNumber);
                 if (content is not null)
                 {
                     telemetry.UploadSize.Record(content.Length,

@@ -7,9 +7,10 @@ using NpgsqlTypes;
 
 namespace MindJourney.Api.Responses;
 
-/// <summary>Saves a response with its session's user and visitor number, read and written in one statement so
-/// the number cannot drift from the session's. A response with a file (or a text for storage) is saved together
-/// with its delivery record and bytes, in one transaction: once committed, the upload cannot be lost.</summary>
+/// <summary>Saves a response with a file (or a text whose content is its JSON) with its session's user and visitor
+/// number, together with its delivery record and bytes, in one transaction: once committed, the upload cannot be
+/// lost. Answers without a file are recorded by <see cref="AnswerBatcher"/>. Also finds the answer a session holds
+/// under an Idempotency-Key.</summary>
 public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDataSource bulk, IOptions<StorageOptions> options,
     ILogger<ResponseRecorder> logger)
 {
@@ -140,7 +141,7 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
                 }
 
                 await transaction.CommitAsync(cancellationToken);
-                Log(sessionId, visitorNumber);
+                LogRecorded(sessionId, visitorNumber);
 
                 var entity = new ExperimentResponse
                 {
@@ -210,7 +211,8 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
     /// <summary>The URL the API serves a response's file at (<c>GET /api/download/{responseId}</c>).</summary>
     public static string DownloadUrl(Guid responseId) => $"/api/download/{responseId:D}";
 
-    private void Log(Guid sessionId, int? visitorNumber)
+    /// <summary>The original platform's line for every answer recorded (Debug).</summary>
+    internal void LogRecorded(Guid sessionId, int? visitorNumber)
     {
         if (visitorNumber is { } number)
         {
