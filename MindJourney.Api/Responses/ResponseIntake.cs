@@ -141,9 +141,13 @@ public sealed class ResponseIntake(
             if (reservation is null)
             {
                 // A replay costs no bytes: it is answered even when the client's budget is spent.
-                return key is not null && await FindReplayAsync(http, answer.SessionId, key, cancellationToken) is { } replay
-                    ? replay
-                    : overBudget!;
+                if (key is not null && await FindReplayAsync(http, answer.SessionId, key, cancellationToken) is { } replay)
+                {
+                    http.Response.Headers.RetryAfter = default;
+                    return replay;
+                }
+
+                return overBudget!;
             }
         }
 
@@ -239,7 +243,6 @@ public sealed class ResponseIntake(
                 && ex.ConstraintName == MindJourneyDbContext.AnswerKeyIndex)
             {
                 // Another instance recorded the key's first answer meanwhile: this is its replay.
-                reservation.Release();
                 return await FindReplayAsync(http, answer.SessionId, key, cancellationToken)
                     ?? throw new InvalidOperationException("An answer's Idempotency-Key was taken, and its answer is gone.", ex);
             }
@@ -310,12 +313,9 @@ public sealed class ResponseIntake(
         }
 
         responsesTelemetry.RecordKey(ResponsesTelemetry.KeyReplayed);
-        http.Response.Headers[ReplayedHeader] = "true";
+        http.Response.Headers[Sessions.SessionsApi.IdempotentReplayedHeader] = "true";
         return Created(ResponseDetails.From(stored));
     }
-
-    /// <summary>Set on the answer to a replay, as on a replayed Play.</summary>
-    public const string ReplayedHeader = "Idempotent-Replayed";
 
     /// <summary>What the request asks to record, checked and normalised.</summary>
     private sealed record Answer(Guid SessionId, string LevelId, string QuestionId, string ResponseType, string ResponseData);

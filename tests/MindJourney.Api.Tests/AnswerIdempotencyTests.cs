@@ -126,15 +126,18 @@ public sealed class AnswerIdempotencyTests(PostgresServer postgres)
 
         var statuses = new List<HttpStatusCode>();
         var bodies = new List<string>();
+        var replayed = new List<bool>();
         foreach (var _ in Enumerable.Range(0, 3))
         {
             using var sent = await api.Client.SendAsync(Upload(session.Id, clip, key));
             statuses.Add(sent.StatusCode);
             bodies.Add(await sent.Content.ReadAsStringAsync());
+            replayed.Add(sent.Headers.Contains("Idempotent-Replayed"));
         }
 
         Assert.All(statuses, s => Assert.Equal(HttpStatusCode.Created, s));
         Assert.Single(bodies.Distinct());
+        Assert.Equal([false, true, true], replayed);
         var objects = storage.Client.ListObjects(TestStorage.Bucket, "experiment-responses/").ToList();
         Assert.Single(objects);
         Assert.Equal(1, await api.ScalarAsync<long>("SELECT count(*) FROM experiment_responses"));
