@@ -271,7 +271,11 @@ public sealed partial class AnswerBatcher : IAsyncDisposable
         await using var batch = new NpgsqlBatch(connection);
         AnswerStatement.AddTo(batch, answers, _limits.Value);
         await using var reader = await batch.ExecuteReaderAsync();
-        await reader.NextResultAsync();
+        for (var before = batch.BatchCommands.Count - 1; before > 0; before--)
+        {
+            await reader.NextResultAsync();
+        }
+
         await AnswerStatement.ReadAsync(reader, answers, results);
     }
 

@@ -49,9 +49,13 @@ internal static class AnswerStatement
     /// <summary>A row's answer: its 1-based place in the statement.</summary>
     public const string Position = "position";
 
-    /// <summary>The lock of the answers' sessions, then the work, for these answers in this order.</summary>
+    /// <summary>The plan settings, the lock of the answers' sessions, then the work, for these answers in this order.
+    /// The work is prepared, so PostgreSQL keeps the plan it makes while a study's tables are small: as for Play
+    /// (<see cref="Sessions.VisitorNumberSql.PlanWithIndexes"/>), every lookup in it has an index, and it is planned
+    /// to probe them whatever the statistics say.</summary>
     public static void AddTo(NpgsqlBatch batch, IReadOnlyList<AnswerRequest> answers, StorageOptions limits)
     {
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(Sessions.VisitorNumberSql.PlanWithIndexes));
         var lockSessions = new NpgsqlBatchCommand(AnswerSql.LockSessions);
         lockSessions.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. answers.Select(a => a.SessionId).Distinct()] });
         batch.BatchCommands.Add(lockSessions);

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using MindJourney.Api.Responses;
 using MindJourney.Api.Sessions;
 using MindJourney.Api.Telemetry;
 using MindJourney.Testing;
@@ -10,7 +11,8 @@ using Npgsql;
 namespace MindJourney.Api.Tests;
 
 /// <summary>Answers that arrive together share a statement, and still each get their own, exact outcome: a session's
-/// quota holds when many of its answers race for its last slots, and an answer PostgreSQL refuses fails alone.</summary>
+/// quota holds when many of its answers race for its last slots, and an answer PostgreSQL refuses fails alone. The
+/// statement's plan probes indexes however small the tables were when PostgreSQL made it.</summary>
 [Collection(PostgresCollection.Name)]
 public sealed class AnswerBatchTests(PostgresServer postgres)
 {
@@ -90,6 +92,34 @@ public sealed class AnswerBatchTests(PostgresServer postgres)
         Assert.Equal(0, await api.ScalarAsync<long>($"SELECT count(*) FROM experiment_responses WHERE session_id = '{sessions[1].Id}'"));
         Assert.Equal(0, await api.ScalarAsync<int>($"SELECT response_count FROM experiment_sessions WHERE id = '{sessions[1].Id}'"));
         Assert.Equal(3, await api.ScalarAsync<long>("SELECT count(*) FROM experiment_responses"));
+    }
+
+    [Fact]
+    public async Task A_plan_made_on_small_tables_finds_sessions_and_replays_through_their_indexes()
+    {
+        await using var api = await TestApi.StartAsync(postgres);
+        foreach (var session in await SessionsAsync(api, 30))
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/response")
+            {
+                Content = JsonContent.Create(Text(session.Id, "a")),
+            };
+            request.Headers.Add("Idempotency-Key", "small-study-answer-" + session.Id);
+            using var _ = await api.Client.SendAsync(request);
+        }
+
+        await api.ExecuteAsync("ANALYZE");
+        await using var connection = new NpgsqlConnection(api.ConnectionString);
+        await connection.OpenAsync();
+        const string parameters = "uuid[], uuid[], text[], text[], text[], jsonb[], bigint[], text[], bytea[], text[], bigint[], text[], "
+            + "timestamptz[], text[], bigint, bigint, text, text";
+
+        var plan = await NumberingPlanTests.GenericPlanAsync(connection, AnswerSql.RecordAnswers, parameters,
+            VisitorNumberSql.PlanWithIndexes);
+
+        Assert.DoesNotContain("Seq Scan on experiment_sessions", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("Seq Scan on experiment_responses", plan, StringComparison.Ordinal);
+        Assert.Contains("ix_experiment_responses_idempotency_key", plan, StringComparison.Ordinal);
     }
 
     private static async Task<StartedSession[]> SessionsAsync(TestApi api, int count)
