@@ -12,6 +12,9 @@ public sealed class MindJourneyDbContext(DbContextOptions<MindJourneyDbContext> 
     /// <summary>Source of pilot numbers ("Pilot #N"): a pilot never moves the live sequence.</summary>
     public const string PilotNumberSequence = "pilot_counter_sequence";
 
+    /// <summary>The unique index of an answer's Idempotency-Key within its session: a second insert of one key fails on it.</summary>
+    public const string AnswerKeyIndex = "ix_experiment_responses_idempotency_key";
+
     /// <summary>The last live number handed out (0 before the first), for the audit and the health check.</summary>
     public const string VisitorNumberPositionSql =
         $"SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {VisitorNumberSequence}";
@@ -107,7 +110,7 @@ public sealed class MindJourneyDbContext(DbContextOptions<MindJourneyDbContext> 
             e.HasIndex(x => x.FileId).IsUnique();
             // A replayed answer finds its first by key, and two requests with one key cannot both insert.
             e.HasIndex(x => new { x.SessionId, x.IdempotencyKey }).IsUnique().HasFilter("idempotency_key IS NOT NULL")
-                .HasDatabaseName("ix_experiment_responses_idempotency_key");
+                .HasDatabaseName(AnswerKeyIndex);
             e.Property(x => x.StorageStatus).HasMaxLength(16);
             // Only stored objects whose metadata lags the row's number: the storage worker's to-do list stays tiny.
             e.HasIndex(x => x.Id).HasFilter("storage_status = 'stored' AND visitor_number IS DISTINCT FROM object_visitor_number")

@@ -7,89 +7,27 @@ using NpgsqlTypes;
 
 namespace MindJourney.Api.Responses;
 
-/// <summary>Saves a response with its session's user and visitor number, read and written in one statement so
-/// the number cannot drift from the session's. A response with a file (or a text for storage) is saved together
-/// with its delivery record and bytes, in one transaction: once committed, the upload cannot be lost.</summary>
+/// <summary>Saves a response with a file (or a text whose content is its JSON) with its session's user and visitor
+/// number, together with its delivery record and bytes, in one transaction: once committed, the upload cannot be
+/// lost. Answers without a file are recorded by <see cref="AnswerBatcher"/>. Also finds the answer a session holds
+/// under an Idempotency-Key.</summary>
 public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDataSource bulk, IOptions<StorageOptions> options,
     ILogger<ResponseRecorder> logger)
 {
-    // The session row's counters are the quota: checked and bumped by the statement that inserts the answer, under
-    // the row's lock, so two parallel requests cannot both take a session's last slot. An admin recovery numbering the
-    // session right now commits first; the update then reads the row again and the answer carries its number.
-    private const string InsertSql = """
-        WITH session AS (
-            UPDATE experiment_sessions
-            SET response_count = response_count + 1, stored_bytes = stored_bytes + $8
-            WHERE id = $2 AND response_count < $7 AND stored_bytes + $8 <= $9
-            RETURNING id, user_id, visitor_number)
-        INSERT INTO experiment_responses (id, session_id, user_id, visitor_number, level_id, question_id,
-                                          response_type, response_data, response_data_bytes, created_at)
-        SELECT $1, s.id, s.user_id, s.visitor_number, $3, $4, $5, $6, $8, now()
-        FROM session s
-        RETURNING user_id, visitor_number, created_at
-        """;
-
     /// <summary>What a session holds against its quotas (the upload path's check, under the row's lock).</summary>
     private const string UsageForUpdateSql =
         "SELECT response_count, file_count, stored_bytes FROM experiment_sessions WHERE id = $1 FOR UPDATE";
 
-    /// <summary>Saves a response that has nothing to store (an email address, or an answer with neither file nor
-    /// text). Null when the session does not exist.</summary>
-    public async Task<ResponseDetails?> RecordAsync(Guid sessionId, string levelId, string questionId,
-        string responseType, string responseDataJson, CancellationToken cancellationToken)
+    /// <summary>The answer a session holds under an Idempotency-Key's HMAC, with the fingerprint the key was first
+    /// sent with; null when it holds none.</summary>
+    public async Task<(ExperimentResponse Answer, byte[]? Fingerprint)?> FindByKeyAsync(Guid sessionId, string idempotencyKey,
+        CancellationToken cancellationToken)
     {
-        var entity = new ExperimentResponse
-        {
-            Id = Guid.CreateVersion7(),
-            SessionId = sessionId,
-            LevelId = levelId,
-            QuestionId = questionId,
-            ResponseType = responseType,
-            ResponseData = responseDataJson,
-            ResponseDataBytes = Encoding.UTF8.GetByteCount(responseDataJson),
-        };
-
-        var limits = options.Value;
-        await using var insert = dataSource.CreateCommand(InsertSql);
-        var p = insert.Parameters;
-        p.Add(new NpgsqlParameter<Guid> { TypedValue = entity.Id });
-        p.Add(new NpgsqlParameter<Guid> { TypedValue = sessionId });
-        p.Add(new NpgsqlParameter<string> { TypedValue = levelId });
-        p.Add(new NpgsqlParameter<string> { TypedValue = questionId });
-        p.Add(new NpgsqlParameter<string> { TypedValue = responseType });
-        p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Jsonb, Value = responseDataJson });
-        p.Add(new NpgsqlParameter<long> { TypedValue = limits.MaxResponsesPerSession });
-        p.Add(new NpgsqlParameter<long> { TypedValue = entity.ResponseDataBytes.Value });
-        p.Add(new NpgsqlParameter<long> { TypedValue = limits.MaxBytesPerSession });
-
-        // The reader is disposed exactly once: closing it returns the connection to the pool, and Npgsql hands the
-        // same reader object to the connection's next user, so a second dispose would consume another request's results.
-        var recorded = false;
-        await using (var reader = await insert.ExecuteReaderAsync(cancellationToken))
-        {
-            if (await reader.ReadAsync(cancellationToken))
-            {
-                entity.UserId = reader.GetGuid(0);
-                entity.VisitorNumber = reader.IsDBNull(1) ? null : reader.GetInt32(1);
-                entity.CreatedAt = reader.GetFieldValue<DateTimeOffset>(2);
-                recorded = true;
-            }
-        }
-
-        if (!recorded)
-        {
-            if (await UsageAsync(sessionId, cancellationToken) is not { } usage)
-            {
-                return null;
-            }
-
-            throw usage.Responses >= limits.MaxResponsesPerSession
-                ? TooManyResponses(limits)
-                : TooManyBytes(limits, "answer", usage.Bytes);
-        }
-
-        Log(sessionId, entity.VisitorNumber);
-        return ResponseDetails.From(entity, StorageInfo.NotStored);
+        await using var command = dataSource.CreateCommand(AnswerSql.FindByKey);
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = sessionId });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = idempotencyKey });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? AnswerStatement.ReadStored(reader, 0, sessionId) : null;
     }
 
     // The response, its delivery record (leased to this request for its own attempt) and, below, its bytes.
@@ -104,8 +42,9 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
         response AS (
             INSERT INTO experiment_responses (id, session_id, user_id, visitor_number, level_id, question_id,
                                               response_type, response_data, file_id, file_url, created_at, storage_status,
-                                              file_size_bytes, file_md5, response_data_bytes)
-            SELECT $1, s.id, s.user_id, s.visitor_number, $3, $4, $5, $6, $7, $8, now(), 'pending', $10, $11, $16
+                                              file_size_bytes, file_md5, response_data_bytes, idempotency_key,
+                                              idempotency_fingerprint)
+            SELECT $1, s.id, s.user_id, s.visitor_number, $3, $4, $5, $6, $7, $8, now(), 'pending', $10, $11, $16, $17, $18
             FROM experiment_sessions s WHERE s.id = $2
             FOR SHARE OF s -- the number a running recovery assigns, not the null before it
             ON CONFLICT (file_id) DO NOTHING
@@ -122,9 +61,11 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
 
     /// <summary>Saves the response, its delivery record and <paramref name="content"/> in one transaction. Null
     /// when the session does not exist (nothing is saved). <paramref name="lease"/> keeps the workers off the
-    /// delivery while the caller tries it; zero hands it to them at once.</summary>
+    /// delivery while the caller tries it; zero hands it to them at once. An <paramref name="idempotencyKey"/> (its
+    /// HMAC) the session already holds fails the insert (unique index): the caller replays the answer stored.</summary>
     public async Task<RecordedUpload?> RecordWithContentAsync(Guid sessionId, string levelId, string questionId,
-        string responseType, string responseDataJson, UploadContent content, TimeSpan lease, CancellationToken cancellationToken)
+        string responseType, string responseDataJson, UploadContent content, TimeSpan lease, string? idempotencyKey,
+        byte[]? fingerprint, CancellationToken cancellationToken)
     {
         var responseId = Guid.CreateVersion7();
         var uploadedAt = DateTimeOffset.UtcNow;
@@ -157,6 +98,8 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
                 p.Add(new NpgsqlParameter<int> { TypedValue = lease > TimeSpan.Zero ? 1 : 0 });
                 p.Add(new NpgsqlParameter<TimeSpan> { TypedValue = lease });
                 p.Add(new NpgsqlParameter<long> { TypedValue = dataBytes });
+                p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)idempotencyKey ?? DBNull.Value });
+                p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bytea, Value = (object?)fingerprint ?? DBNull.Value });
 
                 await using var reader = await command.ExecuteReaderAsync(cancellationToken);
                 if (!await reader.ReadAsync(cancellationToken))
@@ -198,7 +141,7 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
                 }
 
                 await transaction.CommitAsync(cancellationToken);
-                Log(sessionId, visitorNumber);
+                LogRecorded(sessionId, visitorNumber);
 
                 var entity = new ExperimentResponse
                 {
@@ -258,26 +201,18 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
         }
     }
 
-    private static SessionQuotaExceededException TooManyBytes(StorageOptions limits, string what, long used) =>
+    internal static SessionQuotaExceededException TooManyBytes(StorageOptions limits, string what, long used) =>
         new(StatusCodes.Status413PayloadTooLarge,
             $"This {what} would take the session past its {limits.MaxBytesPerSession} bytes of stored answers and files ({used} used).");
 
-    private static SessionQuotaExceededException TooManyResponses(StorageOptions limits) =>
+    internal static SessionQuotaExceededException TooManyResponses(StorageOptions limits) =>
         new(StatusCodes.Status409Conflict, $"This session has recorded {limits.MaxResponsesPerSession} responses, the most a session may.");
-
-    /// <summary>Why an answer was not recorded: no session (null), or what the session already holds.</summary>
-    private async Task<(long Responses, long Bytes)?> UsageAsync(Guid sessionId, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand("SELECT response_count, stored_bytes FROM experiment_sessions WHERE id = $1");
-        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = sessionId });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? (reader.GetInt32(0), reader.GetInt64(1)) : null;
-    }
 
     /// <summary>The URL the API serves a response's file at (<c>GET /api/download/{responseId}</c>).</summary>
     public static string DownloadUrl(Guid responseId) => $"/api/download/{responseId:D}";
 
-    private void Log(Guid sessionId, int? visitorNumber)
+    /// <summary>The original platform's line for every answer recorded (Debug).</summary>
+    internal void LogRecorded(Guid sessionId, int? visitorNumber)
     {
         if (visitorNumber is { } number)
         {

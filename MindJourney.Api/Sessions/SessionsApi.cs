@@ -10,6 +10,9 @@ namespace MindJourney.Api.Sessions;
 public static class SessionsApi
 {
     public const string IdempotencyKeyHeader = "Idempotency-Key";
+
+    /// <summary>Set on the answer to a replayed Idempotency-Key (a Play's or an answer's).</summary>
+    public const string IdempotentReplayedHeader = "Idempotent-Replayed";
     public const int MaxBranchingPathLength = 2000;
     public const string BranchingPathTooLong = "branchingPath is longer than {1} characters.";
 
@@ -66,7 +69,7 @@ public static class SessionsApi
 
         if (result.Replayed)
         {
-            http.Response.Headers["Idempotent-Replayed"] = "true";
+            http.Response.Headers[IdempotentReplayedHeader] = "true";
         }
 
         return TypedResults.Created($"/api/session/{session.Id}", StartedSession.Of(session, result.Secret));

@@ -73,6 +73,11 @@ public sealed class StorageOptions : IValidatableObject
     [Range(1, 64, ErrorMessage = "MindJourney:Storage:MaxParallelDeliveries must be between {1} and {2}.")]
     public int MaxParallelDeliveries { get; set; } = 4;
 
+    /// <summary>Text answers' objects one API instance writes at once, beside the files: each is small and waits
+    /// mostly on storage's answer, so a burst of answers is written within moments.</summary>
+    [Range(1, 256, ErrorMessage = "MindJourney:Storage:MaxParallelTextDeliveries must be between {1} and {2}.")]
+    public int MaxParallelTextDeliveries { get; set; } = 32;
+
     public TimeSpan UploadTimeout => TimeSpan.FromSeconds(UploadTimeoutSeconds);
 
     /// <summary>The time one attempt may take for <paramref name="sizeBytes"/>; the lease a claim takes is a

@@ -46,7 +46,9 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
 
         var responseId = created.Id;
         var objectName = created.Storage.ObjectName!;
-        Assert.Equal("stored", created.Storage.Status);
+        // The answer is acknowledged once recorded; the delivery worker writes its object moments later.
+        Assert.Equal("pending", created.Storage.Status);
+        await Uploads.WaitUntilStoredAsync(_api, responseId);
         Assert.Matches(
             new Regex($"^experiment-responses/{DateTime.UtcNow:yyyy-MM-dd}/session-{sessionId:D}/text/[0-9]{{13}}_text-response\\.txt$"),
             objectName);
@@ -235,6 +237,8 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
 
         var patched = await ApiCalls.RecordTextAsync(_api.Client, sessionId, "first");
         var swept = await ApiCalls.RecordTextAsync(_api.Client, sessionId, "second");
+        await Uploads.WaitUntilStoredAsync(_api, patched.Id);
+        await Uploads.WaitUntilStoredAsync(_api, swept.Id);
         Assert.Equal("", (await _storage.Client.GetObjectAsync(TestStorage.Bucket, patched.Storage.ObjectName!)).Metadata["visitorNumber"]);
         await _storage.StopAsync();
         var pending = await ApiCalls.RecordAsync(_api.Client,
