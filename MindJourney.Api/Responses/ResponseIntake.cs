@@ -15,6 +15,7 @@ namespace MindJourney.Api.Responses;
 /// </summary>
 public sealed class ResponseIntake(
     ResponseRecorder recorder,
+    FileIntake files,
     ResponseStorage storage,
     UploadDeliverer deliverer,
     StorageTelemetry telemetry,
@@ -120,6 +121,36 @@ public sealed class ResponseIntake(
             if (reservation is null)
             {
                 return overBudget!;
+            }
+
+            if (file is not null && storage.IsConfigured)
+            {
+                // A file while storage is configured: storage first, the durable copy only when storage fails.
+                ResponseDetails? fileResponse = null;
+                try
+                {
+                    fileResponse = await files.RecordAsync(sessionId, request.LevelId!, request.QuestionId!, responseType, responseData,
+                        file, reservation, cancellationToken);
+                }
+                catch (SessionQuotaExceededException quota)
+                {
+                    return QuotaExceeded(quota);
+                }
+                finally
+                {
+                    if (fileResponse is null)
+                    {
+                        reservation.Release();
+                    }
+                }
+
+                if (fileResponse is null)
+                {
+                    return UnknownSession(sessionId);
+                }
+
+                telemetry.UploadSize.Record(file.Length, new KeyValuePair<string, object?>(StorageTelemetry.ResponseTypeTag, responseType));
+                return Created(fileResponse);
             }
 
             var lease = storage.IsConfigured ? options.UploadTimeout + StorageOptions.LeaseMargin : TimeSpan.Zero;

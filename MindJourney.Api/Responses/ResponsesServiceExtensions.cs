@@ -8,6 +8,7 @@ public static class ResponsesServiceExtensions
         builder.Services.AddOptions<ResponsesOptions>().BindConfiguration(ResponsesOptions.SectionName)
             .ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<ResponseRecorder>();
+        builder.Services.AddSingleton<FileIntake>();
         builder.Services.AddSingleton<ResponseIntake>();
         builder.Services.AddSingleton<ResponsePages>();
         return builder;

@@ -57,6 +57,36 @@ public sealed partial class ResponseStorage(StorageTarget target, IConfiguration
         }
     }
 
+    /// <summary>Creates the object of an upload that has no row yet, under a name nobody may hold: null when the name
+    /// is taken (by another upload, or an object an API killed before its row left), and the caller takes the next
+    /// one; an existing object is never counted as this upload, whatever its bytes. Storage checks the bytes against
+    /// <see cref="DeliveryItem.Md5Hash"/> and refuses (400) an upload that arrived otherwise.</summary>
+    internal async Task<StorageObject?> CreateNewAsync(DeliveryItem item, Stream content, CancellationToken cancellationToken)
+    {
+        var destination = new StorageObject
+        {
+            Bucket = Bucket,
+            Name = item.ObjectName,
+            ContentType = item.ContentType,
+            Md5Hash = item.Md5Hash,
+            Metadata = item.Metadata(),
+        };
+        try
+        {
+            return await Client.UploadObjectAsync(
+                destination, content, new UploadObjectOptions { IfGenerationMatch = 0 }, cancellationToken);
+        }
+        catch (GoogleApiException ex) when (ex.HttpStatusCode == HttpStatusCode.PreconditionFailed)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Deletes this generation of the object, and only it: a later write under the same name stays.</summary>
+    internal Task DeleteAsync(StorageObject storageObject, CancellationToken cancellationToken) =>
+        Client.DeleteObjectAsync(Bucket, storageObject.Name,
+            new DeleteObjectOptions { Generation = storageObject.Generation }, cancellationToken);
+
     /// <summary>The object's current description, or null when it is not in storage.</summary>
     internal async Task<StorageObject?> FindAsync(string objectName, CancellationToken cancellationToken)
     {
