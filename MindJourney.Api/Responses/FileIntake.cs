@@ -41,7 +41,9 @@ public sealed partial class FileIntake(
 
         var responseId = Guid.CreateVersion7();
         var uploadedAt = DateTimeOffset.UtcNow;
-        var timeout = options.Value.UploadTimeout;
+        // The time a delivery of this size gets: a big file on a storage that is merely not fast keeps going to storage,
+        // instead of putting all its bytes through the database's WAL.
+        var timeout = options.Value.AttemptTimeout(file.Length);
         NewObjectAttempt? failed = null;
         for (var attempt = 1; failed is null; attempt++)
         {

@@ -71,15 +71,27 @@ public sealed partial class ResponseStorage(StorageTarget target, IConfiguration
             Md5Hash = item.Md5Hash,
             Metadata = item.Metadata(),
         };
+        StorageObject stored;
         try
         {
-            return await Client.UploadObjectAsync(
-                destination, content, new UploadObjectOptions { IfGenerationMatch = 0 }, cancellationToken);
+            // Storage checks the md5Hash sent with the metadata; the client's own hashing pass (its default) would
+            // read every byte once more for a check storage makes anyway, and cost as much as the transfer.
+            stored = await Client.UploadObjectAsync(destination, content,
+                new UploadObjectOptions { IfGenerationMatch = 0, UploadValidationMode = UploadValidationMode.None }, cancellationToken);
         }
         catch (GoogleApiException ex) when (ex.HttpStatusCode == HttpStatusCode.PreconditionFailed)
         {
             return null;
         }
+
+        if (stored.Md5Hash != item.Md5Hash || stored.Size != (ulong)item.SizeBytes)
+        {
+            // A storage that did not check: what it holds is not what was sent, and nobody may count it as stored.
+            await DeleteAsync(stored, CancellationToken.None);
+            throw new IOException("Storage kept other bytes than were sent.");
+        }
+
+        return stored;
     }
 
     /// <summary>Deletes this generation of the object, and only it: a later write under the same name stays.</summary>
