@@ -11,7 +11,8 @@ namespace MindJourney.Api.Responses;
 /// <summary>
 /// Takes in one participant's answer for <c>POST /api/response</c>: it chooses what goes to storage (the file, a text
 /// answer as text, or nothing), checks it, records it with the session's visitor number and, for content, tries to
-/// deliver it before answering. An acknowledged upload is durable whatever storage does next.
+/// deliver it before answering: a file to storage before its row (<see cref="FileIntake"/>), a text after its durable
+/// copy. An acknowledged upload is durable whatever storage does next.
 /// </summary>
 public sealed class ResponseIntake(
     ResponseRecorder recorder,
