@@ -28,8 +28,65 @@ public sealed partial class FileIntake(
     /// exist (nothing recorded, nothing left in storage). Throws <see cref="SessionQuotaExceededException"/> when the
     /// session has no room for it. <paramref name="reservation"/> is kept on success; its pending share is given back
     /// when the file went to storage.</summary>
+    /// <summary>Starts the upload to storage while the file still arrives, following its spool
+    /// (<see cref="EarlyUpload.Tap"/>): for a file whose session and type came before its bytes. Storage sees the file's
+    /// end only once <see cref="RecordAsync"/> accepts it; disposing the result unaccepted leaves nothing there.</summary>
+    public EarlyUpload Begin(Guid sessionId, string responseType, string contentType, string? clientFileName)
+    {
+        var early = new EarlyUpload(new SpoolTap(), Guid.CreateVersion7(), DateTimeOffset.UtcNow);
+        early.Attempt = StartEarlyAsync(early, sessionId, responseType, contentType, clientFileName);
+        return early;
+    }
+
+    private async Task<NewObjectAttempt?> StartEarlyAsync(EarlyUpload early, Guid sessionId, string responseType, string contentType,
+        string? clientFileName)
+    {
+        await Task.Yield(); // the caller goes on reading the body
+        UploadOwner? owner;
+        try
+        {
+            owner = await recorder.CheckRoomAsync(sessionId, responseType, 0, CancellationToken.None);
+        }
+        catch (SessionQuotaExceededException)
+        {
+            return null; // the request refuses it once the body is read
+        }
+
+        if (owner is null)
+        {
+            return null;
+        }
+
+        // Size and MD5 are known at the end only: storage's MD5 is compared with the spool's before the row.
+        early.Item = new DeliveryItem(early.ResponseId,
+            ObjectNames.For(sessionId, responseType, early.UploadedAt, ObjectNames.SanitiseFileName(clientFileName)), contentType,
+            SizeBytes: 0, Md5Hash: "", ObjectNames.OriginalName(clientFileName), early.UploadedAt, Attempts: 1, sessionId,
+            owner.UserId, owner.ExperimentId, owner.VisitorNumber, responseType);
+        return await deliverer.StoreNewAsync(early.Item, early.Tap.OpenReader, options.Value.UploadTimeout, CancellationToken.None,
+            early.Deadline.Task);
+    }
+
+    /// <summary>Lets the early upload end and waits for it: null when none was made (its session could not be read).
+    /// An object whose bytes are not the spool's is deleted and reported as a failure.</summary>
+    private async Task<NewObjectAttempt?> FinishEarlyAsync(EarlyUpload early, UploadContent file)
+    {
+        // From here it has what a delivery of its size gets, as if it had started now.
+        early.Deadline.TrySetResult(options.Value.AttemptTimeout(file.Length));
+        early.Tap.Finish();
+        var tried = await early.Attempt;
+        if (tried?.Stored is { } stored && (stored.Md5Hash != file.Md5Hash || stored.Size != (ulong)file.Length))
+        {
+            await DiscardAsync(stored, "storage kept other bytes than were sent");
+            var mismatch = new IOException("Storage kept other bytes than were sent.");
+            return new NewObjectAttempt(null, NameTaken: false, mismatch, mismatch.Message);
+        }
+
+        return tried;
+    }
+
     public async Task<ResponseDetails?> RecordAsync(Guid sessionId, string levelId, string questionId, string responseType,
-        string responseDataJson, UploadContent file, UploadReservation reservation, CancellationToken cancellationToken)
+        string responseDataJson, UploadContent file, EarlyUpload? early, UploadReservation reservation,
+        CancellationToken cancellationToken)
     {
         var size = file.Length + Encoding.UTF8.GetByteCount(responseDataJson);
         // A full session is refused before its bytes travel; a parallel answer that takes the room meanwhile is
@@ -39,8 +96,8 @@ public sealed partial class FileIntake(
             return null;
         }
 
-        var responseId = Guid.CreateVersion7();
-        var uploadedAt = DateTimeOffset.UtcNow;
+        var responseId = early?.ResponseId ?? Guid.CreateVersion7();
+        var uploadedAt = early?.UploadedAt ?? DateTimeOffset.UtcNow;
         // The time a delivery of this size gets: a big file on a storage that is merely not fast keeps going to storage,
         // instead of putting all its bytes through the database's WAL.
         var timeout = options.Value.AttemptTimeout(file.Length);
@@ -56,7 +113,14 @@ public sealed partial class FileIntake(
                 file.ContentType, file.Length, file.Md5Hash, file.OriginalName, uploadedAt, Attempts: 1, sessionId,
                 owner.UserId, owner.ExperimentId, owner.VisitorNumber, responseType);
             // Not the request's token from here: a client that leaves must not cut the upload between object and row.
-            var tried = await deliverer.StoreNewAsync(item, file.OpenRead, timeout, CancellationToken.None);
+            var tried = attempt == 1 && early is not null && await FinishEarlyAsync(early, file) is { } followed
+                ? followed
+                : await deliverer.StoreNewAsync(item, file.OpenRead, timeout, CancellationToken.None);
+            if (attempt == 1 && early?.Item is { } earlyItem && tried.Failure is not SpoolAbandonedException)
+            {
+                item = item with { ObjectName = earlyItem.ObjectName, VisitorNumber = earlyItem.VisitorNumber };
+            }
+
             if (tried.NameTaken)
             {
                 uploadedAt = uploadedAt.AddMilliseconds(1);
@@ -73,7 +137,7 @@ public sealed partial class FileIntake(
             try
             {
                 recorded = await recorder.RecordStoredAsync(responseId, sessionId, levelId, questionId, responseType,
-                    responseDataJson, item.ObjectName, file, owner.VisitorNumber, CancellationToken.None);
+                    responseDataJson, item.ObjectName, file, item.VisitorNumber, CancellationToken.None);
             }
             catch (SessionQuotaExceededException)
             {
@@ -135,4 +199,38 @@ public sealed partial class FileIntake(
     [LoggerMessage(Level = LogLevel.Warning,
         Message = "Object {ObjectName} left in storage without a response ({Why}); deleting it failed: {Error}")]
     private static partial void LogOrphan(ILogger logger, string objectName, string why, string error);
+}
+
+/// <summary>A file's upload to storage started while the file still arrives (<see cref="FileIntake.Begin"/>): its
+/// response id and time (hence its object name) are chosen when it starts.</summary>
+public sealed class EarlyUpload(SpoolTap tap, Guid responseId, DateTimeOffset uploadedAt) : IAsyncDisposable
+{
+    public SpoolTap Tap { get; } = tap;
+
+    public Guid ResponseId { get; } = responseId;
+
+    public DateTimeOffset UploadedAt { get; } = uploadedAt;
+
+    /// <summary>What it uploads to, once its session was read.</summary>
+    internal DeliveryItem? Item { get; set; }
+
+    internal Task<NewObjectAttempt?> Attempt { get; set; } = Task.FromResult<NewObjectAttempt?>(null);
+
+    /// <summary>Set once the file has all arrived: the deadline of the rest of the upload.</summary>
+    internal TaskCompletionSource<TimeSpan> Deadline { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Unaccepted (a refusal, a broken body): stops it before storage sees the end, and waits for that.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        Tap.Abort();
+        Deadline.TrySetCanceled();
+        try
+        {
+            await Attempt;
+        }
+        catch (Exception ex) when (ex is Npgsql.NpgsqlException or InvalidOperationException or TimeoutException)
+        {
+            // The session could not be read: nothing was uploaded.
+        }
+    }
 }

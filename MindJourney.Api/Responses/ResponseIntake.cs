@@ -40,7 +40,7 @@ public sealed class ResponseIntake(
             }
 
             var (form, problem) = await ResponseForm.ReadAsync(http.Request, options.MaxMediaBytes, options.MaxTextBytes,
-                options.SpoolFolder, cancellationToken);
+                options.SpoolFolder, cancellationToken, BeginUpload);
             if (form is null)
             {
                 return problem!;
@@ -48,7 +48,7 @@ public sealed class ResponseIntake(
 
             await using (form)
             {
-                return await CreateAsync(http, form.Request, form.File, multipart: true, cancellationToken);
+                return await CreateAsync(http, form.Request, form.File, multipart: true, cancellationToken, form.Early);
             }
         }
 
@@ -77,8 +77,22 @@ public sealed class ResponseIntake(
             : await CreateAsync(http, request, file: null, multipart: false, cancellationToken);
     }
 
+    /// <summary>A file whose session and type came before its bytes, of a kind that type takes, goes to storage as
+    /// it arrives (nothing is kept there unless the whole request is accepted); anything else is checked after.</summary>
+    private EarlyUpload? BeginUpload(FilePartStart part)
+    {
+        var fields = part.Fields;
+        return storage.IsConfigured
+            && fields.TryGetValue("sessionId", out var session) && Guid.TryParse(session, out var sessionId)
+            && fields.TryGetValue("responseType", out var responseType) && MediaTypes.AllowedFor(responseType) is { } allowed
+            && MediaTypes.Matches(part.ContentType, allowed)
+            ? files.Begin(sessionId, responseType, part.ContentType, part.ClientFileName)
+            : null;
+    }
+
     private async Task<Results<Created<ResponseDetails>, ProblemHttpResult>> CreateAsync(HttpContext http,
-        CreateResponseRequest request, UploadContent? file, bool multipart, CancellationToken cancellationToken)
+        CreateResponseRequest request, UploadContent? file, bool multipart, CancellationToken cancellationToken,
+        EarlyUpload? early = null)
     {
         var options = storageOptions.Value;
         if (RequestValidation.Problem(request) is { } problem)
@@ -131,7 +145,7 @@ public sealed class ResponseIntake(
                 try
                 {
                     fileResponse = await files.RecordAsync(sessionId, request.LevelId!, request.QuestionId!, responseType, responseData,
-                        file, reservation, cancellationToken);
+                        file, early, reservation, cancellationToken);
                 }
                 catch (SessionQuotaExceededException quota)
                 {

@@ -60,7 +60,8 @@ public sealed partial class ResponseStorage(StorageTarget target, IConfiguration
     /// <summary>Creates the object of an upload that has no row yet, under a name nobody may hold: null when the name
     /// is taken (by another upload, or an object an API killed before its row left), and the caller takes the next
     /// one; an existing object is never counted as this upload, whatever its bytes. Storage checks the bytes against
-    /// <see cref="DeliveryItem.Md5Hash"/> and refuses (400) an upload that arrived otherwise.</summary>
+    /// <see cref="DeliveryItem.Md5Hash"/> and refuses (400) an upload that arrived otherwise; an empty hash (an upload
+    /// that follows its spool) leaves the check to the caller.</summary>
     internal async Task<StorageObject?> CreateNewAsync(DeliveryItem item, Stream content, CancellationToken cancellationToken)
     {
         var destination = new StorageObject
@@ -68,7 +69,7 @@ public sealed partial class ResponseStorage(StorageTarget target, IConfiguration
             Bucket = Bucket,
             Name = item.ObjectName,
             ContentType = item.ContentType,
-            Md5Hash = item.Md5Hash,
+            Md5Hash = item.Md5Hash.Length > 0 ? item.Md5Hash : null, // unknown while the client still sends: checked after
             Metadata = item.Metadata(),
         };
         StorageObject stored;
@@ -84,7 +85,7 @@ public sealed partial class ResponseStorage(StorageTarget target, IConfiguration
             return null;
         }
 
-        if (stored.Md5Hash != item.Md5Hash || stored.Size != (ulong)item.SizeBytes)
+        if (item.Md5Hash.Length > 0 && (stored.Md5Hash != item.Md5Hash || stored.Size != (ulong)item.SizeBytes))
         {
             // A storage that did not check: what it holds is not what was sent, and nobody may count it as stored.
             await DeleteAsync(stored, CancellationToken.None);

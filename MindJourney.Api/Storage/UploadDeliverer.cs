@@ -120,15 +120,22 @@ public sealed partial class UploadDeliverer(
     /// the outbox): through the outage breaker, within <paramref name="timeout"/>, under a name nobody holds. The
     /// caller records the row once it is there, or falls back to the durable copy and <see cref="DeferAsync"/>.
     /// </summary>
+    /// <param name="contentComplete">For content that is still arriving: completes, when it has all arrived, with the
+    /// deadline that runs from then on instead of <paramref name="timeout"/>.</param>
     public async Task<NewObjectAttempt> StoreNewAsync(DeliveryItem item, Func<Stream> openContent, TimeSpan timeout,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, Task<TimeSpan>? contentComplete = null)
     {
         using var activity = StorageTelemetry.ActivitySource.StartActivity(StorageTelemetry.UploadActivity);
         activity?.SetTag(StorageTelemetry.ResponseTypeTag, item.ResponseType);
         activity?.SetTag(StorageTelemetry.ResponseIdTag, item.ResponseId);
         activity?.SetTag(StorageTelemetry.AttemptTag, item.Attempts);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(timeout);
+        var started = contentComplete is null ? Task.CompletedTask : StartDeadlineAsync(contentComplete, deadline);
+        if (contentComplete is null)
+        {
+            deadline.CancelAfter(timeout);
+        }
+
         try
         {
             var stored = await _breaker.ExecuteAsync(async token =>
@@ -143,8 +150,21 @@ public sealed partial class UploadDeliverer(
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
             var error = Describe(ex, timeout);
-            MarkFailed(activity, ex, error, StorageTelemetry.OutcomeQueued);
+            MarkFailed(activity, ex, error, ex is SpoolAbandonedException ? StorageTelemetry.OutcomeAbandoned : StorageTelemetry.OutcomeQueued);
             return new NewObjectAttempt(null, NameTaken: false, ex, error);
+        }
+        finally
+        {
+            await started;
+        }
+    }
+
+    private static async Task StartDeadlineAsync(Task<TimeSpan> contentComplete, CancellationTokenSource deadline)
+    {
+        await Task.WhenAny(contentComplete, Task.Delay(Timeout.Infinite, deadline.Token));
+        if (contentComplete.IsCompletedSuccessfully && !deadline.IsCancellationRequested)
+        {
+            deadline.CancelAfter(contentComplete.Result);
         }
     }
 

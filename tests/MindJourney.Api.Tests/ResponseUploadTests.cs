@@ -181,6 +181,35 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
             $"SELECT response_count || ' ' || stored_bytes FROM experiment_sessions WHERE id = '{session.Id}'"));
     }
 
+    [Theory]
+    [InlineData("the session's byte quota, known only at the file's end", HttpStatusCode.RequestEntityTooLarge)]
+    [InlineData("a missing questionId, checked after the body", HttpStatusCode.BadRequest)]
+    public async Task A_file_refused_once_it_has_arrived_leaves_nothing_in_storage(string why, HttpStatusCode refusal)
+    {
+        var session = await ApiCalls.StartSessionAsync(_api);
+        var video = Uploads.RandomBytes(3 * 1024 * 1024, seed: 30);
+        var fields = Uploads.Fields(session.Id, "video");
+        if (refusal == HttpStatusCode.BadRequest)
+        {
+            fields.Remove("questionId");
+        }
+        else
+        {
+            // Room for a small file, not for this one: the early check passes, the exact one refuses.
+            await _api.ExecuteAsync($"UPDATE experiment_sessions SET stored_bytes = {1024L * 1024 * 1024 - (1024 * 1024)} " +
+                $"WHERE id = '{session.Id}'");
+        }
+
+        // The bytes travel to storage as they arrive; storage must never see their end.
+        using var refused = await _api.Client.PostAsync("/api/response", Uploads.Multipart(fields, video));
+
+        Assert.Equal(refusal, refused.StatusCode);
+        Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+        Assert.Empty(await _storage.ListAsync("experiment-responses/"));
+        Assert.Equal(0, await _api.ScalarAsync<long>($"SELECT count(*) FROM experiment_responses WHERE session_id = '{session.Id}'"));
+        _ = why;
+    }
+
     [Fact]
     public async Task A_video_larger_than_kestrels_default_body_limit_is_accepted_while_json_keeps_its_1_MiB_limit()
     {
