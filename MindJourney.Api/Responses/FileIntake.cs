@@ -73,7 +73,16 @@ public sealed partial class FileIntake(
         // From here it has what a delivery of its size gets, as if it had started now.
         early.Deadline.TrySetResult(options.Value.AttemptTimeout(file.Length));
         early.Tap.Finish();
-        var tried = await early.Attempt;
+        NewObjectAttempt? tried;
+        try
+        {
+            tried = await early.Attempt;
+        }
+        catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException)
+        {
+            return null; // its session could not be read: nothing was uploaded, the usual attempt follows
+        }
+
         if (tried?.Stored is { } stored && (stored.Md5Hash != file.Md5Hash || stored.Size != (ulong)file.Length))
         {
             await DiscardAsync(stored, "storage kept other bytes than were sent");

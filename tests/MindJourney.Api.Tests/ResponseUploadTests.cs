@@ -187,7 +187,7 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
     public async Task A_file_refused_once_it_has_arrived_leaves_nothing_in_storage(string why, HttpStatusCode refusal)
     {
         var session = await ApiCalls.StartSessionAsync(_api);
-        var video = Uploads.RandomBytes(3 * 1024 * 1024, seed: 30);
+        var video = Uploads.RandomBytes(12 * 1024 * 1024, seed: 30); // more than a chunk: storage gets bytes before the end
         var fields = Uploads.Fields(session.Id, "video");
         if (refusal == HttpStatusCode.BadRequest)
         {
@@ -195,8 +195,8 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
         }
         else
         {
-            // Room for a small file, not for this one: the early check passes, the exact one refuses.
-            await _api.ExecuteAsync($"UPDATE experiment_sessions SET stored_bytes = {1024L * 1024 * 1024 - (1024 * 1024)} " +
+            // Room for a few bytes, not for this file: the check when it starts passes, the exact one at its end refuses.
+            await _api.ExecuteAsync($"UPDATE experiment_sessions SET stored_bytes = {(1024L * 1024 * 1024) - 1024} " +
                 $"WHERE id = '{session.Id}'");
         }
 
