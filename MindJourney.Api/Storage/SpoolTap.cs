@@ -45,8 +45,8 @@ public sealed class SpoolTap
         Pulse();
     }
 
-    private void Pulse() => Interlocked.Exchange(ref _advanced, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously))
-        .TrySetResult();
+    private void Pulse() =>
+        Interlocked.Exchange(ref _advanced, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
     private sealed class Reader(SpoolTap tap) : Stream
     {

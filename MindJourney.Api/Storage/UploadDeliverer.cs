@@ -150,7 +150,8 @@ public sealed partial class UploadDeliverer(
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
             var error = Describe(ex, timeout);
-            MarkFailed(activity, ex, error, ex is SpoolAbandonedException ? StorageTelemetry.OutcomeAbandoned : StorageTelemetry.OutcomeQueued);
+            MarkFailed(activity, ex, error,
+                ex is SpoolAbandonedException ? StorageTelemetry.OutcomeAbandoned : StorageTelemetry.OutcomeQueued);
             return new NewObjectAttempt(null, NameTaken: false, ex, error);
         }
         finally
