@@ -57,6 +57,9 @@ public sealed partial class ResponseStorage(StorageTarget target, IConfiguration
         }
     }
 
+    /// <summary>Chunk size of an upload that follows its spool (a multiple of 256 KiB, as the protocol asks).</summary>
+    private const int FollowingChunkBytes = 4 * 1024 * 1024;
+
     /// <summary>Creates the object of an upload that has no row yet, under a name nobody may hold: null when the name
     /// is taken (by another upload, or an object an API killed before its row left), and the caller takes the next
     /// one; an existing object is never counted as this upload, whatever its bytes. Storage checks the bytes against
@@ -77,8 +80,14 @@ public sealed partial class ResponseStorage(StorageTarget target, IConfiguration
         {
             // Storage checks the md5Hash sent with the metadata; the client's own hashing pass (its default) would
             // read every byte once more for a check storage makes anyway, and cost as much as the transfer.
-            stored = await Client.UploadObjectAsync(destination, content,
-                new UploadObjectOptions { IfGenerationMatch = 0, UploadValidationMode = UploadValidationMode.None }, cancellationToken);
+            stored = await Client.UploadObjectAsync(destination, content, new UploadObjectOptions
+            {
+                IfGenerationMatch = 0,
+                UploadValidationMode = UploadValidationMode.None,
+                // Content still arriving is sent a chunk at a time as it comes: smaller chunks leave less to send after
+                // its end (the client holds one chunk in memory).
+                ChunkSize = content.CanSeek ? null : FollowingChunkBytes,
+            }, cancellationToken);
         }
         catch (GoogleApiException ex) when (ex.HttpStatusCode == HttpStatusCode.PreconditionFailed)
         {
