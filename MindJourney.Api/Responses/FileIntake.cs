@@ -7,8 +7,8 @@ using StorageObject = Google.Apis.Storage.v1.Data.Object;
 namespace MindJourney.Api.Responses;
 
 /// <summary>
-/// Records a file answer while storage is configured: storage first, then the row. The bytes go from the spool to
-/// storage under their final name (the database holds no copy of them), then one short statement checks and bumps the
+/// Records a file answer while storage is configured: storage first, then the row. The bytes go to storage under
+/// their final name as they arrive, or from the spool (the database holds no copy of them), then one short statement checks and bumps the
 /// session's counters and inserts the row as <c>stored</c>. Only when storage fails, refuses or misses the deadline is
 /// the durable copy taken in PostgreSQL (the outbox), and the answer says <c>pending</c>. An API killed in between
 /// leaves at most an object without a row, which no client was told about (docs/ARCHITECTURE.md, uploads).
@@ -24,10 +24,6 @@ public sealed partial class FileIntake(
     /// <summary>Names one upload may find taken before it gives up (each is the next millisecond).</summary>
     private const int MaxNameAttempts = 20;
 
-    /// <summary>The recorded response (stored, or pending with its durable copy), or null when the session does not
-    /// exist (nothing recorded, nothing left in storage). Throws <see cref="SessionQuotaExceededException"/> when the
-    /// session has no room for it. <paramref name="reservation"/> is kept on success; its pending share is given back
-    /// when the file went to storage.</summary>
     /// <summary>Starts the upload to storage while the file still arrives, following its spool
     /// (<see cref="EarlyUpload.Tap"/>): for a file whose session and type came before its bytes. Storage sees the file's
     /// end only once <see cref="RecordAsync"/> accepts it; disposing the result unaccepted leaves nothing there.</summary>
@@ -93,6 +89,10 @@ public sealed partial class FileIntake(
         return tried;
     }
 
+    /// <summary>The recorded response (stored, or pending with its durable copy), or null when the session does not
+    /// exist (nothing recorded, nothing left in storage). Throws <see cref="SessionQuotaExceededException"/> when the
+    /// session has no room for it. <paramref name="reservation"/> is kept on success; its pending share is given back
+    /// when the file went to storage. <paramref name="early"/>: the upload begun as the file arrived, if any.</summary>
     public async Task<ResponseDetails?> RecordAsync(Guid sessionId, string levelId, string questionId, string responseType,
         string responseDataJson, UploadContent file, EarlyUpload? early, UploadReservation reservation,
         CancellationToken cancellationToken)
