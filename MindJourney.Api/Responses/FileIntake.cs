@@ -8,10 +8,10 @@ namespace MindJourney.Api.Responses;
 
 /// <summary>
 /// Records a file answer while storage is configured: storage first, then the row. The bytes go to storage under
-/// their final name as they arrive, or from the spool (the database holds no copy of them), then one short statement checks and bumps the
-/// session's counters and inserts the row as <c>stored</c>. Only when storage fails, refuses or misses the deadline is
-/// the durable copy taken in PostgreSQL (the outbox), and the answer says <c>pending</c>. An API killed in between
-/// leaves at most an object without a row, which no client was told about (docs/ARCHITECTURE.md, uploads).
+/// their final name as they arrive, or from the spool (the database holds no copy of them), then one short statement
+/// checks and bumps the session's counters and inserts the row as <c>stored</c>. Only when storage fails, refuses or
+/// misses the deadline is the durable copy taken in PostgreSQL (the outbox), and the answer says <c>pending</c>. An API
+/// killed in between leaves at most an object without a row, which no client was told about (Storage/README.md).
 /// </summary>
 public sealed partial class FileIntake(
     ResponseRecorder recorder,
