@@ -13,12 +13,13 @@ namespace MindJourney.Api.Responses;
 /// Takes in one participant's answer for <c>POST /api/response</c>: it chooses what goes to storage (the file, a text
 /// answer as text, or nothing), checks it and records it with the session's visitor number. An answer without a file
 /// is recorded with those arriving beside it (<see cref="AnswerBatcher"/>), a text's object written by the delivery
-/// worker right after; a file is recorded with its bytes and delivered before answering. An acknowledged answer is
-/// durable whatever storage does next. With an <c>Idempotency-Key</c>, the answer its session already holds under
+/// worker right after; a file goes to storage before its row (<see cref="FileIntake"/>), its bytes kept in the
+/// database only when storage fails. An acknowledged answer is durable whatever storage does next. With an <c>Idempotency-Key</c>, the answer its session already holds under
 /// the key is returned again (the same body, nothing stored or counted again) or, for another body, refused.
 /// </summary>
 public sealed class ResponseIntake(
     ResponseRecorder recorder,
+    FileIntake files,
     AnswerBatcher batcher,
     AnswerKeys keys,
     ResponseStorage storage,
@@ -48,7 +49,7 @@ public sealed class ResponseIntake(
             }
 
             var (form, problem) = await ResponseForm.ReadAsync(http.Request, options.MaxMediaBytes, options.MaxTextBytes,
-                options.SpoolFolder, cancellationToken);
+                options.SpoolFolder, cancellationToken, BeginUpload);
             if (form is null)
             {
                 return problem!;
@@ -56,7 +57,8 @@ public sealed class ResponseIntake(
 
             await using (form)
             {
-                return await CreateAsync(http, form.Request, form.File, multipart: true, idempotencyKey, cancellationToken);
+                return await CreateAsync(http, form.Request, form.File, multipart: true, idempotencyKey, cancellationToken,
+                    form.Early);
             }
         }
 
@@ -85,8 +87,22 @@ public sealed class ResponseIntake(
             : await CreateAsync(http, request, file: null, multipart: false, idempotencyKey, cancellationToken);
     }
 
+    /// <summary>A file whose session and type came before its bytes, of a kind that type takes, goes to storage as
+    /// it arrives (nothing is kept there unless the whole request is accepted); anything else is checked after.</summary>
+    private EarlyUpload? BeginUpload(FilePartStart part)
+    {
+        var fields = part.Fields;
+        return storage.IsConfigured
+            && fields.TryGetValue("sessionId", out var session) && Guid.TryParse(session, out var sessionId)
+            && fields.TryGetValue("responseType", out var responseType) && MediaTypes.AllowedFor(responseType) is { } allowed
+            && MediaTypes.Matches(part.ContentType, allowed)
+            ? files.Begin(sessionId, responseType, part.ContentType, part.ClientFileName)
+            : null;
+    }
+
     private async Task<Results<Created<ResponseDetails>, ProblemHttpResult>> CreateAsync(HttpContext http,
-        CreateResponseRequest request, UploadContent? file, bool multipart, string? idempotencyKey, CancellationToken cancellationToken)
+        CreateResponseRequest request, UploadContent? file, bool multipart, string? idempotencyKey, CancellationToken cancellationToken,
+        EarlyUpload? early = null)
     {
         var options = storageOptions.Value;
         if (RequestValidation.Problem(request) is { } problem)
@@ -116,7 +132,8 @@ public sealed class ResponseIntake(
         using var turn = key is null ? null : await keys.EnterAsync(answer.SessionId, key.Hash, cancellationToken);
         var result = file is null && (text is null || !TextIsTheJson(responseData))
             ? await RecordAnswerAsync(http, answer, text, key, cancellationToken)
-            : await RecordContentAsync(http, answer, file ?? UploadContent.FromText(text!), key, cancellationToken);
+            : await RecordContentAsync(http, answer, file ?? UploadContent.FromText(text!), isFile: file is not null, key, early,
+                cancellationToken);
         if (key is not null && result.Result is Created<ResponseDetails>)
         {
             keys.Remember(key.Hash);
@@ -211,7 +228,7 @@ public sealed class ResponseIntake(
     /// <summary>A file (or a text whose content is its JSON), recorded with its bytes and, when storage is configured,
     /// delivered before the answer.</summary>
     private async Task<Results<Created<ResponseDetails>, ProblemHttpResult>> RecordContentAsync(HttpContext http, Answer answer,
-        UploadContent content, Key? key, CancellationToken cancellationToken)
+        UploadContent content, bool isFile, Key? key, EarlyUpload? early, CancellationToken cancellationToken)
     {
         var options = storageOptions.Value;
         await using (content)
@@ -228,6 +245,11 @@ public sealed class ResponseIntake(
                 return overBudget!;
             }
 
+            if (isFile && storage.IsConfigured)
+            {
+                return await RecordFileAsync(http, answer, content, key, early, reservation, cancellationToken);
+            }
+
             var lease = storage.IsConfigured ? options.UploadTimeout + StorageOptions.LeaseMargin : TimeSpan.Zero;
             RecordedUpload? recorded = null;
             try
@@ -239,12 +261,9 @@ public sealed class ResponseIntake(
             {
                 return QuotaExceeded(quota);
             }
-            catch (Npgsql.PostgresException ex) when (key is not null && ex.SqlState == Npgsql.PostgresErrorCodes.UniqueViolation
-                && ex.ConstraintName == MindJourneyDbContext.AnswerKeyIndex)
+            catch (Npgsql.PostgresException ex) when (IsKeyTaken(ex, key))
             {
-                // Another instance recorded the key's first answer meanwhile: this is its replay.
-                return await FindReplayAsync(http, answer.SessionId, key, cancellationToken)
-                    ?? throw new InvalidOperationException("An answer's Idempotency-Key was taken, and its answer is gone.", ex);
+                return await ReplayOfTakenKeyAsync(http, answer.SessionId, key!, ex, cancellationToken);
             }
             finally
             {
@@ -291,6 +310,56 @@ public sealed class ResponseIntake(
             return Created(ResponseDetails.From(response));
         }
     }
+
+    /// <summary>A file while storage is configured: storage first, the durable copy only when storage fails
+    /// (<see cref="FileIntake"/>).</summary>
+    private async Task<Results<Created<ResponseDetails>, ProblemHttpResult>> RecordFileAsync(HttpContext http, Answer answer,
+        UploadContent file, Key? key, EarlyUpload? early, UploadReservation reservation, CancellationToken cancellationToken)
+    {
+        ResponseDetails? created = null;
+        try
+        {
+            created = await files.RecordAsync(answer.SessionId, answer.LevelId, answer.QuestionId, answer.ResponseType,
+                answer.ResponseData, file, early, reservation, key?.Hash, key?.Fingerprint, cancellationToken);
+        }
+        catch (SessionQuotaExceededException quota)
+        {
+            return QuotaExceeded(quota);
+        }
+        catch (Npgsql.PostgresException ex) when (IsKeyTaken(ex, key))
+        {
+            return await ReplayOfTakenKeyAsync(http, answer.SessionId, key!, ex, cancellationToken);
+        }
+        finally
+        {
+            if (created is null)
+            {
+                reservation.Release();
+            }
+        }
+
+        if (created is null)
+        {
+            return UnknownSession(answer.SessionId);
+        }
+
+        if (key is not null)
+        {
+            responsesTelemetry.RecordKey(ResponsesTelemetry.KeyFirst);
+        }
+
+        telemetry.UploadSize.Record(file.Length, new KeyValuePair<string, object?>(StorageTelemetry.ResponseTypeTag, answer.ResponseType));
+        return Created(created);
+    }
+
+    private static bool IsKeyTaken(Npgsql.PostgresException ex, Key? key) => key is not null
+        && ex.SqlState == Npgsql.PostgresErrorCodes.UniqueViolation && ex.ConstraintName == MindJourneyDbContext.AnswerKeyIndex;
+
+    /// <summary>Another instance recorded the key's first answer meanwhile: this request is its replay.</summary>
+    private async Task<Results<Created<ResponseDetails>, ProblemHttpResult>> ReplayOfTakenKeyAsync(HttpContext http, Guid sessionId,
+        Key key, Npgsql.PostgresException taken, CancellationToken cancellationToken) =>
+        await FindReplayAsync(http, sessionId, key, cancellationToken)
+        ?? throw new InvalidOperationException("An answer's Idempotency-Key was taken, and its answer is gone.", taken);
 
     /// <summary>The answer stored under the key, answered as a replay (or refused for another body); null when the
     /// session holds none.</summary>

@@ -13,6 +13,7 @@ public static class ResponsesServiceExtensions
         builder.Services.AddSingleton<ResponseRecorder>();
         builder.Services.AddSingleton<AnswerBatcher>();
         builder.Services.AddSingleton<AnswerKeys>();
+        builder.Services.AddSingleton<FileIntake>();
         builder.Services.AddSingleton<ResponseIntake>();
         builder.Services.AddSingleton<ResponsePages>();
         return builder;
