@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using MindJourney.Api.Data;
@@ -21,16 +22,30 @@ public static class ExperimentsApi
         return app;
     }
 
+    /// <summary>Without <paramref name="study"/>, the most recently opened open study (the original platform's one
+    /// active experiment); with it, that study for the page: an open one (a draft one takes a pilot link, a closed
+    /// one no one new, each refused with its own problem type).</summary>
     public static async Task<Results<Ok<ExperimentSummary>, ProblemHttpResult>> GetActiveExperiment(
+        [StringLength(StudySlugs.MaxLength, ErrorMessage = "study is at most {1} characters.")] string? study,
         MindJourneyDbContext db, CancellationToken cancellationToken)
     {
-        var experiment = await db.Experiments.AsNoTracking()
-            .Where(e => e.IsActive)
-            .OrderByDescending(e => e.CreatedAt)
-            .Select(e => new ExperimentSummary(e.Id, e.Title, e.Description, e.TotalLevels, e.IsActive, e.CreatedAt))
+        var studies = db.Experiments.AsNoTracking();
+        studies = study is null
+            ? studies.Where(e => e.Status == StudyStatuses.Open).OrderByDescending(e => e.OpenedAt).ThenByDescending(e => e.CreatedAt)
+            : studies.Where(e => e.Slug == study);
+        var experiment = await studies
+            .Select(e => new ExperimentSummary(e.Id, e.Title, e.Description, e.TotalLevels, e.Status == StudyStatuses.Open,
+                e.CreatedAt, e.Slug, e.Status))
             .FirstOrDefaultAsync(cancellationToken);
 
-        return experiment is null ? Problems.NotFound("No experiment is active.") : TypedResults.Ok(experiment);
+        return experiment switch
+        {
+            null when study is null => StudyProblems.NotFound("No study is open."),
+            null => StudyProblems.NotFound($"No study has the slug '{study}'."),
+            { Status: StudyStatuses.Draft } => StudyProblems.NotOpen(experiment.Slug),
+            { Status: StudyStatuses.Closed } => StudyProblems.Closed(experiment.Slug),
+            _ => TypedResults.Ok(experiment),
+        };
     }
 
     public static async Task<Results<Ok<List<LevelDetails>>, ProblemHttpResult>> GetLevels(

@@ -20,6 +20,19 @@ public static class Problems
     public static ProblemHttpResult Create(int status, string title, string detail) =>
         TypedResults.Problem(detail: detail, statusCode: status, title: title);
 
+    /// <summary>A problem a client tells apart by its <paramref name="type"/>: a relative URI under
+    /// <see cref="TypePrefix"/> (RFC 9457), e.g. <c>/problems/study-full</c>.</summary>
+    public static ProblemHttpResult Create(int status, string title, string detail, string type) =>
+        TypedResults.Problem(detail: detail, statusCode: status, title: title, type: TypePrefix + type);
+
+    /// <summary>400 with every broken rule, keyed by the field's path as the client wrote it
+    /// (<c>levels[0].questions[1].id</c>), like ASP.NET Core's ValidationProblem.</summary>
+    public static ValidationProblem Invalid(IDictionary<string, string[]> errors) => TypedResults.ValidationProblem(errors,
+        detail: "The request breaks " + (errors.Count == 1 ? "a rule" : $"{errors.Count} rules") + ": see errors.",
+        title: "Invalid request", type: TypePrefix + "validation");
+
+    public const string TypePrefix = "/problems/";
+
     /// <summary>Every problem says what went wrong, also those the framework writes for a bare status (no route,
     /// wrong method, wrong content type).</summary>
     public static void AddDefaultDetail(ProblemDetailsContext context)

@@ -32,12 +32,14 @@ public sealed record UpdateSessionRequest(
     [property: StoredJson] JsonElement? SessionData);
 
 /// <summary>A session as the API shows it (<c>GET</c>, <c>PATCH</c>); the start's answer adds its secret
-/// (<see cref="StartedSession"/>).</summary>
+/// (<see cref="StartedSession"/>). <see cref="StudyParticipantNumber"/> is the person's number within the study
+/// (and mode): 1, 2, 3… without gaps; conditions are drawn from it.</summary>
 public record SessionDetails(
     Guid Id,
     Guid UserId,
     Guid ExperimentId,
     int? VisitorNumber,
+    int? StudyParticipantNumber,
     string Mode,
     string? Condition,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string[]? ConditionOrder,

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 using MindJourney.Api.Data;
+using MindJourney.Api.Experiments;
 using MindJourney.Api.Infrastructure;
 using Npgsql;
 
@@ -58,7 +59,10 @@ public static class SessionsApi
             {
                 StartSessionError.UserNotFound => UnknownUser(request.UserId!.Value),
                 StartSessionError.ExperimentNotFound => Problems.NotFound(result.Detail!),
-                StartSessionError.ExperimentInactive or StartSessionError.ModeMismatch => Problems.Conflict(result.Detail!),
+                StartSessionError.StudyFull => StudyProblems.Full(result.Detail!),
+                StartSessionError.StudyNotOpen => StudyProblems.NotOpen(result.Detail!),
+                StartSessionError.StudyClosed => StudyProblems.Closed(result.Detail!),
+                StartSessionError.ModeMismatch => Problems.Conflict(result.Detail!),
                 StartSessionError.IdempotencyKeyReused => Problems.UnprocessableEntity(result.Detail!),
                 _ => Problems.BadRequest(result.Detail!),
             };
@@ -169,7 +173,7 @@ public static class SessionsApi
         };
 
     private static SessionDetails ToResponse(ExperimentSession s, int totalLevels) => new(
-        s.Id, s.UserId, s.ExperimentId, s.VisitorNumber, s.Mode, s.Condition, s.ConditionOrder, s.CurrentLevel, totalLevels,
-        SessionDetails.Percent(s.CurrentLevel, totalLevels, s.IsCompleted), s.BranchingPath, s.IsCompleted,
-        s.CreatedAt, s.UpdatedAt);
+        s.Id, s.UserId, s.ExperimentId, s.VisitorNumber, s.StudyParticipantNumber, s.Mode, s.Condition, s.ConditionOrder,
+        s.CurrentLevel, totalLevels, SessionDetails.Percent(s.CurrentLevel, totalLevels, s.IsCompleted), s.BranchingPath,
+        s.IsCompleted, s.CreatedAt, s.UpdatedAt);
 }
