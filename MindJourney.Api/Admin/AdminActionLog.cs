@@ -18,6 +18,7 @@ public sealed partial class AdminActionLog(NpgsqlDataSource dataSource, ILogger<
     public const string Export = "export";
     public const string StudyCreated = "study-created";
     public const string StudyChanged = "study-changed";
+    public const string PilotTokenRegenerated = "pilot-token-regenerated";
 
     public const int DefaultListed = 50;
     public const int MaxListed = 500;

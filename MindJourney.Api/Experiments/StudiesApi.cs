@@ -32,11 +32,13 @@ public static class StudiesApi
         api.MapPatch(Path + "/{id:guid}", UpdateStudy).WithName("UpdateStudy")
             .WithSummary("Change a study's fields: open or close it, change its cap, conditions or (before anyone started) levels")
             .WithMetadata(new RequestSizeLimitAttribute(RequestLimits.JsonBodyBytes));
+        api.MapPost(Path + "/{id:guid}/pilot-token", RegeneratePilotToken).WithName("RegeneratePilotToken")
+            .WithSummary("Issue a new pilot token for a study: every earlier pilot link stops working");
         return api;
     }
 
     public static async Task<Results<Created<StudyDetails>, ValidationProblem, ProblemHttpResult>> CreateStudy(
-        [FromBody] JsonElement body, MindJourneyDbContext db, AdminActionLog actions, ClaimsPrincipal admin,
+        [FromBody] JsonElement body, MindJourneyDbContext db, PilotTokens pilots, AdminActionLog actions, ClaimsPrincipal admin,
         CancellationToken cancellationToken)
     {
         var input = StudyInput.Read(body, creating: true);
@@ -77,32 +79,54 @@ public static class StudiesApi
 
         await actions.RecordAsync(admin, AdminActionLog.StudyCreated, new StudyChange(study.Id, slug, null, Element(Fields(study))),
             ApiJsonContext.Default.StudyChange);
-        return TypedResults.Created($"/api/admin{Path}/{study.Id}", Details(study, new StudyParticipants(0, 0)));
+        return TypedResults.Created($"/api/admin{Path}/{study.Id}", Details(study, new StudyParticipants(0, 0), pilots));
     }
 
-    public static async Task<Ok<List<StudyDetails>>> ListStudies(MindJourneyDbContext db, CancellationToken cancellationToken)
+    public static async Task<Ok<List<StudyDetails>>> ListStudies(MindJourneyDbContext db, PilotTokens pilots,
+        CancellationToken cancellationToken)
     {
         var studies = await db.Experiments.AsNoTracking().Include(e => e.Levels)
             .OrderByDescending(e => e.CreatedAt).ThenByDescending(e => e.Id)
             .ToListAsync(cancellationToken);
         var completed = await CompletedAsync(db, null, cancellationToken);
         return TypedResults.Ok(studies.ConvertAll(s =>
-            Details(s, new StudyParticipants(s.ParticipantsNumbered, completed.GetValueOrDefault(s.Id)))));
+            Details(s, new StudyParticipants(s.ParticipantsNumbered, completed.GetValueOrDefault(s.Id)), pilots)));
     }
 
     public static async Task<Results<Ok<StudyDetails>, ProblemHttpResult>> GetStudy(
-        Guid id, MindJourneyDbContext db, CancellationToken cancellationToken)
+        Guid id, MindJourneyDbContext db, PilotTokens pilots, CancellationToken cancellationToken)
     {
         var study = await db.Experiments.AsNoTracking().Include(e => e.Levels).FirstOrDefaultAsync(e => e.Id == id, cancellationToken);
-        return study is null ? UnknownStudy(id) : TypedResults.Ok(await DetailsAsync(db, study, cancellationToken));
+        return study is null ? UnknownStudy(id) : TypedResults.Ok(await DetailsAsync(db, study, pilots, cancellationToken));
+    }
+
+    /// <summary>A new pilot nonce for the study: its pilot token (and so its pilotUrl) changes, and every link with an
+    /// earlier token is refused from now on.</summary>
+    public static async Task<Results<Ok<StudyDetails>, ProblemHttpResult>> RegeneratePilotToken(
+        Guid id, MindJourneyDbContext db, PilotTokens pilots, AdminActionLog actions, ClaimsPrincipal admin,
+        CancellationToken cancellationToken)
+    {
+        var study = await db.Experiments.Include(e => e.Levels).FirstOrDefaultAsync(e => e.Id == id, cancellationToken);
+        if (study is null)
+        {
+            return UnknownStudy(id);
+        }
+
+        study.PilotNonce = RandomNumberGenerator.GetBytes(PilotNonceBytes);
+        await db.SaveChangesAsync(cancellationToken);
+        // The token itself is a secret: the record says only that it changed.
+        await actions.RecordAsync(admin, AdminActionLog.PilotTokenRegenerated,
+            new StudyChange(study.Id, study.Slug, null, Element(new JsonObject { ["pilotToken"] = "regenerated" })),
+            ApiJsonContext.Default.StudyChange);
+        return TypedResults.Ok(await DetailsAsync(db, study, pilots, cancellationToken));
     }
 
     /// <summary>Changes what the body sends, under the study's row lock (the lock every start takes), so a rule
     /// that reads the study's people (levels and slug fixed once a live person started; a cap not below them) still
     /// holds when the change commits.</summary>
     public static async Task<Results<Ok<StudyDetails>, ValidationProblem, ProblemHttpResult>> UpdateStudy(
-        Guid id, [FromBody] JsonElement body, MindJourneyDbContext db, AdminActionLog actions, ClaimsPrincipal admin,
-        CancellationToken cancellationToken)
+        Guid id, [FromBody] JsonElement body, MindJourneyDbContext db, PilotTokens pilots, AdminActionLog actions,
+        ClaimsPrincipal admin, CancellationToken cancellationToken)
     {
         var input = StudyInput.Read(body, creating: false);
         if (!input.IsValid)
@@ -167,7 +191,7 @@ public static class StudiesApi
         var (changedBefore, changedAfter) = Changed(before, Fields(study));
         await actions.RecordAsync(admin, AdminActionLog.StudyChanged,
             new StudyChange(study.Id, study.Slug, Element(changedBefore), Element(changedAfter)), ApiJsonContext.Default.StudyChange);
-        return TypedResults.Ok(await DetailsAsync(db, study, cancellationToken));
+        return TypedResults.Ok(await DetailsAsync(db, study, pilots, cancellationToken));
     }
 
     /// <summary>The rules that read the study's people.</summary>
@@ -263,10 +287,11 @@ public static class StudiesApi
 
     private const int PilotNonceBytes = 16;
 
-    private static async Task<StudyDetails> DetailsAsync(MindJourneyDbContext db, Experiment study, CancellationToken cancellationToken)
+    private static async Task<StudyDetails> DetailsAsync(MindJourneyDbContext db, Experiment study, PilotTokens pilots,
+        CancellationToken cancellationToken)
     {
         var completed = await CompletedAsync(db, study.Id, cancellationToken);
-        return Details(study, new StudyParticipants(study.ParticipantsNumbered, completed.GetValueOrDefault(study.Id)));
+        return Details(study, new StudyParticipants(study.ParticipantsNumbered, completed.GetValueOrDefault(study.Id)), pilots);
     }
 
     /// <summary>Live people with a completed session, per study (one study, or all).</summary>
@@ -277,11 +302,11 @@ public static class StudiesApi
             .Select(g => new { g.Key, People = (long)g.Select(s => s.UserId).Distinct().Count() })
             .ToDictionaryAsync(g => g.Key, g => g.People, cancellationToken);
 
-    private static StudyDetails Details(Experiment study, StudyParticipants participants) => new(
+    private static StudyDetails Details(Experiment study, StudyParticipants participants, PilotTokens pilots) => new(
         study.Id, study.Slug, study.Title, study.Description, study.Status,
         study.Levels.OrderBy(l => l.LevelNumber).Select(LevelDetails.From).ToList(), study.Conditions, study.ConditionScheme,
         study.MaxParticipants, study.CompletionUrl, study.SonaParameter, participants, ParticipantUrl(study.Slug),
-        study.CreatedAt, study.OpenedAt);
+        $"{ParticipantUrl(study.Slug)}&pilot={pilots.For(study.Id, study.PilotNonce)}", study.CreatedAt, study.OpenedAt);
 
     /// <summary>The participant page for a study.</summary>
     public static string ParticipantUrl(string slug) => $"/?study={slug}";

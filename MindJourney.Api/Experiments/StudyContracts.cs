@@ -7,7 +7,8 @@ namespace MindJourney.Api.Experiments;
 public sealed record StudyParticipants(long Started, long Completed);
 
 /// <summary>A study as the admin API answers it. <see cref="ParticipantUrl"/> is a path: the participant page for
-/// this study.</summary>
+/// this study; <see cref="PilotUrl"/> the same page as a pilot (<c>/?study={slug}&amp;pilot={token}</c>), for
+/// researchers only.</summary>
 public sealed record StudyDetails(
     Guid Id,
     string Slug,
@@ -22,6 +23,7 @@ public sealed record StudyDetails(
     string? SonaParameter,
     StudyParticipants Participants,
     string ParticipantUrl,
+    string PilotUrl,
     DateTimeOffset CreatedAt,
     DateTimeOffset? OpenedAt);
 

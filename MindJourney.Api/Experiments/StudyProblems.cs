@@ -34,6 +34,6 @@ public static class StudyProblems
     public static ProblemHttpResult Started(string detail) =>
         Problems.Create(StatusCodes.Status409Conflict, "The study has participants", detail, StartedType);
 
-    public static ProblemHttpResult PilotToken(string slug) => Problems.Create(StatusCodes.Status403Forbidden,
-        "Pilot token required", $"A pilot of study '{slug}' needs the study's current pilot token (its pilotUrl).", PilotTokenType);
+    public static ProblemHttpResult PilotToken() => Problems.Create(StatusCodes.Status403Forbidden, "Pilot token required",
+        "A pilot needs the study's current pilot token (pilotToken, from the study's pilotUrl).", PilotTokenType);
 }

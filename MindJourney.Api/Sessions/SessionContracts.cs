@@ -2,11 +2,13 @@ using System.ComponentModel.DataAnnotations;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using MindJourney.Api.Data;
+using MindJourney.Api.Experiments;
 using MindJourney.Api.Infrastructure;
 
 namespace MindJourney.Api.Sessions;
 
-/// <summary>Body of <c>POST /api/session</c>, with its rules. Unknown fields are ignored, as the original platform did.</summary>
+/// <summary>Body of <c>POST /api/session</c>, with its rules. Unknown fields are ignored, as the original platform did.
+/// <c>mode: "pilot"</c> takes the study's pilot token (<see cref="PilotTokens"/>).</summary>
 public sealed record CreateSessionRequest(
     [property: RequiredId] Guid? ExperimentId,
     Guid? UserId,
@@ -16,7 +18,9 @@ public sealed record CreateSessionRequest(
     string? Mode,
     [property: StringLength(SessionsApi.MaxBranchingPathLength, ErrorMessage = SessionsApi.BranchingPathTooLong), StoredText]
     string? BranchingPath,
-    [property: StoredJson] JsonElement? SessionData);
+    [property: StoredJson] JsonElement? SessionData,
+    [property: StringLength(PilotTokens.MaxLength, ErrorMessage = "pilotToken is longer than {1} characters.")]
+    string? PilotToken = null);
 
 /// <summary>Body of <c>PATCH /api/session/{id}</c>, with its rules. The identity fields are read only so that an
 /// attempt to change them is refused rather than silently ignored. The level's upper bound is the experiment's.</summary>

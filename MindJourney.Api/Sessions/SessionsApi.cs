@@ -40,6 +40,7 @@ public static class SessionsApi
         CreateSessionRequest request,
         [FromHeader(Name = IdempotencyKeyHeader), IdempotencyKey] string? idempotencyKey,
         VisitorNumberAssigner assigner,
+        PilotTokens pilots,
         HttpContext http,
         CancellationToken cancellationToken)
     {
@@ -50,8 +51,17 @@ public static class SessionsApi
             return UnknownUser(userId);
         }
 
+        // A pilot is left out of the live data: only a researcher's pilot link (its token) may ask for that. An
+        // unknown study goes on, to be answered 404 as for a live person.
+        var mode = request.Mode ?? SessionModes.Live;
+        if (mode == SessionModes.Pilot
+            && await pilots.IsValidAsync(request.ExperimentId!.Value, request.PilotToken, cancellationToken) == false)
+        {
+            return StudyProblems.PilotToken();
+        }
+
         var result = await assigner.StartSessionAsync(request.ExperimentId!.Value, request.UserId, request.CurrentLevel ?? 1,
-            request.BranchingPath, request.SessionData, idempotencyKey, request.Mode ?? SessionModes.Live, cancellationToken);
+            request.BranchingPath, request.SessionData, idempotencyKey, mode, cancellationToken);
 
         if (result.Session is not { } session)
         {

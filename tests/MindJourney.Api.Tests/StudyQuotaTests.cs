@@ -55,7 +55,8 @@ public sealed class StudyQuotaTests(PostgresServer postgres)
         var replay = await ApiCalls.StartSessionAsync(api.Client, new { experimentId = study.Id }, firstKey);
         var returning = await ApiCalls.StartSessionAsync(api.Client, new { experimentId = study.Id, userId = first.UserId },
             secret: first.SessionSecret);
-        var pilot = await ApiCalls.StartSessionAsync(api.Client, new { experimentId = study.Id, mode = "pilot" });
+        var pilot = await ApiCalls.StartSessionAsync(api.Client,
+            new { experimentId = study.Id, mode = "pilot", pilotToken = await api.PilotTokenAsync(study.Id) });
 
         Assert.Equal((HttpStatusCode.Conflict, "/problems/study-full"), Head(await Studies.ProblemAsync(full)));
         Assert.Equal((HttpStatusCode.Conflict, "/problems/study-full"), Head(await Studies.ProblemAsync(fullWithKey)));
