@@ -33,11 +33,20 @@ public static class Problems
 
     public const string TypePrefix = "/problems/";
 
-    /// <summary>Every problem says what went wrong, also those the framework writes for a bare status (no route,
-    /// wrong method, wrong content type).</summary>
+    /// <summary>Every problem says what went wrong, and has a type under <see cref="TypePrefix"/>, also those the
+    /// framework writes for a bare status (no route, wrong method, wrong content type).</summary>
     public static void AddDefaultDetail(ProblemDetailsContext context)
     {
         var problem = context.ProblemDetails;
+        // Every refusal's type is a relative URI under /problems/ (RFC 9457): its own when it has one
+        // (/problems/study-full), else its status's (/problems/not-found) instead of a link to the HTTP RFC.
+        if (problem.Type is null || !problem.Type.StartsWith(TypePrefix, StringComparison.Ordinal))
+        {
+            problem.Type = problem.Status is { } code && ReasonPhrases.GetReasonPhrase(code) is { Length: > 0 } phrase
+                ? TypePrefix + phrase.ToLowerInvariant().Replace(' ', '-')
+                : TypePrefix + "refused";
+        }
+
         problem.Detail ??= problem.Status switch
         {
             StatusCodes.Status404NotFound => "Nothing is found at this address.",

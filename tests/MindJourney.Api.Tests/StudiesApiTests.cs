@@ -162,6 +162,22 @@ public sealed class StudiesApiTests(PostgresServer postgres)
         Assert.NotEqual(draft.Id, closed.Id);
     }
 
+    [Fact]
+    public async Task Every_refusal_has_a_relative_problem_type_under_problems()
+    {
+        await using var api = await TestApi.StartAsync(postgres, settings: AdminTests.WithAdminKey);
+
+        using var noKey = await api.Client.GetAsync("/api/admin/experiments");
+        using var noRoute = await api.Client.GetAsync("/api/no-such-route");
+        using var badSession = await Studies.PlayAsync(api.Client, new { currentLevel = 1 });
+        using var badStudy = await Studies.SendAsync(api.Client, HttpMethod.Post, "/api/admin/experiments", new { title = "x" });
+
+        Assert.Equal((HttpStatusCode.Unauthorized, "/problems/unauthorized"), Head(await Studies.ProblemAsync(noKey)));
+        Assert.Equal((HttpStatusCode.NotFound, "/problems/not-found"), Head(await Studies.ProblemAsync(noRoute)));
+        Assert.Equal((HttpStatusCode.BadRequest, "/problems/bad-request"), Head(await Studies.ProblemAsync(badSession)));
+        Assert.Equal((HttpStatusCode.BadRequest, "/problems/validation"), Head(await Studies.ProblemAsync(badStudy)));
+    }
+
     internal static readonly Guid SeededStudyId = new("6f1c1e38-5a43-4c1b-9d3e-0d6b2f6a1001");
 
     private static (HttpStatusCode, string?) Head((HttpStatusCode Status, string? Type, JsonElement Problem) refusal) =>
