@@ -2,7 +2,7 @@ using Microsoft.EntityFrameworkCore;
 
 namespace MindJourney.Api.Data;
 
-/// <summary>A default active experiment, so a fresh system can run a participant end to end.
+/// <summary>A default open study, so a fresh system can run a participant end to end.
 /// Fixed ids keep the migration deterministic.</summary>
 internal static class SeedData
 {
