@@ -123,9 +123,10 @@ namespace MindJourney.Api.Data.Migrations
                                                 WHERE s.experiment_id = e.id AND s.mode = 'pilot'), 0)
                 """);
 
-            migrationBuilder.DropColumn(
-                name: "is_active",
-                table: "experiments");
+            // The previous version reads is_active while replicas roll (a migration leaves the schema usable by it):
+            // kept, unmapped, for a later release to drop. New studies are not active to it, so an old replica
+            // never numbers people into a study it cannot cap.
+            migrationBuilder.Sql("ALTER TABLE experiments ALTER COLUMN is_active SET DEFAULT FALSE");
 
             migrationBuilder.CreateIndex(
                 name: "ix_experiments_slug",
@@ -157,14 +158,8 @@ namespace MindJourney.Api.Data.Migrations
         /// <inheritdoc />
         protected override void Down(MigrationBuilder migrationBuilder)
         {
-            migrationBuilder.AddColumn<bool>(
-                name: "is_active",
-                table: "experiments",
-                type: "boolean",
-                nullable: false,
-                defaultValue: false);
-
             migrationBuilder.Sql("UPDATE experiments SET is_active = (status = 'open')");
+            migrationBuilder.Sql("ALTER TABLE experiments ALTER COLUMN is_active DROP DEFAULT");
 
             migrationBuilder.DropIndex(
                 name: "ix_experiments_slug",
