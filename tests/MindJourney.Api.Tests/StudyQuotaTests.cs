@@ -111,6 +111,35 @@ public sealed class StudyQuotaTests(PostgresServer postgres)
         Assert.Equal(3, await api.ScalarAsync<int>($"SELECT participants_numbered FROM experiments WHERE id = '{study.Id}'"));
     }
 
+    [Fact]
+    public async Task A_returning_person_s_simultaneous_first_sessions_in_a_study_share_one_study_number()
+    {
+        await using var api = await TestApi.StartAsync(postgres, instances: 2, settings: AdminTests.WithAdminKey);
+        var study = await Studies.OpenAsync(api.Client, "both-at-once", maxParticipants: 5);
+        var person = await ApiCalls.StartSessionAsync(api.Client, new { experimentId = StudiesApiTests.SeededStudyId });
+
+        var sessions = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => ApiCalls.StartSessionAsync(api.Hosts[i % 2].CreateClient(),
+            new { experimentId = study.Id, userId = person.UserId }, secret: person.SessionSecret)));
+
+        Assert.All(sessions, s => Assert.Equal((1, person.VisitorNumber), (s.StudyParticipantNumber, s.VisitorNumber)));
+        Assert.Equal(1, await api.ScalarAsync<int>($"SELECT participants_numbered FROM experiments WHERE id = '{study.Id}'"));
+    }
+
+    [Fact]
+    public async Task New_conditions_apply_to_people_numbered_afterwards_and_a_returning_person_keeps_theirs()
+    {
+        await using var api = await TestApi.StartAsync(postgres, settings: AdminTests.WithAdminKey);
+        var study = await Studies.OpenAsync(api.Client, "changed-arms");
+        var first = await ApiCalls.StartSessionAsync(api.Client, new { experimentId = study.Id });
+
+        await Studies.PatchAsync(api.Client, study.Id, new { conditions = new[] { "a", "b", "c" } });
+        var second = await ApiCalls.StartSessionAsync(api.Client, new { experimentId = study.Id });
+        var again = await ApiCalls.StartSessionAsync(api.Client, new { experimentId = study.Id, userId = first.UserId },
+            secret: first.SessionSecret);
+
+        Assert.Equal(("control", "b", "control"), (first.Condition, second.Condition, again.Condition));
+    }
+
     /// <summary>The figure: 1,000 concurrent Plays at cap 200, spread over two API instances with numbering
     /// batched → exactly 200 numbered (study numbers 1 to 200), 800 refused with study-full, the sequence moved by
     /// exactly 200.</summary>
