@@ -42,7 +42,8 @@ start_storage_emulator() {
 start_api() {
   dotnet build MindJourney.Api -c Release -v q -nologo >/dev/null
   env "ConnectionStrings__mindjourney=Host=127.0.0.1;Port=$PGPORT;Username=postgres;Database=mindjourney" "Admin__ApiKey=$KEY" \
-    "MindJourney__Idempotency__SigningKey=$SIGNING_KEY" "ASPNETCORE_URLS=http://127.0.0.1:$APIPORT" Logging__LogLevel__Default=Warning "$@" \
+    "MindJourney__Idempotency__SigningKey=$SIGNING_KEY" "MindJourney__Pilot__SigningKey=$SIGNING_KEY" \
+    "ASPNETCORE_URLS=http://127.0.0.1:$APIPORT" Logging__LogLevel__Default=Warning "$@" \
     dotnet MindJourney.Api/bin/Release/net10.0/MindJourney.Api.dll >"$WORK/api.log" 2>&1 &
   API_PID=$!
   until curl -sf "http://127.0.0.1:$APIPORT/health" >/dev/null 2>&1; do sleep 0.5; done

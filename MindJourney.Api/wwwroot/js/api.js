@@ -71,7 +71,10 @@ async function request(method, url, { body, headers } = {}) {
 const id = (value) => encodeURIComponent(value);
 
 export const api = {
-  activeExperiment: () => request("GET", "/api/experiment"),
+  // The study the page's link names (else the most recently opened); a pilot link's token goes in a header.
+  activeExperiment: (study, pilotToken) => request("GET",
+    study ? `/api/experiment?study=${encodeURIComponent(study)}` : "/api/experiment",
+    { headers: pilotToken ? { "X-Pilot-Token": pilotToken } : {} }),
 
   levels: (experimentId) => request("GET", `/api/experiment/${id(experimentId)}/levels`),
 

@@ -7,7 +7,7 @@ import { api } from "./api.js";
 import { h, replaceChildren, focusElement, uid } from "./dom.js";
 import { MediaAnswer, responseTypeOf } from "./media-answer.js";
 import { Outbox, SaveState, MemoryReason } from "./outbox.js";
-import { visitorStore, newIdempotencyKey, pageMode } from "./storage.js";
+import { visitorStore, newIdempotencyKey, pageMode, pageStudy, pilotToken } from "./storage.js";
 import { showStatus, showError, clearErrors, dismissStatus } from "./toast.js";
 
 const MAX_TEXT_LENGTH = 5000;
@@ -249,6 +249,7 @@ async function startSession(attempt) {
     const body = { experimentId: state.experiment.id };
     if (pageMode === "pilot") {
       body.mode = pageMode;
+      body.pilotToken = pilotToken;
     }
 
     if (attempt.userId) {
@@ -560,7 +561,7 @@ async function init() {
       return;
     }
 
-    state.experiment = await api.activeExperiment();
+    state.experiment = await api.activeExperiment(pageStudy, pilotToken);
   } catch (error) {
     if (error.status === 404) {
       showMessage("No journey is open right now", "Please come back a little later.");
