@@ -1,5 +1,6 @@
 using MindJourney.Api.Admin;
 using MindJourney.Api.Data;
+using MindJourney.Api.Experiments;
 using MindJourney.Api.Export;
 using MindJourney.Api.Infrastructure;
 using MindJourney.Api.Responses;
@@ -17,6 +18,7 @@ public static class ApplicationServiceExtensions
         builder.AddDatabase();
 
         builder.Services.AddSingleton<VisitorNumberingTelemetry>();
+        builder.AddExperiments();
         builder.AddSessions();
         builder.AddResponses();
         builder.AddStorage();

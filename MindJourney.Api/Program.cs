@@ -56,7 +56,7 @@ app.MapExperimentsApi();
 app.MapSessionsApi();
 app.MapResponsesApi();
 app.MapStorageApi();
-app.MapAdminGroup().MapAdminApi().MapExportApi();
+app.MapAdminGroup().MapAdminApi().MapExportApi().MapStudiesApi();
 
 await app.MigrateDatabaseAsync();
 app.Run();

@@ -24,6 +24,10 @@ var adminApiKey = builder.AddParameter(
 var idempotencySigningKey = builder.AddParameter(
     "idempotency-signing-key", new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true, persist: true);
 
+// The key under which the API issues studies' pilot tokens (an HMAC, never stored): generated and kept the same way.
+var pilotSigningKey = builder.AddParameter(
+    "pilot-signing-key", new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true, persist: true);
+
 // Uploads: our Firebase-Storage-compatible emulator on :9199, the official one, or none (MindJourney:StorageEmulator).
 var storage = builder.AddFirebaseStorage();
 
@@ -34,6 +38,7 @@ var api = builder.AddProject<Projects.MindJourney_Api>("api")
     .WithFirebaseStorage(storage)
     .WithEnvironment("Admin__ApiKey", adminApiKey)
     .WithEnvironment("MindJourney__Idempotency__SigningKey", idempotencySigningKey)
+    .WithEnvironment("MindJourney__Pilot__SigningKey", pilotSigningKey)
     .WithAdminCommands(adminApiKey)
     .WithReplicas(replicas)
     .WithParticipantEndpoint(builder.Configuration, replicas)

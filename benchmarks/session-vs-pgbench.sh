@@ -33,6 +33,7 @@ API_URL=http://localhost:5000/api
 if [ "${DIRECT:-0}" = 1 ]; then
   env "ConnectionStrings__mindjourney=Host=127.0.0.1;Port=$PGPORT;Username=postgres;Password=$PGPASS;Database=mindjourney" \
     "Admin__ApiKey=$KEY" "MindJourney__Idempotency__SigningKey=$SIGNING_KEY" \
+    "MindJourney__Pilot__SigningKey=$SIGNING_KEY" \
     MindJourney__RateLimit__SessionsPerWindow=0 ASPNETCORE_URLS=http://127.0.0.1:5100 Logging__LogLevel__Default=Warning \
     dotnet MindJourney.Api/bin/Release/net10.0/MindJourney.Api.dll >"$WORK/api-direct.log" 2>&1 &
   API_PID=$!

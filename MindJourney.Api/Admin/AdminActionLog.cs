@@ -9,13 +9,16 @@ namespace MindJourney.Api.Admin;
 public sealed record AdminActionEntry(Guid Id, DateTimeOffset At, string KeyFingerprint, string Action, JsonElement Details);
 
 /// <summary>
-/// The record of what researchers did (recoveries, exports): when, with which key (by its fingerprint, never the
-/// key itself) and what it changed. Listed on the researcher page and by <c>GET /api/admin/actions</c>.
+/// The record of what researchers did (recoveries, exports, studies created and changed): when, with which key (by
+/// its fingerprint, never the key itself) and what it changed. Listed on the researcher page and by <c>GET /api/admin/actions</c>.
 /// </summary>
 public sealed partial class AdminActionLog(NpgsqlDataSource dataSource, ILogger<AdminActionLog> logger)
 {
     public const string Recovery = "recovery";
     public const string Export = "export";
+    public const string StudyCreated = "study-created";
+    public const string StudyChanged = "study-changed";
+    public const string PilotTokenRegenerated = "pilot-token-regenerated";
 
     public const int DefaultListed = 50;
     public const int MaxListed = 500;

@@ -48,14 +48,16 @@ public static class AdminApi
     /// <c>Link: &lt;…?before={last session id}&gt;; rel="next"</c> header points at the next page.</summary>
     public static async Task<Ok<List<ParticipantRow>>> ListParticipants(
         [Range(1, ParticipantList.MaxPage, ErrorMessage = "limit must be between {1} and {2}.")] int? limit, Guid? before,
-        HttpContext http, ParticipantList participants, CancellationToken cancellationToken)
+        Guid? experimentId, HttpContext http, ParticipantList participants, CancellationToken cancellationToken)
     {
         var pageSize = limit ?? ParticipantList.DefaultPage;
-        var rows = await participants.PageAsync(pageSize + 1, before, cancellationToken);
+        var rows = await participants.PageAsync(pageSize + 1, before, experimentId, cancellationToken);
         if (rows.Count > pageSize)
         {
             rows.RemoveAt(pageSize);
-            http.Response.Headers.Link = $"</api/admin/participants?limit={pageSize}&before={rows[^1].SessionId}>; rel=\"next\"";
+            var study = experimentId is { } id ? $"&experimentId={id}" : "";
+            http.Response.Headers.Link =
+                $"</api/admin/participants?limit={pageSize}&before={rows[^1].SessionId}{study}>; rel=\"next\"";
         }
 
         return TypedResults.Ok(rows);

@@ -14,7 +14,9 @@ public sealed record ParticipantRow(
     int TotalLevels,
     bool IsCompleted,
     long Responses,
-    long Files);
+    long Files,
+    Guid ExperimentId,
+    int? StudyParticipantNumber);
 
 /// <summary>
 /// Sessions newest first, a page at a time. Session ids are UUIDv7 (time-ordered), so the primary key is the
@@ -29,7 +31,7 @@ public sealed class ParticipantList(NpgsqlDataSource dataSource)
 
     private const string Columns = """
         SELECT s.id, s.visitor_number, s.mode, s.condition, s.created_at, s.current_level, e.total_levels, s.is_completed,
-               c.responses, c.files
+               c.responses, c.files, s.experiment_id, s.study_participant_number
         FROM experiment_sessions s
         JOIN experiments e ON e.id = s.experiment_id
         CROSS JOIN LATERAL (
@@ -37,19 +39,23 @@ public sealed class ParticipantList(NpgsqlDataSource dataSource)
         ) c
         """;
 
-    private const string FirstPageSql = Columns + " ORDER BY s.id DESC LIMIT $1";
-    private const string NextPageSql = Columns + " WHERE s.id < $2 ORDER BY s.id DESC LIMIT $1";
+    // One study's page walks the (experiment_id, id) index the same way.
+    private const string FirstPageSql = Columns + " WHERE ($3::uuid IS NULL OR s.experiment_id = $3) ORDER BY s.id DESC LIMIT $1";
+    private const string NextPageSql = Columns
+        + " WHERE s.id < $2 AND ($3::uuid IS NULL OR s.experiment_id = $3) ORDER BY s.id DESC LIMIT $1";
 
     /// <summary>Up to <paramref name="limit"/> sessions that started before the session <paramref name="before"/>
-    /// (all, without it), newest first.</summary>
-    public async Task<List<ParticipantRow>> PageAsync(int limit, Guid? before, CancellationToken cancellationToken)
+    /// (all, without it), newest first; of one study, or of all.</summary>
+    public async Task<List<ParticipantRow>> PageAsync(int limit, Guid? before, Guid? experimentId, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(before is null ? FirstPageSql : NextPageSql);
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
-        if (before is { } cursor)
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = before ?? Guid.Empty });
+        command.Parameters.Add(new NpgsqlParameter
         {
-            command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = cursor });
-        }
+            NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Uuid,
+            Value = (object?)experimentId ?? DBNull.Value,
+        });
 
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var rows = new List<ParticipantRow>(limit);
@@ -65,7 +71,9 @@ public sealed class ParticipantList(NpgsqlDataSource dataSource)
                 reader.GetInt32(6),
                 reader.GetBoolean(7),
                 reader.GetInt64(8),
-                reader.GetInt64(9)));
+                reader.GetInt64(9),
+                reader.GetGuid(10),
+                reader.IsDBNull(11) ? null : reader.GetInt32(11)));
         }
 
         return rows;

@@ -58,7 +58,7 @@ public sealed partial class VisitorNumberRecovery(
     // session finds the condition just given to their earlier one.
     private const string AssignConditionSql = $$"""
         WITH v AS (
-            SELECT id, user_id, experiment_id, mode, visitor_number, is_completed
+            SELECT id, user_id, experiment_id, mode, visitor_number, study_participant_number, is_completed
             FROM experiment_sessions WHERE id = $1 AND condition IS NULL AND visitor_number IS NOT NULL
         ),
         e AS (

@@ -8,7 +8,34 @@ public sealed class Experiment
     public required string Title { get; set; }
     public string? Description { get; set; }
     public int TotalLevels { get; set; }
-    public bool IsActive { get; set; }
+
+    /// <summary>The study's link: <c>/?study={slug}</c> (<see cref="StudySlugs"/>); fixed once a live person started.</summary>
+    public required string Slug { get; set; }
+
+    /// <summary>One of <see cref="StudyStatuses"/>: only an open study takes new live people.</summary>
+    public string Status { get; set; } = StudyStatuses.Draft;
+
+    /// <summary>When the study was last opened: <c>GET /api/experiment</c> answers the most recently opened open one.</summary>
+    public DateTimeOffset? OpenedAt { get; set; }
+
+    /// <summary>The most live people the study numbers, ever (null: no cap). Checked by the numbering statement
+    /// against <see cref="ParticipantsNumbered"/> under the row's lock.</summary>
+    public int? MaxParticipants { get; set; }
+
+    /// <summary>Live people given a study participant number so far: the last number handed out (gap-free).</summary>
+    public int ParticipantsNumbered { get; set; }
+
+    /// <summary>Pilot people given a study participant number so far (pilots are numbered apart and never capped).</summary>
+    public int PilotsNumbered { get; set; }
+
+    /// <summary>Where a recruited participant goes when done (the recruitment issue uses it).</summary>
+    public string? CompletionUrl { get; set; }
+
+    /// <summary>The query parameter a recruitment pool (SONA) sends the participant's id in.</summary>
+    public string? SonaParameter { get; set; }
+
+    /// <summary>Random bytes the study's pilot token is signed over; replacing them revokes every earlier token.</summary>
+    public byte[] PilotNonce { get; set; } = [];
 
     /// <summary>The conditions a participant can be assigned to (empty: no conditions), in their declared order.</summary>
     public string[] Conditions { get; set; } = [];
@@ -60,6 +87,11 @@ public sealed class ExperimentSession
 
     /// <summary>Copied from the user: a pilot session's number is a pilot number ("Pilot #N").</summary>
     public string Mode { get; set; } = SessionModes.Live;
+
+    /// <summary>The person's number within this study and mode (1, 2, 3… gap-free), given in the statement that
+    /// creates their first session in it, fallback or not; every later session of theirs in the study copies it.
+    /// Conditions are drawn from it. Null only for rows written outside the API.</summary>
+    public int? StudyParticipantNumber { get; set; }
 
     /// <summary>The condition assigned with the number (null while unnumbered or when the experiment has none).</summary>
     public string? Condition { get; set; }
@@ -158,6 +190,17 @@ public static class ConditionSchemes
 
     /// <summary>The condition with the fewest completed sessions, decided under a per-experiment lock.</summary>
     public const string LeastFilled = "least-filled";
+}
+
+/// <summary>Where a study stands: <c>draft</c> (pilots only), <c>open</c> (takes new live people), <c>closed</c>
+/// (no new people; those already in it go on).</summary>
+public static class StudyStatuses
+{
+    public const string Draft = "draft";
+    public const string Open = "open";
+    public const string Closed = "closed";
+
+    public static readonly string[] All = [Draft, Open, Closed];
 }
 
 /// <summary>Live participants count; pilots (a researcher trying the study) draw from their own sequence.</summary>

@@ -12,6 +12,9 @@ public sealed class MindJourneyDbContext(DbContextOptions<MindJourneyDbContext> 
     /// <summary>Source of pilot numbers ("Pilot #N"): a pilot never moves the live sequence.</summary>
     public const string PilotNumberSequence = "pilot_counter_sequence";
 
+    /// <summary>The unique index of an answer's Idempotency-Key within its session: a second insert of one key fails on it.</summary>
+    public const string AnswerKeyIndex = "ix_experiment_responses_idempotency_key";
+
     /// <summary>The last live number handed out (0 before the first), for the audit and the health check.</summary>
     public const string VisitorNumberPositionSql =
         $"SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {VisitorNumberSequence}";
@@ -46,8 +49,19 @@ public sealed class MindJourneyDbContext(DbContextOptions<MindJourneyDbContext> 
                 t.HasCheckConstraint("ck_experiments_condition_scheme",
                     $"condition_scheme IN ('{ConditionSchemes.Cycle}', '{ConditionSchemes.LatinSquare}', "
                     + $"'{ConditionSchemes.LeastFilled}')");
+                t.HasCheckConstraint("ck_experiments_status",
+                    $"status IN ('{StudyStatuses.Draft}', '{StudyStatuses.Open}', '{StudyStatuses.Closed}')");
+                t.HasCheckConstraint("ck_experiments_max_participants", "max_participants > 0");
+                // The cap, kept by the database too: a statement that would number past it fails instead.
+                t.HasCheckConstraint("ck_experiments_participants_within_cap",
+                    "max_participants IS NULL OR participants_numbered <= max_participants");
             });
             e.Property(x => x.Title).HasMaxLength(200);
+            e.Property(x => x.Slug).HasMaxLength(64);
+            e.HasIndex(x => x.Slug).IsUnique();
+            e.Property(x => x.Status).HasMaxLength(8).HasDefaultValue(StudyStatuses.Draft);
+            e.Property(x => x.CompletionUrl).HasMaxLength(2000);
+            e.Property(x => x.SonaParameter).HasMaxLength(64);
             e.Property(x => x.Conditions).HasDefaultValueSql("'{}'::text[]");
             e.Property(x => x.ConditionScheme).HasMaxLength(16).HasDefaultValue(ConditionSchemes.Cycle);
             e.Property(x => x.CreatedAt).HasDefaultValueSql("now()");
@@ -82,6 +96,8 @@ public sealed class MindJourneyDbContext(DbContextOptions<MindJourneyDbContext> 
             e.HasIndex(x => x.IdempotencyKey).IsUnique();
             e.HasIndex(x => x.UserId);
             e.HasIndex(x => x.VisitorNumber);
+            // One study's sessions, newest first: the participant list and the export of one study, its counts.
+            e.HasIndex(x => new { x.ExperimentId, x.Id });
             // Recovery and the audit look for sessions still without a number, oldest first: keep that set indexed.
             e.HasIndex(x => new { x.CreatedAt, x.Id }).HasFilter("visitor_number IS NULL")
                 .HasDatabaseName("ix_experiment_sessions_unnumbered");
@@ -107,7 +123,7 @@ public sealed class MindJourneyDbContext(DbContextOptions<MindJourneyDbContext> 
             e.HasIndex(x => x.FileId).IsUnique();
             // A replayed answer finds its first by key, and two requests with one key cannot both insert.
             e.HasIndex(x => new { x.SessionId, x.IdempotencyKey }).IsUnique().HasFilter("idempotency_key IS NOT NULL")
-                .HasDatabaseName("ix_experiment_responses_idempotency_key");
+                .HasDatabaseName(AnswerKeyIndex);
             e.Property(x => x.StorageStatus).HasMaxLength(16);
             // Only stored objects whose metadata lags the row's number: the storage worker's to-do list stays tiny.
             e.HasIndex(x => x.Id).HasFilter("storage_status = 'stored' AND visitor_number IS DISTINCT FROM object_visitor_number")

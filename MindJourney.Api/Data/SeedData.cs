@@ -2,7 +2,7 @@ using Microsoft.EntityFrameworkCore;
 
 namespace MindJourney.Api.Data;
 
-/// <summary>A default active experiment, so a fresh system can run a participant end to end.
+/// <summary>A default open study, so a fresh system can run a participant end to end.
 /// Fixed ids keep the migration deterministic.</summary>
 internal static class SeedData
 {
@@ -17,7 +17,9 @@ internal static class SeedData
             Title = "MindJourney",
             Description = "A short journey in four levels: a few questions, one spoken or filmed answer.",
             TotalLevels = 4,
-            IsActive = true,
+            Slug = "mindjourney",
+            Status = StudyStatuses.Open,
+            OpenedAt = SeededAt,
             Conditions = ["control", "treatment"],
             ConditionScheme = ConditionSchemes.Cycle,
             CreatedAt = SeededAt,

@@ -3,9 +3,10 @@ using MindJourney.Api.Data;
 
 namespace MindJourney.Api.Experiments;
 
-/// <summary>The active experiment, as <c>GET /api/experiment</c> answers it.</summary>
+/// <summary>A study as the participant page reads it (<c>GET /api/experiment</c>). <see cref="IsActive"/> (the original
+/// platform's name) means open.</summary>
 public sealed record ExperimentSummary(
-    Guid Id, string Title, string? Description, int TotalLevels, bool IsActive, DateTimeOffset CreatedAt);
+    Guid Id, string Title, string? Description, int TotalLevels, bool IsActive, DateTimeOffset CreatedAt, string Slug, string Status);
 
 /// <summary>A level with its questions.</summary>
 public sealed record LevelDetails(Guid Id, Guid ExperimentId, int LevelNumber, string Title, string? Description, JsonElement Questions)

@@ -12,7 +12,7 @@ namespace MindJourney.Api.Export;
 /// <summary>What the action log keeps of an export. <c>Outcome</c>: <c>completed</c>, <c>cut-off</c> (the client
 /// left) or <c>failed</c> (the database or storage failed midway); the counts are what was sent until then.</summary>
 public sealed record ExportDetails(string Format, int? From, int? To, string Mode, long Rows, long Files, long MissingFiles, long Bytes,
-    string Outcome);
+    string Outcome, Guid? ExperimentId);
 
 public static partial class ExportApi
 {
@@ -40,6 +40,7 @@ public static partial class ExportApi
         string? mode,
         [VisitorNumber] string? from,
         [VisitorNumber] string? to,
+        Guid? experimentId,
         HttpContext http, [AsParameters] ExportServices services)
     {
         var (bulk, actions) = (services.Bulk, services.Actions);
@@ -58,7 +59,7 @@ public static partial class ExportApi
                 "An export is already running on this server; retry when it has finished.");
         }
 
-        var filter = new ExportFilter(mode, first, last);
+        var filter = new ExportFilter(mode, first, last, experimentId);
         var range = first is null && last is null ? "" : string.Create(CultureInfo.InvariantCulture, $"-{first}-{last}");
         var fileName = string.Create(CultureInfo.InvariantCulture,
             $"mindjourney-{mode}{range}-{DateTime.UtcNow:yyyyMMdd'T'HHmmss'Z'}.{format}");
@@ -107,7 +108,7 @@ public static partial class ExportApi
             {
                 services.Gate.Leave();
                 var details = new ExportDetails(format, first, last, mode, zip?.Rows ?? rows!.Rows, zip?.Files ?? 0,
-                    zip?.MissingFiles ?? 0, sent.Written, outcome);
+                    zip?.MissingFiles ?? 0, sent.Written, outcome, experimentId);
                 LogExported(logger, format, mode, details.Rows, details.Files, details.Bytes, outcome);
                 await actions.RecordAsync(http.User, AdminActionLog.Export, details, ApiJsonContext.Default.ExportDetails);
             }

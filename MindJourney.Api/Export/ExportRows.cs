@@ -5,8 +5,9 @@ using NpgsqlTypes;
 
 namespace MindJourney.Api.Export;
 
-/// <summary>What an export covers: a session mode (or both) and an inclusive range of visitor numbers.</summary>
-public sealed record ExportFilter(string Mode, int? From, int? To)
+/// <summary>What an export covers: a session mode (or both), an inclusive range of visitor numbers, and one study
+/// (or all).</summary>
+public sealed record ExportFilter(string Mode, int? From, int? To, Guid? ExperimentId = null)
 {
     public const string All = "all";
 }
@@ -40,6 +41,7 @@ public static class ExportRows
         WHERE ($1::text IS NULL OR s.mode = $1)
           AND ($2::int IS NULL OR s.visitor_number >= $2)
           AND ($3::int IS NULL OR s.visitor_number <= $3)
+          AND ($4::uuid IS NULL OR s.experiment_id = $4)
         ORDER BY s.mode, s.visitor_number NULLS LAST, s.created_at, s.id, r.created_at, r.id
         """;
 
@@ -58,6 +60,11 @@ public static class ExportRows
         });
         command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Integer, Value = (object?)filter.From ?? DBNull.Value });
         command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Integer, Value = (object?)filter.To ?? DBNull.Value });
+        command.Parameters.Add(new NpgsqlParameter
+        {
+            NpgsqlDbType = NpgsqlDbType.Uuid,
+            Value = (object?)filter.ExperimentId ?? DBNull.Value,
+        });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {

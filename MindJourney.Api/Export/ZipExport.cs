@@ -175,6 +175,10 @@ public sealed partial class ZipExport(BulkDataSource bulk, DeliveryOutbox delive
             head.WriteString("mode", filter.Mode);
             WriteNumberOrNull(head, "from", filter.From);
             WriteNumberOrNull(head, "to", filter.To);
+            if (filter.ExperimentId is { } experimentId)
+            {
+                head.WriteString("experimentId", experimentId);
+            }
             head.WriteNumber("rows", Rows);
             head.WriteString("checksums", "size in bytes; md5 in base64 (as file_md5 in the CSV); sha256 in hex (as sha256sum)");
             head.WriteStartArray("missing");

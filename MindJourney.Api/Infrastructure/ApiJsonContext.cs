@@ -26,4 +26,8 @@ namespace MindJourney.Api.Infrastructure;
 [JsonSerializable(typeof(List<ParticipantRow>))]
 [JsonSerializable(typeof(IReadOnlyList<AdminActionEntry>))]
 [JsonSerializable(typeof(ExportDetails))]
+[JsonSerializable(typeof(JsonElement))]
+[JsonSerializable(typeof(StudyDetails))]
+[JsonSerializable(typeof(List<StudyDetails>))]
+[JsonSerializable(typeof(StudyChange))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

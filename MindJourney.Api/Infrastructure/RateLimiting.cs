@@ -39,10 +39,12 @@ public static class RateLimiting
             var options = settings.Value;
             var window = TimeSpan.FromSeconds(options.WindowSeconds);
             limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
-            void Add(string policy, int permits, string what) =>
-                limiter.AddPolicy(policy, new PerClientWindow(policy, permits, window, what, exempt, warmUp));
+            void Add(string policy, int permits, string what, Func<HttpContext, bool>? uncounted = null) =>
+                limiter.AddPolicy(policy, new PerClientWindow(policy, permits, window, what, exempt, warmUp, uncounted));
             Add(SessionCreationPolicy, options.SessionsPerWindow, "sessions started");
-            Add(ResponsePolicy, options.ResponsesPerWindow, "responses sent");
+            // A retried answer whose first this instance recorded within the window is not counted twice.
+            Add(ResponsePolicy, options.ResponsesPerWindow, "responses sent",
+                http => http.RequestServices.GetRequiredService<Responses.AnswerKeys>().IsFreeReplay(http));
             Add(DownloadPolicy, options.DownloadsPerWindow, "downloads");
             Add(ReadPolicy, options.ReadsPerWindow, "reads of experiments, levels and sessions");
             Add(SessionUpdatePolicy, options.SessionUpdatesPerWindow, "session updates");
@@ -72,13 +74,15 @@ public static class RateLimiting
     }
 
     /// <summary>So many requests of one kind per client per window; <c>0</c> permits turns it off, and an exempt
-    /// client (and the warm-up's own requests) skips it.</summary>
+    /// client (and the warm-up's own requests) skips it, as does a request <paramref name="uncounted"/> says was
+    /// already counted.</summary>
     private sealed class PerClientWindow(string policy, int permitsPerWindow, TimeSpan window, string what, ExemptNetworks exempt,
-        WarmUpRequests warmUp) : IRateLimiterPolicy<string>
+        WarmUpRequests warmUp, Func<HttpContext, bool>? uncounted) : IRateLimiterPolicy<string>
     {
         public RateLimitPartition<string> GetPartition(HttpContext httpContext)
         {
-            if (permitsPerWindow <= 0 || exempt.Contains(httpContext.Connection.RemoteIpAddress) || warmUp.IsWarmUp(httpContext))
+            if (permitsPerWindow <= 0 || exempt.Contains(httpContext.Connection.RemoteIpAddress) || warmUp.IsWarmUp(httpContext)
+                || uncounted?.Invoke(httpContext) == true)
             {
                 return RateLimitPartition.GetNoLimiter("off");
             }

@@ -21,21 +21,52 @@ internal sealed partial class ResponseForm : IAsyncDisposable
 
     private static readonly HashSet<string> IdFields = ["sessionId", "levelId", "questionId", "responseType"];
 
-    private ResponseForm(CreateResponseRequest request, UploadContent? file)
+    private ResponseForm(CreateResponseRequest request, UploadContent? file, EarlyUpload? early)
     {
         Request = request;
         File = file;
+        Early = early;
     }
 
     public CreateResponseRequest Request { get; }
 
     public UploadContent? File { get; }
 
+    /// <summary>The file's upload to storage, started as its bytes arrived, when the caller started one.</summary>
+    public EarlyUpload? Early { get; }
+
     /// <summary>Reads the form, or says with a 4xx what is wrong with it. The file part stops being read as soon
     /// as it passes <paramref name="maxFileBytes"/>.</summary>
     public static async Task<(ResponseForm? Form, ProblemHttpResult? Problem)> ReadAsync(
-        HttpRequest request, long maxFileBytes, long maxFieldBytes, string spoolFolder, CancellationToken cancellationToken)
+        HttpRequest request, long maxFileBytes, long maxFieldBytes, string spoolFolder, CancellationToken cancellationToken,
+        Func<FilePartStart, EarlyUpload?>? onFile = null)
     {
+        EarlyUpload? early = null;
+        try
+        {
+            var (form, problem) = await ReadAsync(request, maxFileBytes, maxFieldBytes, spoolFolder, onFile, e => early = e,
+                cancellationToken);
+            if (form is not null)
+            {
+                early = null; // the form's now
+            }
+
+            return (form, problem);
+        }
+        finally
+        {
+            if (early is not null)
+            {
+                await early.DisposeAsync();
+            }
+        }
+    }
+
+    private static async Task<(ResponseForm? Form, ProblemHttpResult? Problem)> ReadAsync(HttpRequest request, long maxFileBytes,
+        long maxFieldBytes, string spoolFolder, Func<FilePartStart, EarlyUpload?>? onFile, Action<EarlyUpload> started,
+        CancellationToken cancellationToken)
+    {
+        EarlyUpload? early = null;
         var boundary = MediaTypeHeaderValue.Parse(request.ContentType).Boundary;
         var boundaryText = HeaderUtilities.RemoveQuotes(boundary).Value;
         if (string.IsNullOrWhiteSpace(boundaryText) || boundaryText.Length > MaxBoundaryLength)
@@ -78,8 +109,14 @@ internal sealed partial class ResponseForm : IAsyncDisposable
                     var clientName = HeaderUtilities.RemoveQuotes(disposition.FileNameStar).Value is { Length: > 0 } star
                         ? star
                         : HeaderUtilities.RemoveQuotes(disposition.FileName).Value;
-                    file = await UploadContent.SpoolAsync(section.Body, maxFileBytes, MediaTypes.Normalise(section.ContentType), clientName,
-                        spoolFolder, cancellationToken);
+                    var contentType = MediaTypes.Normalise(section.ContentType);
+                    if (onFile?.Invoke(new FilePartStart(fields, contentType, clientName)) is { } begun)
+                    {
+                        started(early = begun);
+                    }
+
+                    file = await UploadContent.SpoolAsync(section.Body, maxFileBytes, contentType, clientName, spoolFolder,
+                        cancellationToken, early?.Tap);
                     if (file is null)
                     {
                         return (null, Problems.PayloadTooLarge($"The file is larger than {maxFileBytes} bytes."));
@@ -154,7 +191,7 @@ internal sealed partial class ResponseForm : IAsyncDisposable
         JsonElement? responseData = fields.TryGetValue("responseData", out var data) ? StringElement(data) : null;
         var fieldsRequest = new CreateResponseRequest(sessionId, fields.GetValueOrDefault("levelId"),
             fields.GetValueOrDefault("questionId"), fields.GetValueOrDefault("responseType"), responseData);
-        return (new ResponseForm(fieldsRequest, file), null);
+        return (new ResponseForm(fieldsRequest, file, early), null);
     }
 
     /// <summary>A form field as the JSON string the original client sends in the JSON form.</summary>
@@ -211,9 +248,24 @@ internal sealed partial class ResponseForm : IAsyncDisposable
 
     private static string Truncate(string name) => name.Length > 40 ? name[..40] + "…" : name;
 
-    public ValueTask DisposeAsync() => File?.DisposeAsync() ?? ValueTask.CompletedTask;
+    public async ValueTask DisposeAsync()
+    {
+        if (Early is not null)
+        {
+            await Early.DisposeAsync(); // before the spool goes: an unaccepted upload stops first
+        }
+
+        if (File is not null)
+        {
+            await File.DisposeAsync();
+        }
+    }
 
     [LoggerMessage(Level = LogLevel.Error,
         Message = "Upload refused: its temporary file could not be written (disk full: {DiskFull}, {Error})")]
     private static partial void LogSpoolFailed(ILogger logger, bool diskFull, string error);
 }
+
+/// <summary>A file part about to be read: the fields sent before it, its content type (normalised) and the client's
+/// file name.</summary>
+internal sealed record FilePartStart(IReadOnlyDictionary<string, string> Fields, string ContentType, string? ClientFileName);

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using MindJourney.Api.Data;
 using MindJourney.Api.Infrastructure;
 using MindJourney.Api.Storage;
 using MindJourney.Api.Telemetry;
@@ -10,22 +11,32 @@ namespace MindJourney.Api.Responses;
 
 /// <summary>
 /// Takes in one participant's answer for <c>POST /api/response</c>: it chooses what goes to storage (the file, a text
-/// answer as text, or nothing), checks it, records it with the session's visitor number and, for content, tries to
-/// deliver it before answering. An acknowledged upload is durable whatever storage does next.
+/// answer as text, or nothing), checks it and records it with the session's visitor number. An answer without a file
+/// is recorded with those arriving beside it (<see cref="AnswerBatcher"/>), a text's object written by the delivery
+/// worker right after; a file goes to storage before its row (<see cref="FileIntake"/>), its bytes kept in the
+/// database only when storage fails. An acknowledged answer is durable whatever storage does next. With an <c>Idempotency-Key</c>, the answer its session already holds under
+/// the key is returned again (the same body, nothing stored or counted again) or, for another body, refused.
 /// </summary>
 public sealed class ResponseIntake(
     ResponseRecorder recorder,
+    FileIntake files,
+    AnswerBatcher batcher,
+    AnswerKeys keys,
     ResponseStorage storage,
     UploadDeliverer deliverer,
     StorageTelemetry telemetry,
+    ResponsesTelemetry responsesTelemetry,
     UploadBudgets budgets,
     IOptions<StorageOptions> storageOptions)
 {
+    /// <summary>How often a text answer takes the next millisecond's object name when the one it had was taken.</summary>
+    private const int MaxNameAttempts = 20;
+
     private const string ResponseDataField = "responseData";
 
     /// <summary>Reads the answer (JSON, or multipart with a file), checks it, records it and, when it carries content,
     /// hands that to storage. Every refusal is a 4xx problem, before anything is written.</summary>
-    public async Task<Results<Created<ResponseDetails>, ProblemHttpResult>> RecordAsync(HttpContext http,
+    public async Task<Results<Created<ResponseDetails>, ProblemHttpResult>> RecordAsync(HttpContext http, string? idempotencyKey,
         CancellationToken cancellationToken)
     {
         var options = storageOptions.Value;
@@ -38,7 +49,7 @@ public sealed class ResponseIntake(
             }
 
             var (form, problem) = await ResponseForm.ReadAsync(http.Request, options.MaxMediaBytes, options.MaxTextBytes,
-                options.SpoolFolder, cancellationToken);
+                options.SpoolFolder, cancellationToken, BeginUpload);
             if (form is null)
             {
                 return problem!;
@@ -46,7 +57,8 @@ public sealed class ResponseIntake(
 
             await using (form)
             {
-                return await CreateAsync(http, form.Request, form.File, multipart: true, cancellationToken);
+                return await CreateAsync(http, form.Request, form.File, multipart: true, idempotencyKey, cancellationToken,
+                    form.Early);
             }
         }
 
@@ -72,11 +84,25 @@ public sealed class ResponseIntake(
 
         return request is null
             ? Problems.BadRequest("The body must be a JSON object.")
-            : await CreateAsync(http, request, file: null, multipart: false, cancellationToken);
+            : await CreateAsync(http, request, file: null, multipart: false, idempotencyKey, cancellationToken);
+    }
+
+    /// <summary>A file whose session and type came before its bytes, of a kind that type takes, goes to storage as
+    /// it arrives (nothing is kept there unless the whole request is accepted); anything else is checked after.</summary>
+    private EarlyUpload? BeginUpload(FilePartStart part)
+    {
+        var fields = part.Fields;
+        return storage.IsConfigured
+            && fields.TryGetValue("sessionId", out var session) && Guid.TryParse(session, out var sessionId)
+            && fields.TryGetValue("responseType", out var responseType) && MediaTypes.AllowedFor(responseType) is { } allowed
+            && MediaTypes.Matches(part.ContentType, allowed)
+            ? files.Begin(sessionId, responseType, part.ContentType, part.ClientFileName)
+            : null;
     }
 
     private async Task<Results<Created<ResponseDetails>, ProblemHttpResult>> CreateAsync(HttpContext http,
-        CreateResponseRequest request, UploadContent? file, bool multipart, CancellationToken cancellationToken)
+        CreateResponseRequest request, UploadContent? file, bool multipart, string? idempotencyKey, CancellationToken cancellationToken,
+        EarlyUpload? early = null)
     {
         var options = storageOptions.Value;
         if (RequestValidation.Problem(request) is { } problem)
@@ -89,49 +115,155 @@ public sealed class ResponseIntake(
             return Problems.BadRequest(refusedData);
         }
 
-        var sessionId = request.SessionId!.Value;
-        var responseType = request.ResponseType!;
-        if (ChooseContent(responseType, responseData, file, multipart, options, out var text) is { } refused)
+        var answer = new Answer(request.SessionId!.Value, request.LevelId!, request.QuestionId!, request.ResponseType!, responseData);
+        if (ChooseContent(answer.ResponseType, responseData, file, multipart, options, out var text) is { } refused)
         {
             return refused;
         }
 
-        var content = file ?? (text is null ? null : UploadContent.FromText(text));
-        if (content is null)
+        Key? key = null;
+        if (idempotencyKey is not null)
         {
-            // Nothing goes to storage (an email, or an answer without a file or text).
-            ResponseDetails? created;
-            try
-            {
-                created = await recorder.RecordAsync(sessionId, request.LevelId!, request.QuestionId!, responseType, responseData,
-                    cancellationToken);
-            }
-            catch (SessionQuotaExceededException quota)
-            {
-                return QuotaExceeded(quota);
-            }
-
-            return created is null ? UnknownSession(sessionId) : Created(created);
+            key = new Key(keys.Hash(idempotencyKey), AnswerFingerprint.Of(answer.SessionId, answer.LevelId, answer.QuestionId,
+                answer.ResponseType, responseData, file?.Length, file?.Md5Hash));
         }
 
+        // A replay waits for its key's first request on this instance to end, then finds its answer stored.
+        using var turn = key is null ? null : await keys.EnterAsync(answer.SessionId, key.Hash, cancellationToken);
+        var result = file is null && (text is null || !TextIsTheJson(responseData))
+            ? await RecordAnswerAsync(http, answer, text, key, cancellationToken)
+            : await RecordContentAsync(http, answer, file ?? UploadContent.FromText(text!), isFile: file is not null, key, early,
+                cancellationToken);
+        if (key is not null && result.Result is Created<ResponseDetails>)
+        {
+            keys.Remember(key.Hash);
+        }
+
+        return result;
+    }
+
+    /// <summary>An answer without a file, recorded by the next answer statement; a text's object is written by the
+    /// delivery worker (<c>storage.status</c> pending until then).</summary>
+    private async Task<Results<Created<ResponseDetails>, ProblemHttpResult>> RecordAnswerAsync(HttpContext http, Answer answer,
+        string? text, Key? key, CancellationToken cancellationToken)
+    {
+        AnswerText? content = null;
+        UploadReservation? reservation = null;
+        if (text is not null)
+        {
+            var bytes = System.Text.Encoding.UTF8.GetBytes(text);
+            var md5 = Convert.ToBase64String(System.Security.Cryptography.MD5.HashData(bytes));
+            content = new AnswerText(answer.SessionId, bytes.Length, md5, DateTimeOffset.UtcNow);
+            (reservation, var overBudget) = await budgets.ReserveAsync(http, bytes.Length, cancellationToken);
+            if (reservation is null)
+            {
+                // A replay costs no bytes: it is answered even when the client's budget is spent.
+                if (key is not null && await FindReplayAsync(http, answer.SessionId, key, cancellationToken) is { } replay)
+                {
+                    http.Response.Headers.RetryAfter = default;
+                    return replay;
+                }
+
+                return overBudget!;
+            }
+        }
+
+        var request = new AnswerRequest(Guid.CreateVersion7(), answer.SessionId, answer.LevelId, answer.QuestionId, answer.ResponseType,
+            answer.ResponseData, System.Text.Encoding.UTF8.GetByteCount(answer.ResponseData), key?.Hash, key?.Fingerprint, content);
+        AnswerResult? result = null;
+        try
+        {
+            for (var attempt = 0; ; attempt++)
+            {
+                result = await batcher.RecordAsync(request, cancellationToken);
+                if (result.Outcome != AnswerOutcome.NameTaken)
+                {
+                    break;
+                }
+
+                if (attempt >= MaxNameAttempts)
+                {
+                    throw new InvalidOperationException($"No free object name for response {request.Id}.");
+                }
+
+                request = request.WithNextObjectName();
+            }
+        }
+        finally
+        {
+            if (result?.Outcome != AnswerOutcome.Recorded)
+            {
+                reservation?.Release();
+            }
+        }
+
+        var limits = storageOptions.Value;
+        switch (result.Outcome)
+        {
+            case AnswerOutcome.Recorded:
+                recorder.LogRecorded(answer.SessionId, result.Stored!.VisitorNumber);
+                if (content is not null)
+                {
+                    telemetry.UploadSize.Record(content.Length,
+                        new KeyValuePair<string, object?>(StorageTelemetry.ResponseTypeTag, answer.ResponseType));
+                }
+
+                if (key is not null)
+                {
+                    responsesTelemetry.RecordKey(ResponsesTelemetry.KeyFirst);
+                }
+
+                return Created(ResponseDetails.From(result.Stored!));
+            case AnswerOutcome.Found:
+                return Replay(http, result.Stored!, result.StoredFingerprint, key!);
+            case AnswerOutcome.NoSession:
+                return UnknownSession(answer.SessionId);
+            default:
+                return QuotaExceeded(result.Responses >= limits.MaxResponsesPerSession
+                    ? ResponseRecorder.TooManyResponses(limits)
+                    : ResponseRecorder.TooManyBytes(limits, content is null ? "answer" : "upload", result.Bytes));
+        }
+    }
+
+    /// <summary>A file (or a text whose content is its JSON), recorded with its bytes and, when storage is configured,
+    /// delivered before the answer.</summary>
+    private async Task<Results<Created<ResponseDetails>, ProblemHttpResult>> RecordContentAsync(HttpContext http, Answer answer,
+        UploadContent content, bool isFile, Key? key, EarlyUpload? early, CancellationToken cancellationToken)
+    {
+        var options = storageOptions.Value;
         await using (content)
         {
+            // A replay is answered before anything is reserved or written: its file is stored once.
+            if (key is not null && await FindReplayAsync(http, answer.SessionId, key, cancellationToken) is { } replay)
+            {
+                return replay;
+            }
+
             var (reservation, overBudget) = await budgets.ReserveAsync(http, content.Length, cancellationToken);
             if (reservation is null)
             {
                 return overBudget!;
             }
 
+            if (isFile && storage.IsConfigured)
+            {
+                return await RecordFileAsync(http, answer, content, key, early, reservation, cancellationToken);
+            }
+
             var lease = storage.IsConfigured ? options.UploadTimeout + StorageOptions.LeaseMargin : TimeSpan.Zero;
             RecordedUpload? recorded = null;
             try
             {
-                recorded = await recorder.RecordWithContentAsync(sessionId, request.LevelId!, request.QuestionId!,
-                    responseType, responseData, content, lease, cancellationToken);
+                recorded = await recorder.RecordWithContentAsync(answer.SessionId, answer.LevelId, answer.QuestionId,
+                    answer.ResponseType, answer.ResponseData, content, lease, key?.Hash, key?.Fingerprint, cancellationToken);
             }
             catch (SessionQuotaExceededException quota)
             {
                 return QuotaExceeded(quota);
+            }
+            catch (Npgsql.PostgresException ex) when (IsKeyTaken(ex, key))
+            {
+                return await ReplayOfTakenKeyAsync(http, answer.SessionId, key!, ex, cancellationToken);
             }
             finally
             {
@@ -143,11 +275,17 @@ public sealed class ResponseIntake(
 
             if (recorded is null)
             {
-                return UnknownSession(sessionId);
+                return UnknownSession(answer.SessionId);
+            }
+
+            if (key is not null)
+            {
+                responsesTelemetry.RecordKey(ResponsesTelemetry.KeyFirst);
             }
 
             // From here on the upload is durable and acknowledged whatever happens to storage.
-            telemetry.UploadSize.Record(content.Length, new KeyValuePair<string, object?>(StorageTelemetry.ResponseTypeTag, responseType));
+            telemetry.UploadSize.Record(content.Length,
+                new KeyValuePair<string, object?>(StorageTelemetry.ResponseTypeTag, answer.ResponseType));
             var stored = false;
             if (storage.IsConfigured)
             {
@@ -164,7 +302,7 @@ public sealed class ResponseIntake(
             }
             else
             {
-                telemetry.RecordUpload(responseType, StorageTelemetry.OutcomeQueued);
+                telemetry.RecordUpload(answer.ResponseType, StorageTelemetry.OutcomeQueued);
             }
 
             var response = recorded.Response;
@@ -172,6 +310,87 @@ public sealed class ResponseIntake(
             return Created(ResponseDetails.From(response));
         }
     }
+
+    /// <summary>A file while storage is configured: storage first, the durable copy only when storage fails
+    /// (<see cref="FileIntake"/>).</summary>
+    private async Task<Results<Created<ResponseDetails>, ProblemHttpResult>> RecordFileAsync(HttpContext http, Answer answer,
+        UploadContent file, Key? key, EarlyUpload? early, UploadReservation reservation, CancellationToken cancellationToken)
+    {
+        ResponseDetails? created = null;
+        try
+        {
+            created = await files.RecordAsync(answer.SessionId, answer.LevelId, answer.QuestionId, answer.ResponseType,
+                answer.ResponseData, file, early, reservation, key?.Hash, key?.Fingerprint, cancellationToken);
+        }
+        catch (SessionQuotaExceededException quota)
+        {
+            return QuotaExceeded(quota);
+        }
+        catch (Npgsql.PostgresException ex) when (IsKeyTaken(ex, key))
+        {
+            return await ReplayOfTakenKeyAsync(http, answer.SessionId, key!, ex, cancellationToken);
+        }
+        finally
+        {
+            if (created is null)
+            {
+                reservation.Release();
+            }
+        }
+
+        if (created is null)
+        {
+            return UnknownSession(answer.SessionId);
+        }
+
+        if (key is not null)
+        {
+            responsesTelemetry.RecordKey(ResponsesTelemetry.KeyFirst);
+        }
+
+        telemetry.UploadSize.Record(file.Length, new KeyValuePair<string, object?>(StorageTelemetry.ResponseTypeTag, answer.ResponseType));
+        return Created(created);
+    }
+
+    private static bool IsKeyTaken(Npgsql.PostgresException ex, Key? key) => key is not null
+        && ex.SqlState == Npgsql.PostgresErrorCodes.UniqueViolation && ex.ConstraintName == MindJourneyDbContext.AnswerKeyIndex;
+
+    /// <summary>Another instance recorded the key's first answer meanwhile: this request is its replay.</summary>
+    private async Task<Results<Created<ResponseDetails>, ProblemHttpResult>> ReplayOfTakenKeyAsync(HttpContext http, Guid sessionId,
+        Key key, Npgsql.PostgresException taken, CancellationToken cancellationToken) =>
+        await FindReplayAsync(http, sessionId, key, cancellationToken)
+        ?? throw new InvalidOperationException("An answer's Idempotency-Key was taken, and its answer is gone.", taken);
+
+    /// <summary>The answer stored under the key, answered as a replay (or refused for another body); null when the
+    /// session holds none.</summary>
+    private async Task<Results<Created<ResponseDetails>, ProblemHttpResult>?> FindReplayAsync(HttpContext http, Guid sessionId, Key key,
+        CancellationToken cancellationToken) =>
+        await recorder.FindByKeyAsync(sessionId, key.Hash, cancellationToken) is { } found
+            ? Replay(http, found.Answer, found.Fingerprint, key)
+            : null;
+
+    /// <summary>The first answer again, as its 201 said it (its storage status as it is now), when the body is the
+    /// one the key was first sent with; else 422, saying nothing of the first answer.</summary>
+    private Results<Created<ResponseDetails>, ProblemHttpResult> Replay(HttpContext http, ExperimentResponse stored, byte[]? fingerprint,
+        Key key)
+    {
+        if (fingerprint is null || !fingerprint.AsSpan().SequenceEqual(key.Fingerprint))
+        {
+            responsesTelemetry.RecordKey(ResponsesTelemetry.KeyReused);
+            return Problems.UnprocessableEntity("This Idempotency-Key was already used for a different answer (another session, "
+                + "question or body). Send a new key for a new answer.");
+        }
+
+        responsesTelemetry.RecordKey(ResponsesTelemetry.KeyReplayed);
+        http.Response.Headers[Sessions.SessionsApi.IdempotentReplayedHeader] = "true";
+        return Created(ResponseDetails.From(stored));
+    }
+
+    /// <summary>What the request asks to record, checked and normalised.</summary>
+    private sealed record Answer(Guid SessionId, string LevelId, string QuestionId, string ResponseType, string ResponseData);
+
+    /// <summary>An Idempotency-Key as kept (its HMAC) and the fingerprint of the body it came with.</summary>
+    private sealed record Key(string Hash, byte[] Fingerprint);
 
     /// <summary>What goes to storage: the file (of the right kind), or a text answer as text-response.txt, or
     /// nothing. A refusal is a 4xx, before anything is written.</summary>
@@ -225,6 +444,16 @@ public sealed class ResponseIntake(
             JsonValueKind.Object when root.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String => t.GetString(),
             _ => root.GetRawText(),
         };
+    }
+
+    /// <summary>Whether a text answer's content is its JSON itself (neither a string nor an object with a string
+    /// <c>text</c>): PostgreSQL's jsonb does not keep that JSON as sent, so its bytes are stored with it.</summary>
+    internal static bool TextIsTheJson(string responseDataJson)
+    {
+        using var document = JsonDocument.Parse(responseDataJson);
+        var root = document.RootElement;
+        return root.ValueKind is not (JsonValueKind.Null or JsonValueKind.String)
+            && !(root.ValueKind == JsonValueKind.Object && root.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String);
     }
 
     private static ProblemHttpResult QuotaExceeded(SessionQuotaExceededException quota) => quota.StatusCode == StatusCodes.Status409Conflict

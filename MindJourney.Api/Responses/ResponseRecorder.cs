@@ -7,89 +7,27 @@ using NpgsqlTypes;
 
 namespace MindJourney.Api.Responses;
 
-/// <summary>Saves a response with its session's user and visitor number, read and written in one statement so
-/// the number cannot drift from the session's. A response with a file (or a text for storage) is saved together
-/// with its delivery record and bytes, in one transaction: once committed, the upload cannot be lost.</summary>
+/// <summary>Saves a response with a file (or a text whose content is its JSON) with its session's user and visitor
+/// number, together with its delivery record and bytes, in one transaction: once committed, the upload cannot be
+/// lost. Answers without a file are recorded by <see cref="AnswerBatcher"/>. Also finds the answer a session holds
+/// under an Idempotency-Key.</summary>
 public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDataSource bulk, IOptions<StorageOptions> options,
     ILogger<ResponseRecorder> logger)
 {
-    // The session row's counters are the quota: checked and bumped by the statement that inserts the answer, under
-    // the row's lock, so two parallel requests cannot both take a session's last slot. An admin recovery numbering the
-    // session right now commits first; the update then reads the row again and the answer carries its number.
-    private const string InsertSql = """
-        WITH session AS (
-            UPDATE experiment_sessions
-            SET response_count = response_count + 1, stored_bytes = stored_bytes + $8
-            WHERE id = $2 AND response_count < $7 AND stored_bytes + $8 <= $9
-            RETURNING id, user_id, visitor_number)
-        INSERT INTO experiment_responses (id, session_id, user_id, visitor_number, level_id, question_id,
-                                          response_type, response_data, response_data_bytes, created_at)
-        SELECT $1, s.id, s.user_id, s.visitor_number, $3, $4, $5, $6, $8, now()
-        FROM session s
-        RETURNING user_id, visitor_number, created_at
-        """;
-
     /// <summary>What a session holds against its quotas (the upload path's check, under the row's lock).</summary>
     private const string UsageForUpdateSql =
         "SELECT response_count, file_count, stored_bytes FROM experiment_sessions WHERE id = $1 FOR UPDATE";
 
-    /// <summary>Saves a response that has nothing to store (an email address, or an answer with neither file nor
-    /// text). Null when the session does not exist.</summary>
-    public async Task<ResponseDetails?> RecordAsync(Guid sessionId, string levelId, string questionId,
-        string responseType, string responseDataJson, CancellationToken cancellationToken)
+    /// <summary>The answer a session holds under an Idempotency-Key's HMAC, with the fingerprint the key was first
+    /// sent with; null when it holds none.</summary>
+    public async Task<(ExperimentResponse Answer, byte[]? Fingerprint)?> FindByKeyAsync(Guid sessionId, string idempotencyKey,
+        CancellationToken cancellationToken)
     {
-        var entity = new ExperimentResponse
-        {
-            Id = Guid.CreateVersion7(),
-            SessionId = sessionId,
-            LevelId = levelId,
-            QuestionId = questionId,
-            ResponseType = responseType,
-            ResponseData = responseDataJson,
-            ResponseDataBytes = Encoding.UTF8.GetByteCount(responseDataJson),
-        };
-
-        var limits = options.Value;
-        await using var insert = dataSource.CreateCommand(InsertSql);
-        var p = insert.Parameters;
-        p.Add(new NpgsqlParameter<Guid> { TypedValue = entity.Id });
-        p.Add(new NpgsqlParameter<Guid> { TypedValue = sessionId });
-        p.Add(new NpgsqlParameter<string> { TypedValue = levelId });
-        p.Add(new NpgsqlParameter<string> { TypedValue = questionId });
-        p.Add(new NpgsqlParameter<string> { TypedValue = responseType });
-        p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Jsonb, Value = responseDataJson });
-        p.Add(new NpgsqlParameter<long> { TypedValue = limits.MaxResponsesPerSession });
-        p.Add(new NpgsqlParameter<long> { TypedValue = entity.ResponseDataBytes.Value });
-        p.Add(new NpgsqlParameter<long> { TypedValue = limits.MaxBytesPerSession });
-
-        // The reader is disposed exactly once: closing it returns the connection to the pool, and Npgsql hands the
-        // same reader object to the connection's next user, so a second dispose would consume another request's results.
-        var recorded = false;
-        await using (var reader = await insert.ExecuteReaderAsync(cancellationToken))
-        {
-            if (await reader.ReadAsync(cancellationToken))
-            {
-                entity.UserId = reader.GetGuid(0);
-                entity.VisitorNumber = reader.IsDBNull(1) ? null : reader.GetInt32(1);
-                entity.CreatedAt = reader.GetFieldValue<DateTimeOffset>(2);
-                recorded = true;
-            }
-        }
-
-        if (!recorded)
-        {
-            if (await UsageAsync(sessionId, cancellationToken) is not { } usage)
-            {
-                return null;
-            }
-
-            throw usage.Responses >= limits.MaxResponsesPerSession
-                ? TooManyResponses(limits)
-                : TooManyBytes(limits, "answer", usage.Bytes);
-        }
-
-        Log(sessionId, entity.VisitorNumber);
-        return ResponseDetails.From(entity, StorageInfo.NotStored);
+        await using var command = dataSource.CreateCommand(AnswerSql.FindByKey);
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = sessionId });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = idempotencyKey });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? AnswerStatement.ReadStored(reader, 0, sessionId) : null;
     }
 
     // The response, its delivery record (leased to this request for its own attempt) and, below, its bytes.
@@ -104,8 +42,9 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
         response AS (
             INSERT INTO experiment_responses (id, session_id, user_id, visitor_number, level_id, question_id,
                                               response_type, response_data, file_id, file_url, created_at, storage_status,
-                                              file_size_bytes, file_md5, response_data_bytes)
-            SELECT $1, s.id, s.user_id, s.visitor_number, $3, $4, $5, $6, $7, $8, now(), 'pending', $10, $11, $16
+                                              file_size_bytes, file_md5, response_data_bytes, idempotency_key,
+                                              idempotency_fingerprint)
+            SELECT $1, s.id, s.user_id, s.visitor_number, $3, $4, $5, $6, $7, $8, now(), 'pending', $10, $11, $16, $17, $18
             FROM experiment_sessions s WHERE s.id = $2
             FOR SHARE OF s -- the number a running recovery assigns, not the null before it
             ON CONFLICT (file_id) DO NOTHING
@@ -122,12 +61,21 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
 
     /// <summary>Saves the response, its delivery record and <paramref name="content"/> in one transaction. Null
     /// when the session does not exist (nothing is saved). <paramref name="lease"/> keeps the workers off the
-    /// delivery while the caller tries it; zero hands it to them at once.</summary>
-    public async Task<RecordedUpload?> RecordWithContentAsync(Guid sessionId, string levelId, string questionId,
-        string responseType, string responseDataJson, UploadContent content, TimeSpan lease, CancellationToken cancellationToken)
+    /// delivery while the caller tries it; zero hands it to them at once. An <paramref name="idempotencyKey"/> (its
+    /// HMAC) the session already holds fails the insert (unique index): the caller replays the answer stored.</summary>
+    public Task<RecordedUpload?> RecordWithContentAsync(Guid sessionId, string levelId, string questionId,
+        string responseType, string responseDataJson, UploadContent content, TimeSpan lease, string? idempotencyKey,
+        byte[]? fingerprint, CancellationToken cancellationToken) =>
+        RecordWithContentAsync(new PlannedUpload(Guid.CreateVersion7(), sessionId, DateTimeOffset.UtcNow), levelId, questionId,
+            responseType, responseDataJson, content, lease, idempotencyKey, fingerprint, cancellationToken);
+
+    /// <summary>As above, for an upload whose id and name were chosen before (a first attempt at storage that failed:
+    /// if storage kept the object after all, the delivery finds it under that name with the same bytes).</summary>
+    public async Task<RecordedUpload?> RecordWithContentAsync(PlannedUpload planned, string levelId, string questionId,
+        string responseType, string responseDataJson, UploadContent content, TimeSpan lease, string? idempotencyKey,
+        byte[]? fingerprint, CancellationToken cancellationToken)
     {
-        var responseId = Guid.CreateVersion7();
-        var uploadedAt = DateTimeOffset.UtcNow;
+        var (responseId, sessionId, uploadedAt) = planned;
         long dataBytes = Encoding.UTF8.GetByteCount(responseDataJson);
         // Two uploads of one session, type and file name in the same millisecond would share a name: the unique
         // file_id index refuses the second, which then takes the next millisecond.
@@ -157,6 +105,8 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
                 p.Add(new NpgsqlParameter<int> { TypedValue = lease > TimeSpan.Zero ? 1 : 0 });
                 p.Add(new NpgsqlParameter<TimeSpan> { TypedValue = lease });
                 p.Add(new NpgsqlParameter<long> { TypedValue = dataBytes });
+                p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)idempotencyKey ?? DBNull.Value });
+                p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bytea, Value = (object?)fingerprint ?? DBNull.Value });
 
                 await using var reader = await command.ExecuteReaderAsync(cancellationToken);
                 if (!await reader.ReadAsync(cancellationToken))
@@ -198,7 +148,7 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
                 }
 
                 await transaction.CommitAsync(cancellationToken);
-                Log(sessionId, visitorNumber);
+                LogRecorded(sessionId, visitorNumber);
 
                 var entity = new ExperimentResponse
                 {
@@ -224,6 +174,134 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
         }
     }
 
+    // A file already in storage: the row says stored, with the number its object's metadata carries; no delivery, no
+    // copy of its bytes. The counters are checked and bumped by the same statement, under the session row's lock. A
+    // name some pending row holds fails the statement (the unique file_id index) and bumps nothing.
+    private const string InsertStoredSql = """
+        WITH session AS (
+            UPDATE experiment_sessions
+            SET response_count = response_count + 1, file_count = file_count + 1, stored_bytes = stored_bytes + $9 + $12
+            WHERE id = $2 AND response_count < $13 AND file_count < $14 AND stored_bytes + $9 + $12 <= $15
+            RETURNING id, user_id, visitor_number)
+        INSERT INTO experiment_responses (id, session_id, user_id, visitor_number, level_id, question_id, response_type,
+                                          response_data, file_id, file_url, created_at, storage_status, file_size_bytes,
+                                          file_md5, object_visitor_number, response_data_bytes, idempotency_key,
+                                          idempotency_fingerprint)
+        SELECT $1, s.id, s.user_id, s.visitor_number, $3, $4, $5, $6, $7, $8, now(), 'stored', $9, $10, $11, $12, $16, $17
+        FROM session s
+        RETURNING user_id, visitor_number, created_at
+        """;
+
+    private const string FileIdIndex = "ix_experiment_responses_file_id";
+
+    private const string UsageSql = "SELECT response_count, file_count, stored_bytes FROM experiment_sessions WHERE id = $1";
+
+    /// <summary>The session an upload is for, read without a lock before its bytes go to storage: a session without
+    /// room for <paramref name="sizeBytes"/> more is refused then (<see cref="SessionQuotaExceededException"/>), a
+    /// race is settled by <see cref="RecordStoredAsync"/>. Null when there is no such session.</summary>
+    public async Task<UploadOwner?> CheckRoomAsync(Guid sessionId, string responseType, long sizeBytes,
+        CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT user_id, experiment_id, visitor_number, response_count, file_count, stored_bytes
+            FROM experiment_sessions WHERE id = $1
+            """);
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = sessionId });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+
+        Refuse(reader.GetInt32(3), reader.GetInt32(4), reader.GetInt64(5), responseType, sizeBytes);
+        return new UploadOwner(reader.GetGuid(0), reader.GetGuid(1), reader.IsDBNull(2) ? null : reader.GetInt32(2));
+    }
+
+    /// <summary>Saves the response of a file already in storage under <paramref name="objectName"/>, whose metadata
+    /// carries <paramref name="objectVisitorNumber"/>, checking and bumping the session's counters. Throws
+    /// <see cref="SessionQuotaExceededException"/> when the session has no room left; saves nothing then, nor when
+    /// the session is gone or another response holds the name (the result says which). An
+    /// <paramref name="idempotencyKey"/> the session already holds fails the insert, as in RecordWithContentAsync.</summary>
+    public async Task<StoredRecord> RecordStoredAsync(Guid responseId, Guid sessionId, string levelId, string questionId,
+        string responseType, string responseDataJson, string objectName, UploadContent content, int? objectVisitorNumber,
+        string? idempotencyKey, byte[]? fingerprint, CancellationToken cancellationToken)
+    {
+        var limits = options.Value;
+        long dataBytes = Encoding.UTF8.GetByteCount(responseDataJson);
+        var entity = new ExperimentResponse
+        {
+            Id = responseId,
+            SessionId = sessionId,
+            LevelId = levelId,
+            QuestionId = questionId,
+            ResponseType = responseType,
+            ResponseData = responseDataJson,
+            ResponseDataBytes = dataBytes,
+            FileId = objectName,
+            FileUrl = DownloadUrl(responseId),
+            StorageStatus = StorageInfo.Stored,
+        };
+        while (true)
+        {
+            await using (var insert = dataSource.CreateCommand(InsertStoredSql))
+            {
+                var p = insert.Parameters;
+                p.Add(new NpgsqlParameter<Guid> { TypedValue = responseId });
+                p.Add(new NpgsqlParameter<Guid> { TypedValue = sessionId });
+                p.Add(new NpgsqlParameter<string> { TypedValue = levelId });
+                p.Add(new NpgsqlParameter<string> { TypedValue = questionId });
+                p.Add(new NpgsqlParameter<string> { TypedValue = responseType });
+                p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Jsonb, Value = responseDataJson });
+                p.Add(new NpgsqlParameter<string> { TypedValue = objectName });
+                p.Add(new NpgsqlParameter<string> { TypedValue = entity.FileUrl });
+                p.Add(new NpgsqlParameter<long> { TypedValue = content.Length });
+                p.Add(new NpgsqlParameter<string> { TypedValue = content.Md5Hash });
+                p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Integer, Value = (object?)objectVisitorNumber ?? DBNull.Value });
+                p.Add(new NpgsqlParameter<long> { TypedValue = dataBytes });
+                p.Add(new NpgsqlParameter<long> { TypedValue = limits.MaxResponsesPerSession });
+                p.Add(new NpgsqlParameter<long> { TypedValue = limits.MaxFilesPerSession });
+                p.Add(new NpgsqlParameter<long> { TypedValue = limits.MaxBytesPerSession });
+                p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)idempotencyKey ?? DBNull.Value });
+                p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bytea, Value = (object?)fingerprint ?? DBNull.Value });
+                try
+                {
+                    await using var reader = await insert.ExecuteReaderAsync(cancellationToken);
+                    if (await reader.ReadAsync(cancellationToken))
+                    {
+                        entity.UserId = reader.GetGuid(0);
+                        entity.VisitorNumber = reader.IsDBNull(1) ? null : reader.GetInt32(1);
+                        entity.CreatedAt = reader.GetFieldValue<DateTimeOffset>(2);
+                        LogRecorded(sessionId, entity.VisitorNumber);
+                        return new StoredRecord(ResponseDetails.From(entity), NameTaken: false);
+                    }
+                }
+                catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation && ex.ConstraintName == FileIdIndex)
+                {
+                    return new StoredRecord(null, NameTaken: true);
+                }
+            }
+
+            // The session filled up since the check (a parallel answer), or is gone; if room was made meanwhile, again.
+            await using var usage = dataSource.CreateCommand(UsageSql);
+            usage.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = sessionId });
+            await using var counters = await usage.ExecuteReaderAsync(cancellationToken);
+            if (!await counters.ReadAsync(cancellationToken))
+            {
+                return new StoredRecord(null, NameTaken: false);
+            }
+
+            Refuse(counters.GetInt32(0), counters.GetInt32(1), counters.GetInt64(2), responseType, content.Length + dataBytes);
+        }
+    }
+
+    /// <summary>The MD5 of the file a response names (the row that holds an object name), or null.</summary>
+    public async Task<string?> Md5OfAsync(string objectName, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT file_md5 FROM experiment_responses WHERE file_id = $1");
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = objectName });
+        return await command.ExecuteScalarAsync(cancellationToken) as string;
+    }
+
     private const string RenewLeaseSql = "UPDATE storage_deliveries SET next_attempt_at = clock_timestamp() + $2 WHERE response_id = $1";
 
     /// <summary>Takes the session's quota lock in <paramref name="transaction"/> and refuses the upload when the session
@@ -231,7 +309,6 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
     private async Task CheckQuotaAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid sessionId,
         string responseType, long sizeBytes, CancellationToken cancellationToken)
     {
-        var limits = options.Value;
         await using var usage = new NpgsqlCommand(UsageForUpdateSql, connection, transaction);
         usage.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = sessionId });
         await using var reader = await usage.ExecuteReaderAsync(cancellationToken);
@@ -240,7 +317,14 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
             return; // no such session: the insert finds none and says so
         }
 
-        var (responses, files, bytes) = (reader.GetInt32(0), reader.GetInt32(1), reader.GetInt64(2));
+        Refuse(reader.GetInt32(0), reader.GetInt32(1), reader.GetInt64(2), responseType, sizeBytes);
+    }
+
+    /// <summary>Throws the refusal of an answer of <paramref name="responseType"/> taking <paramref name="sizeBytes"/> in
+    /// a session that holds <paramref name="responses"/>, <paramref name="files"/> and <paramref name="bytes"/>.</summary>
+    private void Refuse(int responses, int files, long bytes, string responseType, long sizeBytes)
+    {
+        var limits = options.Value;
         if (responses >= limits.MaxResponsesPerSession)
         {
             throw TooManyResponses(limits);
@@ -258,26 +342,18 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
         }
     }
 
-    private static SessionQuotaExceededException TooManyBytes(StorageOptions limits, string what, long used) =>
+    internal static SessionQuotaExceededException TooManyBytes(StorageOptions limits, string what, long used) =>
         new(StatusCodes.Status413PayloadTooLarge,
             $"This {what} would take the session past its {limits.MaxBytesPerSession} bytes of stored answers and files ({used} used).");
 
-    private static SessionQuotaExceededException TooManyResponses(StorageOptions limits) =>
+    internal static SessionQuotaExceededException TooManyResponses(StorageOptions limits) =>
         new(StatusCodes.Status409Conflict, $"This session has recorded {limits.MaxResponsesPerSession} responses, the most a session may.");
-
-    /// <summary>Why an answer was not recorded: no session (null), or what the session already holds.</summary>
-    private async Task<(long Responses, long Bytes)?> UsageAsync(Guid sessionId, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand("SELECT response_count, stored_bytes FROM experiment_sessions WHERE id = $1");
-        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = sessionId });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? (reader.GetInt32(0), reader.GetInt64(1)) : null;
-    }
 
     /// <summary>The URL the API serves a response's file at (<c>GET /api/download/{responseId}</c>).</summary>
     public static string DownloadUrl(Guid responseId) => $"/api/download/{responseId:D}";
 
-    private void Log(Guid sessionId, int? visitorNumber)
+    /// <summary>The original platform's line for every answer recorded (Debug).</summary>
+    internal void LogRecorded(Guid sessionId, int? visitorNumber)
     {
         if (visitorNumber is { } number)
         {
@@ -298,3 +374,13 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
 
 /// <summary>A response saved with its pending delivery.</summary>
 public sealed record RecordedUpload(ExperimentResponse Response, DeliveryItem Delivery);
+
+/// <summary>The id, session and time (hence object name) of an upload, chosen before it is recorded.</summary>
+public sealed record PlannedUpload(Guid ResponseId, Guid SessionId, DateTimeOffset UploadedAt);
+
+/// <summary>Whose an upload is, as its object's metadata says it, read before the upload.</summary>
+public sealed record UploadOwner(Guid UserId, Guid ExperimentId, int? VisitorNumber);
+
+/// <summary>A stored file's response as recorded (<see cref="Response"/>), or why not: its name is held by another
+/// response (<see cref="NameTaken"/>), or its session is gone (neither).</summary>
+public sealed record StoredRecord(ResponseDetails? Response, bool NameTaken);

@@ -52,10 +52,12 @@ public static class ResponsesApi
         return app;
     }
 
-    /// <summary>The body is read by <see cref="ResponseIntake"/>: it is JSON or multipart, which no one binding takes.</summary>
+    /// <summary>The body is read by <see cref="ResponseIntake"/>: it is JSON or multipart, which no one binding takes.
+    /// An <c>Idempotency-Key</c> makes a retry return the first answer (<see cref="ResponseIntake"/>).</summary>
     public static Task<Results<Created<ResponseDetails>, ProblemHttpResult>> CreateResponse(
-        HttpContext http, ResponseIntake intake, CancellationToken cancellationToken) =>
-        intake.RecordAsync(http, cancellationToken);
+        HttpContext http, [FromHeader(Name = SessionsApi.IdempotencyKeyHeader), IdempotencyKey] string? idempotencyKey,
+        ResponseIntake intake, CancellationToken cancellationToken) =>
+        intake.RecordAsync(http, idempotencyKey, cancellationToken);
 
     /// <summary>One page of a session's responses, oldest first (the body stays a JSON array); when more follow,
     /// a <c>Link: &lt;…?after={last id}&gt;; rel="next"</c> header points at the next page. A page ends at its count

@@ -1,3 +1,5 @@
+using MindJourney.Api.Telemetry;
+
 namespace MindJourney.Api.Responses;
 
 public static class ResponsesServiceExtensions
@@ -7,7 +9,11 @@ public static class ResponsesServiceExtensions
     {
         builder.Services.AddOptions<ResponsesOptions>().BindConfiguration(ResponsesOptions.SectionName)
             .ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<ResponsesTelemetry>();
         builder.Services.AddSingleton<ResponseRecorder>();
+        builder.Services.AddSingleton<AnswerBatcher>();
+        builder.Services.AddSingleton<AnswerKeys>();
+        builder.Services.AddSingleton<FileIntake>();
         builder.Services.AddSingleton<ResponseIntake>();
         builder.Services.AddSingleton<ResponsePages>();
         return builder;

@@ -2,7 +2,9 @@ namespace MindJourney.Api.Sessions;
 
 /// <summary>
 /// How a numbered session gets its condition, shared by Play (<see cref="VisitorNumberSql"/>) and the admin
-/// recovery. The columns read three row sources named <c>v</c> (mode, visitor_number), <c>e</c> (the experiment:
+/// recovery. The columns read three row sources named <c>v</c> (mode, visitor_number, study_participant_number: the
+/// number within the study, which the condition is drawn from, so that each study is balanced on its own however
+/// many studies share the visitor numbers; no condition while the person has no visitor number), <c>e</c> (the experiment:
 /// id, conditions, condition_scheme) and <c>earlier</c> (the person's first session in this experiment that has a
 /// condition, if any): a returning person keeps theirs; otherwise the scheme decides.
 /// </summary>
@@ -13,18 +15,19 @@ internal static class ConditionSql
     // visitors never decide on the same counts.
     public const string Columns = """
         CASE WHEN earlier.condition IS NOT NULL THEN earlier.condition
-             WHEN v.visitor_number IS NULL OR cardinality(e.conditions) = 0 THEN NULL
-             WHEN e.condition_scheme = 'latin-square' THEN (latin_square_order(e.conditions, v.visitor_number))[1]
+             WHEN v.visitor_number IS NULL OR v.study_participant_number IS NULL OR cardinality(e.conditions) = 0 THEN NULL
+             WHEN e.condition_scheme = 'latin-square' THEN (latin_square_order(e.conditions, v.study_participant_number))[1]
              WHEN e.condition_scheme = 'least-filled' THEN (
                  SELECT c.name FROM unnest(e.conditions) WITH ORDINALITY AS c(name, position)
                  LEFT JOIN condition_tallies t ON t.experiment_id = e.id AND t.mode = v.mode AND t.condition = c.name
                  ORDER BY COALESCE(t.completed, 0), COALESCE(t.started, 0), c.position
                  LIMIT 1)
-             ELSE e.conditions[1 + (v.visitor_number - 1) % cardinality(e.conditions)]
+             ELSE e.conditions[1 + (v.study_participant_number - 1) % cardinality(e.conditions)]
         END AS condition,
         CASE WHEN earlier.condition IS NOT NULL THEN earlier.condition_order
-             WHEN v.visitor_number IS NOT NULL AND e.condition_scheme = 'latin-square' AND cardinality(e.conditions) > 0
-             THEN latin_square_order(e.conditions, v.visitor_number)
+             WHEN v.visitor_number IS NOT NULL AND v.study_participant_number IS NOT NULL AND e.condition_scheme = 'latin-square'
+                  AND cardinality(e.conditions) > 0
+             THEN latin_square_order(e.conditions, v.study_participant_number)
         END AS condition_order
         """;
 

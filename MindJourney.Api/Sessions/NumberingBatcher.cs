@@ -170,6 +170,10 @@ public sealed partial class NumberingBatcher : IAsyncDisposable
             command.BatchCommands.Add(lockKeys);
         }
 
+        // The batch's studies' rows, after the key locks (the order the single statement takes them in).
+        var lockStudies = new NpgsqlBatchCommand(VisitorNumberSql.LockStudies);
+        lockStudies.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. batch.Select(p => p.Args.ExperimentId).Distinct()] });
+        command.BatchCommands.Add(lockStudies);
         command.BatchCommands.Add(NumberingStatement.ForMany(VisitorNumberSql.NewVisitors, [.. batch.Select(p => p.Args)]));
 
         await using var reader = await command.ExecuteReaderAsync();

@@ -22,8 +22,9 @@ internal static class NumberingStatement
 {
     /// <summary>The columns of every numbering statement's row, in this order. A batch adds <see cref="Position"/>.</summary>
     public const string RowColumns = """
-        id, user_id, experiment_id, visitor_number, current_level, branching_path, is_completed, created_at, updated_at,
-        total_levels, newly_assigned, replayed, same_request, mode, condition, condition_order, secret_issued
+        id, user_id, experiment_id, visitor_number, study_participant_number, current_level, branching_path, is_completed,
+        created_at, updated_at, total_levels, newly_assigned, replayed, same_request, mode, condition, condition_order,
+        secret_issued
         """;
 
     /// <summary>A batch row's request: its 1-based place in the batch.</summary>
@@ -72,7 +73,7 @@ internal static class NumberingStatement
     /// <summary>Where the reader's result holds each column of the row, looked up by name once per result.</summary>
     public sealed class Columns
     {
-        private readonly int _id, _userId, _experimentId, _visitorNumber, _currentLevel, _branchingPath, _isCompleted,
+        private readonly int _id, _userId, _experimentId, _visitorNumber, _studyNumber, _currentLevel, _branchingPath, _isCompleted,
             _createdAt, _updatedAt, _totalLevels, _newlyAssigned, _replayed, _sameRequest, _mode, _condition,
             _conditionOrder, _secretIssued;
 
@@ -82,6 +83,7 @@ internal static class NumberingStatement
             _userId = reader.GetOrdinal("user_id");
             _experimentId = reader.GetOrdinal("experiment_id");
             _visitorNumber = reader.GetOrdinal("visitor_number");
+            _studyNumber = reader.GetOrdinal("study_participant_number");
             _currentLevel = reader.GetOrdinal("current_level");
             _branchingPath = reader.GetOrdinal("branching_path");
             _isCompleted = reader.GetOrdinal("is_completed");
@@ -108,6 +110,7 @@ internal static class NumberingStatement
                 UserId: reader.GetGuid(_userId),
                 ExperimentId: reader.GetGuid(_experimentId),
                 VisitorNumber: reader.IsDBNull(_visitorNumber) ? null : reader.GetInt32(_visitorNumber),
+                StudyParticipantNumber: reader.IsDBNull(_studyNumber) ? null : reader.GetInt32(_studyNumber),
                 Mode: reader.GetString(_mode),
                 Condition: reader.IsDBNull(_condition) ? null : reader.GetString(_condition),
                 ConditionOrder: reader.IsDBNull(_conditionOrder) ? null : reader.GetFieldValue<string[]>(_conditionOrder),

@@ -2,11 +2,13 @@ using System.ComponentModel.DataAnnotations;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using MindJourney.Api.Data;
+using MindJourney.Api.Experiments;
 using MindJourney.Api.Infrastructure;
 
 namespace MindJourney.Api.Sessions;
 
-/// <summary>Body of <c>POST /api/session</c>, with its rules. Unknown fields are ignored, as the original platform did.</summary>
+/// <summary>Body of <c>POST /api/session</c>, with its rules. Unknown fields are ignored, as the original platform did.
+/// <c>mode: "pilot"</c> takes the study's pilot token (<see cref="PilotTokens"/>).</summary>
 public sealed record CreateSessionRequest(
     [property: RequiredId] Guid? ExperimentId,
     Guid? UserId,
@@ -16,7 +18,9 @@ public sealed record CreateSessionRequest(
     string? Mode,
     [property: StringLength(SessionsApi.MaxBranchingPathLength, ErrorMessage = SessionsApi.BranchingPathTooLong), StoredText]
     string? BranchingPath,
-    [property: StoredJson] JsonElement? SessionData);
+    [property: StoredJson] JsonElement? SessionData,
+    [property: StringLength(PilotTokens.MaxLength, ErrorMessage = "pilotToken is longer than {1} characters.")]
+    string? PilotToken = null);
 
 /// <summary>Body of <c>PATCH /api/session/{id}</c>, with its rules. The identity fields are read only so that an
 /// attempt to change them is refused rather than silently ignored. The level's upper bound is the experiment's.</summary>
@@ -32,12 +36,14 @@ public sealed record UpdateSessionRequest(
     [property: StoredJson] JsonElement? SessionData);
 
 /// <summary>A session as the API shows it (<c>GET</c>, <c>PATCH</c>); the start's answer adds its secret
-/// (<see cref="StartedSession"/>).</summary>
+/// (<see cref="StartedSession"/>). <see cref="StudyParticipantNumber"/> is the person's number within the study
+/// (and mode): 1, 2, 3… without gaps; conditions are drawn from it.</summary>
 public record SessionDetails(
     Guid Id,
     Guid UserId,
     Guid ExperimentId,
     int? VisitorNumber,
+    int? StudyParticipantNumber,
     string Mode,
     string? Condition,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string[]? ConditionOrder,

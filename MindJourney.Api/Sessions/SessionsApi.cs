@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 using MindJourney.Api.Data;
+using MindJourney.Api.Experiments;
 using MindJourney.Api.Infrastructure;
 using Npgsql;
 
@@ -10,6 +11,9 @@ namespace MindJourney.Api.Sessions;
 public static class SessionsApi
 {
     public const string IdempotencyKeyHeader = "Idempotency-Key";
+
+    /// <summary>Set on the answer to a replayed Idempotency-Key (a Play's or an answer's).</summary>
+    public const string IdempotentReplayedHeader = "Idempotent-Replayed";
     public const int MaxBranchingPathLength = 2000;
     public const string BranchingPathTooLong = "branchingPath is longer than {1} characters.";
 
@@ -39,6 +43,7 @@ public static class SessionsApi
         CreateSessionRequest request,
         [FromHeader(Name = IdempotencyKeyHeader), IdempotencyKey] string? idempotencyKey,
         VisitorNumberAssigner assigner,
+        PilotTokens pilots,
         HttpContext http,
         CancellationToken cancellationToken)
     {
@@ -49,8 +54,17 @@ public static class SessionsApi
             return UnknownUser(userId);
         }
 
+        // A pilot is left out of the live data: only a researcher's pilot link (its token) may ask for that. An
+        // unknown study goes on, to be answered 404 as for a live person.
+        var mode = request.Mode ?? SessionModes.Live;
+        if (mode == SessionModes.Pilot
+            && await pilots.IsValidAsync(request.ExperimentId!.Value, request.PilotToken, cancellationToken) == false)
+        {
+            return StudyProblems.PilotToken();
+        }
+
         var result = await assigner.StartSessionAsync(request.ExperimentId!.Value, request.UserId, request.CurrentLevel ?? 1,
-            request.BranchingPath, request.SessionData, idempotencyKey, request.Mode ?? SessionModes.Live, cancellationToken);
+            request.BranchingPath, request.SessionData, idempotencyKey, mode, cancellationToken);
 
         if (result.Session is not { } session)
         {
@@ -58,7 +72,10 @@ public static class SessionsApi
             {
                 StartSessionError.UserNotFound => UnknownUser(request.UserId!.Value),
                 StartSessionError.ExperimentNotFound => Problems.NotFound(result.Detail!),
-                StartSessionError.ExperimentInactive or StartSessionError.ModeMismatch => Problems.Conflict(result.Detail!),
+                StartSessionError.StudyFull => StudyProblems.Full(result.Detail!),
+                StartSessionError.StudyNotOpen => StudyProblems.NotOpen(result.Detail!),
+                StartSessionError.StudyClosed => StudyProblems.Closed(result.Detail!),
+                StartSessionError.ModeMismatch => Problems.Conflict(result.Detail!),
                 StartSessionError.IdempotencyKeyReused => Problems.UnprocessableEntity(result.Detail!),
                 _ => Problems.BadRequest(result.Detail!),
             };
@@ -66,7 +83,7 @@ public static class SessionsApi
 
         if (result.Replayed)
         {
-            http.Response.Headers["Idempotent-Replayed"] = "true";
+            http.Response.Headers[IdempotentReplayedHeader] = "true";
         }
 
         return TypedResults.Created($"/api/session/{session.Id}", StartedSession.Of(session, result.Secret));
@@ -169,7 +186,7 @@ public static class SessionsApi
         };
 
     private static SessionDetails ToResponse(ExperimentSession s, int totalLevels) => new(
-        s.Id, s.UserId, s.ExperimentId, s.VisitorNumber, s.Mode, s.Condition, s.ConditionOrder, s.CurrentLevel, totalLevels,
-        SessionDetails.Percent(s.CurrentLevel, totalLevels, s.IsCompleted), s.BranchingPath, s.IsCompleted,
-        s.CreatedAt, s.UpdatedAt);
+        s.Id, s.UserId, s.ExperimentId, s.VisitorNumber, s.StudyParticipantNumber, s.Mode, s.Condition, s.ConditionOrder,
+        s.CurrentLevel, totalLevels, SessionDetails.Percent(s.CurrentLevel, totalLevels, s.IsCompleted), s.BranchingPath,
+        s.IsCompleted, s.CreatedAt, s.UpdatedAt);
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using MindJourney.Api.Data;
 using MindJourney.Api.Infrastructure;
 using MindJourney.Api.Telemetry;
 using Npgsql;
@@ -10,13 +11,17 @@ public enum StartSessionError
 {
     None,
     ExperimentNotFound,
-    ExperimentInactive,
     LevelOutOfRange,
+    StudyNotOpen,
+    StudyClosed,
+    StudyFull,
     UserNotFound,
     IdempotencyKeyReused,
     ModeMismatch,
 }
 
+/// <summary>A start's outcome. For the study refusals (<see cref="StartSessionError.StudyFull"/>, …) the detail is the
+/// study's slug.</summary>
 public readonly record struct StartSessionResult(SessionDetails? Session, bool Replayed, StartSessionError Error, string? Detail)
 {
     /// <summary>The session secret handed out with this start (or replay): returned to the client once, kept only
@@ -189,6 +194,11 @@ public sealed partial class VisitorNumberAssigner(
         var lockExperiment = new NpgsqlBatchCommand(ConditionSql.LockLeastFilled);
         lockExperiment.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = args.ExperimentId });
         batch.BatchCommands.Add(lockExperiment);
+        // The study's row: its count, cap and status hold still until this commits (after the advisory locks,
+        // which Play and the recovery always take first).
+        var lockStudy = new NpgsqlBatchCommand(VisitorNumberSql.LockStudy);
+        lockStudy.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = args.ExperimentId });
+        batch.BatchCommands.Add(lockStudy);
         batch.BatchCommands.Add(NumberingStatement.ForOne(sql, args));
 
         await using var reader = await batch.ExecuteReaderAsync();
@@ -215,25 +225,37 @@ public sealed partial class VisitorNumberAssigner(
         }
 
         var totalLevels = reader.GetInt32(0);
-        if (!reader.GetBoolean(1))
-        {
-            return StartSessionResult.Failed(StartSessionError.ExperimentInactive, $"Experiment '{experimentId}' is not active.");
-        }
-
         if (currentLevel < 1 || currentLevel > totalLevels)
         {
             return StartSessionResult.Failed(StartSessionError.LevelOutOfRange, $"currentLevel must be between 1 and {totalLevels}.");
         }
 
-        if (reader.IsDBNull(2))
+        if (userId is not null)
         {
-            return StartSessionResult.Failed(StartSessionError.UserNotFound, $"No user with id '{userId}'.");
+            if (reader.IsDBNull(5))
+            {
+                return StartSessionResult.Failed(StartSessionError.UserNotFound, $"No user with id '{userId}'.");
+            }
+
+            var personMode = reader.GetString(5);
+            if (personMode != mode)
+            {
+                // Live and pilot numbers are apart: a pilot never takes a live participant's number, nor the reverse.
+                return StartSessionResult.Failed(StartSessionError.ModeMismatch,
+                    $"User '{userId}' is a {personMode} participant; start their sessions with mode '{personMode}', "
+                    + $"or start a new participant for mode '{mode}'.");
+            }
         }
 
-        // Live and pilot numbers are apart: a pilot never takes a live participant's number, nor the reverse.
-        return StartSessionResult.Failed(StartSessionError.ModeMismatch,
-            $"User '{userId}' is a {reader.GetString(2)} participant; start their sessions with mode '{reader.GetString(2)}', "
-            + $"or start a new participant for mode '{mode}'.");
+        // The study did not admit a person new to it: why, as the statement decided it.
+        var slug = reader.GetString(4);
+        var error = reader.GetString(1) switch
+        {
+            StudyStatuses.Closed => StartSessionError.StudyClosed,
+            StudyStatuses.Draft when mode != SessionModes.Pilot => StartSessionError.StudyNotOpen,
+            _ => StartSessionError.StudyFull,
+        };
+        return StartSessionResult.Failed(error, slug);
     }
 
     // Per request, so Debug: the counters and spans carry the same facts at any load.

@@ -17,7 +17,8 @@ internal static class VisitorNumberSql
 
     /// <summary>
     /// The statement for one request, its steps in the order they run. Only <c>visitor</c> (the user row and its
-    /// number) and <c>earlier</c> (the condition a returning person keeps) differ between the four statements.
+    /// number), <c>earlier</c> (the study number and condition a returning person keeps) and who may claim a study
+    /// number differ between the four statements.
     /// <list type="bullet">
     /// <item><c>existing</c>: a replay of an Idempotency-Key finds its session here; when it does, nothing below
     /// inserts anything and no sequence value is consumed. The caller serialises equal keys with an advisory lock
@@ -26,15 +27,23 @@ internal static class VisitorNumberSql
     /// response that was lost costs the client nothing: the first 8 replays do, later ones get the session without
     /// one. No secret is ever dropped (9 at most are kept), so replays never lock the first holder out. A key reused
     /// for another request gets nothing.</item>
+    /// <item><c>claimed</c>: a person new to the study takes its next study participant number by bumping the
+    /// study's count, only while the study admits them: open and below its cap for a live person, open or draft for a
+    /// pilot. The caller has locked the study's row (<see cref="LockStudy"/>), so the count and cap read here are
+    /// the committed ones and stay so until this commits: the cap can never be overshot, and the count rolls back
+    /// with the statement, so study numbers have no gaps. <c>visitor</c> reads <c>admitted</c> (the earlier number
+    /// or the one claimed): a person the study refuses gets no row there, so <c>nextval</c> is never evaluated
+    /// for them and no visitor number is drawn.</item>
     /// <item><c>assigned</c> and <c>tallied</c>: the condition is chosen in the same statement as the number
     /// (<see cref="ConditionSql"/>), and a least-filled start is counted in its tally here too: a session never
     /// exists without the condition its number gave it.</item>
     /// <item>The answer: the new session, or the one replayed.</item>
     /// </list>
     /// </summary>
-    private static string OneRequest(string visitor, string earlier) => $$"""
+    private static string OneRequest(string visitor, string earlier, string person) => $$"""
         WITH existing AS (
-            SELECT s.id, s.user_id, s.experiment_id, s.visitor_number, s.current_level, s.branching_path,
+            SELECT s.id, s.user_id, s.experiment_id, s.visitor_number, s.study_participant_number, s.current_level,
+                   s.branching_path,
                    s.is_completed, s.created_at, s.updated_at, e.total_levels, FALSE AS newly_assigned, TRUE AS replayed,
                    COALESCE(s.idempotency_fingerprint = $8, FALSE) AS same_request,
                    s.mode, s.condition, s.condition_order,
@@ -51,32 +60,50 @@ internal static class VisitorNumberSql
         ),
         experiment AS (
             SELECT id, total_levels, conditions, condition_scheme FROM experiments
-            WHERE id = $1 AND is_active AND $2 BETWEEN 1 AND total_levels
+            WHERE id = $1 AND $2 BETWEEN 1 AND total_levels
               AND NOT EXISTS (SELECT 1 FROM existing)
-        ),
-        visitor AS (
-        {{visitor}}
         ),
         earlier AS (
         {{earlier}}
         ),
+        claimed AS (
+            UPDATE experiments e
+            SET participants_numbered = e.participants_numbered + CASE WHEN $10 = 'pilot' THEN 0 ELSE 1 END,
+                pilots_numbered = e.pilots_numbered + CASE WHEN $10 = 'pilot' THEN 1 ELSE 0 END
+            FROM experiment x
+            WHERE e.id = x.id AND NOT EXISTS (SELECT 1 FROM earlier) AND {{person}}
+              AND ((e.status = '{{StudyStatuses.Open}}'
+                    AND ($10 = 'pilot' OR e.max_participants IS NULL OR e.participants_numbered < e.max_participants))
+                   OR ($10 = 'pilot' AND e.status = '{{StudyStatuses.Draft}}'))
+            RETURNING CASE WHEN $10 = 'pilot' THEN e.pilots_numbered ELSE e.participants_numbered END AS study_participant_number
+        ),
+        admitted AS (
+            SELECT study_participant_number FROM earlier
+            UNION ALL
+            SELECT study_participant_number FROM claimed
+        ),
+        visitor AS (
+        {{visitor}}
+        ),
         assigned AS (
-            SELECT v.id AS user_id, v.visitor_number, v.mode, e.id AS experiment_id, e.condition_scheme, FALSE AS done,
-                   {{ConditionSql.Columns}}
-            FROM visitor v CROSS JOIN experiment e LEFT JOIN earlier ON TRUE
+            SELECT v.id AS user_id, v.visitor_number, v.mode, v.study_participant_number, e.id AS experiment_id,
+                   e.condition_scheme, FALSE AS done, {{ConditionSql.Columns}}
+            FROM (SELECT p.*, a.study_participant_number FROM visitor p CROSS JOIN admitted a) v
+            CROSS JOIN experiment e LEFT JOIN earlier ON TRUE
         ),
         tallied AS (
             {{ConditionSql.CountStart}}
         ),
         created AS (
-            INSERT INTO experiment_sessions (id, user_id, experiment_id, visitor_number, mode, condition, condition_order,
-                                             current_level, branching_path, is_completed, session_data, idempotency_key,
-                                             idempotency_fingerprint, secret_hashes, created_at, updated_at)
-            SELECT $4, a.user_id, a.experiment_id, a.visitor_number, a.mode, a.condition, a.condition_order, $2, $5, FALSE,
-                   $6, $7, $8, ARRAY[$9::bytea], now(), now()
+            INSERT INTO experiment_sessions (id, user_id, experiment_id, visitor_number, study_participant_number, mode,
+                                             condition, condition_order, current_level, branching_path, is_completed,
+                                             session_data, idempotency_key, idempotency_fingerprint, secret_hashes,
+                                             created_at, updated_at)
+            SELECT $4, a.user_id, a.experiment_id, a.visitor_number, a.study_participant_number, a.mode, a.condition,
+                   a.condition_order, $2, $5, FALSE, $6, $7, $8, ARRAY[$9::bytea], now(), now()
             FROM assigned a
-            RETURNING id, user_id, experiment_id, visitor_number, current_level, branching_path, is_completed,
-                      created_at, updated_at, mode, condition, condition_order
+            RETURNING id, user_id, experiment_id, visitor_number, study_participant_number, current_level, branching_path,
+                      is_completed, created_at, updated_at, mode, condition, condition_order
         ),
         started AS (
             SELECT c.*, e.total_levels, v.newly_assigned, FALSE AS replayed, TRUE AS same_request, TRUE AS secret_issued
@@ -87,22 +114,29 @@ internal static class VisitorNumberSql
         SELECT {{NumberingStatement.RowColumns}} FROM existing
         """;
 
-    // A returning person keeps the condition of their first session in this experiment that has one.
+    // A returning person keeps their number in this study and the condition of their first session in it that has
+    // one (a fallback session has none until the recovery numbers it; every session of theirs has the number).
     private const string EarlierCondition = """
-        SELECT s.condition, s.condition_order FROM experiment_sessions s
-        WHERE s.user_id = $3 AND s.experiment_id = $1 AND s.condition IS NOT NULL
-        ORDER BY s.created_at LIMIT 1
+        SELECT s.condition, s.condition_order, s.study_participant_number FROM experiment_sessions s
+        WHERE s.user_id = $3 AND s.experiment_id = $1 AND s.study_participant_number IS NOT NULL
+        ORDER BY s.condition IS NULL, s.created_at LIMIT 1
         """;
 
     // A new visitor has no earlier session: nothing to read on the hot path.
-    private const string NoEarlierCondition = "SELECT NULL::text AS condition, NULL::text[] AS condition_order WHERE FALSE";
+    private const string NoEarlierCondition =
+        "SELECT NULL::text AS condition, NULL::text[] AS condition_order, NULL::int AS study_participant_number WHERE FALSE";
+
+    // Who may claim a number in the study: anyone new, or a returning person who exists in the mode sent (else the
+    // statement creates nothing, and must not claim a number it would not use).
+    private const string AnyNewPerson = "TRUE";
+    private const string KnownPerson = "EXISTS (SELECT 1 FROM users u WHERE u.id = $3 AND u.mode = $10)";
 
     /// <summary>A new (anonymous) visitor: the user row takes the next number of its mode, the session copies it.</summary>
     public static readonly string NewVisitor = OneRequest(visitor: $$"""
         INSERT INTO users (id, is_anonymous, mode, visitor_number, created_at, updated_at)
-        SELECT $3, TRUE, $10, {{NextNumber}}, now(), now() FROM experiment
+        SELECT $3, TRUE, $10, {{NextNumber}}, now(), now() FROM admitted
         RETURNING id, visitor_number, mode, TRUE AS newly_assigned
-        """, earlier: NoEarlierCondition);
+        """, earlier: NoEarlierCondition, person: AnyNewPerson);
 
     /// <summary>A returning user keeps their number; one who never got one (an earlier fallback) gets the next.
     /// The row lock makes two simultaneous sessions of the same user agree on one number; COALESCE evaluates
@@ -113,31 +147,35 @@ internal static class VisitorNumberSql
         SET visitor_number = COALESCE(u.visitor_number, {{NextNumber}}),
             updated_at = CASE WHEN u.visitor_number IS NULL THEN now() ELSE u.updated_at END
         FROM (SELECT id, visitor_number AS previous FROM users WHERE id = $3 FOR UPDATE) p
-        WHERE u.id = p.id AND u.mode = $10 AND EXISTS (SELECT 1 FROM experiment)
+        WHERE u.id = p.id AND u.mode = $10 AND EXISTS (SELECT 1 FROM admitted)
         RETURNING u.id, u.visitor_number, u.mode, p.previous IS NULL AS newly_assigned
-        """, earlier: EarlierCondition);
+        """, earlier: EarlierCondition, person: KnownPerson);
 
     /// <summary>Fallback when numbering failed: the participant can still play; the admin recovery numbers them
     /// later (and gives the session its condition then). A new visitor's user row is created without a number.</summary>
     public static readonly string NewVisitorWithoutNumber = OneRequest(visitor: """
         INSERT INTO users (id, is_anonymous, mode, visitor_number, created_at, updated_at)
-        SELECT $3, TRUE, $10, NULL, now(), now() FROM experiment
+        SELECT $3, TRUE, $10, NULL, now(), now() FROM admitted
         RETURNING id, visitor_number, mode, FALSE AS newly_assigned
-        """, earlier: NoEarlierCondition);
+        """, earlier: NoEarlierCondition, person: AnyNewPerson);
 
     /// <summary>Fallback for a returning user: the session takes whatever number the user already has.</summary>
     public static readonly string ReturningUserWithoutNumbering = OneRequest(visitor: """
         SELECT u.id, u.visitor_number, u.mode, FALSE AS newly_assigned
-        FROM users u WHERE u.id = $3 AND u.mode = $10 AND EXISTS (SELECT 1 FROM experiment)
-        """, earlier: EarlierCondition);
+        FROM users u WHERE u.id = $3 AND u.mode = $10 AND EXISTS (SELECT 1 FROM admitted)
+        """, earlier: EarlierCondition, person: KnownPerson);
 
     /// <summary>
     /// Many new visitors in ONE statement (one round trip, one commit), for <see cref="NumberingBatcher"/>: the
     /// same parameters as the single statement, each an array with one element per request, in arrival order.
-    /// Only the cheap, common case is numbered here. A request for an unknown or inactive experiment, a level out
-    /// of range, a least-filled experiment (its starts decide on shared counts, one after another) or with an
-    /// Idempotency-Key already stored (a replay, a reused key) gets no row, consumes nothing and goes on through
-    /// the single statement, which answers it. Each row ends with the request's position (1-based).
+    /// Only the cheap, common case is numbered here. A request for an unknown experiment, a level out of range, a
+    /// least-filled experiment (its starts decide on shared counts, one after another), with an Idempotency-Key
+    /// already stored (a replay, a reused key), or past what its study admits gets no row, consumes nothing and
+    /// goes on through the single statement, which answers it. <c>room</c> decides how many of each study's
+    /// requests it admits (in arrival order: <c>place</c>), from the study's count and cap read under the row
+    /// locks the caller took first (<see cref="LockStudies"/>); <c>claimed</c> bumps the counts by as many; only
+    /// admitted requests reach <c>nextval</c> (evaluated after the filter and the sort). Each row ends with the
+    /// request's position (1-based).
     /// </summary>
     public const string NewVisitors = $$"""
         WITH request AS (
@@ -147,14 +185,37 @@ internal static class VisitorNumberSql
                                      idempotency_key, idempotency_fingerprint, secret_hash, mode, {{NumberingStatement.Position}})
         ),
         eligible AS (
-            SELECT r.*, e.total_levels FROM request r JOIN experiments e ON e.id = r.experiment_id
-            WHERE e.is_active AND r.current_level BETWEEN 1 AND e.total_levels
+            SELECT r.*, e.total_levels, row_number() OVER (PARTITION BY r.experiment_id, r.mode ORDER BY r.position) AS place
+            FROM request r JOIN experiments e ON e.id = r.experiment_id
+            WHERE r.current_level BETWEEN 1 AND e.total_levels
               AND e.condition_scheme <> '{{ConditionSchemes.LeastFilled}}'
               AND NOT EXISTS (SELECT 1 FROM experiment_sessions s WHERE s.idempotency_key = r.idempotency_key)
         ),
+        room AS (
+            SELECT e.id, e.participants_numbered AS live_before, e.pilots_numbered AS pilots_before,
+                   CASE WHEN e.status <> '{{StudyStatuses.Open}}' THEN 0
+                        ELSE LEAST(w.live, GREATEST(COALESCE(e.max_participants - e.participants_numbered, w.live), 0))
+                   END AS live_granted,
+                   CASE WHEN e.status IN ('{{StudyStatuses.Open}}', '{{StudyStatuses.Draft}}') THEN w.pilots ELSE 0 END
+                       AS pilots_granted
+            FROM (SELECT experiment_id, count(*) FILTER (WHERE mode <> 'pilot') AS live,
+                         count(*) FILTER (WHERE mode = 'pilot') AS pilots
+                  FROM eligible GROUP BY experiment_id) w
+            JOIN experiments e ON e.id = w.experiment_id
+        ),
+        claimed AS (
+            UPDATE experiments e
+            SET participants_numbered = e.participants_numbered + r.live_granted,
+                pilots_numbered = e.pilots_numbered + r.pilots_granted
+            FROM room r WHERE e.id = r.id AND (r.live_granted > 0 OR r.pilots_granted > 0)
+        ),
         numbered AS (
-            SELECT r.*, CASE WHEN r.mode = 'pilot' THEN {{NextPilotNumber}} ELSE {{NextLiveNumber}} END AS visitor_number
-            FROM eligible r ORDER BY r.position
+            SELECT r.*, r.place + CASE WHEN r.mode = 'pilot' THEN m.pilots_before ELSE m.live_before END
+                       AS study_participant_number,
+                   CASE WHEN r.mode = 'pilot' THEN {{NextPilotNumber}} ELSE {{NextLiveNumber}} END AS visitor_number
+            FROM eligible r JOIN room m ON m.id = r.experiment_id
+            WHERE r.place <= CASE WHEN r.mode = 'pilot' THEN m.pilots_granted ELSE m.live_granted END
+            ORDER BY r.position
         ),
         visitor AS (
             INSERT INTO users (id, is_anonymous, mode, visitor_number, created_at, updated_at)
@@ -168,15 +229,16 @@ internal static class VisitorNumberSql
             FROM numbered v JOIN experiments e ON e.id = v.experiment_id LEFT JOIN earlier ON TRUE
         ),
         created AS (
-            INSERT INTO experiment_sessions (id, user_id, experiment_id, visitor_number, mode, condition, condition_order,
-                                             current_level, branching_path, is_completed, session_data, idempotency_key,
-                                             idempotency_fingerprint, secret_hashes, created_at, updated_at)
-            SELECT a.session_id, a.user_id, a.experiment_id, a.visitor_number, a.mode, a.condition, a.condition_order,
-                   a.current_level, a.branching_path, FALSE, a.session_data, a.idempotency_key, a.idempotency_fingerprint,
-                   ARRAY[a.secret_hash], now(), now()
+            INSERT INTO experiment_sessions (id, user_id, experiment_id, visitor_number, study_participant_number, mode,
+                                             condition, condition_order, current_level, branching_path, is_completed,
+                                             session_data, idempotency_key, idempotency_fingerprint, secret_hashes,
+                                             created_at, updated_at)
+            SELECT a.session_id, a.user_id, a.experiment_id, a.visitor_number, a.study_participant_number, a.mode,
+                   a.condition, a.condition_order, a.current_level, a.branching_path, FALSE, a.session_data,
+                   a.idempotency_key, a.idempotency_fingerprint, ARRAY[a.secret_hash], now(), now()
             FROM assigned a
-            RETURNING id, user_id, experiment_id, visitor_number, current_level, branching_path, is_completed,
-                      created_at, updated_at, mode, condition, condition_order
+            RETURNING id, user_id, experiment_id, visitor_number, study_participant_number, current_level, branching_path,
+                      is_completed, created_at, updated_at, mode, condition, condition_order
         ),
         started AS (
             SELECT c.*, a.total_levels, TRUE AS newly_assigned, FALSE AS replayed, TRUE AS same_request, TRUE AS secret_issued,
@@ -211,10 +273,22 @@ internal static class VisitorNumberSql
                set_config('enable_mergejoin', 'off', true)
         """;
 
-    /// <summary>Why a session was not created (only run on that rare path).</summary>
+    /// <summary>Locks the study's row before the numbering statement, in the same round trip. The statement then
+    /// reads the row as the previous holder committed it (READ COMMITTED: a fresh snapshot per statement), so the
+    /// study's count, cap and status it checks cannot change before it commits, and a returning person's two
+    /// simultaneous first sessions in a study agree on one number. NO KEY: sessions being inserted elsewhere
+    /// (which lock the row FOR KEY SHARE through their foreign key) are not held up. $1 is the experiment id.</summary>
+    public const string LockStudy = "SELECT 1 FROM experiments WHERE id = $1 FOR NO KEY UPDATE";
+
+    /// <summary>The same for a batch's studies, in one fixed order (by id), so two replicas' batches never wait on
+    /// each other in a cycle. $1 is the batch's experiment ids (uuid[]).</summary>
+    public const string LockStudies = "SELECT 1 FROM experiments WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE";
+
+    /// <summary>Why a session was not created (only run on that rare path): the study (null columns when there is
+    /// none) and the person's mode.</summary>
     public const string Diagnose = """
-        SELECT (SELECT total_levels FROM experiments WHERE id = $1),
-               (SELECT is_active FROM experiments WHERE id = $1),
+        SELECT e.total_levels, e.status, e.max_participants, e.participants_numbered, e.slug,
                (SELECT mode FROM users WHERE id = $2)
+        FROM (SELECT 1) one LEFT JOIN experiments e ON e.id = $1
         """;
 }

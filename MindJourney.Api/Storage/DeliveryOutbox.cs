@@ -20,7 +20,7 @@ public sealed class DeliveryOutbox(NpgsqlDataSource dataSource, BulkDataSource b
         SET attempts = d.attempts + 1,
             next_attempt_at = now() + make_interval(secs => $2 + d.size_bytes / $3::double precision)
         FROM (SELECT response_id FROM storage_deliveries
-              WHERE next_attempt_at <= now()
+              WHERE next_attempt_at <= now() AND from_answer_text = $4
               ORDER BY next_attempt_at
               LIMIT $1
               FOR UPDATE SKIP LOCKED) due,
@@ -103,14 +103,16 @@ public sealed class DeliveryOutbox(NpgsqlDataSource dataSource, BulkDataSource b
     }
 
     /// <summary>Claims up to <paramref name="limit"/> due deliveries, each leased for its attempt's time, with the
-    /// response's current visitor number.</summary>
-    internal async Task<List<DeliveryItem>> ClaimDueAsync(int limit, StorageOptions options, CancellationToken cancellationToken)
+    /// response's current visitor number: files, or the texts of answers (<paramref name="answerTexts"/>).</summary>
+    internal async Task<List<DeliveryItem>> ClaimDueAsync(int limit, bool answerTexts, StorageOptions options,
+        CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(ClaimSql);
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
         command.Parameters.Add(
             new NpgsqlParameter<double> { TypedValue = (options.UploadTimeout + StorageOptions.LeaseMargin).TotalSeconds });
         command.Parameters.Add(new NpgsqlParameter<double> { TypedValue = options.MinUploadBytesPerSecond });
+        command.Parameters.Add(new NpgsqlParameter<bool> { TypedValue = answerTexts });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var items = new List<DeliveryItem>();
         while (await reader.ReadAsync(cancellationToken))

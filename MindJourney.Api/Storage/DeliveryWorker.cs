@@ -14,6 +14,7 @@ public sealed partial class DeliveryWorker(
     DeliveryOutbox deliveries,
     UploadDeliverer deliverer,
     StoredObjectNumbers objectNumbers,
+    DeliverySignal signal,
     IOptions<StorageOptions> options,
     ILogger<DeliveryWorker> logger) : BackgroundService
 {
@@ -29,6 +30,15 @@ public sealed partial class DeliveryWorker(
         }
 
         LogStarted(logger, storage.Target.Mode, storage.Target.Bucket!);
+        // Files and answers' texts are delivered by two loops: a burst of small texts runs many at once (each waits
+        // mostly on storage's answer) and a large file never holds it up, nor it the files.
+        await Task.WhenAll(
+            DeliverAsync(answerTexts: false, settings.MaxParallelDeliveries, settings, stoppingToken),
+            DeliverAsync(answerTexts: true, settings.MaxParallelTextDeliveries, settings, stoppingToken));
+    }
+
+    private async Task DeliverAsync(bool answerTexts, int parallel, StorageOptions settings, CancellationToken stoppingToken)
+    {
         var idle = TimeSpan.FromSeconds(settings.PollIntervalSeconds);
         var databaseDown = false;
         while (!stoppingToken.IsCancellationRequested)
@@ -41,7 +51,7 @@ public sealed partial class DeliveryWorker(
                 IReadOnlyList<DeliveryItem> due;
                 using (SuppressInstrumentationScope.Begin())
                 {
-                    due = await deliveries.ClaimDueAsync(settings.MaxParallelDeliveries, settings, stoppingToken);
+                    due = await deliveries.ClaimDueAsync(parallel, answerTexts, settings, stoppingToken);
                 }
 
                 busy = due.Count > 0;
@@ -49,7 +59,11 @@ public sealed partial class DeliveryWorker(
                     _ => Task.FromResult(deliveries.OpenContent(item.ResponseId, item.SizeBytes)),
                     settings.AttemptTimeout(item.SizeBytes), fromRequest: false, stoppingToken)));
 
-                await objectNumbers.RefreshStaleAsync(StaleObjectBatch, stoppingToken);
+                if (!answerTexts)
+                {
+                    await objectNumbers.RefreshStaleAsync(StaleObjectBatch, stoppingToken);
+                }
+
                 databaseDown = false;
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
@@ -69,7 +83,8 @@ public sealed partial class DeliveryWorker(
             {
                 try
                 {
-                    await Task.Delay(idle, stoppingToken);
+                    // A text answer just committed wakes the texts' loop at once: its object appears within moments.
+                    await (answerTexts ? signal.WaitAsync(idle, stoppingToken) : Task.Delay(idle, stoppingToken));
                 }
                 catch (OperationCanceledException)
                 {

@@ -18,9 +18,17 @@ internal sealed class PendingContentGoneException(long offset)
 /// </summary>
 internal sealed class PendingContentStream(NpgsqlDataSource dataSource, Guid responseId, long length) : Stream
 {
-    private const string ChunkSql = "SELECT data FROM storage_delivery_chunks WHERE response_id = $1 AND sequence = $2";
+    // A delivery of a text answer has no chunks: its content is the answer's own text, read from its row.
+    private const string ChunkSql = """
+        SELECT data, NULL::text FROM storage_delivery_chunks WHERE response_id = $1 AND sequence = $2
+        UNION ALL
+        SELECT NULL, r.response_data::text
+        FROM storage_deliveries d JOIN experiment_responses r ON r.id = d.response_id
+        WHERE d.response_id = $1 AND d.from_answer_text
+        """;
 
     private byte[]? _slice;
+    private byte[]? _text;
     private int _sliceLength;
     private int _sliceOffset;
     private long _position;
@@ -39,9 +47,17 @@ internal sealed class PendingContentStream(NpgsqlDataSource dataSource, Guid res
             return 0;
         }
 
-        if (_sliceOffset == _sliceLength)
+        if (_text is null && _sliceOffset == _sliceLength)
         {
             await LoadSliceAsync(cancellationToken);
+        }
+
+        if (_text is not null)
+        {
+            var rest = Math.Min(buffer.Length, (int)(length - _position));
+            _text.AsMemory((int)_position, rest).CopyTo(buffer);
+            _position += rest;
+            return rest;
         }
 
         var count = Math.Min(buffer.Length, _sliceLength - _sliceOffset);
@@ -63,6 +79,20 @@ internal sealed class PendingContentStream(NpgsqlDataSource dataSource, Guid res
             if (!await reader.ReadAsync(cancellationToken))
             {
                 throw new PendingContentGoneException(_position);
+            }
+
+            if (await reader.IsDBNullAsync(0, cancellationToken))
+            {
+                // The whole text at once (at most MindJourney:Storage:MaxTextBytes), as the answer's 201 measured it.
+                var json = await reader.GetFieldValueAsync<string>(1, cancellationToken);
+                var text = System.Text.Encoding.UTF8.GetBytes(Responses.ResponseIntake.TextOf(json) ?? "");
+                if (text.Length != length)
+                {
+                    throw new InvalidDataException($"The text of response {responseId} has an unexpected size.");
+                }
+
+                _text = text;
+                return;
             }
 
             await using var data = await reader.GetStreamAsync(0, cancellationToken);

@@ -57,6 +57,58 @@ public sealed partial class ResponseStorage(StorageTarget target, IConfiguration
         }
     }
 
+    /// <summary>Chunk size of an upload that follows its spool (a multiple of 256 KiB, as the protocol asks).</summary>
+    private const int FollowingChunkBytes = 4 * 1024 * 1024;
+
+    /// <summary>Creates the object of an upload that has no row yet, under a name nobody may hold: null when the name
+    /// is taken (by another upload, or an object an API killed before its row left), and the caller takes the next
+    /// one; an existing object is never counted as this upload, whatever its bytes. Storage checks the bytes against
+    /// <see cref="DeliveryItem.Md5Hash"/> and refuses (400) an upload that arrived otherwise; an empty hash (an upload
+    /// that follows its spool) leaves the check to the caller.</summary>
+    internal async Task<StorageObject?> CreateNewAsync(DeliveryItem item, Stream content, CancellationToken cancellationToken)
+    {
+        var destination = new StorageObject
+        {
+            Bucket = Bucket,
+            Name = item.ObjectName,
+            ContentType = item.ContentType,
+            Md5Hash = item.Md5Hash.Length > 0 ? item.Md5Hash : null, // unknown while the client still sends: checked after
+            Metadata = item.Metadata(),
+        };
+        StorageObject stored;
+        try
+        {
+            // Storage checks the md5Hash sent with the metadata; the client's own hashing pass (its default) would
+            // read every byte once more for a check storage makes anyway, and cost as much as the transfer.
+            stored = await Client.UploadObjectAsync(destination, content, new UploadObjectOptions
+            {
+                IfGenerationMatch = 0,
+                UploadValidationMode = UploadValidationMode.None,
+                // Content still arriving is sent a chunk at a time as it comes: smaller chunks leave less to send after
+                // its end (the client holds one chunk in memory).
+                ChunkSize = content.CanSeek ? null : FollowingChunkBytes,
+            }, cancellationToken);
+        }
+        catch (GoogleApiException ex) when (ex.HttpStatusCode == HttpStatusCode.PreconditionFailed)
+        {
+            return null;
+        }
+
+        if (item.Md5Hash.Length > 0 && (stored.Md5Hash != item.Md5Hash || stored.Size != (ulong)item.SizeBytes))
+        {
+            // A storage that did not check: what it holds is not what was sent, and nobody may count it as stored.
+            await DeleteAsync(stored, CancellationToken.None);
+            throw new IOException("Storage kept other bytes than were sent.");
+        }
+
+        return stored;
+    }
+
+    /// <summary>Deletes this generation of the object, and only it: a later write under the same name stays.</summary>
+    internal Task DeleteAsync(StorageObject storageObject, CancellationToken cancellationToken) =>
+        Client.DeleteObjectAsync(Bucket, storageObject.Name,
+            new DeleteObjectOptions { Generation = storageObject.Generation }, cancellationToken);
+
     /// <summary>The object's current description, or null when it is not in storage.</summary>
     internal async Task<StorageObject?> FindAsync(string objectName, CancellationToken cancellationToken)
     {

@@ -48,13 +48,13 @@ public sealed class StorageOptions : IValidatableObject
 
     public string SpoolFolder => string.IsNullOrWhiteSpace(SpoolPath) ? Path.GetTempPath() : SpoolPath;
 
-    /// <summary>How long a request waits for storage before it answers <c>pending</c> and leaves the upload to
-    /// the worker.</summary>
+    /// <summary>How long a request waits for storage before it takes the durable copy, answers <c>pending</c> and
+    /// leaves the upload to the worker (a file also gets <see cref="MinUploadBytesPerSecond"/>'s time for its size).</summary>
     [Range(0.1, 3600, ErrorMessage = "MindJourney:Storage:UploadTimeoutSeconds must be between {1} and {2}.")]
     public double UploadTimeoutSeconds { get; set; } = 10;
 
-    /// <summary>The worker gives a big file this much extra time per second of transfer on top of
-    /// <see cref="UploadTimeoutSeconds"/> (bytes per second it must at least reach).</summary>
+    /// <summary>A file's first attempt and the worker's give a big file this much extra time per second of transfer on
+    /// top of <see cref="UploadTimeoutSeconds"/> (bytes per second it must at least reach).</summary>
     [Range(1, long.MaxValue, ErrorMessage = "MindJourney:Storage:MinUploadBytesPerSecond must be 1 or more.")]
     public long MinUploadBytesPerSecond { get; set; } = 1024 * 1024;
 
@@ -72,6 +72,11 @@ public sealed class StorageOptions : IValidatableObject
     /// <summary>Deliveries one API instance runs at once.</summary>
     [Range(1, 64, ErrorMessage = "MindJourney:Storage:MaxParallelDeliveries must be between {1} and {2}.")]
     public int MaxParallelDeliveries { get; set; } = 4;
+
+    /// <summary>Text answers' objects one API instance writes at once, beside the files: each is small and waits
+    /// mostly on storage's answer, so a burst of answers is written within moments.</summary>
+    [Range(1, 256, ErrorMessage = "MindJourney:Storage:MaxParallelTextDeliveries must be between {1} and {2}.")]
+    public int MaxParallelTextDeliveries { get; set; } = 32;
 
     public TimeSpan UploadTimeout => TimeSpan.FromSeconds(UploadTimeoutSeconds);
 

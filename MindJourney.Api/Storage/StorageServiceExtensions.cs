@@ -38,6 +38,7 @@ public static class StorageServiceExtensions
                 () => pending.ReadBytes(() => outbox.CountPendingTotalsAsync()));
             return telemetry;
         });
+        builder.Services.AddSingleton<DeliverySignal>();
         builder.Services.AddHostedService<DeliveryWorker>();
         builder.Services.AddSingleton<StorageHealthCheck>();
         builder.Services.AddHealthChecks().AddCheck<StorageHealthCheck>("storage", HealthStatus.Degraded, ["ready"]);

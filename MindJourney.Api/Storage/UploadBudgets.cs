@@ -46,11 +46,7 @@ public sealed class UploadBudgets(ClientUploadBytes clients, PendingBytesCeiling
             return (null, Full(http));
         }
 
-        return (new UploadReservation(() =>
-        {
-            clients.Release(client, bytes);
-            ceiling.Release(bytes);
-        }), null);
+        return (new UploadReservation(() => clients.Release(client, bytes), () => ceiling.Release(bytes)), null);
     }
 
     private ProblemHttpResult ClientSpent(HttpContext http, int retryAfterSeconds)
@@ -69,16 +65,28 @@ public sealed class UploadBudgets(ClientUploadBytes clients, PendingBytesCeiling
     }
 }
 
-/// <summary>Bytes reserved for one upload: kept once it is recorded, given back otherwise.</summary>
-public sealed class UploadReservation(Action release)
+/// <summary>Bytes reserved for one upload: kept once it is recorded, given back otherwise. An upload recorded as
+/// stored keeps its client's bytes but holds nothing pending: <see cref="ReleasePending"/>.</summary>
+public sealed class UploadReservation(Action releaseClient, Action releasePending)
 {
-    private int _released;
+    private int _clientReleased;
+    private int _pendingReleased;
 
     public void Release()
     {
-        if (Interlocked.Exchange(ref _released, 1) == 0)
+        if (Interlocked.Exchange(ref _clientReleased, 1) == 0)
         {
-            release();
+            releaseClient();
+        }
+
+        ReleasePending();
+    }
+
+    public void ReleasePending()
+    {
+        if (Interlocked.Exchange(ref _pendingReleased, 1) == 0)
+        {
+            releasePending();
         }
     }
 }

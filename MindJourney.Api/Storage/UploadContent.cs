@@ -45,10 +45,14 @@ public sealed class UploadContent : IAsyncDisposable
             ObjectNames.TextContentType, ObjectNames.TextFileName, ObjectNames.TextFileName);
     }
 
+    /// <summary>Bytes spooled between two reports to a <see cref="SpoolTap"/> (each report flushes the file).</summary>
+    private const long TapStepBytes = 1024 * 1024;
+
     /// <summary>Copies <paramref name="source"/> to a temporary file, hashing as it goes; null when it is longer
-    /// than <paramref name="maxBytes"/> (reading stops there).</summary>
+    /// than <paramref name="maxBytes"/> (reading stops there). With <paramref name="tap"/>, a reader may follow the
+    /// file as it grows.</summary>
     public static async Task<UploadContent?> SpoolAsync(Stream source, long maxBytes, string contentType, string? clientFileName,
-        string spoolFolder, CancellationToken cancellationToken)
+        string spoolFolder, CancellationToken cancellationToken, SpoolTap? tap = null)
     {
         var path = Path.Combine(spoolFolder, $"mindjourney-upload-{Guid.NewGuid():N}.tmp");
         FileStream spool;
@@ -64,9 +68,10 @@ public sealed class UploadContent : IAsyncDisposable
 
         try
         {
+            tap?.Opened(path);
             using var md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
             var buffer = new byte[CopyBufferBytes];
-            long length = 0;
+            long length = 0, reported = 0;
             int read;
             while ((read = await source.ReadAsync(buffer, cancellationToken)) > 0)
             {
@@ -79,9 +84,15 @@ public sealed class UploadContent : IAsyncDisposable
 
                 md5.AppendData(buffer, 0, read);
                 await WriteSpoolAsync(spool, buffer.AsMemory(0, read), cancellationToken);
+                if (tap is not null && length - reported >= TapStepBytes)
+                {
+                    await WriteSpoolAsync(spool, ReadOnlyMemory<byte>.Empty, cancellationToken);
+                    tap.Advanced(reported = length, complete: false);
+                }
             }
 
             await WriteSpoolAsync(spool, ReadOnlyMemory<byte>.Empty, cancellationToken);
+            tap?.Advanced(length, complete: true);
             return new UploadContent(null, spool, length, Convert.ToBase64String(md5.GetHashAndReset()), contentType,
                 ObjectNames.SanitiseFileName(clientFileName), ObjectNames.OriginalName(clientFileName));
         }

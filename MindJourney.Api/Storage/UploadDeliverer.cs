@@ -79,34 +79,11 @@ public sealed partial class UploadDeliverer(
             {
                 // Whatever went wrong (storage down, slow, refusing, an answer the client could not read), the
                 // bytes stay in the outbox and the delivery is tried again later.
-                var error = ex is OperationCanceledException ? $"no answer from storage within {timeout.TotalSeconds:0.#} s" : Describe(ex);
+                var error = Describe(ex, timeout);
                 var outcome = fromRequest ? StorageTelemetry.OutcomeQueued : StorageTelemetry.OutcomeFailed;
-                activity?.SetTag(StorageTelemetry.OutcomeTag, outcome);
-                activity?.SetTag(StorageTelemetry.ErrorTypeTag, ex.GetType().FullName);
-                activity?.SetStatus(ActivityStatusCode.Error, error);
+                MarkFailed(activity, ex, error, outcome);
                 telemetry.RecordUpload(item.ResponseType, outcome);
-
-                var rejected = ResponseStorage.IsRejection(ex);
-                var delay = ex is StorageConflictException || rejected
-                    ? TimeSpan.FromSeconds(options.Value.RetryMaxDelaySeconds)
-                    : options.Value.RetryDelay(item.Attempts);
-                if (ex is StorageConflictException)
-                {
-                    LogConflict(logger, item.ResponseId, item.ObjectName);
-                }
-                else if (rejected)
-                {
-                    LogRejected(logger, item.ResponseId, item.Attempts, error, delay.TotalSeconds);
-                    await deliveries.RejectAsync(item.ResponseId, delay, error, CancellationToken.None);
-                    return false;
-                }
-                else
-                {
-                    LogNotDelivered(logger, item.ResponseId, item.Attempts, error, delay.TotalSeconds);
-                }
-
-                // Bookkeeping must not be cut short by the client leaving: the lease would only delay the retry.
-                await deliveries.RescheduleAsync(item.ResponseId, delay, error, CancellationToken.None);
+                await DeferAsync(item, ex, error);
                 return false;
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -138,6 +115,97 @@ public sealed partial class UploadDeliverer(
         return true;
     }
 
+    /// <summary>
+    /// The first and only attempt of an upload that has no row yet (its bytes are in the request's spool, not in
+    /// the outbox): through the outage breaker, within <paramref name="timeout"/>, under a name nobody holds. The
+    /// caller records the row once it is there, or falls back to the durable copy and <see cref="DeferAsync"/>.
+    /// </summary>
+    /// <param name="contentComplete">For content that is still arriving: completes, when it has all arrived, with the
+    /// deadline that runs from then on instead of <paramref name="timeout"/>.</param>
+    public async Task<NewObjectAttempt> StoreNewAsync(DeliveryItem item, Func<Stream> openContent, TimeSpan timeout,
+        CancellationToken cancellationToken, Task<TimeSpan>? contentComplete = null)
+    {
+        using var activity = StorageTelemetry.ActivitySource.StartActivity(StorageTelemetry.UploadActivity);
+        activity?.SetTag(StorageTelemetry.ResponseTypeTag, item.ResponseType);
+        activity?.SetTag(StorageTelemetry.ResponseIdTag, item.ResponseId);
+        activity?.SetTag(StorageTelemetry.AttemptTag, item.Attempts);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var started = contentComplete is null ? Task.CompletedTask : StartDeadlineAsync(contentComplete, deadline);
+        if (contentComplete is null)
+        {
+            deadline.CancelAfter(timeout);
+        }
+
+        try
+        {
+            var stored = await _breaker.ExecuteAsync(async token =>
+            {
+                await using var content = openContent();
+                return await storage.CreateNewAsync(item, content, token);
+            }, deadline.Token);
+            activity?.SetTag(StorageTelemetry.OutcomeTag,
+                stored is null ? StorageTelemetry.OutcomeNameTaken : StorageTelemetry.OutcomeStored);
+            return new NewObjectAttempt(stored, NameTaken: stored is null, Failure: null, Error: null);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            var error = Describe(ex, timeout);
+            MarkFailed(activity, ex, error,
+                ex is SpoolAbandonedException ? StorageTelemetry.OutcomeAbandoned : StorageTelemetry.OutcomeQueued);
+            return new NewObjectAttempt(null, NameTaken: false, ex, error);
+        }
+        finally
+        {
+            await started;
+        }
+    }
+
+    private static async Task StartDeadlineAsync(Task<TimeSpan> contentComplete, CancellationTokenSource deadline)
+    {
+        await Task.WhenAny(contentComplete, Task.Delay(Timeout.Infinite, deadline.Token));
+        if (contentComplete.IsCompletedSuccessfully && !deadline.IsCancellationRequested)
+        {
+            deadline.CancelAfter(contentComplete.Result);
+        }
+    }
+
+    /// <summary>Puts a delivery whose attempt failed with <paramref name="ex"/> back with the backoff its failure
+    /// calls for (a refusal or a conflict: the longest), and logs why. Bookkeeping is not cut short by the client
+    /// leaving: the lease would only delay the retry.</summary>
+    public async Task DeferAsync(DeliveryItem item, Exception ex, string error)
+    {
+        var rejected = ResponseStorage.IsRejection(ex);
+        var delay = ex is StorageConflictException || rejected
+            ? TimeSpan.FromSeconds(options.Value.RetryMaxDelaySeconds)
+            : options.Value.RetryDelay(item.Attempts);
+        if (ex is StorageConflictException)
+        {
+            LogConflict(logger, item.ResponseId, item.ObjectName);
+        }
+        else if (rejected)
+        {
+            LogRejected(logger, item.ResponseId, item.Attempts, error, delay.TotalSeconds);
+            await deliveries.RejectAsync(item.ResponseId, delay, error, CancellationToken.None);
+            return;
+        }
+        else
+        {
+            LogNotDelivered(logger, item.ResponseId, item.Attempts, error, delay.TotalSeconds);
+        }
+
+        await deliveries.RescheduleAsync(item.ResponseId, delay, error, CancellationToken.None);
+    }
+
+    private static void MarkFailed(Activity? activity, Exception ex, string error, string outcome)
+    {
+        activity?.SetTag(StorageTelemetry.OutcomeTag, outcome);
+        activity?.SetTag(StorageTelemetry.ErrorTypeTag, ex.GetType().FullName);
+        activity?.SetStatus(ActivityStatusCode.Error, error);
+    }
+
+    private static string Describe(Exception ex, TimeSpan timeout) =>
+        ex is OperationCanceledException ? $"no answer from storage within {timeout.TotalSeconds:0.#} s" : Describe(ex);
+
     /// <summary>The exception's kind and status, not its message (which could echo a URL or a header).</summary>
     private static string Describe(Exception ex) => ex switch
     {
@@ -162,3 +230,8 @@ public sealed partial class UploadDeliverer(
     [LoggerMessage(Level = LogLevel.Debug, Message = "Upload of response {ResponseId} delivered to storage (attempt {Attempt})")]
     private static partial void LogDelivered(ILogger logger, Guid responseId, int attempt);
 }
+
+/// <summary>What the first attempt of an upload without a row did: <see cref="Stored"/> the object (its MD5 checked
+/// by storage), found its name taken, or failed (<see cref="Failure"/>, described without secrets in
+/// <see cref="Error"/>).</summary>
+public sealed record NewObjectAttempt(Google.Apis.Storage.v1.Data.Object? Stored, bool NameTaken, Exception? Failure, string? Error);

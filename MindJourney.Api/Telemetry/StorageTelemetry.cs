@@ -23,6 +23,12 @@ public sealed class StorageTelemetry
     /// <summary>The request could not reach storage in time: the upload is kept and the worker delivers it.</summary>
     public const string OutcomeQueued = "queued";
 
+    /// <summary>A new upload's name was already taken in storage (span only): the request tries the next name.</summary>
+    public const string OutcomeNameTaken = "name-taken";
+
+    /// <summary>A file's upload that followed its arrival was stopped: the request refused the file (span only).</summary>
+    public const string OutcomeAbandoned = "abandoned";
+
     /// <summary>A worker's delivery attempt failed; it is retried later.</summary>
     public const string OutcomeFailed = "failed";
 

@@ -1,4 +1,7 @@
+using System.Globalization;
 using System.Net.Http.Headers;
+using System.Text.Json;
+using MindJourney.LoadTests.Runner;
 
 namespace MindJourney.LoadTests.Checks;
 
@@ -35,6 +38,70 @@ internal static class AdminClient
         {
             return (null, $"GET /admin/visitor-numbers/audit failed: {e.Message}");
         }
+    }
+
+    /// <summary>GET {api}/admin/export?format=jsonl (live sessions, numbers <paramref name="from"/> to
+    /// <paramref name="to"/> when given) → every stored answer, or why not. Rows of sessions without an answer are
+    /// skipped.</summary>
+    public static async Task<(List<StoredAnswer>? Answers, string? Error)> ExportAnswersAsync(HttpClient http, string apiBase,
+        string adminKey, int? from, int? to, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout);
+        var range = from is { } f && to is { } t ? string.Create(CultureInfo.InvariantCulture, $"&from={f}&to={t}") : "";
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"{apiBase}/admin/export?format=jsonl&mode=live{range}");
+        request.Headers.TryAddWithoutValidation(KeyHeader, adminKey);
+        try
+        {
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+            {
+                return (null, $"GET /admin/export answered {(int)response.StatusCode} {response.ReasonPhrase}");
+            }
+
+            var answers = new List<StoredAnswer>();
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cts.Token).ConfigureAwait(false));
+            while (await reader.ReadLineAsync(cts.Token).ConfigureAwait(false) is { } line)
+            {
+                if (ParseExportLine(line) is { } answer)
+                {
+                    answers.Add(answer);
+                }
+            }
+
+            return (answers, null);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return (null, "GET /admin/export timed out");
+        }
+        catch (Exception e) when (e is HttpRequestException or JsonException or IOException or FormatException
+            or KeyNotFoundException or InvalidOperationException)
+        {
+            return (null, $"GET /admin/export failed: {e.Message}");
+        }
+    }
+
+    /// <summary>One JSON Lines row of the export: the answer's marker, or null for a session without an answer.</summary>
+    public static StoredAnswer? ParseExportLine(string line)
+    {
+        if (string.IsNullOrWhiteSpace(line))
+        {
+            return null;
+        }
+
+        using var row = JsonDocument.Parse(line);
+        var r = row.RootElement;
+        if (!r.TryGetProperty("responseId", out var id) || id.ValueKind != JsonValueKind.String)
+        {
+            return null;
+        }
+
+        return new StoredAnswer(
+            new AnswerMarker(r.GetProperty("sessionId").GetGuid(), Text(r, "levelId"), Text(r, "questionId"), Text(r, "responseType")),
+            id.GetGuid());
+
+        static string Text(JsonElement row, string name) => row.GetProperty(name).GetString() ?? "";
     }
 
     /// <summary>GET {api}/download/{responseId} → the bytes, or why not.</summary>

@@ -30,4 +30,5 @@ public static class CheckNames
     public const string AuditClean = "audit_clean";
     public const string UploadsStored = "uploads_stored";
     public const string UploadsDownloadMatch = "uploads_download_match";
+    public const string AnswersExactlyOnce = "answers_exactly_once";
 }

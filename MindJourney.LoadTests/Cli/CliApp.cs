@@ -198,6 +198,13 @@ public static class CliApp
             HelpName = "n"
         };
 
+        private readonly Option<double?> _flaky = new("--flaky")
+        {
+            Description = "Journey: cut this percentage (0-100) of answer and upload requests before their answer arrives, "
+                + "then retry each with its Idempotency-Key [default 0].",
+            HelpName = "percent"
+        };
+
         public CommandDefinition(CliEnvironment env)
         {
             _env = env;
@@ -206,6 +213,7 @@ public static class CliApp
             {
                 _apiUrl, _users, _duration, _iterations, _rampUp, _warmUp, _rate, _maxInFlight, _scenario, _reportDir, _percentiles,
                 _maxP99, _maxErrorRate, _minRps, _adminKey, _config, _allowRemote, _allowFallback, _quiet, _timeout, _verifySample,
+                _flaky,
             };
             Root.SetAction(RunAsync);
         }

@@ -94,6 +94,10 @@ public sealed record LoadTestOptions
     /// <summary>Journey: how many uploads are verified after the run.</summary>
     public int VerifySample { get; init; } = 20;
 
+    /// <summary>Journey: the percentage (0–100) of answer and upload requests cut before their answer arrives, then
+    /// retried with the same Idempotency-Key, as a flaky mobile network would.</summary>
+    public double Flaky { get; init; }
+
     [JsonIgnore]
     public LoadModel Model => Rate is null ? LoadModel.Closed : LoadModel.Open;
 
@@ -106,9 +110,10 @@ public sealed record LoadTestOptions
     public int EffectiveMaxInFlight =>
         MaxInFlight ?? Math.Max(Users, Math.Max(16, (int)Math.Ceiling((Rate ?? 0) * 2)));
 
-    /// <summary>Connections the handler may open to the API.</summary>
+    /// <summary>Connections the handler may open to the API; twice as many with <see cref="Flaky"/>, where a retry
+    /// runs beside the attempt it abandoned.</summary>
     [JsonIgnore]
-    public int ConnectionLimit => Model == LoadModel.Open ? Math.Max(Users, EffectiveMaxInFlight) : Users;
+    public int ConnectionLimit => (Model == LoadModel.Open ? Math.Max(Users, EffectiveMaxInFlight) : Users) * (Flaky > 0 ? 2 : 1);
 
     /// <summary>Problems that make these options unusable (empty when fine).</summary>
     public IReadOnlyList<string> Validate()
@@ -199,6 +204,15 @@ public sealed record LoadTestOptions
             errors.Add("--verify-sample must not be negative.");
         }
 
+        if (!double.IsFinite(Flaky) || Flaky < 0 || Flaky > 100)
+        {
+            errors.Add("--flaky must be a percentage from 0 to 100.");
+        }
+        else if (Flaky > 0 && Scenario != ScenarioKind.Journey)
+        {
+            errors.Add("--flaky cuts answers and uploads, which only the journey scenario sends (add --scenario journey).");
+        }
+
         return errors;
     }
 
@@ -217,7 +231,8 @@ public sealed record LoadTestOptions
         sb.Append(
             CultureInfo.InvariantCulture,
             $"AdminKey = {(AdminKey is null ? "(none)" : "***")}, AllowRemote = {AllowRemote}, AllowFallback = {AllowFallback}, ");
-        sb.Append(CultureInfo.InvariantCulture, $"Quiet = {Quiet}, RequestTimeout = {RequestTimeout}, VerifySample = {VerifySample} }}");
+        sb.Append(CultureInfo.InvariantCulture, $"Quiet = {Quiet}, RequestTimeout = {RequestTimeout}, VerifySample = {VerifySample}, ");
+        sb.Append(CultureInfo.InvariantCulture, $"Flaky = {Flaky} }}");
         return sb.ToString();
     }
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using MindJourney.LoadTests.Metrics;
 
 namespace MindJourney.LoadTests.Runner;
@@ -34,26 +35,44 @@ internal sealed class HttpExecutor(HttpClient http, MetricsCollector metrics, Ti
 {
     private const int MaxBody = 64 * 1024 * 1024;
 
+    /// <summary>Attempts <c>--flaky</c> stopped waiting for that still run (each bounded by the timeout).</summary>
+    private readonly ConcurrentQueue<Task> _abandoned = new();
+
     public HttpClient Http => http;
 
     /// <summary>
     /// Sends <paramref name="request"/> (and disposes it). <paramref name="intendedStartTicks"/> is the scheduled start
     /// in the open model (0 = measure from the send). Throws <see cref="OperationCanceledException"/> only when the
-    /// run's hard stop fired; every other failure is an outcome.
+    /// run's hard stop fired; every other failure is an outcome. A <paramref name="cut"/> attempt never gets its
+    /// answer: it ends as a transport error, as on a dropped connection (an abandoned one goes on unwatched).
     /// </summary>
     public async ValueTask<Answer> SendAsync(VirtualUser user, HttpRequestMessage request, long bytesSent, long intendedStartTicks,
-        CancellationToken hardStop)
+        CancellationToken hardStop, NetworkCut cut = NetworkCut.None)
     {
         var answer = new Answer { BytesSent = bytesSent };
         var token = user.BeginRequest(timeout);
         answer.SentTicks = Ticks.Now;
         answer.IntendedTicks = intendedStartTicks == 0 ? answer.SentTicks : intendedStartTicks;
+        var ownsRequest = cut != NetworkCut.Abandoned;
         try
         {
-            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token).ConfigureAwait(false);
-            answer.Status = (int)response.StatusCode;
-            (answer.Buffer, answer.Length) = await ReadBodyAsync(response.Content, token).ConfigureAwait(false);
-            answer.Outcome = response.IsSuccessStatusCode ? RequestOutcome.Ok : RequestOutcome.HttpError;
+            if (cut == NetworkCut.Abandoned)
+            {
+                await AbandonAsync(request, token, hardStop).ConfigureAwait(false);
+                answer.Outcome = RequestOutcome.TransportError;
+            }
+            else if (cut != NetworkCut.None)
+            {
+                await SendAndCutAsync(request, cut, token).ConfigureAwait(false);
+                answer.Outcome = RequestOutcome.TransportError;
+            }
+            else
+            {
+                using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token).ConfigureAwait(false);
+                answer.Status = (int)response.StatusCode;
+                (answer.Buffer, answer.Length) = await ReadBodyAsync(response.Content, token).ConfigureAwait(false);
+                answer.Outcome = response.IsSuccessStatusCode ? RequestOutcome.Ok : RequestOutcome.HttpError;
+            }
         }
         catch (OperationCanceledException) when (hardStop.IsCancellationRequested)
         {
@@ -72,12 +91,67 @@ internal sealed class HttpExecutor(HttpClient http, MetricsCollector metrics, Ti
         }
         finally
         {
-            request.Dispose();
+            if (ownsRequest)
+            {
+                request.Dispose();
+            }
         }
 
         answer.EndTicks = Ticks.Now;
         user.EndRequest();
         return answer;
+    }
+
+    /// <summary>Sends, then loses the answer: thrown away unread once it arrives, or cancelled mid-flight.</summary>
+    private async Task SendAndCutAsync(HttpRequestMessage request, NetworkCut cut, CancellationToken token)
+    {
+        using var flight = CancellationTokenSource.CreateLinkedTokenSource(token);
+        if (cut == NetworkCut.MidFlight)
+        {
+            flight.CancelAfter(FlakyNetwork.MidFlightDelay());
+        }
+
+        try
+        {
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, flight.Token)
+                .ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!token.IsCancellationRequested)
+        {
+            // cut mid-flight: the server may still be working on it
+        }
+    }
+
+    /// <summary>Waits for every attempt <c>--flaky</c> abandoned, so what they store is stored before the checks read.</summary>
+    public Task DrainAbandonedAsync() => Task.WhenAll(_abandoned);
+
+    /// <summary>Stops waiting a few milliseconds after the send while the attempt goes on, as behind a proxy that gave
+    /// up toward the client: the retry that follows meets it in flight. Its answer is thrown away when it comes.</summary>
+    private async Task AbandonAsync(HttpRequestMessage request, CancellationToken token, CancellationToken hardStop)
+    {
+        var attempt = SendAndForgetAsync(request, hardStop);
+        _abandoned.Enqueue(attempt);
+        await Task.WhenAny(attempt, Task.Delay(FlakyNetwork.MidFlightDelay(), token)).ConfigureAwait(false);
+        token.ThrowIfCancellationRequested();
+    }
+
+    private async Task SendAndForgetAsync(HttpRequestMessage request, CancellationToken hardStop)
+    {
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(hardStop);
+        bound.CancelAfter(timeout);
+        try
+        {
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, bound.Token)
+                .ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or HttpRequestException or IOException)
+        {
+            // nobody waits for this answer
+        }
+        finally
+        {
+            request.Dispose();
+        }
     }
 
     /// <summary>Records the attempt; <paramref name="bodyValid"/> false turns a 2xx into "invalid_response".</summary>

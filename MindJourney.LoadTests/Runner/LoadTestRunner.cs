@@ -168,6 +168,7 @@ public static class LoadTestRunner
         }
 
         var loadEnd = Ticks.Now;
+        await executor.DrainAbandonedAsync().ConfigureAwait(false);
         await samplerStop.CancelAsync().ConfigureAwait(false);
         await sampler.ConfigureAwait(false);
         var last = metrics.Sample(loadEnd); // the final, partial interval: always taken, with or without a listener
@@ -217,7 +218,41 @@ public static class LoadTestRunner
             checks.Add(CheckResult.Skip(CheckNames.UploadsDownloadMatch, "the session scenario uploads nothing (use --scenario journey)"));
         }
 
+        checks.Add(await AnswersExactlyOnceAsync(options, http, apiBase, ledger, sessions, interrupted, cancellationToken)
+            .ConfigureAwait(false));
+
         return checks;
+    }
+
+    /// <summary>Reads the stored answers back through the admin export (the key needed, like the audit) and compares
+    /// them with the ledger.</summary>
+    private static async Task<CheckResult> AnswersExactlyOnceAsync(LoadTestOptions options, HttpClient http, string apiBase,
+        RunLedger ledger, CreatedSession[] sessions, bool interrupted, CancellationToken cancellationToken)
+    {
+        const string name = CheckNames.AnswersExactlyOnce;
+        if (options.Scenario != ScenarioKind.Journey)
+        {
+            return CheckResult.Skip(name, "the session scenario sends no answers (use --scenario journey)");
+        }
+
+        if (options.AdminKey is not { } key)
+        {
+            return CheckResult.Skip(name, "needs --admin-key (or ADMIN_API_KEY) to read the stored answers back (the export)");
+        }
+
+        if (interrupted)
+        {
+            return CheckResult.Skip(name, "the run was interrupted");
+        }
+
+        // Only the run's numbers, when every session has one (a fallback session has none to filter by).
+        var numbered = sessions.Length > 0 && sessions.All(s => s.VisitorNumber is not null);
+        var (stored, error) = await AdminClient.ExportAnswersAsync(http, apiBase, key,
+            numbered ? sessions.Min(s => s.VisitorNumber) : null, numbered ? sessions.Max(s => s.VisitorNumber) : null,
+            options.RequestTimeout, cancellationToken).ConfigureAwait(false);
+        return stored is null
+            ? CheckResult.Fail(name, error ?? "the stored answers were not read")
+            : AnswerChecks.ExactlyOnce(ledger.Answers.ToArray(), sessions.Select(s => s.Id).ToHashSet(), stored);
     }
 
     private static RunTotals Totals(MetricsCollector metrics, StepResult[] steps, CreatedSession[] sessions, double seconds)
@@ -334,6 +369,7 @@ public static class LoadTestRunner
                 CheckResult.Skip(CheckNames.AuditClean, reason),
                 CheckResult.Skip(CheckNames.UploadsStored, reason),
                 CheckResult.Skip(CheckNames.UploadsDownloadMatch, reason),
+                CheckResult.Skip(CheckNames.AnswersExactlyOnce, reason),
             ],
             Passed = false,
         };

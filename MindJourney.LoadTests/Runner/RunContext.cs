@@ -27,6 +27,7 @@ internal sealed class RunContext
         ResponseUri = new Uri(ApiBase + "/response");
         SessionBody = Encoding.UTF8.GetBytes($"{{\"experimentId\":\"{experimentId:D}\"}}");
         _keyPrefix = "loadtest-" + Guid.NewGuid().ToString("N")[..12] + "-";
+        Flaky = new FlakyNetwork(options.Flaky);
     }
 
     public LoadTestOptions Options { get; }
@@ -36,6 +37,9 @@ internal sealed class RunContext
     public MetricsCollector Metrics { get; }
 
     public RunLedger Ledger { get; }
+
+    /// <summary>Which answer and upload attempts <c>--flaky</c> cuts.</summary>
+    public FlakyNetwork Flaky { get; }
 
     public Guid ExperimentId { get; }
 

@@ -17,6 +17,17 @@ public sealed record UploadRecord(
     string? StorageStatus,
     string? ObjectName);
 
+/// <summary>What tells one answer of a run from every other in the database: the journey sends one answer per
+/// session, level, question and type, and each of these is a column of the stored row.</summary>
+public readonly record struct AnswerMarker(Guid SessionId, string LevelId, string QuestionId, string ResponseType);
+
+/// <summary>An answer (text or upload) the run sent, with its Idempotency-Key: how many attempts it took, how many of
+/// them <c>--flaky</c> cut, and whether a 201 came back in the end.</summary>
+public sealed record SentAnswer(AnswerMarker Marker, string Key, int Attempts, int Cuts, bool Acknowledged);
+
+/// <summary>An answer as the database holds it (read back through the admin export).</summary>
+public readonly record struct StoredAnswer(AnswerMarker Marker, Guid ResponseId);
+
 /// <summary>What the domain checks need, gathered while the load runs (thread-safe).</summary>
 internal sealed class RunLedger
 {
@@ -28,6 +39,9 @@ internal sealed class RunLedger
     public ConcurrentQueue<CreatedSession> Sessions { get; } = new();
 
     public ConcurrentQueue<UploadRecord> Uploads { get; } = new();
+
+    /// <summary>Every answer and upload sent, acknowledged or not (<c>answers_exactly_once</c>).</summary>
+    public ConcurrentQueue<SentAnswer> Answers { get; } = new();
 
     public ConcurrentQueue<string> MismatchExamples { get; } = new();
 

@@ -9,7 +9,8 @@ namespace MindJourney.LoadTests.Scenarios;
 /// <summary>
 /// A whole participant: GET /api/experiment → POST /api/session → GET levels → one text answer per question
 /// (POST /api/response) → one small voice upload (multipart, audio/webm) → PATCH /api/session level by level to the
-/// last, with isCompleted.
+/// last, with isCompleted. Every answer and upload carries its own Idempotency-Key, reused by its retries; the ledger
+/// keeps each (<c>answers_exactly_once</c>).
 /// </summary>
 internal sealed class JourneyScenario(RunContext context) : IScenario
 {
@@ -21,6 +22,13 @@ internal sealed class JourneyScenario(RunContext context) : IScenario
 
     /// <summary>Bound on text answers per level (a seeded level with many questions must not dominate the run).</summary>
     internal const int MaxAnswersPerLevel = 5;
+
+    /// <summary>Attempts per answer before the journey gives up: at <c>--flaky 20</c>, one answer in 2.6 million
+    /// has every attempt cut.</summary>
+    internal const int MaxAttemptsPerAnswer = 8;
+
+    private const string TextType = "text";
+    private const string VoiceType = "voice";
 
     private readonly StepMetrics _getExperiment = context.Metrics.Step(StepNames.GetExperiment);
     private readonly StepMetrics _createSession = context.Metrics.Step(StepNames.CreateSession);
@@ -135,7 +143,7 @@ internal sealed class JourneyScenario(RunContext context) : IScenario
             w.WriteString("sessionId"u8, session.Id);
             w.WriteString("levelId"u8, level.Id);
             w.WriteString("questionId"u8, questionId);
-            w.WriteString("responseType"u8, "text"u8);
+            w.WriteString("responseType"u8, TextType);
             w.WriteStartObject("responseData"u8);
             w.WriteString(
                 "text"u8,
@@ -145,61 +153,115 @@ internal sealed class JourneyScenario(RunContext context) : IScenario
         }
 
         var body = scratch.WrittenSpan.ToArray();
-        var content = new ByteArrayContent(body);
-        content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
-        var request = new HttpRequestMessage(HttpMethod.Post, context.ResponseUri) { Content = content };
-        return await SendResponseAsync(user, session, request, body.Length, _postResponse, upload: null).ConfigureAwait(false);
+        var marker = new AnswerMarker(session.Id, level.Id, questionId, TextType);
+        return await SendAnswerAsync(user, session, marker, NewRequest, _postResponse, upload: null).ConfigureAwait(false);
+
+        (HttpRequestMessage, long) NewRequest(string key)
+        {
+            var content = new ByteArrayContent(body);
+            content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
+            return (new HttpRequestMessage(HttpMethod.Post, context.ResponseUri) { Content = content }, body.Length);
+        }
     }
 
     private async ValueTask<bool> UploadVoiceAsync(VirtualUser user, CreatedSession session, LevelInfo level, string questionId)
     {
         var ordinal = context.NextUploadOrdinal();
         var payload = VoicePayload.Create(ordinal);
-        var form = new MultipartFormDataContent
+        var marker = new AnswerMarker(session.Id, level.Id, questionId, VoiceType);
+        return await SendAnswerAsync(user, session, marker, NewRequest, _upload, (ordinal, payload.Length)).ConfigureAwait(false);
+
+        (HttpRequestMessage, long) NewRequest(string key)
         {
-            { new StringContent(session.Id.ToString("D")), "sessionId" },
-            { new StringContent(level.Id), "levelId" },
-            { new StringContent(questionId), "questionId" },
-            { new StringContent("voice"), "responseType" },
+            // One boundary per answer: each retry sends the very bytes of the first attempt.
+            var form = new MultipartFormDataContent("mj-" + key)
             {
-                new StringContent($"{{\"durationMs\":1500,\"mimeType\":\"{VoicePayload.ContentType}\","
-                    + $"\"loadTestUpload\":{ordinal.ToString(CultureInfo.InvariantCulture)}}}"),
-                "responseData"
-            },
-        };
-        var file = new ByteArrayContent(payload);
-        file.Headers.ContentType = new MediaTypeHeaderValue(VoicePayload.ContentType);
-        form.Add(file, "file", $"voice-{ordinal.ToString(CultureInfo.InvariantCulture)}.webm");
-        var length = form.Headers.ContentLength ?? payload.Length;
-        var request = new HttpRequestMessage(HttpMethod.Post, context.ResponseUri) { Content = form };
-        return await SendResponseAsync(user, session, request, length, _upload, (ordinal, payload.Length)).ConfigureAwait(false);
+                { new StringContent(session.Id.ToString("D")), "sessionId" },
+                { new StringContent(level.Id), "levelId" },
+                { new StringContent(questionId), "questionId" },
+                { new StringContent(VoiceType), "responseType" },
+                {
+                    new StringContent($"{{\"durationMs\":1500,\"mimeType\":\"{VoicePayload.ContentType}\","
+                        + $"\"loadTestUpload\":{ordinal.ToString(CultureInfo.InvariantCulture)}}}"),
+                    "responseData"
+                },
+            };
+            var file = new ByteArrayContent(payload);
+            file.Headers.ContentType = new MediaTypeHeaderValue(VoicePayload.ContentType);
+            form.Add(file, "file", $"voice-{ordinal.ToString(CultureInfo.InvariantCulture)}.webm");
+            return (new HttpRequestMessage(HttpMethod.Post, context.ResponseUri) { Content = form },
+                form.Headers.ContentLength ?? payload.Length);
+        }
     }
 
-    private async ValueTask<bool> SendResponseAsync(VirtualUser user, CreatedSession session, HttpRequestMessage request, long bytesSent,
-        StepMetrics step, (int Ordinal, int Length)? upload)
+    /// <summary>
+    /// Sends one answer under a new Idempotency-Key, retrying with that key when the attempt was cut by
+    /// <c>--flaky</c> or lost on the network (a timeout, a transport error), as the page's outbox does. Every attempt but
+    /// a cut one is recorded in <paramref name="step"/>; the ledger gets the answer whatever happens, a hard stop
+    /// included (it may have been stored).
+    /// </summary>
+    private async ValueTask<bool> SendAnswerAsync(VirtualUser user, CreatedSession session, AnswerMarker marker,
+        Func<string, (HttpRequestMessage Request, long Length)> newRequest, StepMetrics step, (int Ordinal, int Length)? upload)
     {
-        var answer = await context.Executor.SendAsync(user, request, bytesSent, 0, context.HardStop).ConfigureAwait(false);
+        var key = Guid.NewGuid().ToString("D");
+        int attempts = 0, cuts = 0;
+        var acknowledged = false;
         try
         {
-            var valid = ApiJson.TryReadResponse(answer.Body, out var responseId, out var number, out var status, out var objectName);
-            HttpExecutor.Record(step, answer, valid);
-            if (!answer.IsSuccess || !valid)
+            while (true)
             {
-                return false;
-            }
+                attempts++;
+                var cut = context.Flaky.Next();
+                var (request, length) = newRequest(key);
+                request.Headers.TryAddWithoutValidation(ApiHeaders.IdempotencyKey, key);
+                var answer = await context.Executor.SendAsync(user, request, length, 0, context.HardStop, cut).ConfigureAwait(false);
+                try
+                {
+                    var lastTry = attempts >= MaxAttemptsPerAnswer;
+                    if (cut != NetworkCut.None)
+                    {
+                        cuts++;
+                        if (!lastTry)
+                        {
+                            continue;
+                        }
 
-            context.Ledger.ResponseSeen(session.Id, responseId, session.VisitorNumber, number);
-            if (upload is { } u)
-            {
-                context.Ledger.Uploads.Enqueue(
-                    new UploadRecord(responseId, session.Id, u.Ordinal, u.Length, session.VisitorNumber, number, status, objectName));
-            }
+                        HttpExecutor.Record(step, answer);
+                        return false;
+                    }
 
-            return true;
+                    var valid = ApiJson.TryReadResponse(
+                        answer.Body, out var responseId, out var number, out var status, out var objectName);
+                    HttpExecutor.Record(step, answer, valid);
+                    if (!answer.IsSuccess || !valid)
+                    {
+                        if (answer.Outcome is RequestOutcome.Timeout or RequestOutcome.TransportError && !lastTry)
+                        {
+                            continue;
+                        }
+
+                        return false;
+                    }
+
+                    acknowledged = true;
+                    context.Ledger.ResponseSeen(session.Id, responseId, session.VisitorNumber, number);
+                    if (upload is { } u)
+                    {
+                        context.Ledger.Uploads.Enqueue(new UploadRecord(
+                            responseId, session.Id, u.Ordinal, u.Length, session.VisitorNumber, number, status, objectName));
+                    }
+
+                    return true;
+                }
+                finally
+                {
+                    answer.Release();
+                }
+            }
         }
         finally
         {
-            answer.Release();
+            context.Ledger.Answers.Enqueue(new SentAnswer(marker, key, attempts, cuts, acknowledged));
         }
     }
 
@@ -212,7 +274,7 @@ internal sealed class JourneyScenario(RunContext context) : IScenario
         var content = new ByteArrayContent(body);
         content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
         var request = new HttpRequestMessage(HttpMethod.Patch, new Uri($"{context.ApiBase}/session/{session.Id:D}")) { Content = content };
-        request.Headers.TryAddWithoutValidation("X-Session-Secret", session.Secret);
+        request.Headers.TryAddWithoutValidation(ApiHeaders.SessionSecret, session.Secret);
         var answer = await context.Executor.SendAsync(user, request, body.Length, 0, context.HardStop).ConfigureAwait(false);
         try
         {

@@ -25,7 +25,7 @@ internal sealed class SessionScenario(RunContext context) : IScenario
         var content = new ReadOnlyMemoryContent(context.SessionBody);
         content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
         var request = new HttpRequestMessage(HttpMethod.Post, context.SessionUri) { Content = content };
-        request.Headers.TryAddWithoutValidation("Idempotency-Key", context.NextIdempotencyKey());
+        request.Headers.TryAddWithoutValidation(ApiHeaders.IdempotencyKey, context.NextIdempotencyKey());
 
         var answer = await context.Executor.SendAsync(user, request, context.SessionBody.Length, intendedStartTicks, context.HardStop)
             .ConfigureAwait(false);

@@ -44,7 +44,8 @@ start_storage_emulator() {
 launch_api() {
   [ -n "${API_DLL:-}" ] || dotnet build MindJourney.Api -c Release -v q -nologo >/dev/null
   env "ConnectionStrings__mindjourney=Host=127.0.0.1;Port=$PGPORT;Username=postgres;Database=mindjourney" "Admin__ApiKey=$KEY" \
-    "MindJourney__Idempotency__SigningKey=$SIGNING_KEY" "ASPNETCORE_URLS=http://127.0.0.1:$APIPORT" Logging__LogLevel__Default=Warning "$@" \
+    "MindJourney__Idempotency__SigningKey=$SIGNING_KEY" "MindJourney__Pilot__SigningKey=$SIGNING_KEY" \
+    "ASPNETCORE_URLS=http://127.0.0.1:$APIPORT" Logging__LogLevel__Default=Warning "$@" \
     dotnet "${API_DLL:-MindJourney.Api/bin/Release/net10.0/MindJourney.Api.dll}" >"$WORK/api.log" 2>&1 &
   API_PID=$!
 }

@@ -85,7 +85,7 @@ public sealed class AdminTests(PostgresServer postgres)
         await api.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence MAXVALUE 2");
         var fallback = await ApiCalls.StartSessionAsync(api);
         var stored = await ApiCalls.RecordTextAsync(api.Client, fallback.Id, "before the recovery");
-        Assert.Equal("stored", stored.Storage.Status);
+        await Uploads.WaitUntilStoredAsync(api, stored.Id);
         Assert.Equal("", (await storage.Client.GetObjectAsync(TestStorage.Bucket, stored.Storage.ObjectName!)).Metadata["visitorNumber"]);
         await api.ExecuteAsync("ALTER SEQUENCE visitor_counter_sequence NO MAXVALUE");
 

@@ -9,7 +9,8 @@ public sealed class ApiContractsTests
 {
     private const string Session = """
         {"id":"0190a5b2-0000-7000-8000-000000000001","userId":"0190a5b2-0000-7000-8000-000000000002",
-         "experimentId":"0190a5b2-0000-7000-8000-000000000003","visitorNumber":null,"mode":"live","condition":null,
+         "experimentId":"0190a5b2-0000-7000-8000-000000000003","visitorNumber":null,"studyParticipantNumber":1,
+         "mode":"live","condition":null,
          "currentLevel":1,"totalLevels":4,"percentComplete":25,"branchingPath":null,"isCompleted":false,
          "createdAt":"2026-01-01T00:00:00Z","updatedAt":"2026-01-01T00:00:00Z","sessionSecret":"s3cret"}
         """;

@@ -67,7 +67,7 @@ public sealed class NumberingPlanTests(PostgresServer postgres)
 
     /// <summary>The plan PostgreSQL keeps for the prepared statement, made after <paramref name="setup"/> ran in the
     /// same transaction (as the API sends it, in the same round trip).</summary>
-    private static async Task<string> GenericPlanAsync(NpgsqlConnection connection, string sql, string parameters, string? setup)
+    internal static async Task<string> GenericPlanAsync(NpgsqlConnection connection, string sql, string parameters, string? setup)
     {
         await using var transaction = await connection.BeginTransactionAsync();
         if (setup is not null)

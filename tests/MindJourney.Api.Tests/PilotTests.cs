@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using MindJourney.Api.Admin;
+using MindJourney.Api.Experiments;
 using MindJourney.Api.Sessions;
 using MindJourney.Testing;
 
@@ -16,11 +17,12 @@ public sealed class PilotTests(PostgresServer postgres)
     {
         await using var api = await TestApi.StartAsync(postgres, settings: AdminTests.WithAdminKey);
         var experimentId = await api.ActiveExperimentIdAsync();
+        var pilotToken = await api.PilotTokenAsync(experimentId);
 
         var pilots = new List<StartedSession>();
         for (var i = 0; i < 3; i++)
         {
-            pilots.Add(await ApiCalls.StartSessionAsync(api.Client, new { experimentId, mode = "pilot" }));
+            pilots.Add(await ApiCalls.StartSessionAsync(api.Client, new { experimentId, mode = "pilot", pilotToken }));
         }
 
         Assert.Equal([1, 2, 3], pilots.Select(p => p.VisitorNumber!.Value));
@@ -52,15 +54,17 @@ public sealed class PilotTests(PostgresServer postgres)
     {
         await using var api = await TestApi.StartAsync(postgres);
         var experimentId = await api.ActiveExperimentIdAsync();
-        var pilot = await ApiCalls.StartSessionAsync(api.Client, new { experimentId, mode = "pilot" });
+        var pilotToken = await api.PilotTokenAsync(experimentId);
+        var pilot = await ApiCalls.StartSessionAsync(api.Client, new { experimentId, mode = "pilot", pilotToken });
         var live = await ApiCalls.StartSessionAsync(api.Client, new { experimentId });
 
         var pilotId = pilot.UserId;
         var liveId = live.UserId;
-        var again = await ApiCalls.StartSessionAsync(api.Client, new { experimentId, mode = "pilot", userId = pilotId },
+        var again = await ApiCalls.StartSessionAsync(api.Client, new { experimentId, mode = "pilot", pilotToken, userId = pilotId },
             secret: pilot.SessionSecret);
         using var pilotAsLive = await StartWithProofAsync(api.Client, new { experimentId, userId = pilotId }, pilot);
-        using var liveAsPilot = await StartWithProofAsync(api.Client, new { experimentId, mode = "pilot", userId = liveId }, live);
+        using var liveAsPilot = await StartWithProofAsync(api.Client, new { experimentId, mode = "pilot", pilotToken, userId = liveId },
+            live);
 
         Assert.Equal(1, again.VisitorNumber);
         Assert.Equal("pilot", again.Mode);
@@ -98,14 +102,15 @@ public sealed class PilotTests(PostgresServer postgres)
     {
         await using var api = await TestApi.StartAsync(postgres, settings: AdminTests.WithAdminKey);
         var experimentId = await api.ActiveExperimentIdAsync();
+        var pilotToken = await api.PilotTokenAsync(experimentId);
         for (var i = 0; i < 2; i++)
         {
-            await ApiCalls.StartSessionAsync(api.Client, new { experimentId, mode = "pilot" }); // pilots 1, 2
+            await ApiCalls.StartSessionAsync(api.Client, new { experimentId, mode = "pilot", pilotToken }); // pilots 1, 2
             await ApiCalls.StartSessionAsync(api.Client, new { experimentId }); // visitors 1, 2
         }
 
         await api.ExecuteAsync("ALTER SEQUENCE pilot_counter_sequence MAXVALUE 2; ALTER SEQUENCE visitor_counter_sequence MAXVALUE 2");
-        var pilotFallback = await ApiCalls.StartSessionAsync(api.Client, new { experimentId, mode = "pilot" });
+        var pilotFallback = await ApiCalls.StartSessionAsync(api.Client, new { experimentId, mode = "pilot", pilotToken });
         var liveFallback = await ApiCalls.StartSessionAsync(api.Client, new { experimentId });
         Assert.Null(pilotFallback.VisitorNumber);
         Assert.Null(liveFallback.VisitorNumber);
@@ -124,6 +129,69 @@ public sealed class PilotTests(PostgresServer postgres)
         Assert.Empty(audit.Gaps);
         Assert.Equal(3, audit.Users);
     }
+
+    [Fact]
+    public async Task A_pilot_takes_the_study_s_current_pilot_token_and_a_regenerated_one_revokes_the_old_link()
+    {
+        await using var api = await TestApi.StartAsync(postgres, settings: AdminTests.WithAdminKey);
+        var draft = await Studies.CreateAsync(api.Client, Studies.Body("Pilot me", ("slug", "pilot-me")));
+        var pilotToken = draft.PilotUrl[(draft.PilotUrl.IndexOf("&pilot=", StringComparison.Ordinal) + "&pilot=".Length)..];
+        Assert.Equal($"/?study=pilot-me&pilot={pilotToken}", draft.PilotUrl);
+        Assert.Equal(await api.PilotTokenAsync(draft.Id), pilotToken);
+
+        using var without = await Studies.PlayAsync(api.Client, new { experimentId = draft.Id, mode = "pilot" });
+        using var otherStudys = await Studies.PlayAsync(api.Client,
+            new { experimentId = draft.Id, mode = "pilot", pilotToken = await api.PilotTokenAsync(StudiesApiTests.SeededStudyId) });
+        var pilot = await ApiCalls.StartSessionAsync(api.Client, new { experimentId = draft.Id, mode = "pilot", pilotToken });
+        using var live = await Studies.PlayAsync(api.Client, new { experimentId = draft.Id, pilotToken });
+        using var page = await ReadStudyAsync(api.Client, "pilot-me", pilotToken);
+        using var pageWithout = await ReadStudyAsync(api.Client, "pilot-me", null);
+
+        Assert.Equal((HttpStatusCode.Forbidden, "/problems/pilot-token-invalid"), Head(await Studies.ProblemAsync(without)));
+        Assert.Equal((HttpStatusCode.Forbidden, "/problems/pilot-token-invalid"), Head(await Studies.ProblemAsync(otherStudys)));
+        Assert.Equal(("pilot", 1, 1), (pilot.Mode, pilot.VisitorNumber, pilot.StudyParticipantNumber));
+        Assert.Equal((HttpStatusCode.Conflict, "/problems/study-not-open"), Head(await Studies.ProblemAsync(live)));
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Equal((HttpStatusCode.Conflict, "/problems/study-not-open"), Head(await Studies.ProblemAsync(pageWithout)));
+
+        using var regenerated = await Studies.SendAsync(api.Client, HttpMethod.Post, $"/api/admin/experiments/{draft.Id}/pilot-token");
+        var renewed = await regenerated.Content.ReadAsAsync<StudyDetails>();
+        using var revoked = await Studies.PlayAsync(api.Client, new { experimentId = draft.Id, mode = "pilot", pilotToken });
+
+        Assert.NotEqual(draft.PilotUrl, renewed.PilotUrl);
+        Assert.Equal((HttpStatusCode.Forbidden, "/problems/pilot-token-invalid"), Head(await Studies.ProblemAsync(revoked)));
+        Assert.Equal(0, await api.SequencePositionAsync());
+        Assert.Equal(1, await api.ScalarAsync<long>("SELECT count(*) FROM users"));
+        Assert.Equal(1, await api.ScalarAsync<long>("SELECT count(*) FROM admin_actions WHERE action = 'pilot-token-regenerated'"));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("0123456789abcdef0123456789abcde")] // 31 characters
+    public async Task The_API_does_not_start_without_a_pilot_signing_key_of_32_characters_and_names_the_setting(string signingKey)
+    {
+        const string Setting = "MindJourney:Pilot:SigningKey";
+        var connectionString = await postgres.CreateDatabaseAsync();
+        await using var host = new ApiHost(connectionString, new Dictionary<string, string?> { [Setting] = signingKey });
+
+        var refused = Assert.ThrowsAny<Exception>(host.StartServer);
+
+        Assert.Contains(Setting, refused.ToString(), StringComparison.Ordinal);
+    }
+
+    private static async Task<HttpResponseMessage> ReadStudyAsync(HttpClient client, string slug, string? pilotToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/experiment?study={slug}");
+        if (pilotToken is not null)
+        {
+            request.Headers.Add(PilotTokens.Header, pilotToken);
+        }
+
+        return await client.SendAsync(request);
+    }
+
+    private static (HttpStatusCode, string?) Head((HttpStatusCode Status, string? Type, System.Text.Json.JsonElement Problem) refusal) =>
+        (refusal.Status, refusal.Type);
 
     private static async Task<HttpResponseMessage> StartWithProofAsync(HttpClient client, object body, StartedSession ownSession)
     {

@@ -46,7 +46,9 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
 
         var responseId = created.Id;
         var objectName = created.Storage.ObjectName!;
-        Assert.Equal("stored", created.Storage.Status);
+        // The answer is acknowledged once recorded; the delivery worker writes its object moments later.
+        Assert.Equal("pending", created.Storage.Status);
+        await Uploads.WaitUntilStoredAsync(_api, responseId);
         Assert.Matches(
             new Regex($"^experiment-responses/{DateTime.UtcNow:yyyy-MM-dd}/session-{sessionId:D}/text/[0-9]{{13}}_text-response\\.txt$"),
             objectName);
@@ -127,6 +129,87 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
         var span = Assert.Single(spans.Completed, a => a.OperationName == StorageTelemetry.UploadActivity
             && Equals(a.GetTagItem(StorageTelemetry.ResponseIdTag), responseId));
         Assert.Equal("stored", span.GetTagItem(StorageTelemetry.OutcomeTag));
+    }
+
+    [Fact]
+    public async Task A_stored_upload_leaves_the_database_its_row_name_size_and_md5_and_none_of_its_bytes()
+    {
+        var session = await ApiCalls.StartSessionAsync(_api);
+        var video = Uploads.RandomBytes(8 * 1024 * 1024, seed: 88);
+        var md5 = Convert.ToBase64String(System.Security.Cryptography.MD5.HashData(video));
+        var walBefore = await _api.ScalarAsync<string>("SELECT pg_current_wal_lsn()::text");
+
+        var created = await ApiCalls.RecordAsync(_api.Client, Uploads.Multipart(Uploads.Fields(session.Id, "video"), video));
+
+        var wal = await _api.ScalarAsync<long>($"SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '{walBefore}')::bigint");
+        Assert.Equal("stored", created.Storage.Status);
+        // A durable copy would put all 8 MiB through the WAL; the row and the session's counters are a few KiB.
+        Assert.True(wal < 1024 * 1024, $"{wal} bytes of WAL for an upload of 8 MiB");
+        Assert.Equal(0, await _api.ScalarAsync<long>("SELECT count(*) FROM storage_deliveries"));
+        Assert.Equal($"stored {video.Length} {md5} 1", await _api.ScalarAsync<string>(
+            "SELECT storage_status || ' ' || file_size_bytes || ' ' || file_md5 || ' ' || object_visitor_number " +
+            $"FROM experiment_responses WHERE id = '{created.Id}' AND file_id = '{created.Storage.ObjectName}'"));
+        Assert.Equal("1 1", await _api.ScalarAsync<string>(
+            $"SELECT response_count || ' ' || file_count FROM experiment_sessions WHERE id = '{session.Id}'"));
+        var stored = await _storage.Client.GetObjectAsync(TestStorage.Bucket, created.Storage.ObjectName!);
+        Assert.Equal(md5, stored.Md5Hash);
+        Assert.Equal(created.Id.ToString("D"), stored.Metadata["responseId"]);
+        Assert.Equal(video, (await Uploads.DownloadAsync(_api.Client, created.Id, session.SessionSecret!)).Bytes);
+    }
+
+    [Fact]
+    public async Task An_upload_whose_session_fills_up_while_it_travels_is_refused_and_its_object_deleted()
+    {
+        var session = await ApiCalls.StartSessionAsync(_api);
+        var video = Uploads.RandomBytes(1024 * 1024, seed: 50);
+        await using var rowLock = await SessionRowLock.TakeAsync(_api.ConnectionString, session.Id);
+
+        var upload = _api.Client.PostAsync("/api/response", Uploads.Multipart(Uploads.Fields(session.Id, "video"), video));
+        await Uploads.WaitUntilAsync(async () => (await _storage.ListAsync("experiment-responses/")).Count == 1,
+            "the upload's object is in storage");
+        await rowLock.WaitForWaiterAsync();
+        // Meanwhile a parallel upload of the same session takes its last file slot.
+        await rowLock.ExecuteAsync($"UPDATE experiment_sessions SET file_count = 50 WHERE id = '{session.Id}'");
+        await rowLock.ReleaseAsync();
+
+        using var refused = await upload;
+        var problem = await refused.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, refused.StatusCode);
+        Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("uploaded 50 files", problem, StringComparison.Ordinal);
+        Assert.Empty(await _storage.ListAsync("experiment-responses/"));
+        Assert.Equal(0, await _api.ScalarAsync<long>($"SELECT count(*) FROM experiment_responses WHERE session_id = '{session.Id}'"));
+        Assert.Equal("0 0", await _api.ScalarAsync<string>(
+            $"SELECT response_count || ' ' || stored_bytes FROM experiment_sessions WHERE id = '{session.Id}'"));
+    }
+
+    [Theory]
+    [InlineData("the session's byte quota, known only at the file's end", HttpStatusCode.RequestEntityTooLarge)]
+    [InlineData("a missing questionId, checked after the body", HttpStatusCode.BadRequest)]
+    public async Task A_file_refused_once_it_has_arrived_leaves_nothing_in_storage(string why, HttpStatusCode refusal)
+    {
+        var session = await ApiCalls.StartSessionAsync(_api);
+        var video = Uploads.RandomBytes(12 * 1024 * 1024, seed: 30); // more than a chunk: storage gets bytes before the end
+        var fields = Uploads.Fields(session.Id, "video");
+        if (refusal == HttpStatusCode.BadRequest)
+        {
+            fields.Remove("questionId");
+        }
+        else
+        {
+            // Room for a few bytes, not for this file: the check when it starts passes, the exact one at its end refuses.
+            await _api.ExecuteAsync($"UPDATE experiment_sessions SET stored_bytes = {(1024L * 1024 * 1024) - 1024} " +
+                $"WHERE id = '{session.Id}'");
+        }
+
+        // The bytes travel to storage as they arrive; storage must never see their end.
+        using var refused = await _api.Client.PostAsync("/api/response", Uploads.Multipart(fields, video));
+
+        Assert.Equal(refusal, refused.StatusCode);
+        Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+        Assert.Empty(await _storage.ListAsync("experiment-responses/"));
+        Assert.Equal(0, await _api.ScalarAsync<long>($"SELECT count(*) FROM experiment_responses WHERE session_id = '{session.Id}'"));
+        _ = why;
     }
 
     [Fact]
@@ -235,6 +318,8 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
 
         var patched = await ApiCalls.RecordTextAsync(_api.Client, sessionId, "first");
         var swept = await ApiCalls.RecordTextAsync(_api.Client, sessionId, "second");
+        await Uploads.WaitUntilStoredAsync(_api, patched.Id);
+        await Uploads.WaitUntilStoredAsync(_api, swept.Id);
         Assert.Equal("", (await _storage.Client.GetObjectAsync(TestStorage.Bucket, patched.Storage.ObjectName!)).Metadata["visitorNumber"]);
         await _storage.StopAsync();
         var pending = await ApiCalls.RecordAsync(_api.Client,

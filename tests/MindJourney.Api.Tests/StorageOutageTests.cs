@@ -37,6 +37,9 @@ public sealed class StorageOutageTests(PostgresServer postgres)
         Assert.Equal(objectName, created.FileId);
         Assert.Equal(1, await api.ScalarAsync<long>(
             $"SELECT count(*) FROM experiment_responses WHERE id = '{responseId}' AND storage_status = 'pending'"));
+        // Storage did not answer: the durable copy is taken, slice by slice, before the 201.
+        Assert.Equal(1, await api.ScalarAsync<long>(
+            $"SELECT count(*) FROM storage_delivery_chunks WHERE response_id = '{responseId}'"));
         var deliveries = api.Hosts[0].Services.GetRequiredService<DeliveryOutbox>();
         Assert.Equal(2, await deliveries.CountPendingAsync());
         pendingGauge.RecordObservableInstruments();
@@ -76,6 +79,37 @@ public sealed class StorageOutageTests(PostgresServer postgres)
         Assert.Equal(0, pendingGauge.LastMeasurement?.Value);
         Assert.Equal(2, uploads.GetMeasurementSnapshot().Count(m => (string?)m.Tags[StorageTelemetry.OutcomeTag] == "stored"));
         Assert.Equal(video, (await Uploads.DownloadAsync(api.Client, responseId, session.SessionSecret!)).Bytes);
+    }
+
+    [Fact]
+    public async Task Storage_that_stalls_past_the_deadline_gets_the_durable_copy_answered_pending_and_delivered_later()
+    {
+        await using var storage = await TestStorage.StartAsync();
+        await using var relay = StorageRelay.To(storage);
+        await using var api = await TestApi.StartAsync(postgres, storage: storage, settings: new Dictionary<string, string?>
+        {
+            ["STORAGE_EMULATOR_HOST"] = relay.HostAndPort,
+            ["MindJourney:Storage:UploadTimeoutSeconds"] = "1",
+        });
+        var session = await ApiCalls.StartSessionAsync(api);
+        var video = Uploads.RandomBytes(3 * 1024 * 1024, seed: 12);
+        relay.HoldAfter(256 * 1024); // storage takes the first bytes, then goes quiet
+
+        var created = await ApiCalls.RecordAsync(api.Client, Uploads.Multipart(Uploads.Fields(session.Id, "video"), video));
+
+        Assert.Equal("pending", created.Storage.Status);
+        Assert.Equal(3, await api.ScalarAsync<long>(
+            $"SELECT count(*) FROM storage_delivery_chunks WHERE response_id = '{created.Id}'"));
+        Assert.Equal(created.Storage.ObjectName, await api.ScalarAsync<string>(
+            $"SELECT object_name FROM storage_deliveries WHERE response_id = '{created.Id}'"));
+        Assert.Empty(await storage.ListAsync("experiment-responses/"));
+
+        relay.Release();
+        await Uploads.WaitUntilStoredAsync(api, created.Id);
+        var stored = Assert.Single(await storage.ListAsync("experiment-responses/"));
+        Assert.Equal(created.Storage.ObjectName, stored.Name);
+        Assert.Equal(video, await storage.DownloadAsync(stored.Name));
+        Assert.Equal(0, await api.ScalarAsync<long>("SELECT count(*) FROM storage_delivery_chunks"));
     }
 
     [Fact]

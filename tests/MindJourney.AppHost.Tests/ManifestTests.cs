@@ -67,6 +67,7 @@ public sealed partial class ManifestTests
 
         AssertSecretParameter(resources, env["Admin__ApiKey"]);
         AssertSecretParameter(resources, env["MindJourney__Idempotency__SigningKey"]);
+        AssertSecretParameter(resources, env["MindJourney__Pilot__SigningKey"]);
         AssertSecretParameter(resources, env["FIREBASE_SERVICE_ACCOUNT_KEY"]);
         var bucket = Parameter(resources, env["FIREBASE_STORAGE_BUCKET"]);
         Assert.False(bucket.TryGetProperty("default", out _), "the bucket is the deployment's to name");

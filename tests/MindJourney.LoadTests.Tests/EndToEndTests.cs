@@ -99,7 +99,7 @@ public sealed class EndToEndTests
         Assert.True(result.Passed,
             string.Join("\n", result.Checks.Concat<object>(result.Steps.Select(s => $"{s.Name} {string.Join(' ', s.StatusCodes)}"))));
         Assert.All(result.Checks, c => Assert.Equal(CheckOutcome.Passed, c.Outcome));
-        Assert.Equal(6, result.Checks.Count);
+        Assert.Equal(7, result.Checks.Count);
         Assert.Equal(Enumerable.Range(42, 12), result.VisitorNumbers);
 
         var steps = result.Steps.ToDictionary(s => s.Name);
@@ -113,6 +113,58 @@ public sealed class EndToEndTests
         Assert.Equal(12 * 7, api.ResponsesCreated);
         Assert.Contains("5 stored uploads downloaded, 5 byte-identical",
             Check(result, CheckNames.UploadsDownloadMatch).Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Flaky_answers_are_retried_with_their_key_and_a_server_that_honours_it_stores_each_once()
+    {
+        await using var api = await TinyVisitorApi.StartAsync(new TinyVisitorApi.TinyOptions
+        {
+            HonourAnswerKeys = true,
+            ResponseDelay = TimeSpan.FromMilliseconds(10),
+        });
+        var result = await LoadTestRunner.RunAsync(new LoadTestOptions
+        {
+            ApiUrl = api.ApiUrl,
+            Users = 3,
+            Iterations = 4,
+            Scenario = ScenarioKind.Journey,
+            AdminKey = TinyVisitorApi.Key,
+            Flaky = 20,
+        });
+
+        var check = Check(result, CheckNames.AnswersExactlyOnce);
+        Assert.True(check.Outcome == CheckOutcome.Passed, check.Detail);
+        Assert.True(result.Passed, string.Join("\n", result.Checks));
+        // 12 journeys of 6 text answers and an upload, each acknowledged once; a fifth of the attempts were cut.
+        Assert.Matches(@"^84 answers sent \(84 acknowledged\), [1-9][0-9]* retried \([1-9][0-9]* attempts cut by --flaky\), 84 stored",
+            check.Detail);
+        Assert.Equal(84, api.ResponsesCreated);
+        // A cut attempt is not a failure of the server's: the steps count the answers, once each.
+        var steps = result.Steps.ToDictionary(s => s.Name);
+        Assert.Equal(72, steps[StepNames.PostResponse].Ok);
+        Assert.Equal(0, steps[StepNames.PostResponse].Failed);
+    }
+
+    [Fact]
+    public async Task Flaky_answers_to_a_server_that_ignores_the_key_are_caught_stored_twice()
+    {
+        await using var api = await TinyVisitorApi.StartAsync();
+        var result = await LoadTestRunner.RunAsync(new LoadTestOptions
+        {
+            ApiUrl = api.ApiUrl,
+            Users = 2,
+            Iterations = 3,
+            Scenario = ScenarioKind.Journey,
+            AdminKey = TinyVisitorApi.Key,
+            Flaky = 20,
+        });
+
+        var check = Check(result, CheckNames.AnswersExactlyOnce);
+        Assert.Equal(CheckOutcome.Failed, check.Outcome);
+        Assert.Matches(@"; [1-9][0-9]* extra copies, 0 acknowledged but not stored, 0 stored but never sent: session ", check.Detail);
+        Assert.True(api.ResponsesCreated > 6 * 7, $"{api.ResponsesCreated} rows for 42 answers");
+        Assert.False(result.Passed);
     }
 
     [Fact]
@@ -130,6 +182,7 @@ public sealed class EndToEndTests
         Assert.True(result.Passed);
         Assert.Equal(CheckOutcome.Skipped, Check(result, CheckNames.AuditClean).Outcome);
         Assert.Equal(CheckOutcome.Skipped, Check(result, CheckNames.UploadsDownloadMatch).Outcome);
+        Assert.Equal(CheckOutcome.Skipped, Check(result, CheckNames.AnswersExactlyOnce).Outcome);
         Assert.Equal(CheckOutcome.Passed, Check(result, CheckNames.UploadsStored).Outcome);
         Assert.Equal(CheckOutcome.Passed, Check(result, CheckNames.ResponsesCarrySessionNumber).Outcome);
     }

@@ -38,6 +38,24 @@ public sealed class OptionsTests : IDisposable
     }
 
     [Fact]
+    public void Flaky_takes_a_percentage_from_0_to_100()
+    {
+        Assert.Equal(0, Resolve([]).Flaky);
+        Assert.Equal(20, Resolve(["--flaky", "20", "--scenario", "journey"]).Flaky);
+        Assert.Equal(2.5, Resolve(["--flaky", "2.5", "-s", "journey"]).Flaky);
+        foreach (var bad in new[] { "101", "-1", "NaN" })
+        {
+            var r = CliApp.ResolveOptions(["--flaky", bad, "-s", "journey"], NoEnv);
+            Assert.False(r.IsValid);
+            Assert.Contains(r.Errors, e => e.Contains("--flaky must be a percentage from 0 to 100", StringComparison.Ordinal));
+        }
+
+        // Play sends no answer to cut: the option would do nothing, so it is refused.
+        var session = CliApp.ResolveOptions(["--flaky", "20"], NoEnv);
+        Assert.Contains(session.Errors, e => e.Contains("only the journey scenario", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Iterations_alone_bound_the_run_by_count()
     {
         var o = Resolve(["--iterations", "3"]);

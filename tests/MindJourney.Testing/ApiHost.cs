@@ -31,11 +31,12 @@ public sealed class ApiHost : WebApplicationFactory<Program>
         ["MindJourney:Storage:UploadBytesPerClientPerHour"] = "0",
     };
 
-    /// <summary>The API does not start without a key for its stored Idempotency-Keys; every test host has this one
-    /// unless a test sets its own.</summary>
+    /// <summary>The API does not start without a key for its stored Idempotency-Keys and one for its pilot tokens;
+    /// every test host has these unless a test sets its own.</summary>
     public static readonly IReadOnlyDictionary<string, string?> RequiredSettings = new Dictionary<string, string?>
     {
         ["MindJourney:Idempotency:SigningKey"] = "test-idempotency-signing-key-0123456789abcdef",
+        ["MindJourney:Pilot:SigningKey"] = "test-pilot-signing-key-0123456789abcdef012345",
     };
 
     /// <summary>A test host starts serving at once: the numbering warm-up (its statements, its compile time) would run

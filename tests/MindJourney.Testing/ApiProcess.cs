@@ -110,6 +110,13 @@ public sealed class ApiProcess : IAsyncDisposable
         kill.WaitForExit();
     }
 
+    /// <summary>SIGKILL: the process dies where it stands, as in a crash or an out-of-memory kill.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill();
+        await _process.WaitForExitAsync();
+    }
+
     public Task WaitForExitAsync(CancellationToken cancellationToken) => _process.WaitForExitAsync(cancellationToken);
 
     public async ValueTask DisposeAsync()

@@ -105,6 +105,18 @@ public sealed class TestApi : IAsyncDisposable
     public async Task<Guid> ActiveExperimentIdAsync(HttpClient? client = null) =>
         (await (client ?? Client).GetAsAsync<ExperimentSummary>("/api/experiment")).Id;
 
+    /// <summary>The study's current pilot token, as the API issues it under the test hosts' signing key (what a
+    /// researcher reads in the study's pilotUrl).</summary>
+    public async Task<string> PilotTokenAsync(Guid experimentId)
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand($"SELECT pilot_nonce FROM experiments WHERE id = '{experimentId}'", connection);
+        var nonce = (byte[])(await command.ExecuteScalarAsync())!;
+        return PilotTokens.Compute(System.Text.Encoding.UTF8.GetBytes(ApiHost.RequiredSettings["MindJourney:Pilot:SigningKey"]!),
+            experimentId, nonce);
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (var host in _hosts)

@@ -89,26 +89,7 @@ internal sealed class AdminPage
     {
         var name = $"admin-{step}.png";
         var bytes = await Page.ScreenshotAsync(new() { Path = Path.Combine(ChromiumFixture.ScreenshotDirectory, name), FullPage = true });
-        if (DocsImagesDirectory is { } docs)
-        {
-            await File.WriteAllBytesAsync(Path.Combine(docs, name), bytes);
-        }
-    }
-
-    private static string? DocsImagesDirectory { get; } =
-        Environment.GetEnvironmentVariable("MINDJOURNEY_UPDATE_SCREENSHOTS") == "1" ? FindDocsImagesDirectory() : null;
-
-    private static string? FindDocsImagesDirectory()
-    {
-        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
-        {
-            if (File.Exists(Path.Combine(folder.FullName, "MindJourney.sln")))
-            {
-                return Directory.CreateDirectory(Path.Combine(folder.FullName, "docs", "images")).FullName;
-            }
-        }
-
-        return null;
+        await ChromiumFixture.UpdateDocsImageAsync(name, bytes);
     }
 
     public static async Task<JsonElement> StartSessionAsync(TestApi api)

@@ -19,6 +19,33 @@ public sealed class ChromiumFixture : IAsyncLifetime
     /// <summary>Where step screenshots go: <c>screenshots/</c> in the test output folder.</summary>
     public static string ScreenshotDirectory { get; } = Path.Combine(AppContext.BaseDirectory, "screenshots");
 
+    /// <summary>With <c>MINDJOURNEY_UPDATE_SCREENSHOTS=1</c>, the repository's docs/images, where the docs show the
+    /// screenshots from; otherwise null, so an ordinary test run leaves the working tree as it found it.</summary>
+    public static string? DocsImagesDirectory { get; } =
+        Environment.GetEnvironmentVariable("MINDJOURNEY_UPDATE_SCREENSHOTS") == "1" ? FindDocsImagesDirectory() : null;
+
+    /// <summary>Writes a screenshot the docs show into docs/images, when asked to (<see cref="DocsImagesDirectory"/>).</summary>
+    public static async Task UpdateDocsImageAsync(string name, byte[] png)
+    {
+        if (DocsImagesDirectory is { } docs)
+        {
+            await File.WriteAllBytesAsync(Path.Combine(docs, name), png);
+        }
+    }
+
+    private static string? FindDocsImagesDirectory()
+    {
+        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
+        {
+            if (File.Exists(Path.Combine(folder.FullName, "MindJourney.sln")))
+            {
+                return Directory.CreateDirectory(Path.Combine(folder.FullName, "docs", "images")).FullName;
+            }
+        }
+
+        return null;
+    }
+
     public async ValueTask InitializeAsync()
     {
         var path = Environment.GetEnvironmentVariable(PathVariable) is { Length: > 0 } configured ? configured : DefaultPath;

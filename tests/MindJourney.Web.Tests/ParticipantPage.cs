@@ -111,10 +111,21 @@ internal sealed partial class ParticipantPage(IPage page)
         Assert.Fail($"Tab did not reach {target} in {maxPresses} presses; focus is on {focused}");
     }
 
-    public async Task ScreenshotAsync(string name)
+    /// <summary>A full-page screenshot in the run's screenshot folder; one the docs show (<paramref name="docs"/>) also
+    /// goes to docs/images when screenshots are being updated.</summary>
+    public async Task ScreenshotAsync(string name, bool docs = false)
     {
-        await page.ScreenshotAsync(new() { Path = Path.Combine(ChromiumFixture.ScreenshotDirectory, name), FullPage = true });
+        var png = await page.ScreenshotAsync(new() { Path = Path.Combine(ChromiumFixture.ScreenshotDirectory, name), FullPage = true });
+        if (docs)
+        {
+            await ChromiumFixture.UpdateDocsImageAsync(name, png);
+        }
     }
+
+    /// <summary>The line under the tracker that says whether the answers have arrived (a polite live region).</summary>
+    public ILocator SaveState => page.GetByTestId("save-state");
+
+    public ILocator SaveStateNote => page.GetByTestId("save-state-note");
 
     /// <summary>No sideways scrolling: the page is no wider than the viewport.</summary>
     public async Task ExpectNoHorizontalScrollAsync()

@@ -102,6 +102,11 @@ namespace MindJourney.Api.Data.Migrations
                         .HasColumnType("uuid")
                         .HasColumnName("id");
 
+                    b.Property<string>("CompletionUrl")
+                        .HasMaxLength(2000)
+                        .HasColumnType("character varying(2000)")
+                        .HasColumnName("completion_url");
+
                     b.Property<string>("ConditionScheme")
                         .IsRequired()
                         .ValueGeneratedOnAdd()
@@ -127,9 +132,45 @@ namespace MindJourney.Api.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("description");
 
-                    b.Property<bool>("IsActive")
-                        .HasColumnType("boolean")
-                        .HasColumnName("is_active");
+                    b.Property<int?>("MaxParticipants")
+                        .HasColumnType("integer")
+                        .HasColumnName("max_participants");
+
+                    b.Property<DateTimeOffset?>("OpenedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("opened_at");
+
+                    b.Property<int>("ParticipantsNumbered")
+                        .HasColumnType("integer")
+                        .HasColumnName("participants_numbered");
+
+                    b.Property<byte[]>("PilotNonce")
+                        .IsRequired()
+                        .HasColumnType("bytea")
+                        .HasColumnName("pilot_nonce");
+
+                    b.Property<int>("PilotsNumbered")
+                        .HasColumnType("integer")
+                        .HasColumnName("pilots_numbered");
+
+                    b.Property<string>("Slug")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("slug");
+
+                    b.Property<string>("SonaParameter")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("sona_parameter");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(8)
+                        .HasColumnType("character varying(8)")
+                        .HasDefaultValue("draft")
+                        .HasColumnName("status");
 
                     b.Property<string>("Title")
                         .IsRequired()
@@ -144,9 +185,19 @@ namespace MindJourney.Api.Data.Migrations
                     b.HasKey("Id")
                         .HasName("pk_experiments");
 
+                    b.HasIndex("Slug")
+                        .IsUnique()
+                        .HasDatabaseName("ix_experiments_slug");
+
                     b.ToTable("experiments", null, t =>
                         {
                             t.HasCheckConstraint("ck_experiments_condition_scheme", "condition_scheme IN ('cycle', 'latin-square', 'least-filled')");
+
+                            t.HasCheckConstraint("ck_experiments_max_participants", "max_participants > 0");
+
+                            t.HasCheckConstraint("ck_experiments_participants_within_cap", "max_participants IS NULL OR participants_numbered <= max_participants");
+
+                            t.HasCheckConstraint("ck_experiments_status", "status IN ('draft', 'open', 'closed')");
 
                             t.HasCheckConstraint("ck_experiments_total_levels", "total_levels > 0");
                         });
@@ -159,7 +210,12 @@ namespace MindJourney.Api.Data.Migrations
                             Conditions = new[] { "control", "treatment" },
                             CreatedAt = new DateTimeOffset(new DateTime(2026, 1, 1, 0, 0, 0, 0, DateTimeKind.Unspecified), new TimeSpan(0, 0, 0, 0, 0)),
                             Description = "A short journey in four levels: a few questions, one spoken or filmed answer.",
-                            IsActive = true,
+                            OpenedAt = new DateTimeOffset(new DateTime(2026, 1, 1, 0, 0, 0, 0, DateTimeKind.Unspecified), new TimeSpan(0, 0, 0, 0, 0)),
+                            ParticipantsNumbered = 0,
+                            PilotNonce = new byte[0],
+                            PilotsNumbered = 0,
+                            Slug = "mindjourney",
+                            Status = "open",
                             Title = "MindJourney",
                             TotalLevels = 4
                         });
@@ -433,6 +489,10 @@ namespace MindJourney.Api.Data.Migrations
                         .HasColumnType("bigint")
                         .HasColumnName("stored_bytes");
 
+                    b.Property<int?>("StudyParticipantNumber")
+                        .HasColumnType("integer")
+                        .HasColumnName("study_participant_number");
+
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .ValueGeneratedOnAdd()
                         .HasColumnType("timestamp with time zone")
@@ -463,6 +523,9 @@ namespace MindJourney.Api.Data.Migrations
                     b.HasIndex("CreatedAt", "Id")
                         .HasDatabaseName("ix_experiment_sessions_unnumbered")
                         .HasFilter("visitor_number IS NULL");
+
+                    b.HasIndex("ExperimentId", "Id")
+                        .HasDatabaseName("ix_experiment_sessions_experiment_id_id");
 
                     b.ToTable("experiment_sessions", null, t =>
                         {

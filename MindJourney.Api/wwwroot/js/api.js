@@ -11,9 +11,9 @@ export class ApiError extends Error {
     this.retryAfterSeconds = retryAfterSeconds;
   }
 
-  /** Worth trying again: the network, the server (5xx) or the rate limit (429). */
+  /** Worth trying again: the network, the server (5xx), a timeout (408) or the rate limit (429). */
   get retryable() {
-    return this.status === 0 || this.status === 429 || this.status >= 500;
+    return this.status === 0 || this.status === 408 || this.status === 429 || this.status >= 500;
   }
 }
 
@@ -37,8 +37,18 @@ export async function errorFrom(response) {
   return new ApiError(response.status, title, detail, retryAfterOf(response.headers.get("Retry-After")));
 }
 
+// A request that hangs (a dead mobile link, a stuck proxy) fails after this long, so it can be retried.
+const REQUEST_TIMEOUT_MS = 30_000;
+
+// An upload fails when no byte has moved for this long; a slow but moving one may take as long as it needs.
+const UPLOAD_STALL_MS = 60_000;
+
 async function request(method, url, { body, headers } = {}) {
   const init = { method, headers: { Accept: "application/json", ...headers }, cache: "no-store" };
+  if (typeof AbortSignal.timeout === "function") {
+    init.signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+  }
+
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -61,7 +71,10 @@ async function request(method, url, { body, headers } = {}) {
 const id = (value) => encodeURIComponent(value);
 
 export const api = {
-  activeExperiment: () => request("GET", "/api/experiment"),
+  // The study the page's link names (else the most recently opened); a pilot link's token goes in a header.
+  activeExperiment: (study, pilotToken) => request("GET",
+    study ? `/api/experiment?study=${encodeURIComponent(study)}` : "/api/experiment",
+    { headers: pilotToken ? { "X-Pilot-Token": pilotToken } : {} }),
 
   levels: (experimentId) => request("GET", `/api/experiment/${id(experimentId)}/levels`),
 
@@ -82,16 +95,19 @@ export const api = {
   updateSession: (sessionId, secret, changes) =>
     request("PATCH", `/api/session/${id(sessionId)}`, { body: changes, headers: { "X-Session-Secret": secret ?? "" } }),
 
-  textResponse: ({ sessionId, levelId, questionId, text }) =>
+  /** An answer without a file. The same Idempotency-Key (a retry of the same answer) stores it once. */
+  answerResponse: ({ sessionId, levelId, questionId, responseType, responseData }, idempotencyKey) =>
     request("POST", "/api/response", {
-      body: { sessionId, levelId, questionId, responseType: "text", responseData: { text } },
+      body: { sessionId, levelId, questionId, responseType, responseData },
+      headers: { "Idempotency-Key": idempotencyKey },
     }),
 
   /**
-   * A recorded or chosen file, as multipart/form-data. XMLHttpRequest rather than fetch because it reports
-   * upload progress. onProgress gets a fraction 0..1 (or null when the size is unknown).
+   * A recorded or chosen file, as multipart/form-data, with its answer's Idempotency-Key. XMLHttpRequest rather than
+   * fetch because it reports upload progress. onProgress gets a fraction 0..1 (or null when the size is unknown).
    */
-  uploadResponse({ sessionId, levelId, questionId, responseType, responseData, file, fileName }, onProgress) {
+  uploadResponse({ sessionId, levelId, questionId, responseType, responseData, file, fileName }, idempotencyKey,
+    onProgress) {
     const form = new FormData();
     form.append("sessionId", sessionId);
     form.append("levelId", levelId);
@@ -102,11 +118,19 @@ export const api = {
 
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
+      let stall = null;
+      const watch = () => {
+        clearTimeout(stall);
+        stall = setTimeout(() => xhr.abort(), UPLOAD_STALL_MS);
+      };
       xhr.open("POST", "/api/response");
       xhr.setRequestHeader("Accept", "application/json");
+      xhr.setRequestHeader("Idempotency-Key", idempotencyKey);
       xhr.upload.addEventListener("progress", (event) => {
+        watch();
         onProgress?.(event.lengthComputable && event.total > 0 ? event.loaded / event.total : null);
       });
+      xhr.addEventListener("loadend", () => clearTimeout(stall));
       xhr.addEventListener("load", () => {
         let body = null;
         try {
@@ -126,7 +150,8 @@ export const api = {
         }
       });
       xhr.addEventListener("error", () => reject(new ApiError(0, "Network error", null)));
-      xhr.addEventListener("abort", () => reject(new ApiError(0, "Upload cancelled", null)));
+      xhr.addEventListener("abort", () => reject(new ApiError(0, "Upload stalled", null)));
+      watch();
       xhr.send(form);
     });
   },

@@ -1,13 +1,33 @@
 // MindJourney participant page: Press Play → welcome toast with the visitor number → levels with a progress
 // tracker → completion. Routes: api.js. Everything the server says is shown as text, never as HTML.
+// Answers and the steps to the next level go through the outbox (outbox.js): kept on the device first, sent in order,
+// and the line under the tracker always says whether they are saved.
 
 import { api } from "./api.js";
 import { h, replaceChildren, focusElement, uid } from "./dom.js";
 import { MediaAnswer, responseTypeOf } from "./media-answer.js";
-import { visitorStore, newIdempotencyKey, pageMode } from "./storage.js";
+import { Outbox, SaveState, MemoryReason } from "./outbox.js";
+import { visitorStore, newIdempotencyKey, pageMode, pageStudy, pilotToken } from "./storage.js";
 import { showStatus, showError, clearErrors, dismissStatus } from "./toast.js";
 
 const MAX_TEXT_LENGTH = 5000;
+
+// Continue waits this long for the level's answers to arrive (longer while a file is still moving), then goes on
+// while the outbox keeps sending.
+const CONTINUE_WAIT_MS = 10_000;
+
+const SAVE_STATE_TEXT = {
+  [SaveState.saved]: "Saved",
+  [SaveState.saving]: "Saving…",
+  [SaveState.offline]: "You are offline — your answers are kept on this device and will be sent when you are back",
+};
+
+const MEMORY_NOTE = {
+  [MemoryReason.unavailable]: "This browser doesn't let the page keep your answers on this device (a private window, "
+    + "perhaps). Please keep this page open until it says Saved.",
+  [MemoryReason.quota]: "This device has no room left to keep your answers, so the latest are kept only while this "
+    + "page is open. Please keep it open until it says Saved.",
+};
 
 const state = {
   experiment: null,
@@ -16,7 +36,8 @@ const state = {
   levels: new Map(), // experimentId → levels, ordered by levelNumber
   leaveView: null, // cleanup of the current view (camera, timers)
   busy: false,
-  uploading: false,
+  outbox: null,
+  media: new Map(), // outbox key → the video/voice answer on screen that it came from
 };
 
 const view = () => document.getElementById("view");
@@ -73,6 +94,70 @@ function updateTracker(session) {
   tracker.hidden = false;
 }
 
+// ---------------------------------------------------------------- saving
+
+/** The line under the tracker: Saved, Saving…, or offline, and why answers live in memory only, if they do. */
+function showSaveState(outboxState) {
+  const bar = document.getElementById("save-state");
+  const text = document.getElementById("save-state-text");
+  const words = SAVE_STATE_TEXT[outboxState.view];
+  if (text.textContent !== words) {
+    text.textContent = words;
+  }
+
+  bar.dataset.state = outboxState.view;
+  const note = document.getElementById("save-state-note");
+  note.textContent = outboxState.memoryReason ? MEMORY_NOTE[outboxState.memoryReason] : "";
+  note.hidden = !outboxState.memoryReason;
+  bar.hidden = !state.session && outboxState.pending === 0;
+}
+
+/** percentComplete as the API computes it (SessionDetails.Percent), for a step still in the outbox. */
+function percentOf(currentLevel, totalLevels, isCompleted) {
+  return isCompleted ? 100 : totalLevels <= 0 ? 0 : Math.min(100, Math.max(0, Math.floor(currentLevel * 100 / totalLevels)));
+}
+
+/** The session as it will be once the outbox has sent its steps: the participant sees where they are. */
+function withPendingProgress(session, progress) {
+  const currentLevel = Math.max(session.currentLevel, progress.currentLevel ?? 0);
+  const isCompleted = session.isCompleted || progress.isCompleted;
+  return { ...session, currentLevel, isCompleted, percentComplete: percentOf(currentLevel, session.totalLevels, isCompleted) };
+}
+
+function onSent(entry, body) {
+  if (entry.kind === "progress") {
+    // A step the page has already taken on screen must not move the tracker back.
+    if (body?.id === state.session?.id && (body.currentLevel >= state.session.currentLevel || body.isCompleted)) {
+      setSession(body);
+    }
+
+    return;
+  }
+
+  const widget = state.media.get(entry.key);
+  if (entry.file) {
+    widget?.showUploadOutcome(body?.storage?.status);
+    announceUpload(body);
+  }
+}
+
+function onRefused(entry, error) {
+  state.media.get(entry.key)?.showUploadFailed();
+  if (entry.kind === "progress") {
+    return; // The session moved on or was closed elsewhere; the answers themselves are not affected.
+  }
+
+  const what = entry.label ? `your answer to “${entry.label}”` : "one of your answers";
+  const why = error.status === 413 ? "it is larger than MindJourney accepts"
+    : (error.detail?.replace(/[.\s]+$/, "") || `it was refused (${error.status})`);
+  showError(`We couldn't save ${what} (level ${entry.levelNumber}): ${why}. It has been removed from this device; `
+    + "your other answers are not affected.", { focusRetry: false });
+}
+
+function onProgress(entry, fraction) {
+  state.media.get(entry.key)?.showUploadProgress(fraction);
+}
+
 function setSession(session) {
   if (session.sessionSecret) {
     state.sessionSecret = session.sessionSecret;
@@ -81,6 +166,9 @@ function setSession(session) {
   state.session = session;
   visitorStore.remember(session);
   updateTracker(session);
+  if (state.outbox) {
+    showSaveState(state.outbox.state);
+  }
 }
 
 // ---------------------------------------------------------------- views
@@ -161,6 +249,7 @@ async function startSession(attempt) {
     const body = { experimentId: state.experiment.id };
     if (pageMode === "pilot") {
       body.mode = pageMode;
+      body.pilotToken = pilotToken;
     }
 
     if (attempt.userId) {
@@ -288,15 +377,10 @@ function renderLevel(level, { focus }) {
   const isLast = level.levelNumber >= session.totalLevels;
   const submit = h("button", { type: "submit", className: "button", "data-testid": "continue" },
     isLast ? "Finish" : "Continue");
-  const formError = h("p", { className: "form-error", role: "alert", "data-testid": "form-error" });
   const form = h("form", { "aria-labelledby": heading.id },
     fields.map((f) => f.element),
-    formError,
     h("div", { className: "actions" }, submit));
   form.noValidate = true;
-
-  // What this visit to the level already saved, so a retry after a failure sends only what is missing.
-  const saved = new Map();
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -304,7 +388,6 @@ function renderLevel(level, { focus }) {
       return;
     }
 
-    formError.textContent = "";
     for (const field of fields) {
       const ok = field.media ? field.media.requireAnswer() : field.validate();
       if (!ok) {
@@ -316,25 +399,24 @@ function renderLevel(level, { focus }) {
     submit.disabled = true;
     submit.textContent = "Saving…";
     dismissStatus("welcome-toast");
-    try {
-      await saveAnswers(level, fields, saved);
-      const next = isLast
-        // The API completes a session only at its last level: say which level it ends at.
-        ? await api.updateSession(session.id, state.sessionSecret, { currentLevel: session.totalLevels, isCompleted: true })
-        : await api.updateSession(session.id, state.sessionSecret, { currentLevel: level.levelNumber + 1 });
-      state.busy = false;
-      setSession(next);
-      if (isLast) {
+    media.forEach((m) => m.setLocked(true));
+    // The API completes a session only at its last level: say which level it ends at.
+    const changes = isLast ? { currentLevel: session.totalLevels, isCompleted: true } : { currentLevel: level.levelNumber + 1 };
+    // Kept on the device (or, failing that, in memory), so from here nothing the participant gave can be lost.
+    await keepAnswers(level, fields);
+    await state.outbox.addProgress(session.id, state.sessionSecret, changes, newIdempotencyKey());
+    const sent = await settleForAWhile();
+    state.busy = false;
+    // On screen the participant moves on at once; the outbox brings the server along.
+    setSession(withPendingProgress(state.session, changes));
+    if (isLast) {
+      if (sent) {
         showComplete();
       } else {
-        await enterLevel(next.currentLevel);
+        await showCompleting();
       }
-    } catch (error) {
-      state.busy = false;
-      submit.disabled = false;
-      submit.textContent = isLast ? "Finish" : "Continue";
-      formError.textContent = `${failureMessage(error, "save your answers")} Your answers are still here: press ${submit.textContent} to try again.`;
-      submit.focus();
+    } else {
+      await enterLevel(changes.currentLevel);
     }
   });
 
@@ -349,54 +431,65 @@ function renderLevel(level, { focus }) {
   }
 }
 
-async function saveAnswers(level, fields, saved) {
-  const sessionId = state.session.id;
-  const levelId = String(level.id);
-
+/** Every answer of the level into the outbox, in the order of its questions, each with a key of its own. */
+async function keepAnswers(level, fields) {
+  state.media.clear();
+  const common = { sessionId: state.session.id, levelNumber: level.levelNumber, levelId: String(level.id) };
   for (const field of fields) {
     const questionId = String(field.question.id);
+    const label = typeof field.question.prompt === "string" ? field.question.prompt.slice(0, 80) : null;
+    const key = newIdempotencyKey();
     if (field.media) {
-      const answer = field.media.answer;
-      if (saved.get(questionId) === answer) {
-        continue;
-      }
-
-      const created = await uploadMedia(field.media, { sessionId, levelId, questionId, answer });
-      saved.set(questionId, answer);
-      announceUpload(created);
+      const { blob, fileName, durationMs, source } = field.media.answer;
+      state.media.set(key, field.media);
+      field.media.showUploadProgress(0);
+      await state.outbox.addAnswer({
+        ...common, questionId, label,
+        responseType: responseTypeOf(blob.type),
+        responseData: { durationMs, mimeType: blob.type || null, size: blob.size, source },
+        file: blob,
+        fileName,
+      }, key);
     } else {
-      const text = field.value();
-      if (saved.get(questionId) === text) {
-        continue;
-      }
-
-      await api.textResponse({ sessionId, levelId, questionId, text });
-      saved.set(questionId, text);
+      await state.outbox.addAnswer({ ...common, questionId, label, responseType: "text", responseData: { text: field.value() } },
+        key);
     }
   }
 }
 
-async function uploadMedia(widget, { sessionId, levelId, questionId, answer }) {
-  const { blob, fileName, durationMs, source } = answer;
-  widget.showUploadProgress(0);
-  widget.setLocked(true);
-  state.uploading = true;
-  try {
-    const created = await api.uploadResponse({
-      sessionId, levelId, questionId,
-      responseType: responseTypeOf(blob.type),
-      responseData: { durationMs, mimeType: blob.type || null, size: blob.size, source },
-      file: blob,
-      fileName,
-    }, (fraction) => widget.showUploadProgress(fraction));
-    widget.showUploadOutcome(created?.storage?.status);
-    return created;
-  } catch (error) {
-    widget.showUploadFailed();
-    throw error;
-  } finally {
-    state.uploading = false;
-    widget.setLocked(false);
+/** True when the outbox emptied; false when it stalled (offline, a retry waiting) or took too long. An upload that is
+ * still moving extends the wait, as the participant sees its progress. */
+function settleForAWhile() {
+  return new Promise((resolve) => {
+    let timer = null;
+    const finish = (sent) => {
+      clearTimeout(timer);
+      stopProgress();
+      resolve(sent);
+    };
+    const restart = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => finish(false), CONTINUE_WAIT_MS);
+    };
+    const stopProgress = state.outbox.on("progress", restart);
+    restart();
+    state.outbox.settle().then(finish);
+  });
+}
+
+/** After Finish, while answers still wait: the thank-you (and any completion link) only once all have arrived. */
+async function showCompleting() {
+  updateTracker(state.session);
+  const heading = h("h1", { tabindex: "-1", "data-testid": "completing-heading" }, "Almost done");
+  showView(h("div", { className: "start", "data-testid": "completing" },
+    heading,
+    h("p", { className: "lead" }, "Your last answers are still on their way. This page will thank you as soon as every "
+      + "answer has arrived. " + (state.outbox.state.memoryReason ? "Please keep this page open until then."
+      : "If you have to leave, open this page again later: your answers are kept on this device."))));
+  focusElement(heading);
+  await state.outbox.drained();
+  if (document.querySelector("[data-testid=completing]")) {
+    showComplete();
   }
 }
 
@@ -427,9 +520,13 @@ async function resume(sessionId) {
     throw error;
   }
 
-  setSession(session);
+  // Steps the outbox could not send yet: the participant goes on where they were, not where the server thinks.
+  setSession(withPendingProgress(session, await state.outbox.pendingProgress(session.id)));
+  session = state.session;
   const visitor = visitorLabel(session);
-  if (session.isCompleted) {
+  if (session.isCompleted && state.outbox.state.pending > 0) {
+    await showCompleting();
+  } else if (session.isCompleted) {
     showComplete({ focus: false });
   } else {
     showStatus(visitor ? `Welcome back, ${visitor}!` : "Welcome back", { testId: "welcome-toast" });
@@ -439,15 +536,32 @@ async function resume(sessionId) {
   return true;
 }
 
+async function openOutbox() {
+  if (state.outbox) {
+    return;
+  }
+
+  state.outbox = await Outbox.open();
+  state.outbox.on("change", showSaveState);
+  state.outbox.on("sent", onSent);
+  state.outbox.on("refused", onRefused);
+  state.outbox.on("progress", onProgress);
+  showSaveState(state.outbox.state);
+  // What an earlier visit left goes first, before the session is read or anything new is sent.
+  state.outbox.kick();
+  await settleForAWhile();
+}
+
 async function init() {
   clearErrors();
+  await openOutbox();
   try {
     const sessionId = visitorStore.sessionId;
     if (sessionId && await resume(sessionId)) {
       return;
     }
 
-    state.experiment = await api.activeExperiment();
+    state.experiment = await api.activeExperiment(pageStudy, pilotToken);
   } catch (error) {
     if (error.status === 404) {
       showMessage("No journey is open right now", "Please come back a little later.");
@@ -463,7 +577,8 @@ async function init() {
 }
 
 window.addEventListener("beforeunload", (event) => {
-  if (state.uploading) {
+  // Answers on the device survive the reload; answers in memory only (no IndexedDB) would be lost.
+  if (state.outbox?.state.unsafeToLeave) {
     event.preventDefault();
     event.returnValue = "";
   }

@@ -3,8 +3,16 @@
 // back). localStorage can be unavailable (private modes, blocked storage); the page then still works, it just cannot
 // resume.
 
-/** "pilot" when the page was opened with ?mode=pilot (a researcher's trial run, numbered "Pilot #N"), else "live". */
-export const pageMode = new URLSearchParams(window.location.search).get("mode") === "pilot" ? "pilot" : "live";
+const pageParams = new URLSearchParams(window.location.search);
+
+/** The study the page was opened for (its link, /?study={slug}), or null for the most recently opened one. */
+export const pageStudy = pageParams.get("study") || null;
+
+/** The study's pilot token, when the page was opened with a researcher's pilot link (/?study={slug}&pilot={token}). */
+export const pilotToken = pageParams.get("pilot") || null;
+
+/** "pilot" for a pilot link (a researcher's trial run, numbered "Pilot #N"), else "live". */
+export const pageMode = pilotToken ? "pilot" : "live";
 
 // A pilot run in the same browser is another person: it must not resume (or reuse the number of) a live visitor.
 const PREFIX = pageMode === "pilot" ? "mindjourney.pilot." : "mindjourney.";

@@ -25,6 +25,8 @@ public sealed class TinyVisitorApi : IAsyncDisposable
     private readonly ConcurrentDictionary<Guid, Session> _sessions = new();
     private readonly ConcurrentDictionary<string, Session> _byIdempotencyKey = new();
     private readonly ConcurrentDictionary<Guid, byte[]> _files = new();
+    private readonly ConcurrentQueue<StoredRow> _stored = new();
+    private readonly ConcurrentDictionary<(Guid Session, string Key), Lazy<IResult>> _answersByKey = new();
     private readonly TinyOptions _options;
     private long _sequence;
     private long _sessionCount;
@@ -53,7 +55,16 @@ public sealed class TinyVisitorApi : IAsyncDisposable
 
         /// <summary>Delay before answering POST /api/session.</summary>
         public TimeSpan SessionDelay { get; init; }
+
+        /// <summary>Delay before storing an answer (so a cut can land while the answer is in flight).</summary>
+        public TimeSpan ResponseDelay { get; init; }
+
+        /// <summary>When set, an answer's Idempotency-Key makes its retries return the first answer; otherwise each
+        /// attempt stores a new row.</summary>
+        public bool HonourAnswerKeys { get; init; }
     }
+
+    private sealed record StoredRow(Guid Id, Guid SessionId, string LevelId, string QuestionId, string ResponseType);
 
     public Guid ExperimentId { get; } = Guid.NewGuid();
 
@@ -215,8 +226,40 @@ public sealed class TinyVisitorApi : IAsyncDisposable
                 return Results.Problem(statusCode: 400, title: "bad response");
             }
 
+            if (_options.ResponseDelay > TimeSpan.Zero)
+            {
+                await Task.Delay(_options.ResponseDelay);
+            }
+
+            var key = request.Headers["Idempotency-Key"].ToString();
+            return _options.HonourAnswerKeys && key.Length > 0
+                ? _answersByKey.GetOrAdd((sid, key), _ => new(() => Store(session, sid, levelId, questionId, responseType, file))).Value
+                : Store(session, sid, levelId, questionId, responseType, file);
+        });
+
+        _app.MapGet("/api/admin/export", (HttpRequest request) =>
+        {
+            if (request.Headers["X-Admin-Key"] != Key)
+            {
+                return Results.Unauthorized();
+            }
+
+            var lines = _stored.Select(r => JsonSerializer.Serialize(new Dictionary<string, object?>
+            {
+                ["sessionId"] = r.SessionId,
+                ["responseId"] = r.Id,
+                ["levelId"] = r.LevelId,
+                ["questionId"] = r.QuestionId,
+                ["responseType"] = r.ResponseType,
+            }));
+            return Results.Text(string.Concat(lines.Select(l => l + "\n")), "application/x-ndjson");
+        });
+
+        IResult Store(Session session, Guid sid, string levelId, string questionId, string responseType, byte[]? file)
+        {
             Interlocked.Increment(ref _responses);
             var id = Guid.NewGuid();
+            _stored.Enqueue(new StoredRow(id, sid, levelId, questionId, responseType));
             var name = file is null ? "text-response.txt" : "voice.webm";
             _files[id] = file ?? "text"u8.ToArray();
             return Results.Json(
@@ -240,7 +283,7 @@ public sealed class TinyVisitorApi : IAsyncDisposable
                     },
                 },
                 statusCode: 201);
-        });
+        }
 
         _app.MapGet("/api/download/{id:guid}", (Guid id, HttpRequest request) =>
             request.Headers["X-Admin-Key"] != Key ? Results.Unauthorized()
