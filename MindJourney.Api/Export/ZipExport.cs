@@ -179,6 +179,7 @@ public sealed partial class ZipExport(BulkDataSource bulk, DeliveryOutbox delive
             {
                 head.WriteString("experimentId", experimentId);
             }
+
             head.WriteNumber("rows", Rows);
             head.WriteString("checksums", "size in bytes; md5 in base64 (as file_md5 in the CSV); sha256 in hex (as sha256sum)");
             head.WriteStartArray("missing");
