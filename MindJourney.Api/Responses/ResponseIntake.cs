@@ -14,8 +14,9 @@ namespace MindJourney.Api.Responses;
 /// answer as text, or nothing), checks it and records it with the session's visitor number. An answer without a file
 /// is recorded with those arriving beside it (<see cref="AnswerBatcher"/>), a text's object written by the delivery
 /// worker right after; a file goes to storage before its row (<see cref="FileIntake"/>), its bytes kept in the
-/// database only when storage fails. An acknowledged answer is durable whatever storage does next. With an <c>Idempotency-Key</c>, the answer its session already holds under
-/// the key is returned again (the same body, nothing stored or counted again) or, for another body, refused.
+/// database only when storage fails. An acknowledged answer is durable whatever storage does next. With an
+/// <c>Idempotency-Key</c>, the answer its session already holds under the key is returned again (the same body,
+/// nothing stored or counted again) or, for another body, refused.
 /// </summary>
 public sealed class ResponseIntake(
     ResponseRecorder recorder,
