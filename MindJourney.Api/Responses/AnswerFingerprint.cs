@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
+using MindJourney.Api.Sessions;
 
 namespace MindJourney.Api.Responses;
 
@@ -18,23 +19,11 @@ public static class AnswerFingerprint
         fixedPart[16] = fileBytes is null ? (byte)0 : (byte)1;
         BinaryPrimitives.WriteInt64BigEndian(fixedPart[17..], fileBytes ?? 0);
         hash.AppendData(fixedPart);
-        AppendText(hash, levelId);
-        AppendText(hash, questionId);
-        AppendText(hash, responseType);
-        AppendText(hash, responseDataJson);
-        AppendText(hash, fileMd5);
+        IdempotencyFingerprint.AppendText(hash, levelId);
+        IdempotencyFingerprint.AppendText(hash, questionId);
+        IdempotencyFingerprint.AppendText(hash, responseType);
+        IdempotencyFingerprint.AppendText(hash, responseDataJson);
+        IdempotencyFingerprint.AppendText(hash, fileMd5);
         return hash.GetHashAndReset();
-    }
-
-    // Length-prefixed, with null apart from empty, so no two different bodies hash alike by concatenation.
-    private static void AppendText(IncrementalHash hash, string? text)
-    {
-        Span<byte> length = stackalloc byte[4];
-        BinaryPrimitives.WriteInt32BigEndian(length, text is null ? -1 : Encoding.UTF8.GetByteCount(text));
-        hash.AppendData(length);
-        if (text is not null)
-        {
-            hash.AppendData(Encoding.UTF8.GetBytes(text));
-        }
     }
 }

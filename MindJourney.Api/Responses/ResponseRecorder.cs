@@ -150,22 +150,11 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
                 await transaction.CommitAsync(cancellationToken);
                 LogRecorded(sessionId, visitorNumber);
 
-                var entity = new ExperimentResponse
-                {
-                    Id = responseId,
-                    SessionId = sessionId,
-                    UserId = userId,
-                    VisitorNumber = visitorNumber,
-                    LevelId = levelId,
-                    QuestionId = questionId,
-                    ResponseType = responseType,
-                    ResponseData = responseDataJson,
-                    ResponseDataBytes = dataBytes,
-                    FileId = objectName,
-                    FileUrl = DownloadUrl(responseId),
-                    CreatedAt = createdAt,
-                    StorageStatus = StorageInfo.Pending,
-                };
+                var entity = FileResponse(responseId, sessionId, levelId, questionId, responseType, responseDataJson, dataBytes,
+                    objectName, StorageInfo.Pending);
+                entity.UserId = userId;
+                entity.VisitorNumber = visitorNumber;
+                entity.CreatedAt = createdAt;
                 var delivery = new DeliveryItem(responseId, objectName, content.ContentType, content.Length, content.Md5Hash,
                     content.OriginalName, uploadedAt, lease > TimeSpan.Zero ? 1 : 0, sessionId, userId, experimentId,
                     visitorNumber, responseType);
@@ -228,19 +217,8 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
     {
         var limits = options.Value;
         long dataBytes = Encoding.UTF8.GetByteCount(responseDataJson);
-        var entity = new ExperimentResponse
-        {
-            Id = responseId,
-            SessionId = sessionId,
-            LevelId = levelId,
-            QuestionId = questionId,
-            ResponseType = responseType,
-            ResponseData = responseDataJson,
-            ResponseDataBytes = dataBytes,
-            FileId = objectName,
-            FileUrl = DownloadUrl(responseId),
-            StorageStatus = StorageInfo.Stored,
-        };
+        var entity = FileResponse(responseId, sessionId, levelId, questionId, responseType, responseDataJson, dataBytes, objectName,
+            StorageInfo.Stored);
         while (true)
         {
             await using (var insert = dataSource.CreateCommand(InsertStoredSql))
@@ -293,6 +271,23 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
             Refuse(counters.GetInt32(0), counters.GetInt32(1), counters.GetInt64(2), responseType, content.Length + dataBytes);
         }
     }
+
+    /// <summary>A response with a file (or a text for storage) as recorded, before the database fills in its user,
+    /// number and time.</summary>
+    private static ExperimentResponse FileResponse(Guid responseId, Guid sessionId, string levelId, string questionId,
+        string responseType, string responseDataJson, long dataBytes, string objectName, string storageStatus) => new()
+        {
+            Id = responseId,
+            SessionId = sessionId,
+            LevelId = levelId,
+            QuestionId = questionId,
+            ResponseType = responseType,
+            ResponseData = responseDataJson,
+            ResponseDataBytes = dataBytes,
+            FileId = objectName,
+            FileUrl = DownloadUrl(responseId),
+            StorageStatus = storageStatus,
+        };
 
     /// <summary>The MD5 of the file a response names (the row that holds an object name), or null.</summary>
     public async Task<string?> Md5OfAsync(string objectName, CancellationToken cancellationToken)

@@ -29,8 +29,9 @@ public static class IdempotencyFingerprint
         return hash.GetHashAndReset();
     }
 
-    // Length-prefixed, with null apart from empty, so no two different bodies hash alike by concatenation.
-    private static void AppendText(IncrementalHash hash, string? text)
+    /// <summary>Length-prefixed, with null apart from empty, so no two different bodies hash alike by concatenation
+    /// (answers' fingerprints use it too).</summary>
+    internal static void AppendText(IncrementalHash hash, string? text)
     {
         Span<byte> length = stackalloc byte[4];
         BinaryPrimitives.WriteInt32BigEndian(length, text is null ? -1 : Encoding.UTF8.GetByteCount(text));
