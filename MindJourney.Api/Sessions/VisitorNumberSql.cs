@@ -201,7 +201,9 @@ internal static class VisitorNumberSql
             FROM (SELECT experiment_id, count(*) FILTER (WHERE mode <> 'pilot') AS live,
                          count(*) FILTER (WHERE mode = 'pilot') AS pilots
                   FROM eligible GROUP BY experiment_id) w
-            JOIN experiments e ON e.id = w.experiment_id
+            -- Locked again here (a no-op for a row LockStudies holds): a study that stopped being least-filled
+            -- after LockStudies skipped it is read as its last holder committed it, not as this snapshot saw it.
+            CROSS JOIN LATERAL (SELECT * FROM experiments x WHERE x.id = w.experiment_id FOR NO KEY UPDATE) e
         ),
         claimed AS (
             UPDATE experiments e
@@ -281,8 +283,14 @@ internal static class VisitorNumberSql
     public const string LockStudy = "SELECT 1 FROM experiments WHERE id = $1 FOR NO KEY UPDATE";
 
     /// <summary>The same for a batch's studies, in one fixed order (by id), so two replicas' batches never wait on
-    /// each other in a cycle. $1 is the batch's experiment ids (uuid[]).</summary>
-    public const string LockStudies = "SELECT 1 FROM experiments WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE";
+    /// each other in a cycle. A least-filled study is skipped: the batch numbers none of its requests, and its row may
+    /// be held by a single start waiting on its tallies, which would hold up every other study's requests in the
+    /// batch. $1 is the batch's experiment ids (uuid[]).</summary>
+    public const string LockStudies = $"""
+        SELECT 1 FROM experiments
+        WHERE id = ANY($1) AND condition_scheme <> '{ConditionSchemes.LeastFilled}'
+        ORDER BY id FOR NO KEY UPDATE
+        """;
 
     /// <summary>Why a session was not created (only run on that rare path): the study (null columns when there is
     /// none) and the person's mode.</summary>
