@@ -74,8 +74,49 @@ public sealed class User
     /// <summary>The visitor number belongs to the person; every session and response inherits it.</summary>
     public int? VisitorNumber { get; set; }
 
+    /// <summary>When the person withdrew (or was withdrawn): their data is erased, the row and its number stay so the
+    /// numbering is whole.</summary>
+    public DateTimeOffset? WithdrawnAt { get; set; }
+
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
+}
+
+/// <summary>A person a panel (Prolific, MTurk, SONA, a link) sent to a study: within the study, (source, participant)
+/// is the person, on any device. The panel's id is kept in the clear for the researcher until the person withdraws;
+/// <see cref="ParticipantKey"/> (a keyed hash of it) stays, so the same ids still find the withdrawn person.</summary>
+public sealed class Recruitment
+{
+    public Guid ExperimentId { get; set; }
+
+    /// <summary>One of <see cref="RecruitmentSources"/>.</summary>
+    public required string Source { get; set; }
+
+    /// <summary>HMAC of the panel's participant id: the key lookups use, never erased.</summary>
+    public required byte[] ParticipantKey { get; set; }
+
+    /// <summary>The panel's participant id (PROLIFIC_PID, workerId, the SONA id, a link's participant); null once
+    /// withdrawn.</summary>
+    public string? ParticipantId { get; set; }
+
+    /// <summary>The panel's own study id (Prolific STUDY_ID, MTurk hitId); null once withdrawn.</summary>
+    public string? PanelStudyId { get; set; }
+
+    /// <summary>The panel's own session id (Prolific SESSION_ID, MTurk assignmentId); null once withdrawn.</summary>
+    public string? PanelSessionId { get; set; }
+
+    public Guid UserId { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+public static class RecruitmentSources
+{
+    public const string Prolific = "prolific";
+    public const string MTurk = "mturk";
+    public const string Sona = "sona";
+    public const string Link = "link";
+
+    public static readonly string[] All = [Prolific, MTurk, Sona, Link];
 }
 
 public sealed class ExperimentSession

@@ -27,6 +27,7 @@ public sealed class MindJourneyDbContext(DbContextOptions<MindJourneyDbContext> 
     public DbSet<StorageDelivery> StorageDeliveries => Set<StorageDelivery>();
     public DbSet<StorageDeliveryChunk> StorageDeliveryChunks => Set<StorageDeliveryChunk>();
     public DbSet<ConditionTally> ConditionTallies => Set<ConditionTally>();
+    public DbSet<Recruitment> Recruitments => Set<Recruitment>();
     public DbSet<AdminAction> AdminActions => Set<AdminAction>();
 
     private const string ModeCheck = $"mode IN ('{SessionModes.Live}', '{SessionModes.Pilot}')";
@@ -155,6 +156,22 @@ public sealed class MindJourneyDbContext(DbContextOptions<MindJourneyDbContext> 
             e.Property(x => x.Mode).HasMaxLength(8);
             e.Property(x => x.Condition).HasMaxLength(100);
             e.HasOne<Experiment>().WithMany().HasForeignKey(x => x.ExperimentId);
+        });
+
+        modelBuilder.Entity<Recruitment>(e =>
+        {
+            e.ToTable("recruitments", t => t.HasCheckConstraint("ck_recruitments_source",
+                $"source IN ({string.Join(", ", RecruitmentSources.All.Select(s => $"'{s}'"))})"));
+            e.HasKey(x => new { x.ExperimentId, x.Source, x.ParticipantKey });
+            e.Property(x => x.Source).HasMaxLength(16);
+            e.Property(x => x.ParticipantId).HasMaxLength(128);
+            e.Property(x => x.PanelStudyId).HasMaxLength(128);
+            e.Property(x => x.PanelSessionId).HasMaxLength(128);
+            e.Property(x => x.CreatedAt).HasDefaultValueSql("now()");
+            // A person's panel ids: the participant list, the export and withdrawal read them by user.
+            e.HasIndex(x => x.UserId);
+            e.HasOne<Experiment>().WithMany().HasForeignKey(x => x.ExperimentId);
+            e.HasOne<User>().WithMany().HasForeignKey(x => x.UserId);
         });
 
         modelBuilder.Entity<AdminAction>(e =>

@@ -533,6 +533,58 @@ namespace MindJourney.Api.Data.Migrations
                         });
                 });
 
+            modelBuilder.Entity("MindJourney.Api.Data.Recruitment", b =>
+                {
+                    b.Property<Guid>("ExperimentId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("experiment_id");
+
+                    b.Property<string>("Source")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("source");
+
+                    b.Property<byte[]>("ParticipantKey")
+                        .HasColumnType("bytea")
+                        .HasColumnName("participant_key");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at")
+                        .HasDefaultValueSql("now()");
+
+                    b.Property<string>("PanelSessionId")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("panel_session_id");
+
+                    b.Property<string>("PanelStudyId")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("panel_study_id");
+
+                    b.Property<string>("ParticipantId")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("participant_id");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("user_id");
+
+                    b.HasKey("ExperimentId", "Source", "ParticipantKey")
+                        .HasName("pk_recruitments");
+
+                    b.HasIndex("UserId")
+                        .HasDatabaseName("ix_recruitments_user_id");
+
+                    b.ToTable("recruitments", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_recruitments_source", "source IN ('prolific', 'mturk', 'sona', 'link')");
+                        });
+                });
+
             modelBuilder.Entity("MindJourney.Api.Data.StorageDelivery", b =>
                 {
                     b.Property<Guid>("ResponseId")
@@ -659,6 +711,10 @@ namespace MindJourney.Api.Data.Migrations
                         .HasColumnType("integer")
                         .HasColumnName("visitor_number");
 
+                    b.Property<DateTimeOffset?>("WithdrawnAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("withdrawn_at");
+
                     b.HasKey("Id")
                         .HasName("pk_users");
 
@@ -726,6 +782,23 @@ namespace MindJourney.Api.Data.Migrations
                         .HasConstraintName("fk_experiment_sessions_users_user_id");
 
                     b.Navigation("Experiment");
+                });
+
+            modelBuilder.Entity("MindJourney.Api.Data.Recruitment", b =>
+                {
+                    b.HasOne("MindJourney.Api.Data.Experiment", null)
+                        .WithMany()
+                        .HasForeignKey("ExperimentId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_recruitments_experiments_experiment_id");
+
+                    b.HasOne("MindJourney.Api.Data.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_recruitments_users_user_id");
                 });
 
             modelBuilder.Entity("MindJourney.Api.Data.StorageDelivery", b =>
