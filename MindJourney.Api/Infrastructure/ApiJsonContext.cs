@@ -30,4 +30,5 @@ namespace MindJourney.Api.Infrastructure;
 [JsonSerializable(typeof(StudyDetails))]
 [JsonSerializable(typeof(List<StudyDetails>))]
 [JsonSerializable(typeof(StudyChange))]
+[JsonSerializable(typeof(List<EnrollmentBucket>))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;
