@@ -17,7 +17,9 @@ public sealed record ConditionEnrollment(long Started, long Completed);
 /// each counted in the bucket its session was created in (UTC), whether or not it is completed; a session completed
 /// days later still counts in the bucket it started in, so a past bucket's figures change only as its people
 /// finish. One statement: the study's row (so an unknown study is told from an empty one) joined to its sessions
-/// grouped by bucket and condition, folded into buckets here.
+/// grouped by bucket and condition, folded into buckets here. Buckets are cut by <c>date_bin</c> from a UTC
+/// midnight (plain arithmetic on the instant), which reads a million sessions in half the time of
+/// <c>date_trunc(…, 'UTC')</c>'s time-zone conversion per row (docs/BENCHMARKS.md).
 /// </summary>
 public sealed class StudyEnrollment(NpgsqlDataSource dataSource)
 {
@@ -28,7 +30,7 @@ public sealed class StudyEnrollment(NpgsqlDataSource dataSource)
         SELECT b.start, b.condition, b.started, b.completed
         FROM experiments e
         LEFT JOIN LATERAL (
-            SELECT date_trunc($2, s.created_at, 'UTC') AS start, s.condition,
+            SELECT date_bin($2, s.created_at, timestamptz '2000-01-01 00:00:00+00') AS start, s.condition,
                    count(*) AS started, count(*) FILTER (WHERE s.is_completed) AS completed
             FROM experiment_sessions s
             WHERE s.experiment_id = e.id AND s.mode = 'live'
@@ -44,7 +46,8 @@ public sealed class StudyEnrollment(NpgsqlDataSource dataSource)
     {
         await using var command = dataSource.CreateCommand(Sql);
         command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = studyId });
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = bucket });
+        var width = bucket == Hour ? TimeSpan.FromHours(1) : TimeSpan.FromDays(1);
+        command.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = width });
 
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
