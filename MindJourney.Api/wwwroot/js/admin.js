@@ -4,6 +4,7 @@
 
 import { h, replaceChildren, focusElement } from "./dom.js";
 import { adminApi, adminKey } from "./admin-api.js";
+import { initStudies, loadStudies, clearStudies } from "./studies.js";
 
 const pageSize = 25;
 const maxPageSize = 500;
@@ -56,6 +57,7 @@ function showSignIn(message = "") {
     $(id).textContent = "";
   }
 
+  clearStudies();
   $("dashboard").hidden = true;
   $("sign-out").hidden = true;
   $("sign-in").hidden = false;
@@ -124,6 +126,7 @@ function showDashboard() {
     loadAudit();
   }
 
+  loadStudies();
   refreshParticipants();
   loadActions();
   startRefresh();
@@ -503,6 +506,7 @@ async function loadActions({ announce = false } = {}) {
 // Start
 
 function start() {
+  initStudies({ signedOutBy, describe, changed: () => loadActions() });
   $("sign-in-form").addEventListener("submit", signIn);
   $("sign-out").addEventListener("click", signOut);
   $("load-more").addEventListener("click", loadMore);
