@@ -107,6 +107,21 @@ public sealed class StudiesPageTests(PostgresServer postgres, ChromiumFixture ch
         await page.Mouse.MoveAsync(0, 0);
         await ScreenshotAsync(section, $"studies-{width}.png");
 
+        // Edited: only what changed is sent (the levels, fixed now that people started, are not); a cap below the
+        // people already started is refused next to its field; a cap above them is saved.
+        await card.GetByRole(AriaRole.Button, new() { Name = "Edit" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Edit “Memory and mood”" })).ToBeFocusedAsync();
+        await Expect(page.GetByLabel("Participant cap")).ToHaveValueAsync("200");
+        await page.GetByLabel("Participant cap").FillAsync("3");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Save the changes" }).ClickAsync();
+        await Expect(page.Locator("#study-cap-error"))
+            .ToHaveTextAsync("maxParticipants cannot go below the 6 people who have already started.");
+        await Expect(page.GetByLabel("Participant cap")).ToBeFocusedAsync();
+        await page.GetByLabel("Participant cap").FillAsync("100");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Save the changes" }).ClickAsync();
+        await Expect(page.Locator("#study-form")).ToBeHiddenAsync();
+        await Expect(card.Locator(".study-count")).ToHaveTextAsync("6 of 100 started, 3 completed");
+
         // The chart draws (a canvas), the balance per condition is its text alternative, and the bucket switches.
         await card.GetByRole(AriaRole.Button, new() { Name = "Enrollment" }).ClickAsync();
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Enrollment: Memory and mood" })).ToBeFocusedAsync();
