@@ -9,6 +9,7 @@ import { MediaAnswer, responseTypeOf } from "./media-answer.js";
 import { Outbox, SaveState, MemoryReason } from "./outbox.js";
 import { visitorStore, newIdempotencyKey, pageMode, pageStudy, pilotToken } from "./storage.js";
 import { showStatus, showError, clearErrors, dismissStatus } from "./toast.js";
+import { showStudyRefusal } from "./study-screens.js";
 
 const MAX_TEXT_LENGTH = 5000;
 
@@ -269,6 +270,12 @@ async function startSession(attempt) {
       // cleared account): start a new person.
       visitorStore.forgetUser();
       return startSession(newAttempt());
+    }
+
+    // Full, closed or not open yet: a screen of its own. Nothing was started (no session kept, nothing in the outbox),
+    // so the same link works again once the study takes people.
+    if (showStudyRefusal(error)) {
+      return;
     }
 
     showError(failureMessage(error, "start your session"), {
@@ -563,6 +570,10 @@ async function init() {
 
     state.experiment = await api.activeExperiment(pageStudy, pilotToken);
   } catch (error) {
+    if (showStudyRefusal(error, { fromLink: pageStudy !== null })) {
+      return;
+    }
+
     if (error.status === 404) {
       showMessage("No journey is open right now", "Please come back a little later.");
       return;
