@@ -8,7 +8,8 @@ namespace MindJourney.Web.Tests;
 
 /// <summary>The researcher page's Studies section in a real browser against the real API and database: a study
 /// created through the form (after a refusal shown in place), opened, its participant link copied and played on the
-/// participant page, its enrollment drawn with the balance per condition, and closed after the confirmation dialog;
+/// participant page, its enrollment drawn with the balance per condition, and closed after the confirmation dialog
+/// (a newcomer at its link then sees the closed screen);
 /// on a desktop and at 360 px, where nothing may scroll sideways.</summary>
 [Collection(BrowserCollection.Name)]
 public sealed class StudiesPageTests(PostgresServer postgres, ChromiumFixture chromium)
@@ -156,6 +157,10 @@ public sealed class StudiesPageTests(PostgresServer postgres, ChromiumFixture ch
         await dialog.GetByRole(AriaRole.Button, new() { Name = "Yes, close the study" }).ClickAsync();
         await Expect(card.GetByTestId("study-status")).ToHaveTextAsync("Closed");
         await Expect(card.GetByRole(AriaRole.Button, new() { Name = "Open", Exact = true })).ToBeVisibleAsync();
+        await using var newcomer = await chromium.NewContextAsync(api.Hosts[0].ServerAddress, width: width, height: 900);
+        var latecomer = await newcomer.NewPageAsync();
+        await latecomer.GotoAsync(link);
+        await Expect(latecomer.GetByRole(AriaRole.Heading, new() { Name = "This study is closed", Level = 1 })).ToBeVisibleAsync();
         using var refused = await api.Client.PostAsJsonAsync("/api/session", new { experimentId = studyId });
         Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
         Assert.Contains("/problems/study-closed", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
