@@ -89,7 +89,9 @@ function studyCard(study) {
   return h("article", { className: "study", "aria-labelledby": titleId, dataset: { studyId: study.id, slug: study.slug } },
     h("div", { className: "study-head" },
       h("h3", { id: titleId, text: study.title }),
-      h("span", { className: `study-status status-${study.status}`, "data-testid": "study-status", text: statusNames[study.status] ?? study.status })),
+      h("span", {
+        className: `study-status status-${study.status}`, "data-testid": "study-status", text: statusNames[study.status] ?? study.status,
+      })),
     progress(study),
     h("dl", { className: "study-facts" },
       h("dt", { text: "Conditions" }), h("dd", { text: conditions }),
@@ -330,7 +332,9 @@ async function saveStudy(event) {
       ? await call(`/api/admin/experiments/${study.id}`, { method: "PATCH", body })
       : await call("/api/admin/experiments", { method: "POST", body });
     hideForm();
-    $("studies-status").textContent = study ? `${saved.title} saved.` : `${saved.title} created (${saved.status}): its link is ${saved.participantUrl}.`;
+    $("studies-status").textContent = study
+      ? `${saved.title} saved.`
+      : `${saved.title} created (${saved.status}): its link is ${saved.participantUrl}.`;
     await loadStudies();
     document.querySelector(`article[data-study-id="${saved.id}"] h3`)?.scrollIntoView({ block: "nearest" });
     state.hooks.changed();
