@@ -451,7 +451,11 @@ function drawChart(data, bucket) {
         label: "Started", stroke: colour("--primary", "#3347b0"), fill: "rgba(51, 71, 176, 0.25)", width: 1,
         paths: uPlot.paths.bars({ size: [0.7, 40] }), points: { show: false },
       },
-      { label: "Completed", stroke: colour("--fill", "#2f7d6d"), width: 2, points: { show: data[0].length <= 90 } },
+      // A thin line where hundreds of buckets are drawn (60 days of hours), so the bars still show through.
+      {
+        label: "Completed", stroke: colour("--fill", "#2f7d6d"), width: data[0].length > 200 ? 1 : 2,
+        points: { show: data[0].length <= 90 },
+      },
     ],
   }, data, box);
 }
