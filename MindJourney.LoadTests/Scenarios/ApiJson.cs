@@ -9,7 +9,8 @@ internal sealed record LevelInfo(string Id, int LevelNumber, IReadOnlyList<strin
 
 /// <summary>Session 201. <c>visitorNumber</c> must be present (null is the fallback), so it is required.</summary>
 internal sealed record SessionAnswer(
-    [property: JsonRequired] Guid Id, [property: JsonRequired] int? VisitorNumber, string? SessionSecret);
+    [property: JsonRequired] Guid Id, [property: JsonRequired] int? VisitorNumber, string? SessionSecret,
+    int? StudyParticipantNumber = null, string? Mode = null);
 
 internal sealed record ExperimentAnswer([property: JsonRequired] Guid Id, int TotalLevels);
 
@@ -35,10 +36,13 @@ internal static class ApiJson
     /// <summary>Session 201: <c>id</c>, <c>visitorNumber</c> and the <c>sessionSecret</c> that later reads need.</summary>
     public static bool TryReadSession(ReadOnlySpan<byte> json, out Guid id, out int? visitorNumber, out string? secret)
     {
-        var answer = Read(json, ApiAnswerJson.Default.SessionAnswer);
+        var answer = ReadSession(json);
         (id, visitorNumber, secret) = answer is null ? (Guid.Empty, null, null) : (answer.Id, answer.VisitorNumber, answer.SessionSecret);
         return answer is not null;
     }
+
+    /// <summary>Session 201 in full (the ledger keeps its study participant number and mode); null when it does not fit.</summary>
+    public static SessionAnswer? ReadSession(ReadOnlySpan<byte> json) => Read(json, ApiAnswerJson.Default.SessionAnswer);
 
     /// <summary>GET /api/experiment: <c>id</c> (and <c>totalLevels</c> when given).</summary>
     public static bool TryReadExperiment(ReadOnlySpan<byte> json, out Guid id, out int totalLevels)
