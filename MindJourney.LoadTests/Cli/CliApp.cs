@@ -227,7 +227,7 @@ public static class CliApp
             {
                 _apiUrl, _users, _duration, _iterations, _rampUp, _warmUp, _rate, _maxInFlight, _scenario, _reportDir, _percentiles,
                 _maxP99, _maxErrorRate, _minRps, _adminKey, _config, _allowRemote, _allowFallback, _quiet, _timeout, _verifySample,
-                _flaky, _ledger, _targets, VerifyLedgerCommand.Create(env),
+                _flaky, _ledger, _targets, VerifyLedgerCommand.Create(env), PartitionProxyCommand.Create(env),
             };
             Root.SetAction(RunAsync);
         }
