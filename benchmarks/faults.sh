@@ -37,7 +37,8 @@ scenario() (
   local pids=() ports=() proxy_pid= spool= fault_start= fault_end=
   stop_extra() {
     local p; for p in "${pids[@]}" $proxy_pid; do kill "$p" 2>/dev/null || true; done
-    [ -n "$spool" ] && umount "$spool" 2>/dev/null || true
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    [ -n "$spool" ] && umount "$spool" || true
   }
   trap 'stop_extra; cleanup' EXIT
   case $n in
@@ -83,7 +84,7 @@ scenario() (
   "${HARNESS[@]}" --api-url "http://127.0.0.1:${ports[0]}/api" --targets "${targets%,}" --users "$users" \
     --duration "${RUN_SECONDS}s" --scenario "$kind" --timeout "$timeout" --report-dir "$WORK/report" --quiet \
     --ledger "$WORK/ledger.jsonl" >"$WORK/harness.log" 2>&1 &
-  local harness=$!
+  local harness=$! harness_start; harness_start=$(now_ms)
   case $n in
     1|2|3)
       sleep 8; fault_start=$(now_ms)
@@ -131,6 +132,8 @@ scenario() (
   "${HARNESS[@]}" verify-ledger --ledger "$WORK/ledger.jsonl" --database "$db" --storage-emulator "127.0.0.1:$STPORT" \
     --bucket "$BUCKET" --fault-start "$fault_start" --fault-end "$fault_end" ${drain:+--drain-seconds "$drain"} \
     --label "$n. $name" >"$WORK/verify.txt" || rc=$?
+  awk -v s="$harness_start" -v a="$fault_start" -v b="$fault_end" \
+    'BEGIN { printf "fault from %.1f s to %.1f s after the harness started\n", (a - s) / 1000, (b - s) / 1000 }'
   head -n -1 "$WORK/verify.txt"
   [ "$n" = 7 ] && echo "proxy: $(tr '\n' ' ' <"$WORK/proxy.log")"
   grep -h -i -m3 -E 'fail|error' "$WORK"/api-*.log 2>/dev/null | cut -c1-200 | sed 's/^/  api log: /' || true
