@@ -8,6 +8,7 @@
 # fault's end to the first acknowledgement and to no upload pending from before it, the longest request, and uploads
 # whose bytes differ. Exit code 1 when any scenario loses, changes or duplicates anything.
 #   usage: benchmarks/faults.sh [scenario ...]     scenarios 1-8 (default all), e.g. benchmarks/faults.sh 1 4
+#   FAULTS_LOGS=dir keeps each scenario's logs and ledger in dir/<n>/ (the system's folder is removed at its end).
 #   1 PostgreSQL SIGKILL at 8 s, started again at 20 s; session scenario, 40 s
 #   2 the same, journey scenario (answers and uploads)
 #   3 PostgreSQL fast shutdown (SIGINT) at 8 s, started again at 20 s: a managed database's maintenance restart
@@ -100,6 +101,7 @@ scenario() (
     6)
       sleep 8; fault_start=$(now_ms); kill -TERM "${pids[1]}"
       while kill -0 "${pids[1]}" 2>/dev/null; do sleep 0.1; done
+      echo "the instance exited $(( $(now_ms) - fault_start )) ms after SIGTERM" >"$WORK/exit.txt"
       APIPORT=${ports[1]} API_LOG=api-1 launch_api "${api_env[@]}"; pids[1]=$API_PID; API_PID=
       APIPORT=${ports[1]} wait_healthy 0.1; fault_end=$(now_ms) ;;
     7)
@@ -134,10 +136,12 @@ scenario() (
     --label "$n. $name" >"$WORK/verify.txt" || rc=$?
   awk -v s="$harness_start" -v a="$fault_start" -v b="$fault_end" \
     'BEGIN { printf "fault from %.1f s to %.1f s after the harness started\n", (a - s) / 1000, (b - s) / 1000 }'
+  [ -f "$WORK/exit.txt" ] && cat "$WORK/exit.txt"
   head -n -1 "$WORK/verify.txt"
   [ "$n" = 7 ] && echo "proxy: $(tr '\n' ' ' <"$WORK/proxy.log")"
   grep -h -i -m3 -E 'fail|error' "$WORK"/api-*.log 2>/dev/null | cut -c1-200 | sed 's/^/  api log: /' || true
   tail -n 1 "$WORK/verify.txt" >>"$RESULTS"
+  [ -n "${FAULTS_LOGS:-}" ] && mkdir -p "$FAULTS_LOGS/$n" && cp "$WORK"/*.log "$WORK"/*.txt "$WORK"/ledger.jsonl "$FAULTS_LOGS/$n/"
   return "$rc"
 )
 
