@@ -51,6 +51,10 @@ internal sealed class ApiExceptionHandler(IProblemDetailsService problemDetails)
 
             case DatabaseUnavailableException:
             case NpgsqlException db when db is not PostgresException || db.IsTransient:
+            // EF Core's execution strategy wraps a lost connection ("likely due to a transient failure"): a server
+            // that died mid-query is as unreachable as one that refuses connections.
+            case InvalidOperationException { InnerException: NpgsqlException inner } when inner is not PostgresException
+                || inner.IsTransient:
                 problem = new ProblemDetails
                 {
                     Status = StatusCodes.Status503ServiceUnavailable,

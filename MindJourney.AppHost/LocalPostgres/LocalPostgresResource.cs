@@ -56,6 +56,7 @@ public static class LocalPostgresBuilderExtensions
         {
             Password = password.Resource,
         };
+        var restarts = new RestartBudget();
         var healthCheckKey = $"{name}-database-ready";
         builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(healthCheckKey,
             _ => new DatabaseCreatingHealthCheck(resource), failureStatus: null, tags: null));
@@ -73,7 +74,7 @@ public static class LocalPostgresBuilderExtensions
             .WithEndpoint(port: port, targetPort: port, scheme: "tcp", name: LocalPostgresResource.EndpointName, isProxied: false)
             .WithHealthCheck(healthCheckKey)
             .WithIconName("DatabaseStack")
-            .OnResourceStopped((_, stopped, _) => ExplainExit(resource, dataDirectory, stopped));
+            .OnResourceStopped((_, stopped, _) => ExplainExit(resource, dataDirectory, stopped, restarts));
     }
 
     /// <summary>A server already on our data folder would make ours exit with one line in the dashboard while the
@@ -93,24 +94,89 @@ public static class LocalPostgresBuilderExtensions
     }
 
     /// <summary>PostgreSQL logs its own FATAL lines, but a kill or a crash leaves none: the dashboard's log says why
-    /// it stopped (not on the AppHost's own shutdown).</summary>
-    private static Task ExplainExit(LocalPostgresResource resource, string dataDirectory, ResourceStoppedEvent stopped)
+    /// it stopped (not on the AppHost's own shutdown). A server that was killed or crashed is started again, as a
+    /// developer expects of a service the AppHost runs (the API answers 503 meanwhile); one that exited by itself
+    /// (a Stop from the dashboard, a bad setting, a held data folder) is left stopped, and so is one that keeps dying.</summary>
+    private static Task ExplainExit(LocalPostgresResource resource, string dataDirectory, ResourceStoppedEvent stopped,
+        RestartBudget restarts)
     {
-        if (stopped.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested)
+        var services = stopped.Services;
+        var stopping = services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
+        if (stopping.IsCancellationRequested)
         {
             return Task.CompletedTask;
         }
 
         var exitCode = stopped.ResourceEvent.Snapshot.ExitCode;
-        var reason = PostmasterLock.FindHolder(dataDirectory) is { } holder
-            ? holder.Describe(dataDirectory)
-            : exitCode is null or < 0 or > 128 // how a kill by signal is reported
-                ? "It was killed (kill -9, the out-of-memory killer) or crashed, so it wrote nothing itself. Start it again " +
-                  "from the dashboard: it replays its write-ahead log and keeps the data."
+        var held = PostmasterLock.FindHolder(dataDirectory);
+        var killed = held is null && exitCode is null or < 0 or > 128; // how a kill by signal is reported
+        var restart = killed && restarts.TryTake();
+        var reason = held is not null
+            ? held.Describe(dataDirectory)
+            : killed
+                ? "It was killed (kill -9, the out-of-memory killer) or crashed, so it wrote nothing itself. " + (restart
+                    ? "Starting it again: it replays its write-ahead log and keeps the data."
+                    : $"It died {RestartBudget.Restarts} times within {RestartBudget.Window.TotalMinutes:0} minutes, so it is "
+                        + "left stopped: start it again from the dashboard once the cause is fixed.")
                 : "Its own log lines above say why; start it again from the dashboard once that is fixed.";
-        LocalPostgresLog.ServerExited(stopped.Services.GetRequiredService<ResourceLoggerService>().GetLogger(resource),
-            exitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown", reason);
+        var log = services.GetRequiredService<ResourceLoggerService>().GetLogger(resource);
+        LocalPostgresLog.ServerExited(log, exitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown", reason);
+        if (restart)
+        {
+            _ = StartAgainAsync(resource, services, log, stopping);
+        }
+
         return Task.CompletedTask;
+    }
+
+    /// <summary>The dashboard's own Start command, once the stop has been processed.</summary>
+    private static async Task StartAgainAsync(LocalPostgresResource resource, IServiceProvider services, ILogger log,
+        CancellationToken stopping)
+    {
+        try
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1), stopping);
+            var result = await services.GetRequiredService<ResourceCommandService>()
+                .ExecuteCommandAsync(resource, KnownResourceCommands.StartCommand, stopping);
+            if (!result.Success)
+            {
+                LocalPostgresLog.NotStartedAgain(log, result.Message ?? "the start command failed");
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // the AppHost is stopping
+        }
+    }
+
+    /// <summary>At most <see cref="Restarts"/> automatic starts within <see cref="Window"/>: a server that dies at once
+    /// each time (a broken data folder) must not be started forever.</summary>
+    private sealed class RestartBudget
+    {
+        public const int Restarts = 3;
+        public static readonly TimeSpan Window = TimeSpan.FromMinutes(5);
+
+        private readonly Queue<DateTimeOffset> _recent = new();
+
+        public bool TryTake()
+        {
+            lock (_recent)
+            {
+                var now = DateTimeOffset.UtcNow;
+                while (_recent.Count > 0 && now - _recent.Peek() > Window)
+                {
+                    _recent.Dequeue();
+                }
+
+                if (_recent.Count >= Restarts)
+                {
+                    return false;
+                }
+
+                _recent.Enqueue(now);
+                return true;
+            }
+        }
     }
 
     /// <summary><c>MindJourney:DataPath</c>, else a folder the <c>postgres</c> user can reach: under the AppHost
@@ -176,4 +242,7 @@ internal static partial class LocalPostgresLog
 
     [LoggerMessage(Level = LogLevel.Error, Message = "PostgreSQL exited with code {ExitCode}. {Reason}")]
     public static partial void ServerExited(ILogger logger, string exitCode, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "PostgreSQL was not started again: {Reason}")]
+    public static partial void NotStartedAgain(ILogger logger, string reason);
 }

@@ -218,6 +218,20 @@ public static class CliApp
                 + "checks that exactly min(cap - already started, tried) people were numbered and the rest refused."
         };
 
+        private readonly Option<string?> _ledger = new("--ledger")
+        {
+            Description = "Append every acknowledged session and answer, and every refused request, to this JSON Lines file as "
+                + "it happens (check it with verify-ledger).",
+            HelpName = "file.jsonl"
+        };
+
+        private readonly Option<string?> _targets = new("--targets")
+        {
+            Description = "Spread the load over these API base URLs (comma-separated, each with /api), each iteration on the "
+                + "next; one that refuses connections is passed over for 2 s. Setup and checks use --api-url.",
+            HelpName = "urls"
+        };
+
         public CommandDefinition(CliEnvironment env)
         {
             _env = env;
@@ -226,7 +240,7 @@ public static class CliApp
             {
                 _apiUrl, _users, _duration, _iterations, _rampUp, _warmUp, _rate, _maxInFlight, _scenario, _reportDir, _percentiles,
                 _maxP99, _maxErrorRate, _minRps, _adminKey, _config, _allowRemote, _allowFallback, _quiet, _timeout, _verifySample,
-                _flaky, _study, _expectFull,
+                _flaky, _study, _expectFull, _ledger, _targets, VerifyLedgerCommand.Create(env), PartitionProxyCommand.Create(env),
             };
             Root.SetAction(RunAsync);
         }

@@ -107,6 +107,21 @@ public sealed partial record LoadTestOptions
     /// counted apart as refused, not as an error (a run that fills the study's cap).</summary>
     public bool ExpectFull { get; init; }
 
+    /// <summary>A JSON Lines file of every acknowledged session and answer and every refused request
+    /// (<c>verify-ledger</c> checks the database and storage against it); null = none.</summary>
+    public string? Ledger { get; init; }
+
+    /// <summary>Comma-separated API base URLs (each with <c>/api</c>) the load is spread over, in turn; null = the
+    /// load goes to <see cref="ApiUrl"/>, which the setup and the checks use either way.</summary>
+    public string? Targets { get; init; }
+
+    /// <summary>Where the load goes: the <see cref="Targets"/>, or <see cref="ApiUrl"/> alone.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<Uri> LoadUrls => string.IsNullOrWhiteSpace(Targets)
+        ? [ApiUrl]
+        : Targets.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(t => Uri.TryCreate(t, UriKind.Absolute, out var u) ? u : new Uri("invalid:" + Uri.EscapeDataString(t))).ToArray();
+
     [JsonIgnore]
     public LoadModel Model => Rate is null ? LoadModel.Closed : LoadModel.Open;
 
@@ -136,6 +151,18 @@ public sealed partial record LoadTestOptions
         {
             errors.Add($"--api-url host '{ApiUrl.Host}' is not loopback; "
                 + "load is only sent to loopback (localhost, 127.0.0.0/8, ::1) unless --allow-remote is given.");
+        }
+
+        foreach (var target in string.IsNullOrWhiteSpace(Targets) ? [] : LoadUrls)
+        {
+            if (target.Scheme != Uri.UriSchemeHttp && target.Scheme != Uri.UriSchemeHttps)
+            {
+                errors.Add($"--targets must be absolute http(s) URLs, got '{Uri.UnescapeDataString(target.AbsolutePath)}'.");
+            }
+            else if (!AllowRemote && !LoopbackRule.IsLoopback(target))
+            {
+                errors.Add($"--targets host '{target.Host}' is not loopback; load is only sent to loopback unless --allow-remote.");
+            }
         }
 
         if (Users < 1)
@@ -251,7 +278,8 @@ public sealed partial record LoadTestOptions
             CultureInfo.InvariantCulture,
             $"AdminKey = {(AdminKey is null ? "(none)" : "***")}, AllowRemote = {AllowRemote}, AllowFallback = {AllowFallback}, ");
         sb.Append(CultureInfo.InvariantCulture, $"Quiet = {Quiet}, RequestTimeout = {RequestTimeout}, VerifySample = {VerifySample}, ");
-        sb.Append(CultureInfo.InvariantCulture, $"Flaky = {Flaky}, Study = {Study}, ExpectFull = {ExpectFull} }}");
+        sb.Append(CultureInfo.InvariantCulture, $"Flaky = {Flaky}, Study = {Study}, ExpectFull = {ExpectFull}, ");
+        sb.Append(CultureInfo.InvariantCulture, $"Ledger = {Ledger}, Targets = {Targets} }}");
         return sb.ToString();
     }
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using MindJourney.LoadTests.Ledger;
 using MindJourney.LoadTests.Metrics;
 
 namespace MindJourney.LoadTests.Runner;
@@ -31,7 +32,8 @@ internal struct Answer
 }
 
 /// <summary>Sends requests and records them into a step; the body is read into a pooled buffer, never a new array.</summary>
-internal sealed class HttpExecutor(HttpClient http, MetricsCollector metrics, TimeSpan timeout)
+internal sealed class HttpExecutor(HttpClient http, MetricsCollector metrics, TimeSpan timeout, ApiTargets? targets = null,
+    LedgerWriter? ledger = null)
 {
     private const int MaxBody = 64 * 1024 * 1024;
 
@@ -39,6 +41,9 @@ internal sealed class HttpExecutor(HttpClient http, MetricsCollector metrics, Ti
     private readonly ConcurrentQueue<Task> _abandoned = new();
 
     public HttpClient Http => http;
+
+    /// <summary>The instances the load goes to; an instance that refuses a connection is passed over for a while.</summary>
+    public ApiTargets? Targets => targets;
 
     /// <summary>
     /// Sends <paramref name="request"/> (and disposes it). <paramref name="intendedStartTicks"/> is the scheduled start
@@ -54,6 +59,8 @@ internal sealed class HttpExecutor(HttpClient http, MetricsCollector metrics, Ti
         answer.SentTicks = Ticks.Now;
         answer.IntendedTicks = intendedStartTicks == 0 ? answer.SentTicks : intendedStartTicks;
         var ownsRequest = cut != NetworkCut.Abandoned;
+        var method = request.Method;
+        var uri = request.RequestUri;
         try
         {
             if (cut == NetworkCut.Abandoned)
@@ -99,8 +106,33 @@ internal sealed class HttpExecutor(HttpClient http, MetricsCollector metrics, Ti
 
         answer.EndTicks = Ticks.Now;
         user.EndRequest();
+        if (answer.Outcome == RequestOutcome.TransportError && cut == NetworkCut.None)
+        {
+            targets?.ConnectionFailed(uri);
+        }
+
+        if (ledger is not null && cut == NetworkCut.None && answer.Outcome != RequestOutcome.Ok)
+        {
+            ledger.Refused(RequestName(method, uri), RefusalName(answer), Ticks.ToSeconds(answer.EndTicks - answer.SentTicks) * 1000);
+        }
+
         return answer;
     }
+
+    /// <summary>"POST /api/session", "PATCH /api/session/{id}": the request without the ids in its path.</summary>
+    private static string RequestName(HttpMethod method, Uri? uri)
+    {
+        var path = uri is null ? "" : string.Join('/', uri.AbsolutePath.Split('/').Select(s => Guid.TryParse(s, out _) ? "{id}" : s));
+        return $"{method.Method} {path}";
+    }
+
+    private static string RefusalName(in Answer answer) => answer.Outcome switch
+    {
+        RequestOutcome.Timeout => "timeout",
+        RequestOutcome.TransportError => "transport",
+        _ when answer.Status != 0 => answer.Status.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        _ => "invalid",
+    };
 
     /// <summary>Sends, then loses the answer: thrown away unread once it arrives, or cancelled mid-flight.</summary>
     private async Task SendAndCutAsync(HttpRequestMessage request, NetworkCut cut, CancellationToken token)

@@ -1,5 +1,6 @@
 using System.Net;
 using MindJourney.LoadTests.Checks;
+using MindJourney.LoadTests.Ledger;
 using MindJourney.LoadTests.Metrics;
 using MindJourney.LoadTests.Options;
 using MindJourney.LoadTests.Scenarios;
@@ -73,6 +74,8 @@ public static class LoadTestRunner
                 cancellationToken.IsCancellationRequested);
         }
 
+        // The warm-up's acknowledgements are acknowledgements too: the ledger keeps them.
+        using var acknowledged = LedgerWriter.Open(options.Ledger);
         if (options.WarmUp > TimeSpan.Zero)
         {
             // Its figures and sessions are thrown away; it ends (drained) before the audit below.
@@ -83,7 +86,7 @@ public static class LoadTestRunner
                 RampUp = options.RampUp < options.WarmUp ? options.RampUp : options.WarmUp,
             };
             await RunLoadPhaseAsync(warmUp, http, new MetricsCollector(IScenario.StepsOf(options.Scenario)), new RunLedger(),
-                experimentId, progress: null, cancellationToken).ConfigureAwait(false);
+                experimentId, progress: null, acknowledged, cancellationToken).ConfigureAwait(false);
         }
 
         var before = options.AdminKey is { } key
@@ -92,7 +95,7 @@ public static class LoadTestRunner
         var studyBefore = await ReadStudyAsync(options, http, apiBase, experimentId, cancellationToken).ConfigureAwait(false);
 
         var ledger = new RunLedger();
-        var seconds = await RunLoadPhaseAsync(options, http, metrics, ledger, experimentId, progress, cancellationToken)
+        var seconds = await RunLoadPhaseAsync(options, http, metrics, ledger, experimentId, progress, acknowledged, cancellationToken)
             .ConfigureAwait(false);
         var interrupted = cancellationToken.IsCancellationRequested;
 
@@ -138,12 +141,13 @@ public static class LoadTestRunner
     /// <summary>Offers the load (open or closed model) until the duration or the iterations are used up, then gives
     /// work in flight the request timeout plus a grace to finish. Returns the load phase's length in seconds.</summary>
     private static async Task<double> RunLoadPhaseAsync(LoadTestOptions options, HttpClient http, MetricsCollector metrics,
-        RunLedger ledger, Guid experimentId, IProgress<LiveStats>? progress, CancellationToken cancellationToken)
+        RunLedger ledger, Guid experimentId, IProgress<LiveStats>? progress, LedgerWriter? acknowledged,
+        CancellationToken cancellationToken)
     {
         using var hard = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var executor = new HttpExecutor(http, metrics, options.RequestTimeout);
-        var context = new RunContext(options, executor, metrics, ledger, experimentId, hard.Token);
+        var executor = new HttpExecutor(http, metrics, options.RequestTimeout, new ApiTargets(options.LoadUrls, options.Study), acknowledged);
+        var context = new RunContext(options, executor, metrics, ledger, experimentId, hard.Token, acknowledged);
         var scenario = IScenario.For(options.Scenario, context);
 
         var loadStart = Ticks.Now;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using MindJourney.LoadTests.Ledger;
 using MindJourney.LoadTests.Metrics;
 using MindJourney.LoadTests.Options;
 
@@ -13,24 +14,28 @@ internal sealed class RunContext
     private int _uploadCounter;
 
     public RunContext(LoadTestOptions options, HttpExecutor executor, MetricsCollector metrics, RunLedger ledger, Guid experimentId,
-        CancellationToken hardStop)
+        CancellationToken hardStop, LedgerWriter? acknowledged = null)
     {
+        Acknowledged = acknowledged;
+        Targets = executor.Targets ?? new ApiTargets(options.LoadUrls, options.Study);
         Options = options;
         Executor = executor;
         Metrics = metrics;
         Ledger = ledger;
         ExperimentId = experimentId;
         HardStop = hardStop;
-        ApiBase = options.ApiUrl.AbsoluteUri.TrimEnd('/');
-        ExperimentUri = new Uri(ApiBase + ExperimentPath(options.Study));
-        SessionUri = new Uri(ApiBase + "/session");
-        ResponseUri = new Uri(ApiBase + "/response");
         SessionBody = Encoding.UTF8.GetBytes($"{{\"experimentId\":\"{experimentId:D}\"}}");
         _keyPrefix = "loadtest-" + Guid.NewGuid().ToString("N")[..12] + "-";
         Flaky = new FlakyNetwork(options.Flaky);
     }
 
     public LoadTestOptions Options { get; }
+
+    /// <summary>The <c>--ledger</c> file, when asked for.</summary>
+    public LedgerWriter? Acknowledged { get; }
+
+    /// <summary>The instances the load goes to (<c>--targets</c>, or the API URL alone).</summary>
+    public ApiTargets Targets { get; }
 
     public HttpExecutor Executor { get; }
 
@@ -44,14 +49,6 @@ internal sealed class RunContext
     public Guid ExperimentId { get; }
 
     public CancellationToken HardStop { get; }
-
-    public string ApiBase { get; }
-
-    public Uri ExperimentUri { get; }
-
-    public Uri SessionUri { get; }
-
-    public Uri ResponseUri { get; }
 
     /// <summary><c>{"experimentId":"..."}</c>, shared read-only by every POST /api/session.</summary>
     public ReadOnlyMemory<byte> SessionBody { get; }

@@ -11,7 +11,7 @@ internal sealed record LevelInfo(string Id, int LevelNumber, IReadOnlyList<strin
 /// own participant number (<c>studyParticipantNumber</c>) is read when the API gives one.</summary>
 internal sealed record SessionAnswer(
     [property: JsonRequired] Guid Id, [property: JsonRequired] int? VisitorNumber, string? SessionSecret,
-    int? StudyParticipantNumber = null);
+    int? StudyParticipantNumber = null, string? Mode = null);
 
 /// <summary>A refusal (RFC 9457): its <c>type</c> tells which (<c>/problems/study-full</c>), its detail why.</summary>
 internal sealed record ProblemAnswer(string? Type, string? Detail);
@@ -46,7 +46,7 @@ internal static class ApiJson
     public static bool TryReadSession(ReadOnlySpan<byte> json, out Guid id, out int? visitorNumber, out string? secret,
         out int? studyNumber)
     {
-        var answer = Read(json, ApiAnswerJson.Default.SessionAnswer);
+        var answer = ReadSession(json);
         (id, visitorNumber, secret, studyNumber) = answer is null
             ? (Guid.Empty, null, null, null)
             : (answer.Id, answer.VisitorNumber, answer.SessionSecret, answer.StudyParticipantNumber);
@@ -56,6 +56,9 @@ internal static class ApiJson
     /// <summary>The <c>type</c> and <c>detail</c> of a problem+json answer (nulls when the body is not one).</summary>
     public static (string? Type, string? Detail) ReadProblem(ReadOnlySpan<byte> json) =>
         Read(json, ApiAnswerJson.Default.ProblemAnswer) is { } problem ? (problem.Type, problem.Detail) : (null, null);
+
+    /// <summary>Session 201 in full (the ledger keeps its study participant number and mode); null when it does not fit.</summary>
+    public static SessionAnswer? ReadSession(ReadOnlySpan<byte> json) => Read(json, ApiAnswerJson.Default.SessionAnswer);
 
     /// <summary>GET /api/experiment: <c>id</c> (and <c>totalLevels</c> when given).</summary>
     public static bool TryReadExperiment(ReadOnlySpan<byte> json, out Guid id, out int totalLevels)

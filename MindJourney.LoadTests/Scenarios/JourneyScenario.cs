@@ -41,10 +41,11 @@ internal sealed class JourneyScenario(RunContext context) : IScenario
 
     public async ValueTask<bool> RunIterationAsync(VirtualUser user, long scheduledStartTicks)
     {
-        // 1. the active experiment
+        // 1. the active experiment, from the instance this participant's requests go to
+        var target = context.Targets.Next();
         var answer = await context.Executor.SendAsync(
             user,
-            new HttpRequestMessage(HttpMethod.Get, context.ExperimentUri),
+            new HttpRequestMessage(HttpMethod.Get, target.ExperimentUri),
             0,
             scheduledStartTicks,
             context.HardStop).ConfigureAwait(false);
@@ -65,7 +66,7 @@ internal sealed class JourneyScenario(RunContext context) : IScenario
         }
 
         // 2. the session (and its visitor number)
-        var play = await SessionScenario.CreateSessionAsync(context, _createSession, user, 0).ConfigureAwait(false);
+        var play = await SessionScenario.CreateSessionAsync(context, target, _createSession, user, 0).ConfigureAwait(false);
         if (play.Session is not { } session)
         {
             return play.RefusedFull; // a full study's refusal ends the journey as expected
@@ -74,7 +75,7 @@ internal sealed class JourneyScenario(RunContext context) : IScenario
         // 3. the levels
         answer = await context.Executor.SendAsync(
             user,
-            new HttpRequestMessage(HttpMethod.Get, new Uri($"{context.ApiBase}/experiment/{experimentId:D}/levels")),
+            new HttpRequestMessage(HttpMethod.Get, new Uri($"{target.ApiBase}/experiment/{experimentId:D}/levels")),
             0,
             0,
             context.HardStop).ConfigureAwait(false);
@@ -99,7 +100,7 @@ internal sealed class JourneyScenario(RunContext context) : IScenario
             var questions = level.QuestionIds.Count == 0 ? ["q1"] : level.QuestionIds.Take(MaxAnswersPerLevel);
             foreach (var question in questions)
             {
-                if (!await PostTextAnswerAsync(user, session, level, question).ConfigureAwait(false))
+                if (!await PostTextAnswerAsync(user, target, session, level, question).ConfigureAwait(false))
                 {
                     return false;
                 }
@@ -108,7 +109,8 @@ internal sealed class JourneyScenario(RunContext context) : IScenario
 
         // 5. one small voice upload
         var first = levels[0];
-        if (!await UploadVoiceAsync(user, session, first, first.QuestionIds.Count > 0 ? first.QuestionIds[0] : "q1").ConfigureAwait(false))
+        var firstQuestion = first.QuestionIds.Count > 0 ? first.QuestionIds[0] : "q1";
+        if (!await UploadVoiceAsync(user, target, session, first, firstQuestion).ConfigureAwait(false))
         {
             return false;
         }
@@ -118,13 +120,13 @@ internal sealed class JourneyScenario(RunContext context) : IScenario
         var lastLevel = totalLevels > 0 ? totalLevels : levels[^1].LevelNumber;
         if (levels.Count == 1)
         {
-            return await PatchAsync(user, session, lastLevel, completed: true).ConfigureAwait(false);
+            return await PatchAsync(user, target, session, lastLevel, completed: true).ConfigureAwait(false);
         }
 
         for (var i = 1; i < levels.Count; i++)
         {
             var last = i == levels.Count - 1;
-            if (!await PatchAsync(user, session, last ? lastLevel : levels[i].LevelNumber, completed: last).ConfigureAwait(false))
+            if (!await PatchAsync(user, target, session, last ? lastLevel : levels[i].LevelNumber, completed: last).ConfigureAwait(false))
             {
                 return false;
             }
@@ -133,7 +135,8 @@ internal sealed class JourneyScenario(RunContext context) : IScenario
         return true;
     }
 
-    private async ValueTask<bool> PostTextAnswerAsync(VirtualUser user, CreatedSession session, LevelInfo level, string questionId)
+    private async ValueTask<bool> PostTextAnswerAsync(VirtualUser user, ApiTarget target, CreatedSession session, LevelInfo level,
+        string questionId)
     {
         var scratch = user.Scratch;
         scratch.ResetWrittenCount();
@@ -160,16 +163,17 @@ internal sealed class JourneyScenario(RunContext context) : IScenario
         {
             var content = new ByteArrayContent(body);
             content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
-            return (new HttpRequestMessage(HttpMethod.Post, context.ResponseUri) { Content = content }, body.Length);
+            return (new HttpRequestMessage(HttpMethod.Post, target.ResponseUri) { Content = content }, body.Length);
         }
     }
 
-    private async ValueTask<bool> UploadVoiceAsync(VirtualUser user, CreatedSession session, LevelInfo level, string questionId)
+    private async ValueTask<bool> UploadVoiceAsync(VirtualUser user, ApiTarget target, CreatedSession session, LevelInfo level,
+        string questionId)
     {
         var ordinal = context.NextUploadOrdinal();
         var payload = VoicePayload.Create(ordinal);
         var marker = new AnswerMarker(session.Id, level.Id, questionId, VoiceType);
-        return await SendAnswerAsync(user, session, marker, NewRequest, _upload, (ordinal, payload.Length)).ConfigureAwait(false);
+        return await SendAnswerAsync(user, session, marker, NewRequest, _upload, (ordinal, payload)).ConfigureAwait(false);
 
         (HttpRequestMessage, long) NewRequest(string key)
         {
@@ -189,7 +193,7 @@ internal sealed class JourneyScenario(RunContext context) : IScenario
             var file = new ByteArrayContent(payload);
             file.Headers.ContentType = new MediaTypeHeaderValue(VoicePayload.ContentType);
             form.Add(file, "file", $"voice-{ordinal.ToString(CultureInfo.InvariantCulture)}.webm");
-            return (new HttpRequestMessage(HttpMethod.Post, context.ResponseUri) { Content = form },
+            return (new HttpRequestMessage(HttpMethod.Post, target.ResponseUri) { Content = form },
                 form.Headers.ContentLength ?? payload.Length);
         }
     }
@@ -201,7 +205,7 @@ internal sealed class JourneyScenario(RunContext context) : IScenario
     /// included (it may have been stored).
     /// </summary>
     private async ValueTask<bool> SendAnswerAsync(VirtualUser user, CreatedSession session, AnswerMarker marker,
-        Func<string, (HttpRequestMessage Request, long Length)> newRequest, StepMetrics step, (int Ordinal, int Length)? upload)
+        Func<string, (HttpRequestMessage Request, long Length)> newRequest, StepMetrics step, (int Ordinal, byte[] Bytes)? upload)
     {
         var key = Guid.NewGuid().ToString("D");
         int attempts = 0, cuts = 0;
@@ -245,10 +249,12 @@ internal sealed class JourneyScenario(RunContext context) : IScenario
 
                     acknowledged = true;
                     context.Ledger.ResponseSeen(session.Id, responseId, session.VisitorNumber, number);
+                    context.Acknowledged?.Answer(responseId, session.Id, marker.ResponseType, upload?.Bytes,
+                        Ticks.ToSeconds(answer.EndTicks - answer.SentTicks) * 1000);
                     if (upload is { } u)
                     {
                         context.Ledger.Uploads.Enqueue(new UploadRecord(
-                            responseId, session.Id, u.Ordinal, u.Length, session.VisitorNumber, number, status, objectName));
+                            responseId, session.Id, u.Ordinal, u.Bytes.Length, session.VisitorNumber, number, status, objectName));
                     }
 
                     return true;
@@ -265,7 +271,7 @@ internal sealed class JourneyScenario(RunContext context) : IScenario
         }
     }
 
-    private async ValueTask<bool> PatchAsync(VirtualUser user, CreatedSession session, int level, bool completed)
+    private async ValueTask<bool> PatchAsync(VirtualUser user, ApiTarget target, CreatedSession session, int level, bool completed)
     {
         var body = completed
             ? System.Text.Encoding.UTF8.GetBytes(
@@ -273,7 +279,7 @@ internal sealed class JourneyScenario(RunContext context) : IScenario
             : System.Text.Encoding.UTF8.GetBytes($"{{\"currentLevel\":{level.ToString(CultureInfo.InvariantCulture)}}}");
         var content = new ByteArrayContent(body);
         content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
-        var request = new HttpRequestMessage(HttpMethod.Patch, new Uri($"{context.ApiBase}/session/{session.Id:D}")) { Content = content };
+        var request = new HttpRequestMessage(HttpMethod.Patch, new Uri($"{target.ApiBase}/session/{session.Id:D}")) { Content = content };
         request.Headers.TryAddWithoutValidation(ApiHeaders.SessionSecret, session.Secret);
         var answer = await context.Executor.SendAsync(user, request, body.Length, 0, context.HardStop).ConfigureAwait(false);
         try

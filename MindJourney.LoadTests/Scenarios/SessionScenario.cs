@@ -17,18 +17,18 @@ internal sealed class SessionScenario(RunContext context) : IScenario
 
     public async ValueTask<bool> RunIterationAsync(VirtualUser user, long scheduledStartTicks)
     {
-        var play = await CreateSessionAsync(context, _step, user, scheduledStartTicks).ConfigureAwait(false);
+        var play = await CreateSessionAsync(context, context.Targets.Next(), _step, user, scheduledStartTicks).ConfigureAwait(false);
         return play.Session is not null || play.RefusedFull;
     }
 
     /// <summary>POST /api/session: the created session; or, with <c>--expect-full</c>, a refusal because the study is
     /// full (an expected outcome: the iteration ends there, as a participant's would); or neither when the step failed.</summary>
-    internal static async ValueTask<Play> CreateSessionAsync(RunContext context, StepMetrics step, VirtualUser user,
-        long intendedStartTicks)
+    internal static async ValueTask<Play> CreateSessionAsync(RunContext context, ApiTarget target, StepMetrics step,
+        VirtualUser user, long intendedStartTicks)
     {
         var content = new ReadOnlyMemoryContent(context.SessionBody);
         content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
-        var request = new HttpRequestMessage(HttpMethod.Post, context.SessionUri) { Content = content };
+        var request = new HttpRequestMessage(HttpMethod.Post, target.SessionUri) { Content = content };
         request.Headers.TryAddWithoutValidation(ApiHeaders.IdempotencyKey, context.NextIdempotencyKey());
 
         var answer = await context.Executor.SendAsync(user, request, context.SessionBody.Length, intendedStartTicks, context.HardStop)
@@ -42,16 +42,19 @@ internal sealed class SessionScenario(RunContext context) : IScenario
                 return new Play(null, RefusedFull: true);
             }
 
-            var valid = ApiJson.TryReadSession(answer.Body, out var id, out var number, out var secret, out var studyNumber);
-            HttpExecutor.Record(step, answer, valid);
-            if (!answer.IsSuccess || !valid)
+            var started = ApiJson.ReadSession(answer.Body);
+            HttpExecutor.Record(step, answer, started is not null);
+            if (!answer.IsSuccess || started is null)
             {
                 return default;
             }
 
-            context.Ledger.SessionCreated(id, number, studyNumber);
+            context.Ledger.SessionCreated(started.Id, started.VisitorNumber, started.StudyParticipantNumber);
+            context.Acknowledged?.Session(started.Id, started.VisitorNumber, started.StudyParticipantNumber, started.Mode,
+                Ticks.ToSeconds(answer.EndTicks - answer.SentTicks) * 1000);
             context.Metrics.SessionCreated();
-            return new Play(new CreatedSession(id, number, secret, studyNumber), RefusedFull: false);
+            return new Play(new CreatedSession(started.Id, started.VisitorNumber, started.SessionSecret, started.StudyParticipantNumber),
+                RefusedFull: false);
         }
         finally
         {

@@ -44,7 +44,7 @@ public sealed class UploadSpoolTests(PostgresServer postgres)
     }
 
     [Fact]
-    public async Task Spool_files_left_by_a_crash_are_removed_at_start_and_live_ones_are_kept()
+    public async Task Spool_files_left_by_a_crash_are_removed_at_start_and_live_and_fresh_ones_are_kept()
     {
         var folder = Directory.CreateTempSubdirectory("mindjourney-spool-").FullName;
         try
@@ -52,7 +52,11 @@ public sealed class UploadSpoolTests(PostgresServer postgres)
             var leftover = Path.Combine(folder, $"mindjourney-upload-{Guid.NewGuid():N}.tmp");
             var live = Path.Combine(folder, $"mindjourney-upload-{Guid.NewGuid():N}.tmp");
             var unrelated = Path.Combine(folder, "notes.tmp");
+            // Another replica's file, just created and not yet locked: too young to be a crash's.
+            var fresh = Path.Combine(folder, $"mindjourney-upload-{Guid.NewGuid():N}.tmp");
             await File.WriteAllBytesAsync(leftover, new byte[1000]);
+            File.SetLastWriteTimeUtc(leftover, DateTime.UtcNow - TimeSpan.FromMinutes(2));
+            await File.WriteAllBytesAsync(fresh, new byte[1000]);
             await File.WriteAllBytesAsync(unrelated, new byte[10]);
 
             // Open as an upload in progress opens its spool file (another replica sharing the folder).
@@ -65,6 +69,7 @@ public sealed class UploadSpoolTests(PostgresServer postgres)
 
                 Assert.False(File.Exists(leftover), "the crash's spool file is still there");
                 Assert.True(File.Exists(live), "a live upload's spool file was removed");
+                Assert.True(File.Exists(fresh), "a spool file written a moment ago was removed");
                 Assert.True(File.Exists(unrelated), "a file the API did not write was removed");
             }
         }

@@ -55,14 +55,17 @@ public sealed class LocalPostgresTests
         }
     }
 
+    /// <summary>A developer expects a service the AppHost runs to come back by itself, as a container with a restart
+    /// policy would: the kill is explained, and the server is started again on its data.</summary>
     [Fact]
-    public async Task A_local_server_killed_under_the_apphost_leaves_the_reason_in_its_dashboard_log()
+    public async Task A_local_server_killed_under_the_apphost_is_explained_and_started_again_with_its_data()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         await using var host = await LocalAppHost.StartAsync("killed", LocalAppHost.Local, timeout.Token, "postgres");
         var serverId = int.Parse(File.ReadLines(Path.Combine(host.DataPath, "postgres", "postmaster.pid")).First(),
             System.Globalization.CultureInfo.InvariantCulture);
 
+        await host.ExecuteAsync("CREATE TABLE kept (id int); INSERT INTO kept VALUES (42)", timeout.Token);
         using (var server = Process.GetProcessById(serverId))
         {
             server.Kill(); // SIGKILL: PostgreSQL writes nothing about it
@@ -72,6 +75,36 @@ public sealed class LocalPostgresTests
         within60s.CancelAfter(TimeSpan.FromSeconds(60));
         var line = await host.FirstLogLineAsync("postgres", "PostgreSQL exited with code", within60s.Token);
         Assert.Contains("It was killed (kill -9, the out-of-memory killer) or crashed", line, StringComparison.Ordinal);
+        Assert.Contains("Starting it again", line, StringComparison.Ordinal);
+
+        // Started again: a new server process on the same data folder, taking connections, with the data.
+        // (WaitForResourceHealthyAsync gives up on the exited state it first sees.)
+        await host.App.ResourceNotifications.WaitForResourceAsync("postgres", e => e.Snapshot.State?.Text == KnownResourceStates.Running
+            && e.Snapshot.HealthStatus == Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy, within60s.Token);
+        NpgsqlConnection.ClearAllPools(); // their connections died with the server
+        var again = int.Parse(File.ReadLines(Path.Combine(host.DataPath, "postgres", "postmaster.pid")).First(),
+            System.Globalization.CultureInfo.InvariantCulture);
+        Assert.NotEqual(serverId, again);
+        await host.ExecuteAsync("INSERT INTO kept SELECT id + 1 FROM kept", within60s.Token);
+    }
+
+    /// <summary>Stop from the dashboard means stopped: the server is not started again behind the developer's back.</summary>
+    [Fact]
+    public async Task A_local_server_stopped_from_the_dashboard_stays_stopped()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await using var host = await LocalAppHost.StartAsync("stopped", LocalAppHost.Local, timeout.Token, "postgres");
+        var commands = host.App.Services.GetRequiredService<ResourceCommandService>();
+
+        var stop = await commands.ExecuteCommandAsync("postgres", KnownResourceCommands.StopCommand, timeout.Token);
+
+        Assert.True(stop.Success, stop.Message);
+        await host.App.ResourceNotifications.WaitForResourceAsync("postgres",
+            e => KnownResourceStates.TerminalStates.Contains(e.Snapshot.State?.Text), timeout.Token);
+        await Task.Delay(TimeSpan.FromSeconds(5), timeout.Token); // a restart would have begun within a second
+        var state = await host.App.ResourceNotifications.WaitForResourceAsync("postgres", _ => true, timeout.Token);
+        Assert.Contains(state.Snapshot.State?.Text, KnownResourceStates.TerminalStates);
+        Assert.DoesNotContain("Starting it again", await host.LogsAsync("postgres"), StringComparison.Ordinal);
     }
 
     private static async Task<Process> StartByHandAsync(string bin, string dataDirectory, CancellationToken cancellationToken)

@@ -15,8 +15,13 @@ public sealed class PostgresServer : IAsyncLifetime
     private const string Password = "mindjourney-tests";
     private readonly string _root = Path.Combine(Path.GetTempPath(), $"mindjourney-pg-{Guid.NewGuid():N}");
     private Process? _process;
+    private bool _durable;
 
     public int Port { get; private set; }
+
+    /// <summary>A server with PostgreSQL's default durability (fsync, synchronous commit), for the tests that kill it:
+    /// with synchronous_commit off, a killed server forgets commits it already acknowledged, by design.</summary>
+    public static PostgresServer Durable() => new() { _durable = true };
 
     public string AdminConnectionString => DatabaseConnectionString("postgres");
 
@@ -42,10 +47,38 @@ public sealed class PostgresServer : IAsyncLifetime
         await PostgresInstallation.InitializeDataDirectoryAsync(bin, data, Password);
 
         Port = PostgresInstallation.FindFreePort();
-        // Durability is not under test here; fsync off keeps the suites fast. max_connections covers three hosts' pools.
+        await StartServerAsync();
+    }
+
+    /// <summary>The server dies as in a crash (SIGKILL to it and its backends): no shutdown checkpoint, and what the
+    /// WAL holds is all that survives. The pools' connections are broken, as the API's would be.</summary>
+    public async Task KillAsync()
+    {
+        if (_process is { HasExited: false } process)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+
+        _process?.Dispose();
+        _process = null;
+    }
+
+    /// <summary>The server again on the same data folder and port, after <see cref="KillAsync"/>: crash recovery
+    /// replays the WAL before it takes connections.</summary>
+    public Task StartAgainAsync() => _process is null ? StartServerAsync() : Task.CompletedTask;
+
+    private async Task StartServerAsync()
+    {
+        var bin = PostgresInstallation.FindBinDirectory(Environment.GetEnvironmentVariable("MINDJOURNEY_POSTGRES_BIN"))!;
+        var data = Path.Combine(_root, "data");
+        // Durability is not under test here (but for Durable); fsync off keeps the suites fast. max_connections covers
+        // three hosts' pools.
+        string[] settings = _durable
+            ? ["max_connections=300"]
+            : ["fsync=off", "synchronous_commit=off", "full_page_writes=off", "max_connections=300"];
         var (fileName, arguments) = PostgresInstallation.AsServerUser(Path.Combine(bin, "postgres"),
-            PostgresInstallation.ServerArguments(data, Port, "fsync=off", "synchronous_commit=off",
-                "full_page_writes=off", "max_connections=300"));
+            PostgresInstallation.ServerArguments(data, Port, settings));
         var start = new ProcessStartInfo(fileName) { RedirectStandardOutput = true, RedirectStandardError = true };
         arguments.ForEach(start.ArgumentList.Add);
         _process = Process.Start(start)!;
@@ -64,7 +97,7 @@ public sealed class PostgresServer : IAsyncLifetime
                 await connection.OpenAsync();
                 return;
             }
-            catch (NpgsqlException) when (deadline.Elapsed < TimeSpan.FromSeconds(30) && !_process.HasExited)
+            catch (NpgsqlException) when (deadline.Elapsed < TimeSpan.FromSeconds(60) && !_process.HasExited)
             {
                 await Task.Delay(100);
             }
