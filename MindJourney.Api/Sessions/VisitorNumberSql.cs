@@ -201,9 +201,10 @@ internal static class VisitorNumberSql
             FROM (SELECT experiment_id, count(*) FILTER (WHERE mode <> 'pilot') AS live,
                          count(*) FILTER (WHERE mode = 'pilot') AS pilots
                   FROM eligible GROUP BY experiment_id) w
+            JOIN experiments e ON e.id = w.experiment_id
             -- Locked again here (a no-op for a row LockStudies holds): a study that stopped being least-filled
             -- after LockStudies skipped it is read as its last holder committed it, not as this snapshot saw it.
-            CROSS JOIN LATERAL (SELECT * FROM experiments x WHERE x.id = w.experiment_id FOR NO KEY UPDATE) e
+            FOR NO KEY UPDATE OF e
         ),
         claimed AS (
             UPDATE experiments e
