@@ -35,6 +35,9 @@ public static class SessionsApi
         session.MapPatch("", UpdateSession).WithName("UpdateSession")
             .WithSummary("Move a session through its levels; its identity and visitor number cannot change")
             .RequireRateLimiting(RateLimiting.SessionUpdatePolicy);
+        session.MapDelete("", Withdrawal.WithdrawalApi.WithdrawSessionPerson).WithName("WithdrawSessionPerson")
+            .WithSummary("The participant withdraws: their whole person's data is erased, their visitor number kept")
+            .RequireRateLimiting(RateLimiting.SessionUpdatePolicy);
 
         return app;
     }
@@ -116,6 +119,12 @@ public static class SessionsApi
         if (session is null)
         {
             return Problems.NotFound($"No session with id '{id}'.");
+        }
+
+        // Read after the session's lock, which a withdrawal holds while it erases: nothing changes after it.
+        if (await db.Users.AnyAsync(u => u.Id == session.UserId && u.WithdrawnAt != null, cancellationToken))
+        {
+            return Withdrawal.PersonWithdrawnException.Problem();
         }
 
         var totalLevels = session.Experiment!.TotalLevels;
