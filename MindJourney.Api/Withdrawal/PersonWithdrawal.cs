@@ -118,7 +118,9 @@ public sealed partial class PersonWithdrawal(NpgsqlDataSource dataSource, Respon
             await using (var command = new NpgsqlCommand(MarkSql, connection, transaction))
             {
                 command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = userId });
-                withdrawnAt = (DateTimeOffset)(await command.ExecuteScalarAsync(cancellationToken))!;
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                await reader.ReadAsync(cancellationToken);
+                withdrawnAt = reader.GetFieldValue<DateTimeOffset>(0);
             }
 
             await transaction.CommitAsync(cancellationToken);
