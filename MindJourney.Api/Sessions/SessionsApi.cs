@@ -47,6 +47,7 @@ public static class SessionsApi
         [FromHeader(Name = IdempotencyKeyHeader), IdempotencyKey] string? idempotencyKey,
         VisitorNumberAssigner assigner,
         PilotTokens pilots,
+        Withdrawal.PersonWithdrawal withdrawal,
         HttpContext http,
         CancellationToken cancellationToken)
     {
@@ -55,6 +56,12 @@ public static class SessionsApi
         if (request.UserId is { } userId && !await SessionAccess.ProvesPersonAsync(http, userId))
         {
             return UnknownUser(userId);
+        }
+
+        // A person who withdrew takes part no more: resuming them is refused (410), as their answers are.
+        if (request.UserId is { } resumed && await withdrawal.IsWithdrawnAsync(resumed, cancellationToken))
+        {
+            return Withdrawal.PersonWithdrawnException.Problem();
         }
 
         // A pilot is left out of the live data: only a researcher's pilot link (its token) may ask for that. An

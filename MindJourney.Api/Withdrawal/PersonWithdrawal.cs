@@ -52,6 +52,14 @@ public sealed partial class PersonWithdrawal(NpgsqlDataSource dataSource, Respon
 
     private const string MarkSql = "UPDATE users SET withdrawn_at = coalesce(withdrawn_at, now()) WHERE id = $1 RETURNING withdrawn_at";
 
+    /// <summary>True when the person withdrew (a resume of them is refused, as their answers are).</summary>
+    public async Task<bool> IsWithdrawnAsync(Guid userId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT withdrawn_at IS NOT NULL FROM users WHERE id = $1");
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = userId });
+        return await command.ExecuteScalarAsync(cancellationToken) is true;
+    }
+
     /// <summary>Withdraws the person <paramref name="userId"/>; a repeat erases what is left (nothing, usually) and
     /// keeps the first time.</summary>
     public async Task<WithdrawalOutcome> WithdrawAsync(Guid userId, CancellationToken cancellationToken)

@@ -183,6 +183,16 @@ public sealed class WithdrawalTests(PostgresServer postgres)
             later.SessionSecret!));
         await AssertWithdrawnAsync(await AdminSendAsync(api.Client, HttpMethod.Patch, $"/api/session/{leaving.Id}",
             new { isCompleted = false }));
+        var sequence = await api.SequencePositionAsync();
+        using (var resume = new HttpRequestMessage(HttpMethod.Post, "/api/session"))
+        {
+            resume.Headers.Add(SessionSecretRequests.Header, leaving.SessionSecret);
+            resume.Content = JsonContent.Create(new { experimentId, userId = leaving.UserId });
+            await AssertWithdrawnAsync(await api.Client.SendAsync(resume)); // resuming them is refused too
+        }
+
+        Assert.Equal(2, await api.ScalarAsync<long>($"SELECT count(*) FROM experiment_sessions WHERE user_id = '{leaving.UserId}'"));
+        Assert.Equal(sequence, await api.SequencePositionAsync());
         Assert.Equal(0, await api.ScalarAsync<long>($"SELECT count(*) FROM experiment_responses WHERE user_id = '{leaving.UserId}'"));
         await ApiCalls.RecordTextAsync(api.Client, staying.Id, new { text = "unaffected" });
 

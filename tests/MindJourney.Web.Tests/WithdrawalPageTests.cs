@@ -116,6 +116,9 @@ public sealed class WithdrawalPageTests(PostgresServer postgres, ChromiumFixture
         await Expect(results.Locator("th")).ToHaveTextAsync("Visitor #2");
         await Expect(results.GetByTestId("withdraw-state")).ToHaveTextAsync("Taking part");
 
+        await page.SetViewportSizeAsync(360, 780);
+        await admin.Checks.ExpectNoHorizontalScrollAsync();
+        await page.SetViewportSizeAsync(1280, 900);
         await results.GetByRole(AriaRole.Button, new() { Name = "Withdraw…" }).ClickAsync();
         var dialog = page.GetByRole(AriaRole.Dialog, new() { Name = "Withdraw this participant?" });
         await Expect(dialog).ToBeVisibleAsync();

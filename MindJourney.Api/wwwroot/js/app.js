@@ -292,6 +292,11 @@ async function startSession(attempt) {
       play.lastChild.textContent = "Press Play to Begin";
     }
 
+    if (isWithdrawal(error)) {
+      showWithdrawn();
+      return;
+    }
+
     if (error.status === 404 && attempt.userId) {
       // The visitor we remembered is unknown here, or the kept secret no longer proves it (a new database, a
       // cleared account): start a new person.
