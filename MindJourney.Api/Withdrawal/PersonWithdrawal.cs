@@ -22,6 +22,10 @@ public sealed partial class PersonWithdrawal(NpgsqlDataSource dataSource, Respon
 {
     public const int MaxReasonLength = 500;
 
+    /// <summary>How long storage's part may take before the call answers 503 (a repeat finishes it): a storage that
+    /// does not answer must not hold the researcher's request for the HTTP client's own timeouts.</summary>
+    private static readonly TimeSpan StorageTimeout = TimeSpan.FromSeconds(60);
+
     private const string LockPersonSql = "SELECT visitor_number, withdrawn_at FROM users WHERE id = $1 FOR NO KEY UPDATE";
 
     private const string LockSessionsSql = "SELECT id, created_at FROM experiment_sessions WHERE user_id = $1 ORDER BY id FOR UPDATE";
@@ -140,7 +144,7 @@ public sealed partial class PersonWithdrawal(NpgsqlDataSource dataSource, Respon
     }
 
     /// <summary>After the commit, so an upload that lost the race has already been refused (and deletes its own
-    /// object). Not the request's token: a caller that leaves must not stop the erasure half-way.</summary>
+    /// object). Not the request's token (a caller that leaves must not stop the erasure half-way), but a deadline.</summary>
     private async Task<bool> ClearStorageAsync(Guid userId, List<(Guid Id, DateTimeOffset CreatedAt)> sessions, List<string> named)
     {
         if (!storage.IsConfigured)
@@ -148,11 +152,12 @@ public sealed partial class PersonWithdrawal(NpgsqlDataSource dataSource, Respon
             return true;
         }
 
+        using var deadline = new CancellationTokenSource(StorageTimeout);
         try
         {
             foreach (var name in named)
             {
-                await storage.DeleteIfThereAsync(name, CancellationToken.None);
+                await storage.DeleteIfThereAsync(name, deadline.Token);
             }
 
             // A session's objects sit under a folder per UTC day: every day of its life, from the day before its start
@@ -162,9 +167,9 @@ public sealed partial class PersonWithdrawal(NpgsqlDataSource dataSource, Respon
             {
                 for (var day = createdAt.AddDays(-1); day.UtcDateTime.Date <= until.UtcDateTime.Date; day = day.AddDays(1))
                 {
-                    foreach (var name in await storage.ListNamesAsync(ObjectNames.SessionFolder(sessionId, day), CancellationToken.None))
+                    foreach (var name in await storage.ListNamesAsync(ObjectNames.SessionFolder(sessionId, day), deadline.Token))
                     {
-                        await storage.DeleteIfThereAsync(name, CancellationToken.None);
+                        await storage.DeleteIfThereAsync(name, deadline.Token);
                     }
                 }
             }
