@@ -133,6 +133,12 @@ public sealed class WithdrawalTests(PostgresServer postgres)
         Assert.Equal(1, await api.ScalarAsync<long>("SELECT completed FROM condition_tallies WHERE condition = 'a'"));
         var startedBefore = await api.ScalarAsync<long>("SELECT started FROM condition_tallies WHERE condition = 'a'");
 
+        // Recruited through a panel: found by the panel's id (in a header, never the URL).
+        await api.ExecuteAsync("INSERT INTO recruitments (experiment_id, source, participant_key, participant_id, panel_study_id, "
+            + $"panel_session_id, user_id) VALUES ('{experimentId}', 'prolific', '\\x0102', 'PID-5f3a', 'STUDY-1', 'SESS-9', "
+            + $"'{leaving.UserId}')");
+        Assert.Equal([later.Id, leaving.Id], (await SearchByPanelIdAsync(api, "PID-5f3a")).Select(r => r.SessionId));
+
         // The same proof as reads: no secret 401, another's secret 404.
         using (var anonymous = await api.Client.DeleteAsync($"/api/session/{leaving.Id}"))
         {
@@ -155,6 +161,10 @@ public sealed class WithdrawalTests(PostgresServer postgres)
         Assert.Equal(0, await api.ScalarAsync<long>($"SELECT count(*) FROM experiment_responses WHERE user_id = '{leaving.UserId}'"));
         Assert.Equal(0, await api.ScalarAsync<long>("SELECT completed FROM condition_tallies WHERE condition = 'a'"));
         Assert.Equal(startedBefore, await api.ScalarAsync<long>("SELECT started FROM condition_tallies WHERE condition = 'a'"));
+        // Their panel ids are erased; the HMAC that recognises them stays.
+        Assert.Equal(1, await api.ScalarAsync<long>("SELECT count(*) FROM recruitments WHERE participant_id IS NULL "
+            + "AND panel_study_id IS NULL AND panel_session_id IS NULL AND participant_key = '\\x0102'::bytea"));
+        Assert.Empty(await SearchByPanelIdAsync(api, "PID-5f3a"));
         var balance = (await ApiCalls.AuditAsync(api.Client)).Conditions.Single(c => c.Condition == "a");
         Assert.Equal((2L, 0L), (balance.Started, balance.Completed)); // both sessions, neither completed any more
         var entry = (await AdminGetAsync(api.Client, "/api/admin/actions")).EnumerateArray()
@@ -297,6 +307,16 @@ public sealed class WithdrawalTests(PostgresServer postgres)
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.OK, $"{(int)response.StatusCode}: {text}");
         return JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    private static async Task<List<ParticipantRow>> SearchByPanelIdAsync(TestApi api, string participantId)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/admin/participants");
+        request.Headers.Add(AdminKeyAuthenticationHandler.KeyHeader, AdminTests.AdminKey);
+        request.Headers.Add(AdminApi.ParticipantIdHeader, participantId);
+        using var response = await api.Client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return await response.Content.ReadAsAsync<List<ParticipantRow>>();
     }
 
     private static async Task<string> ExportTextAsync(TestApi api, string query)
