@@ -34,6 +34,8 @@ public static class StudiesApi
             .WithMetadata(new RequestSizeLimitAttribute(RequestLimits.JsonBodyBytes));
         api.MapPost(Path + "/{id:guid}/pilot-token", RegeneratePilotToken).WithName("RegeneratePilotToken")
             .WithSummary("Issue a new pilot token for a study: every earlier pilot link stops working");
+        api.MapGet(Path + "/{id:guid}/enrollment", Enrollment).WithName("StudyEnrollment")
+            .WithSummary("Live sessions started (and of those completed) per hour or day, overall and per condition");
         return api;
     }
 
@@ -192,6 +194,22 @@ public static class StudiesApi
         await actions.RecordAsync(admin, AdminActionLog.StudyChanged,
             new StudyChange(study.Id, study.Slug, Element(changedBefore), Element(changedAfter)), ApiJsonContext.Default.StudyChange);
         return TypedResults.Ok(await DetailsAsync(db, study, pilots, cancellationToken));
+    }
+
+    /// <summary>The study's enrollment per <c>hour</c> or <c>day</c> (the default) for the researcher page's chart.</summary>
+    public static async Task<Results<Ok<List<EnrollmentBucket>>, ValidationProblem, ProblemHttpResult>> Enrollment(
+        Guid id, string? bucket, StudyEnrollment enrollment, CancellationToken cancellationToken)
+    {
+        bucket ??= StudyEnrollment.Day;
+        if (bucket is not (StudyEnrollment.Hour or StudyEnrollment.Day))
+        {
+            return Problems.Invalid(new Dictionary<string, string[]>
+            {
+                ["bucket"] = [$"bucket must be '{StudyEnrollment.Hour}' or '{StudyEnrollment.Day}'."],
+            });
+        }
+
+        return await enrollment.ReadAsync(id, bucket, cancellationToken) is { } buckets ? TypedResults.Ok(buckets) : UnknownStudy(id);
     }
 
     /// <summary>The rules that read the study's people.</summary>

@@ -94,7 +94,10 @@ public sealed class StudyInput
 
         if (Has(body, Description, out var description, required: false, nullable: true))
         {
-            DescriptionValue = Text(description, Description, MaxDescriptionLength, required: false);
+            // null: no description (a change can take it away).
+            DescriptionValue = description.ValueKind == JsonValueKind.Null
+                ? null
+                : Text(description, Description, MaxDescriptionLength, required: false);
         }
 
         if (Has(body, Levels, out var levels, required: creating, nullable: false))

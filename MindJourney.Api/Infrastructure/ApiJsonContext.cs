@@ -31,6 +31,7 @@ namespace MindJourney.Api.Infrastructure;
 [JsonSerializable(typeof(StudyDetails))]
 [JsonSerializable(typeof(List<StudyDetails>))]
 [JsonSerializable(typeof(StudyChange))]
+[JsonSerializable(typeof(List<EnrollmentBucket>))]
 [JsonSerializable(typeof(WithdrawRequest))]
 [JsonSerializable(typeof(WithdrawalResult))]
 [JsonSerializable(typeof(WithdrawalLogEntry))]

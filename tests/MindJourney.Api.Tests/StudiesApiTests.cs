@@ -163,6 +163,18 @@ public sealed class StudiesApiTests(PostgresServer postgres)
     }
 
     [Fact]
+    public async Task A_null_description_is_no_description_when_created_and_takes_one_away_when_changed()
+    {
+        await using var api = await TestApi.StartAsync(postgres, settings: AdminTests.WithAdminKey);
+
+        var plain = await Studies.CreateAsync(api.Client, Studies.Body("No description", ("description", null)));
+        var described = await Studies.CreateAsync(api.Client, Studies.Body("Described", ("description", "Two levels.")));
+        var cleared = await Studies.PatchAsync(api.Client, described.Id, new Dictionary<string, object?> { ["description"] = null });
+
+        Assert.Equal((null, "Two levels.", null), (plain.Description, described.Description, cleared.Description));
+    }
+
+    [Fact]
     public async Task Every_refusal_has_a_relative_problem_type_under_problems()
     {
         await using var api = await TestApi.StartAsync(postgres, settings: AdminTests.WithAdminKey);

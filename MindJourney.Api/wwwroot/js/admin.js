@@ -4,6 +4,7 @@
 
 import { h, replaceChildren, focusElement } from "./dom.js";
 import { adminApi, adminKey } from "./admin-api.js";
+import { initStudies, loadStudies, clearStudies } from "./studies.js";
 import { startWithdrawals } from "./withdraw.js";
 
 const pageSize = 25;
@@ -57,6 +58,7 @@ function showSignIn(message = "") {
     $(id).textContent = "";
   }
 
+  clearStudies();
   $("dashboard").hidden = true;
   $("sign-out").hidden = true;
   $("sign-in").hidden = false;
@@ -125,6 +127,7 @@ function showDashboard() {
     loadAudit();
   }
 
+  loadStudies();
   refreshParticipants();
   loadActions();
   startRefresh();
@@ -504,6 +507,7 @@ async function loadActions({ announce = false } = {}) {
 // Start
 
 function start() {
+  initStudies({ signedOutBy, describe, changed: () => loadActions() });
   $("sign-in-form").addEventListener("submit", signIn);
   $("sign-out").addEventListener("click", signOut);
   $("load-more").addEventListener("click", loadMore);

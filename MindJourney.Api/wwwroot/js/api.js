@@ -9,7 +9,7 @@ export class ApiError extends Error {
     this.title = title ?? null;
     this.detail = detail ?? null;
     this.retryAfterSeconds = retryAfterSeconds;
-    this.type = type; // the problem's type, e.g. "/problems/withdrawn"
+    this.type = type; // the problem's type (/problems/study-full): which refusal it is, without reading the text
   }
 
   /** Worth trying again: the network, the server (5xx), a timeout (408) or the rate limit (429). */

@@ -9,6 +9,7 @@ import { MediaAnswer, responseTypeOf } from "./media-answer.js";
 import { Outbox, SaveState, MemoryReason } from "./outbox.js";
 import { visitorStore, newIdempotencyKey, pageMode, pageStudy, pilotToken } from "./storage.js";
 import { showStatus, showError, clearErrors, dismissStatus } from "./toast.js";
+import { showStudyRefusal } from "./study-screens.js";
 import { offerWithdrawal, withdrawnScreen, isWithdrawal } from "./withdrawal.js";
 
 const MAX_TEXT_LENGTH = 5000;
@@ -304,6 +305,12 @@ async function startSession(attempt) {
       return startSession(newAttempt());
     }
 
+    // Full, closed or not open yet: a screen of its own. Nothing was started (no session kept, nothing in the outbox),
+    // so the same link works again once the study takes people.
+    if (showStudyRefusal(error)) {
+      return;
+    }
+
     showError(failureMessage(error, "start your session"), {
       onRetry: error.retryable ? () => {
         document.getElementById("play")?.focus();
@@ -596,6 +603,10 @@ async function init() {
 
     state.experiment = await api.activeExperiment(pageStudy, pilotToken);
   } catch (error) {
+    if (showStudyRefusal(error, { fromLink: pageStudy !== null })) {
+      return;
+    }
+
     if (error.status === 404) {
       showMessage("No journey is open right now", "Please come back a little later.");
       return;
