@@ -7,6 +7,7 @@ using MindJourney.Api.Responses;
 using MindJourney.Api.Sessions;
 using MindJourney.Api.Storage;
 using MindJourney.Api.Telemetry;
+using MindJourney.Api.Withdrawal;
 
 namespace MindJourney.Api;
 
@@ -24,6 +25,7 @@ public static class ApplicationServiceExtensions
         builder.AddStorage();
         builder.AddAdmin();
         builder.AddExport();
+        builder.AddWithdrawal();
         builder.AddHttpRules();
 
         builder.Services.AddOpenApi();

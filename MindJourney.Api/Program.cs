@@ -8,6 +8,7 @@ using MindJourney.Api.Infrastructure;
 using MindJourney.Api.Responses;
 using MindJourney.Api.Sessions;
 using MindJourney.Api.Storage;
+using MindJourney.Api.Withdrawal;
 using Scalar.AspNetCore;
 
 // The API's own folder holds its appsettings.json: started from anywhere else (a benchmark runs the built dll from
@@ -56,7 +57,7 @@ app.MapExperimentsApi();
 app.MapSessionsApi();
 app.MapResponsesApi();
 app.MapStorageApi();
-app.MapAdminGroup().MapAdminApi().MapExportApi().MapStudiesApi();
+app.MapAdminGroup().MapAdminApi().MapExportApi().MapStudiesApi().MapWithdrawalApi();
 
 await app.MigrateDatabaseAsync();
 app.Run();

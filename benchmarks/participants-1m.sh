@@ -40,13 +40,23 @@ for run in $(seq 1 "$RUNS"); do
     -H "X-Admin-Key: $KEY" "http://127.0.0.1:$APIPORT/api/admin/participants"
   curl -s -o /dev/null -w "middle page (500), run $run: %{time_total} s (HTTP %{http_code})\n" \
     -H "X-Admin-Key: $KEY" "http://127.0.0.1:$APIPORT/api/admin/participants?limit=500&before=$DEEP"
+  curl -s -o /dev/null -w "search by visitor number, run $run: %{time_total} s (HTTP %{http_code})\n" \
+    -H "X-Admin-Key: $KEY" "http://127.0.0.1:$APIPORT/api/admin/participants?visitorNumber=$(( SESSIONS / 2 + run ))"
+done
+# A withdrawal of one person (two answers) on the full table, then its repeat (nothing left to erase).
+WITHDRAWN=$(psql -At -h 127.0.0.1 -p "$PGPORT" -U postgres -d mindjourney \
+  -c "SELECT id FROM users WHERE visitor_number = $(( SESSIONS / 3 ))")
+for attempt in first repeat; do
+  curl -s -o /dev/null -w "withdrawal ($attempt): %{time_total} s (HTTP %{http_code})\n" -X POST \
+    -H "X-Admin-Key: $KEY" "http://127.0.0.1:$APIPORT/api/admin/users/$WITHDRAWN/withdraw"
 done
 psql -h 127.0.0.1 -p "$PGPORT" -U postgres -d mindjourney <<SQL
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
 SELECT s.id, s.visitor_number, s.mode, s.condition, s.created_at, s.current_level, e.total_levels, s.is_completed,
-       c.responses, c.files
+       c.responses, c.files, s.experiment_id, s.study_participant_number, s.user_id, u.withdrawn_at
 FROM experiment_sessions s
 JOIN experiments e ON e.id = s.experiment_id
+JOIN users u ON u.id = s.user_id
 CROSS JOIN LATERAL (
     SELECT count(*) AS responses, count(r.file_id) AS files FROM experiment_responses r WHERE r.session_id = s.id
 ) c

@@ -25,9 +25,13 @@ public sealed partial class AdminActionLog(NpgsqlDataSource dataSource, ILogger<
 
     /// <summary>Written after the action itself: an action that ran is never undone because its record could not
     /// be written (that failure is logged instead).</summary>
-    public async Task RecordAsync<T>(ClaimsPrincipal admin, string action, T details, JsonTypeInfo<T> detailsType)
+    public Task RecordAsync<T>(ClaimsPrincipal admin, string action, T details, JsonTypeInfo<T> detailsType) =>
+        RecordAsync(admin.FindFirstValue(AdminKeyAuthenticationHandler.KeyFingerprintClaim) ?? "unknown", action, details, detailsType);
+
+    /// <summary>An action taken without the admin key (a participant's withdrawal): <paramref name="fingerprint"/> says
+    /// who.</summary>
+    public async Task RecordAsync<T>(string fingerprint, string action, T details, JsonTypeInfo<T> detailsType)
     {
-        var fingerprint = admin.FindFirstValue(AdminKeyAuthenticationHandler.KeyFingerprintClaim) ?? "unknown";
         try
         {
             await using var command = dataSource.CreateCommand(

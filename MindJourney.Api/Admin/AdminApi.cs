@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using MindJourney.Api.Infrastructure;
 
@@ -8,6 +9,9 @@ namespace MindJourney.Api.Admin;
 
 public static class AdminApi
 {
+    /// <summary>The participant list's search by the id a panel sent (personal data: a header, never the URL).</summary>
+    public const string ParticipantIdHeader = "X-Participant-Id";
+
     /// <summary>Maps on the admin group (<see cref="AdminRoutes.MapAdminGroup"/>), which carries the key and the rules.</summary>
     public static RouteGroupBuilder MapAdminApi(this RouteGroupBuilder api)
     {
@@ -48,14 +52,19 @@ public static class AdminApi
     /// <c>Link: &lt;…?before={last session id}&gt;; rel="next"</c> header points at the next page.</summary>
     public static async Task<Ok<List<ParticipantRow>>> ListParticipants(
         [Range(1, ParticipantList.MaxPage, ErrorMessage = "limit must be between {1} and {2}.")] int? limit, Guid? before,
-        Guid? experimentId, HttpContext http, ParticipantList participants, CancellationToken cancellationToken)
+        Guid? experimentId, HttpContext http, ParticipantList participants, CancellationToken cancellationToken,
+        [Range(1, int.MaxValue, ErrorMessage = "visitorNumber must be a visitor number.")] int? visitorNumber = null,
+        [FromHeader(Name = ParticipantIdHeader), StringLength(128, ErrorMessage = "The participant id is longer than {1} characters.")]
+        string? participantId = null)
     {
         var pageSize = limit ?? ParticipantList.DefaultPage;
-        var rows = await participants.PageAsync(pageSize + 1, before, experimentId, cancellationToken);
+        var rows = await participants.PageAsync(pageSize + 1, before, experimentId, cancellationToken, visitorNumber, participantId);
         if (rows.Count > pageSize)
         {
             rows.RemoveAt(pageSize);
-            var study = experimentId is { } id ? $"&experimentId={id}" : "";
+            // A panel id is personal data: never in a URL (the next page is asked with the header again).
+            var study = (experimentId is { } id ? $"&experimentId={id}" : "")
+                + (visitorNumber is { } number ? $"&visitorNumber={number}" : "");
             http.Response.Headers.Link =
                 $"</api/admin/participants?limit={pageSize}&before={rows[^1].SessionId}{study}>; rel=\"next\"";
         }

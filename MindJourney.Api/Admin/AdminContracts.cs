@@ -30,4 +30,5 @@ public sealed record AuditReport(
     long MismatchedResponses,
     long PendingUploads,
     long RejectedUploads,
-    IReadOnlyList<ConditionBalance> Conditions);
+    IReadOnlyList<ConditionBalance> Conditions,
+    long Withdrawn);

@@ -3,7 +3,8 @@ using Npgsql;
 namespace MindJourney.Api.Admin;
 
 /// <summary>One row of the researcher page's participants table: a session, its person's number and its progress.
-/// <see cref="VisitorNumber"/> is a pilot number when <see cref="Mode"/> is pilot.</summary>
+/// <see cref="VisitorNumber"/> is a pilot number when <see cref="Mode"/> is pilot. <see cref="WithdrawnAt"/>: the person
+/// withdrew then (their data is erased, the row shows "Withdrawn").</summary>
 public sealed record ParticipantRow(
     Guid SessionId,
     int? VisitorNumber,
@@ -16,7 +17,9 @@ public sealed record ParticipantRow(
     long Responses,
     long Files,
     Guid ExperimentId,
-    int? StudyParticipantNumber);
+    int? StudyParticipantNumber,
+    Guid UserId,
+    DateTimeOffset? WithdrawnAt);
 
 /// <summary>
 /// Sessions newest first, a page at a time. Session ids are UUIDv7 (time-ordered), so the primary key is the
@@ -31,22 +34,29 @@ public sealed class ParticipantList(NpgsqlDataSource dataSource)
 
     private const string Columns = """
         SELECT s.id, s.visitor_number, s.mode, s.condition, s.created_at, s.current_level, e.total_levels, s.is_completed,
-               c.responses, c.files, s.experiment_id, s.study_participant_number
+               c.responses, c.files, s.experiment_id, s.study_participant_number, s.user_id, u.withdrawn_at
         FROM experiment_sessions s
         JOIN experiments e ON e.id = s.experiment_id
+        JOIN users u ON u.id = s.user_id
         CROSS JOIN LATERAL (
             SELECT count(*) AS responses, count(r.file_id) AS files FROM experiment_responses r WHERE r.session_id = s.id
         ) c
         """;
 
-    // One study's page walks the (experiment_id, id) index the same way.
-    private const string FirstPageSql = Columns + " WHERE ($3::uuid IS NULL OR s.experiment_id = $3) ORDER BY s.id DESC LIMIT $1";
-    private const string NextPageSql = Columns
-        + " WHERE s.id < $2 AND ($3::uuid IS NULL OR s.experiment_id = $3) ORDER BY s.id DESC LIMIT $1";
+    // One study's page walks the (experiment_id, id) index the same way. A search names a person: by visitor number, or
+    // by the participant id a panel sent (recruitments), to find them for a withdrawal.
+    private const string Filters = """
+         AND ($3::uuid IS NULL OR s.experiment_id = $3) AND ($4::int IS NULL OR s.visitor_number = $4)
+         AND ($5::text IS NULL OR s.user_id IN (SELECT user_id FROM recruitments WHERE participant_id = $5))
+        """;
+
+    private const string FirstPageSql = Columns + " WHERE TRUE" + Filters + " ORDER BY s.id DESC LIMIT $1";
+    private const string NextPageSql = Columns + " WHERE s.id < $2" + Filters + " ORDER BY s.id DESC LIMIT $1";
 
     /// <summary>Up to <paramref name="limit"/> sessions that started before the session <paramref name="before"/>
     /// (all, without it), newest first; of one study, or of all.</summary>
-    public async Task<List<ParticipantRow>> PageAsync(int limit, Guid? before, Guid? experimentId, CancellationToken cancellationToken)
+    public async Task<List<ParticipantRow>> PageAsync(int limit, Guid? before, Guid? experimentId, CancellationToken cancellationToken,
+        int? visitorNumber = null, string? participantId = null)
     {
         await using var command = dataSource.CreateCommand(before is null ? FirstPageSql : NextPageSql);
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
@@ -55,6 +65,16 @@ public sealed class ParticipantList(NpgsqlDataSource dataSource)
         {
             NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Uuid,
             Value = (object?)experimentId ?? DBNull.Value,
+        });
+        command.Parameters.Add(new NpgsqlParameter
+        {
+            NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer,
+            Value = (object?)visitorNumber ?? DBNull.Value,
+        });
+        command.Parameters.Add(new NpgsqlParameter
+        {
+            NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text,
+            Value = (object?)participantId ?? DBNull.Value,
         });
 
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -73,7 +93,9 @@ public sealed class ParticipantList(NpgsqlDataSource dataSource)
                 reader.GetInt64(8),
                 reader.GetInt64(9),
                 reader.GetGuid(10),
-                reader.IsDBNull(11) ? null : reader.GetInt32(11)));
+                reader.IsDBNull(11) ? null : reader.GetInt32(11),
+                reader.GetGuid(12),
+                reader.IsDBNull(13) ? null : reader.GetFieldValue<DateTimeOffset>(13)));
         }
 
         return rows;

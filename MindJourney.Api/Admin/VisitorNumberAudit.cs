@@ -26,7 +26,8 @@ public sealed class VisitorNumberAudit(NpgsqlDataSource dataSource)
                (SELECT min(visitor_number) FROM users WHERE mode = 'live'),
                (SELECT max(visitor_number) FROM users WHERE mode = 'live'),
                (SELECT count(*) FROM storage_deliveries),
-               (SELECT count(*) FROM storage_deliveries WHERE rejected_at IS NOT NULL)
+               (SELECT count(*) FROM storage_deliveries WHERE rejected_at IS NOT NULL),
+               (SELECT count(*) FROM users WHERE mode = 'live' AND withdrawn_at IS NOT NULL)
         """;
 
     // A live number is unique among live users, so if two people share one, at least one of them holds it on a session
@@ -59,12 +60,15 @@ public sealed class VisitorNumberAudit(NpgsqlDataSource dataSource)
 
     // Counted from the sessions, not from the least-filled tallies, so the audit checks what the tallies decided on.
     // Every declared condition is listed (zero when none started yet), and any a session holds that is no longer
-    // declared. One pass over the sessions, as the mismatch count already makes.
+    // declared. One pass over the sessions, as the mismatch count already makes. A withdrawn person's sessions count
+    // as started (their place was given) and not as completed, as in the tallies.
     private const string ConditionsSql = """
         WITH counted AS (
-            SELECT experiment_id, condition, count(*) AS started, count(*) FILTER (WHERE is_completed) AS completed
-            FROM experiment_sessions WHERE mode = 'live' AND condition IS NOT NULL
-            GROUP BY experiment_id, condition
+            SELECT s.experiment_id, s.condition, count(*) AS started,
+                   count(*) FILTER (WHERE s.is_completed AND u.withdrawn_at IS NULL) AS completed
+            FROM experiment_sessions s JOIN users u ON u.id = s.user_id
+            WHERE s.mode = 'live' AND s.condition IS NOT NULL
+            GROUP BY s.experiment_id, s.condition
         ),
         declared AS (
             SELECT e.id AS experiment_id, c.name AS condition, c.position
@@ -82,7 +86,7 @@ public sealed class VisitorNumberAudit(NpgsqlDataSource dataSource)
         // One snapshot for every figure, so they agree with each other.
         await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
 
-        long sequence, users, numbered, unnumbered, mismatchedSessions, mismatchedResponses, pendingUploads, rejectedUploads;
+        long sequence, users, numbered, unnumbered, mismatchedSessions, mismatchedResponses, pendingUploads, rejectedUploads, withdrawn;
         long? min, max;
         await using (var command = new NpgsqlCommand(CountsSql, connection) { CommandTimeout = 300 })
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
@@ -98,6 +102,7 @@ public sealed class VisitorNumberAudit(NpgsqlDataSource dataSource)
             max = reader.IsDBNull(7) ? null : reader.GetInt32(7);
             pendingUploads = reader.GetInt64(8);
             rejectedUploads = reader.GetInt64(9);
+            withdrawn = reader.GetInt64(10);
         }
 
         // No session disagrees with its user, so no number can be held by two people: nothing more to read.
@@ -159,6 +164,6 @@ public sealed class VisitorNumberAudit(NpgsqlDataSource dataSource)
         var truncated = gaps.Count > MaxGapsListed;
         return new AuditReport(sequence, users, numbered, unnumbered, duplicates,
             truncated ? gaps[..MaxGapsListed] : gaps, truncated, mismatchedSessions, mismatchedResponses, pendingUploads,
-            rejectedUploads, conditions);
+            rejectedUploads, conditions, withdrawn);
     }
 }

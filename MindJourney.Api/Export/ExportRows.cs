@@ -29,42 +29,48 @@ public readonly record struct ExportRow(
 /// </summary>
 public static class ExportRows
 {
-    private const string RowsSql = """
+    /// <summary>The sessions an export covers; people who withdrew are left out (the zip's manifest counts them).</summary>
+    private const string Covered = """
+        WHERE ($1::text IS NULL OR s.mode = $1)
+          AND ($2::int IS NULL OR s.visitor_number >= $2)
+          AND ($3::int IS NULL OR s.visitor_number <= $3)
+          AND ($4::uuid IS NULL OR s.experiment_id = $4)
+        """;
+
+    private const string RowsSql = $"""
         SELECT s.visitor_number, s.mode, s.condition, s.id, s.user_id,
                r.id, r.level_id, r.question_id, r.response_type,
                CASE WHEN r.response_type = 'text' THEN r.response_data::text END,
                CASE WHEN r.storage_status IS NOT NULL THEN r.file_id END, r.file_size_bytes, r.file_md5, r.created_at,
                d.response_id IS NOT NULL
         FROM experiment_sessions s
+        JOIN users u ON u.id = s.user_id AND u.withdrawn_at IS NULL
         LEFT JOIN experiment_responses r ON r.session_id = s.id
         LEFT JOIN storage_deliveries d ON d.response_id = r.id
-        WHERE ($1::text IS NULL OR s.mode = $1)
-          AND ($2::int IS NULL OR s.visitor_number >= $2)
-          AND ($3::int IS NULL OR s.visitor_number <= $3)
-          AND ($4::uuid IS NULL OR s.experiment_id = $4)
+        {Covered}
         ORDER BY s.mode, s.visitor_number NULLS LAST, s.created_at, s.id, r.created_at, r.id
+        """;
+
+    private const string WithdrawnSql = $"""
+        SELECT count(DISTINCT s.user_id) FROM experiment_sessions s
+        JOIN users u ON u.id = s.user_id AND u.withdrawn_at IS NOT NULL
+        {Covered}
         """;
 
     /// <summary>The sort of a large study takes a while before the first row; the rows then follow as read.</summary>
     private const int CommandTimeoutSeconds = 300;
 
+    /// <summary>How many people the filter covers who withdrew (and so are left out of the rows).</summary>
+    public static async Task<long> CountWithdrawnAsync(NpgsqlDataSource bulk, ExportFilter filter, CancellationToken cancellationToken)
+    {
+        await using var command = Command(bulk, WithdrawnSql, filter);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
     public static async IAsyncEnumerable<ExportRow> ReadAsync(NpgsqlDataSource bulk, ExportFilter filter,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await using var command = bulk.CreateCommand(RowsSql);
-        command.CommandTimeout = CommandTimeoutSeconds;
-        command.Parameters.Add(new NpgsqlParameter
-        {
-            NpgsqlDbType = NpgsqlDbType.Text,
-            Value = filter.Mode == ExportFilter.All ? DBNull.Value : filter.Mode,
-        });
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Integer, Value = (object?)filter.From ?? DBNull.Value });
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Integer, Value = (object?)filter.To ?? DBNull.Value });
-        command.Parameters.Add(new NpgsqlParameter
-        {
-            NpgsqlDbType = NpgsqlDbType.Uuid,
-            Value = (object?)filter.ExperimentId ?? DBNull.Value,
-        });
+        await using var command = Command(bulk, RowsSql, filter);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
@@ -86,6 +92,25 @@ public static class ExportRows
                 CreatedAt: reader.IsDBNull(13) ? null : reader.GetFieldValue<DateTimeOffset>(13),
                 Pending: reader.GetBoolean(14));
         }
+    }
+
+    private static NpgsqlCommand Command(NpgsqlDataSource bulk, string sql, ExportFilter filter)
+    {
+        var command = bulk.CreateCommand(sql);
+        command.CommandTimeout = CommandTimeoutSeconds;
+        command.Parameters.Add(new NpgsqlParameter
+        {
+            NpgsqlDbType = NpgsqlDbType.Text,
+            Value = filter.Mode == ExportFilter.All ? DBNull.Value : filter.Mode,
+        });
+        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Integer, Value = (object?)filter.From ?? DBNull.Value });
+        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Integer, Value = (object?)filter.To ?? DBNull.Value });
+        command.Parameters.Add(new NpgsqlParameter
+        {
+            NpgsqlDbType = NpgsqlDbType.Uuid,
+            Value = (object?)filter.ExperimentId ?? DBNull.Value,
+        });
+        return command;
     }
 
     /// <summary>Where a row's file goes in a zip: <c>visitor-{N}/</c> for live sessions, <c>pilot-{N}/</c> for pilots

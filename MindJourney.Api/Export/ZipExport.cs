@@ -181,6 +181,8 @@ public sealed partial class ZipExport(BulkDataSource bulk, DeliveryOutbox delive
             }
 
             head.WriteNumber("rows", Rows);
+            // People who withdrew: their data was erased, so they have no rows or files here.
+            head.WriteNumber("withdrawn", await ExportRows.CountWithdrawnAsync(bulk.DataSource, filter, cancellationToken));
             head.WriteString("checksums", "size in bytes; md5 in base64 (as file_md5 in the CSV); sha256 in hex (as sha256sum)");
             head.WriteStartArray("missing");
             foreach (var (responseId, objectName) in missing)

@@ -5,6 +5,7 @@ using MindJourney.Api.Experiments;
 using MindJourney.Api.Export;
 using MindJourney.Api.Responses;
 using MindJourney.Api.Sessions;
+using MindJourney.Api.Withdrawal;
 
 namespace MindJourney.Api.Infrastructure;
 
@@ -31,4 +32,7 @@ namespace MindJourney.Api.Infrastructure;
 [JsonSerializable(typeof(List<StudyDetails>))]
 [JsonSerializable(typeof(StudyChange))]
 [JsonSerializable(typeof(List<EnrollmentBucket>))]
+[JsonSerializable(typeof(WithdrawRequest))]
+[JsonSerializable(typeof(WithdrawalResult))]
+[JsonSerializable(typeof(WithdrawalLogEntry))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -29,7 +29,8 @@ internal static class AnswerSql
     /// <list type="bullet">
     /// <item><c>existing</c>: an answer whose Idempotency-Key its session already holds is a replay (or a reused
     /// key: the caller compares the fingerprint); it inserts nothing and is not counted.</item>
-    /// <item><c>allowed</c>: the others, within the session's quotas (answers and bytes, its text included).</item>
+    /// <item><c>allowed</c>: the others, within the session's quotas (answers and bytes, its text included), of a person
+    /// who has not withdrawn (read after the lock, so a withdrawal that committed before it is seen).</item>
     /// <item><c>inserted</c>: the answers, with their session's user and visitor number; a text answer's object
     /// name taken in the same millisecond (ON CONFLICT) comes back without a row and is sent again under the next.</item>
     /// <item><c>bumped</c>: the counters of the sessions whose answer was inserted.</item>
@@ -48,8 +49,9 @@ internal static class AnswerSql
                                      {{AnswerStatement.Position}})
         ),
         session AS (
-            SELECT id, user_id, visitor_number, response_count, stored_bytes FROM experiment_sessions
-            WHERE id IN (SELECT session_id FROM request)
+            SELECT s.id, s.user_id, s.visitor_number, s.response_count, s.stored_bytes, u.withdrawn_at IS NOT NULL AS withdrawn
+            FROM experiment_sessions s JOIN users u ON u.id = s.user_id
+            WHERE s.id IN (SELECT session_id FROM request)
         ),
         existing AS (
             SELECT r.{{AnswerStatement.Position}}, x.id, x.user_id, x.visitor_number, x.level_id, x.question_id,
@@ -61,6 +63,7 @@ internal static class AnswerSql
         allowed AS (
             SELECT r.*, s.user_id, s.visitor_number FROM request r JOIN session s ON s.id = r.session_id
             WHERE NOT EXISTS (SELECT 1 FROM existing x WHERE x.{{AnswerStatement.Position}} = r.{{AnswerStatement.Position}})
+              AND NOT s.withdrawn
               AND s.response_count < $15 AND s.stored_bytes + r.data_bytes + coalesce(r.text_bytes, 0) <= $16
         ),
         inserted AS (
@@ -91,7 +94,7 @@ internal static class AnswerSql
                a.id IS NOT NULL AS allowed, i.created_at AS inserted_at, a.user_id AS inserted_user_id,
                a.visitor_number AS inserted_visitor_number,
                x.id, x.user_id, x.visitor_number, x.level_id, x.question_id, x.response_type, x.response_data::text,
-               x.file_id, x.file_url, x.created_at, x.storage_status, x.idempotency_fingerprint
+               x.file_id, x.file_url, x.created_at, x.storage_status, x.idempotency_fingerprint, s.withdrawn
         FROM request r
         LEFT JOIN session s ON s.id = r.session_id
         LEFT JOIN allowed a ON a.{{AnswerStatement.Position}} = r.{{AnswerStatement.Position}}

@@ -36,6 +36,9 @@ internal enum AnswerOutcome
 
     /// <summary>A text answer whose object name was taken: send it again under the next millisecond.</summary>
     NameTaken,
+
+    /// <summary>The session's person withdrew: nothing is recorded.</summary>
+    Withdrawn,
 }
 
 /// <summary>The statement's answer for one request: the row it recorded or found, or why neither, with what the
@@ -130,6 +133,7 @@ internal static class AnswerStatement
             else
             {
                 var outcome = !reader.GetBoolean(1) ? AnswerOutcome.NoSession
+                    : reader.GetBoolean(20) ? AnswerOutcome.Withdrawn
                     : reader.GetBoolean(4) ? AnswerOutcome.NameTaken
                     : AnswerOutcome.OverQuota;
                 results[index] = new AnswerResult(outcome, null, null, responses, bytes);

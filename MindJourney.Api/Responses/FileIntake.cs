@@ -2,6 +2,7 @@ using System.Text;
 using Microsoft.Extensions.Options;
 using MindJourney.Api.Storage;
 using MindJourney.Api.Telemetry;
+using MindJourney.Api.Withdrawal;
 using StorageObject = Google.Apis.Storage.v1.Data.Object;
 
 namespace MindJourney.Api.Responses;
@@ -43,7 +44,7 @@ public sealed partial class FileIntake(
         {
             owner = await recorder.CheckRoomAsync(sessionId, responseType, 0, CancellationToken.None);
         }
-        catch (SessionQuotaExceededException)
+        catch (Exception ex) when (ex is SessionQuotaExceededException or PersonWithdrawnException)
         {
             return null; // the request refuses it once the body is read
         }
@@ -153,6 +154,12 @@ public sealed partial class FileIntake(
                 await DiscardAsync(stored, "the session's quota refused it after the upload");
                 throw;
             }
+            catch (PersonWithdrawnException)
+            {
+                // The person withdrew while the file travelled: the withdrawal's own sweep may have run before it landed.
+                await DiscardAsync(stored, "its person withdrew during the upload");
+                throw;
+            }
             catch (Npgsql.PostgresException ex) when (ex.SqlState == Npgsql.PostgresErrorCodes.UniqueViolation
                 && ex.ConstraintName == Data.MindJourneyDbContext.AnswerKeyIndex)
             {
@@ -186,8 +193,19 @@ public sealed partial class FileIntake(
 
         // Storage did not take it: the durable copy, under the name tried last (if storage kept the object after all,
         // the delivery finds it there with the same bytes and counts it).
-        var pending = await recorder.RecordWithContentAsync(new PlannedUpload(responseId, sessionId, uploadedAt), levelId,
-            questionId, responseType, responseDataJson, file, TimeSpan.Zero, idempotencyKey, fingerprint, cancellationToken);
+        RecordedUpload? pending;
+        try
+        {
+            pending = await recorder.RecordWithContentAsync(new PlannedUpload(responseId, sessionId, uploadedAt), levelId,
+                questionId, responseType, responseDataJson, file, TimeSpan.Zero, idempotencyKey, fingerprint, cancellationToken);
+        }
+        catch (PersonWithdrawnException)
+        {
+            // Storage may have kept the failed attempt's object after all.
+            await DiscardNamedAsync(ObjectNames.For(sessionId, responseType, uploadedAt, file.FileName), "its person withdrew");
+            throw;
+        }
+
         if (pending is null)
         {
             return null;
@@ -209,6 +227,18 @@ public sealed partial class FileIntake(
         catch (Exception ex) when (ResponseStorage.IsUnavailable(ex))
         {
             LogOrphan(logger, stored.Name, why, ex.GetType().Name);
+        }
+    }
+
+    private async Task DiscardNamedAsync(string objectName, string why)
+    {
+        try
+        {
+            await storage.DeleteIfThereAsync(objectName, CancellationToken.None);
+        }
+        catch (Exception ex) when (ResponseStorage.IsUnavailable(ex))
+        {
+            LogOrphan(logger, objectName, why, ex.GetType().Name);
         }
     }
 

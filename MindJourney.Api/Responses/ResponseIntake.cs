@@ -6,6 +6,7 @@ using MindJourney.Api.Data;
 using MindJourney.Api.Infrastructure;
 using MindJourney.Api.Storage;
 using MindJourney.Api.Telemetry;
+using MindJourney.Api.Withdrawal;
 
 namespace MindJourney.Api.Responses;
 
@@ -219,6 +220,8 @@ public sealed class ResponseIntake(
                 return Replay(http, result.Stored!, result.StoredFingerprint, key!);
             case AnswerOutcome.NoSession:
                 return UnknownSession(answer.SessionId);
+            case AnswerOutcome.Withdrawn:
+                return PersonWithdrawnException.Problem();
             default:
                 return QuotaExceeded(result.Responses >= limits.MaxResponsesPerSession
                     ? ResponseRecorder.TooManyResponses(limits)
@@ -261,6 +264,10 @@ public sealed class ResponseIntake(
             catch (SessionQuotaExceededException quota)
             {
                 return QuotaExceeded(quota);
+            }
+            catch (PersonWithdrawnException)
+            {
+                return PersonWithdrawnException.Problem();
             }
             catch (Npgsql.PostgresException ex) when (IsKeyTaken(ex, key))
             {
@@ -326,6 +333,10 @@ public sealed class ResponseIntake(
         catch (SessionQuotaExceededException quota)
         {
             return QuotaExceeded(quota);
+        }
+        catch (PersonWithdrawnException)
+        {
+            return PersonWithdrawnException.Problem();
         }
         catch (Npgsql.PostgresException ex) when (IsKeyTaken(ex, key))
         {

@@ -2,6 +2,7 @@ using System.Text;
 using Microsoft.Extensions.Options;
 using MindJourney.Api.Data;
 using MindJourney.Api.Storage;
+using MindJourney.Api.Withdrawal;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -45,7 +46,8 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
                                               file_size_bytes, file_md5, response_data_bytes, idempotency_key,
                                               idempotency_fingerprint)
             SELECT $1, s.id, s.user_id, s.visitor_number, $3, $4, $5, $6, $7, $8, now(), 'pending', $10, $11, $16, $17, $18
-            FROM experiment_sessions s WHERE s.id = $2
+            FROM experiment_sessions s JOIN users u ON u.id = s.user_id
+            WHERE s.id = $2 AND u.withdrawn_at IS NULL -- read after the session's lock: a withdrawal that committed is seen
             FOR SHARE OF s -- the number a running recovery assigns, not the null before it
             ON CONFLICT (file_id) DO NOTHING
             RETURNING id, user_id, visitor_number, created_at
@@ -54,8 +56,8 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
                                             uploaded_at, attempts, next_attempt_at, created_at)
             SELECT id, $7, $9, $10, $11, $12, $13, $14, now() + $15, now() FROM response
         )
-        SELECT r.id IS NOT NULL, r.user_id, r.visitor_number, r.created_at, s.experiment_id
-        FROM experiment_sessions s LEFT JOIN response r ON true
+        SELECT r.id IS NOT NULL, r.user_id, r.visitor_number, r.created_at, s.experiment_id, u.withdrawn_at IS NOT NULL
+        FROM experiment_sessions s JOIN users u ON u.id = s.user_id LEFT JOIN response r ON true
         WHERE s.id = $2
         """;
 
@@ -114,6 +116,11 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
                     return null;
                 }
 
+                if (reader.GetBoolean(5))
+                {
+                    throw new PersonWithdrawnException(); // rolled back: no row, no delivery, no bytes
+                }
+
                 if (!reader.GetBoolean(0))
                 {
                     if (attempt >= 20)
@@ -164,14 +171,20 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
     }
 
     // A file already in storage: the row says stored, with the number its object's metadata carries; no delivery, no
-    // copy of its bytes. The counters are checked and bumped by the same statement, under the session row's lock. A
-    // name some pending row holds fails the statement (the unique file_id index) and bumps nothing.
+    // copy of its bytes. The counters are checked and bumped by the same statement, under the session row's lock
+    // (LockSessionSql, sent before it in the same implicit transaction, so this statement's snapshot sees a withdrawal
+    // that committed while it waited). A name some pending row holds fails the statement (the unique file_id index)
+    // and bumps nothing.
+    private const string LockSessionSql = "SELECT 1 FROM experiment_sessions WHERE id = $1 FOR UPDATE";
+
     private const string InsertStoredSql = """
         WITH session AS (
-            UPDATE experiment_sessions
+            UPDATE experiment_sessions s
             SET response_count = response_count + 1, file_count = file_count + 1, stored_bytes = stored_bytes + $9 + $12
-            WHERE id = $2 AND response_count < $13 AND file_count < $14 AND stored_bytes + $9 + $12 <= $15
-            RETURNING id, user_id, visitor_number)
+            FROM users u
+            WHERE s.id = $2 AND u.id = s.user_id AND u.withdrawn_at IS NULL
+              AND response_count < $13 AND file_count < $14 AND stored_bytes + $9 + $12 <= $15
+            RETURNING s.id, s.user_id, s.visitor_number)
         INSERT INTO experiment_responses (id, session_id, user_id, visitor_number, level_id, question_id, response_type,
                                           response_data, file_id, file_url, created_at, storage_status, file_size_bytes,
                                           file_md5, object_visitor_number, response_data_bytes, idempotency_key,
@@ -183,7 +196,10 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
 
     private const string FileIdIndex = "ix_experiment_responses_file_id";
 
-    private const string UsageSql = "SELECT response_count, file_count, stored_bytes FROM experiment_sessions WHERE id = $1";
+    private const string UsageSql = """
+        SELECT s.response_count, s.file_count, s.stored_bytes, u.withdrawn_at IS NOT NULL
+        FROM experiment_sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1
+        """;
 
     /// <summary>The session an upload is for, read without a lock before its bytes go to storage: a session without
     /// room for <paramref name="sizeBytes"/> more is refused then (<see cref="SessionQuotaExceededException"/>), a
@@ -192,14 +208,20 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
         CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand("""
-            SELECT user_id, experiment_id, visitor_number, response_count, file_count, stored_bytes
-            FROM experiment_sessions WHERE id = $1
+            SELECT s.user_id, s.experiment_id, s.visitor_number, s.response_count, s.file_count, s.stored_bytes,
+                   u.withdrawn_at IS NOT NULL
+            FROM experiment_sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1
             """);
         command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = sessionId });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
         {
             return null;
+        }
+
+        if (reader.GetBoolean(6))
+        {
+            throw new PersonWithdrawnException();
         }
 
         Refuse(reader.GetInt32(3), reader.GetInt32(4), reader.GetInt64(5), responseType, sizeBytes);
@@ -221,8 +243,13 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
             StorageInfo.Stored);
         while (true)
         {
-            await using (var insert = dataSource.CreateCommand(InsertStoredSql))
+            await using (var batch = dataSource.CreateBatch())
             {
+                var lockSession = new NpgsqlBatchCommand(LockSessionSql);
+                lockSession.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = sessionId });
+                batch.BatchCommands.Add(lockSession);
+                var insert = new NpgsqlBatchCommand(InsertStoredSql);
+                batch.BatchCommands.Add(insert);
                 var p = insert.Parameters;
                 p.Add(new NpgsqlParameter<Guid> { TypedValue = responseId });
                 p.Add(new NpgsqlParameter<Guid> { TypedValue = sessionId });
@@ -243,7 +270,8 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
                 p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bytea, Value = (object?)fingerprint ?? DBNull.Value });
                 try
                 {
-                    await using var reader = await insert.ExecuteReaderAsync(cancellationToken);
+                    await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+                    await reader.NextResultAsync(cancellationToken); // past the lock's row
                     if (await reader.ReadAsync(cancellationToken))
                     {
                         entity.UserId = reader.GetGuid(0);
@@ -266,6 +294,11 @@ public sealed partial class ResponseRecorder(NpgsqlDataSource dataSource, BulkDa
             if (!await counters.ReadAsync(cancellationToken))
             {
                 return new StoredRecord(null, NameTaken: false);
+            }
+
+            if (counters.GetBoolean(3))
+            {
+                throw new PersonWithdrawnException();
             }
 
             Refuse(counters.GetInt32(0), counters.GetInt32(1), counters.GetInt64(2), responseType, content.Length + dataBytes);

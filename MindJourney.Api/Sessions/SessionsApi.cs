@@ -35,6 +35,9 @@ public static class SessionsApi
         session.MapPatch("", UpdateSession).WithName("UpdateSession")
             .WithSummary("Move a session through its levels; its identity and visitor number cannot change")
             .RequireRateLimiting(RateLimiting.SessionUpdatePolicy);
+        session.MapDelete("", Withdrawal.WithdrawalApi.WithdrawSessionPerson).WithName("WithdrawSessionPerson")
+            .WithSummary("The participant withdraws: their whole person's data is erased, their visitor number kept")
+            .RequireRateLimiting(RateLimiting.SessionUpdatePolicy);
 
         return app;
     }
@@ -44,6 +47,7 @@ public static class SessionsApi
         [FromHeader(Name = IdempotencyKeyHeader), IdempotencyKey] string? idempotencyKey,
         VisitorNumberAssigner assigner,
         PilotTokens pilots,
+        Withdrawal.PersonWithdrawal withdrawal,
         HttpContext http,
         CancellationToken cancellationToken)
     {
@@ -52,6 +56,12 @@ public static class SessionsApi
         if (request.UserId is { } userId && !await SessionAccess.ProvesPersonAsync(http, userId))
         {
             return UnknownUser(userId);
+        }
+
+        // A person who withdrew takes part no more: resuming them is refused (410), as their answers are.
+        if (request.UserId is { } resumed && await withdrawal.IsWithdrawnAsync(resumed, cancellationToken))
+        {
+            return Withdrawal.PersonWithdrawnException.Problem();
         }
 
         // A pilot is left out of the live data: only a researcher's pilot link (its token) may ask for that. An
@@ -116,6 +126,12 @@ public static class SessionsApi
         if (session is null)
         {
             return Problems.NotFound($"No session with id '{id}'.");
+        }
+
+        // Read after the session's lock, which a withdrawal holds while it erases: nothing changes after it.
+        if (await db.Users.AnyAsync(u => u.Id == session.UserId && u.WithdrawnAt != null, cancellationToken))
+        {
+            return Withdrawal.PersonWithdrawnException.Problem();
         }
 
         var totalLevels = session.Experiment!.TotalLevels;

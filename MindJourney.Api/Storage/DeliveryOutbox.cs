@@ -33,10 +33,15 @@ public sealed class DeliveryOutbox(NpgsqlDataSource dataSource, BulkDataSource b
 
     // Deleting the row (its chunks go with it) and marking the response stored is one statement: there is no
     // moment when the upload is neither pending nor stored.
+    // Answers whether the response is still there: a person's withdrawal may have erased it (its delivery with it)
+    // while the object travelled, and then the object must go too.
     private const string CompleteSql = """
-        WITH done AS (DELETE FROM storage_deliveries WHERE response_id = $1 RETURNING response_id)
-        UPDATE experiment_responses SET storage_status = 'stored', object_visitor_number = $2
-        WHERE id IN (SELECT response_id FROM done)
+        WITH done AS (DELETE FROM storage_deliveries WHERE response_id = $1 RETURNING response_id),
+        marked AS (
+            UPDATE experiment_responses SET storage_status = 'stored', object_visitor_number = $2
+            WHERE id IN (SELECT response_id FROM done)
+        )
+        SELECT EXISTS (SELECT 1 FROM experiment_responses WHERE id = $1)
         """;
 
     /// <summary>Uploads accepted but not yet in storage (the admin audit's <c>pendingUploads</c>); every count also
@@ -137,14 +142,14 @@ public sealed class DeliveryOutbox(NpgsqlDataSource dataSource, BulkDataSource b
     }
 
     /// <summary>The upload is in storage: forget its bytes and mark the response stored, noting which visitor
-    /// number the object's metadata carries.</summary>
-    internal async Task CompleteAsync(Guid responseId, int? objectVisitorNumber, CancellationToken cancellationToken)
+    /// number the object's metadata carries. False when the response is gone (erased by a withdrawal meanwhile).</summary>
+    internal async Task<bool> CompleteAsync(Guid responseId, int? objectVisitorNumber, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(CompleteSql);
         command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = responseId });
         command.Parameters.Add(
             new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Integer, Value = (object?)objectVisitorNumber ?? DBNull.Value });
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
     internal Task RescheduleAsync(Guid responseId, TimeSpan delay, string error, CancellationToken cancellationToken) =>

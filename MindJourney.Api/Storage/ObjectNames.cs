@@ -22,8 +22,12 @@ public static class ObjectNames
     /// UTC, with the whole session id (the original cut it to 8 characters, which can collide).</summary>
     public static string For(Guid sessionId, string responseType, DateTimeOffset uploadedAt, string fileName) =>
         string.Create(CultureInfo.InvariantCulture,
-            $"{Prefix}/{uploadedAt.UtcDateTime:yyyy-MM-dd}/session-{sessionId:D}/{responseType}/"
-            + $"{uploadedAt.ToUnixTimeMilliseconds()}_{fileName}");
+            $"{SessionFolder(sessionId, uploadedAt)}{responseType}/{uploadedAt.ToUnixTimeMilliseconds()}_{fileName}");
+
+    /// <summary>The folder of a session's objects uploaded on <paramref name="day"/>'s UTC date (a withdrawal lists
+    /// each day of a session's life).</summary>
+    public static string SessionFolder(Guid sessionId, DateTimeOffset day) =>
+        string.Create(CultureInfo.InvariantCulture, $"{Prefix}/{day.UtcDateTime:yyyy-MM-dd}/session-{sessionId:D}/");
 
     /// <summary>The client's file name reduced to letters, digits, '.', '-' and '_': the last path segment only,
     /// control characters dropped, anything else replaced by '_', no leading dots (no "..", no hidden files), at

@@ -109,6 +109,38 @@ public sealed partial class ResponseStorage(StorageTarget target, IConfiguration
         Client.DeleteObjectAsync(Bucket, storageObject.Name,
             new DeleteObjectOptions { Generation = storageObject.Generation }, cancellationToken);
 
+    /// <summary>The names of the objects under <paramref name="prefix"/> (none when the bucket does not exist yet).</summary>
+    internal async Task<List<string>> ListNamesAsync(string prefix, CancellationToken cancellationToken)
+    {
+        var names = new List<string>();
+        try
+        {
+            await foreach (var item in Client.ListObjectsAsync(Bucket, prefix).WithCancellation(cancellationToken))
+            {
+                names.Add(item.Name);
+            }
+        }
+        catch (GoogleApiException ex) when (ex.HttpStatusCode == HttpStatusCode.NotFound)
+        {
+            // No bucket, no objects.
+        }
+
+        return names;
+    }
+
+    /// <summary>Deletes the object whatever its generation; one already gone is fine.</summary>
+    internal async Task DeleteIfThereAsync(string objectName, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Client.DeleteObjectAsync(Bucket, objectName, cancellationToken: cancellationToken);
+        }
+        catch (GoogleApiException ex) when (ex.HttpStatusCode == HttpStatusCode.NotFound)
+        {
+            // Already gone.
+        }
+    }
+
     /// <summary>The object's current description, or null when it is not in storage.</summary>
     internal async Task<StorageObject?> FindAsync(string objectName, CancellationToken cancellationToken)
     {

@@ -104,7 +104,21 @@ public sealed partial class UploadDeliverer(
             }
         }
 
-        await deliveries.CompleteAsync(item.ResponseId, carried, CancellationToken.None);
+        if (!await deliveries.CompleteAsync(item.ResponseId, carried, CancellationToken.None))
+        {
+            // Its person withdrew while it travelled: nothing of theirs may stay in storage.
+            try
+            {
+                await storage.DeleteIfThereAsync(item.ObjectName, CancellationToken.None);
+            }
+            catch (Exception ex) when (ResponseStorage.IsUnavailable(ex))
+            {
+                LogErasedLeft(logger, item.ResponseId, ex.GetType().Name);
+            }
+
+            return false;
+        }
+
         activity?.SetTag(StorageTelemetry.OutcomeTag, StorageTelemetry.OutcomeStored);
         telemetry.RecordUpload(item.ResponseType, StorageTelemetry.OutcomeStored);
         if (!fromRequest)
@@ -229,6 +243,10 @@ public sealed partial class UploadDeliverer(
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Upload of response {ResponseId} delivered to storage (attempt {Attempt})")]
     private static partial void LogDelivered(ILogger logger, Guid responseId, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Response {ResponseId} was erased (a withdrawal) while its upload ran; deleting its object failed: {Error}")]
+    private static partial void LogErasedLeft(ILogger logger, Guid responseId, string error);
 }
 
 /// <summary>What the first attempt of an upload without a row did: <see cref="Stored"/> the object (its MD5 checked

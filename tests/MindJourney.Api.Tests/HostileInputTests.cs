@@ -282,7 +282,9 @@ public sealed class HostileInputTests(HostileInputTests.Api api) : IClassFixture
         Add(Read + "unknown id with a hostile query string", Get("/api/session/00000000-0000-0000-0000-00000000beef?id=SESSION&x=%00%ff"));
         Add(Read + "responses of an id not a uuid", Get("/api/session/%ED%A0%80/responses"));
         Add(Read + "responses of an unknown id", Get("/api/session/00000000-0000-0000-0000-00000000beef/responses"));
-        Add(Read + "DELETE a session", new Hostile("DELETE", "/api/session/SESSION"));
+        // A withdrawal takes the session's own secret: a forged one is the 404 of a session that does not exist.
+        Add(Read + "DELETE a session with a forged secret", new Hostile("DELETE", "/api/session/SESSION")
+            .WithHeader(SessionSecretRequests.Header, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
         Add(Read + "secret with a control character",
             Get("/api/session/SESSION").WithHeader(SessionSecretRequests.Header, "AAAA\u0001AAAA"));
         Add(Read + "secret of 5000 characters",

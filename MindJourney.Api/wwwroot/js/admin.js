@@ -5,6 +5,7 @@
 import { h, replaceChildren, focusElement } from "./dom.js";
 import { adminApi, adminKey } from "./admin-api.js";
 import { initStudies, loadStudies, clearStudies } from "./studies.js";
+import { startWithdrawals } from "./withdraw.js";
 
 const pageSize = 25;
 const maxPageSize = 500;
@@ -146,7 +147,7 @@ function participantRow(row) {
     h("td", { text: row.mode === "pilot" ? "Pilot" : "Live" }),
     h("td", {}, h("time", { datetime: row.createdAt, text: formatDate(row.createdAt) })),
     h("td", { text: level }),
-    h("td", { text: row.isCompleted ? "Yes" : "No" }),
+    h("td", { text: row.withdrawnAt ? "Withdrawn" : row.isCompleted ? "Yes" : "No" }),
     h("td", { className: "number", text: count.format(row.responses) }),
     h("td", { className: "number", text: count.format(row.files) }),
     h("td", {}, h("code", { className: "session-id", text: row.sessionId })));
@@ -521,6 +522,7 @@ function start() {
   });
   $("export-form").addEventListener("submit", downloadExport);
   $("actions-refresh").addEventListener("click", () => loadActions({ announce: true }));
+  startWithdrawals({ onWithdrawn: () => Promise.all([refreshParticipants(), loadActions(), loadAudit()]) });
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible" && !$("dashboard").hidden) {
       refreshParticipants();

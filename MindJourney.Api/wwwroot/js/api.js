@@ -95,6 +95,10 @@ export const api = {
   session: (sessionId, secret) =>
     request("GET", `/api/session/${id(sessionId)}`, { headers: { "X-Session-Secret": secret ?? "" } }),
 
+  /** The participant withdraws: their whole person's data is erased (204; a repeat is 204 too). */
+  withdraw: (sessionId, secret) =>
+    request("DELETE", `/api/session/${id(sessionId)}`, { headers: { "X-Session-Secret": secret ?? "" } }),
+
   updateSession: (sessionId, secret, changes) =>
     request("PATCH", `/api/session/${id(sessionId)}`, { body: changes, headers: { "X-Session-Secret": secret ?? "" } }),
 
@@ -149,7 +153,8 @@ export const api = {
           reject(new ApiError(xhr.status,
             typeof body?.title === "string" ? body.title : null,
             typeof body?.detail === "string" ? body.detail : null,
-            retryAfterOf(xhr.getResponseHeader("Retry-After"))));
+            retryAfterOf(xhr.getResponseHeader("Retry-After")),
+            typeof body?.type === "string" ? body.type : null));
         }
       });
       xhr.addEventListener("error", () => reject(new ApiError(0, "Network error", null)));

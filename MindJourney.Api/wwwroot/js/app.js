@@ -10,6 +10,7 @@ import { Outbox, SaveState, MemoryReason } from "./outbox.js";
 import { visitorStore, newIdempotencyKey, pageMode, pageStudy, pilotToken } from "./storage.js";
 import { showStatus, showError, clearErrors, dismissStatus } from "./toast.js";
 import { showStudyRefusal } from "./study-screens.js";
+import { offerWithdrawal, withdrawnScreen, isWithdrawal } from "./withdrawal.js";
 
 const MAX_TEXT_LENGTH = 5000;
 
@@ -39,6 +40,7 @@ const state = {
   busy: false,
   outbox: null,
   media: new Map(), // outbox key → the video/voice answer on screen that it came from
+  withdrawn: false, // the person withdrew: nothing of the journey is shown again on this page
 };
 
 const view = () => document.getElementById("view");
@@ -143,6 +145,11 @@ function onSent(entry, body) {
 }
 
 function onRefused(entry, error) {
+  if (isWithdrawal(error)) {
+    showWithdrawn(); // an answer sent after they withdrew (elsewhere): not an error
+    return;
+  }
+
   state.media.get(entry.key)?.showUploadFailed();
   if (entry.kind === "progress") {
     return; // The session moved on or was closed elsewhere; the answers themselves are not affected.
@@ -160,6 +167,10 @@ function onProgress(entry, fraction) {
 }
 
 function setSession(session) {
+  if (state.withdrawn) {
+    return;
+  }
+
   if (session.sessionSecret) {
     state.sessionSecret = session.sessionSecret;
   }
@@ -167,6 +178,7 @@ function setSession(session) {
   state.session = session;
   visitorStore.remember(session);
   updateTracker(session);
+  offerWithdrawal(session.id, state.sessionSecret, showWithdrawn);
   if (state.outbox) {
     showSaveState(state.outbox.state);
   }
@@ -175,6 +187,10 @@ function setSession(session) {
 // ---------------------------------------------------------------- views
 
 function showView(...children) {
+  if (state.withdrawn) {
+    return; // a level the page was still moving to after the withdrawal
+  }
+
   state.leaveView?.();
   state.leaveView = null;
   replaceChildren(view(), ...children);
@@ -185,6 +201,18 @@ function showMessage(title, text) {
   const heading = h("h1", { tabindex: "-1" }, title);
   showView(heading, h("p", { className: "lead" }, text));
   return heading;
+}
+
+function showWithdrawn() {
+  if (state.withdrawn) {
+    return;
+  }
+
+  updateTracker(null);
+  clearErrors();
+  showView(withdrawnScreen());
+  state.withdrawn = true;
+  focusElement(view().querySelector("h1"));
 }
 
 function showStart() {
@@ -263,6 +291,11 @@ async function startSession(attempt) {
     if (play) {
       play.disabled = false;
       play.lastChild.textContent = "Press Play to Begin";
+    }
+
+    if (isWithdrawal(error)) {
+      showWithdrawn();
+      return;
     }
 
     if (error.status === 404 && attempt.userId) {

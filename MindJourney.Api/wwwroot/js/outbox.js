@@ -103,6 +103,9 @@ const sleepFor = (attempt) => {
   return Math.round(base * (0.8 + Math.random() * 0.4)); // jitter: pages that lost the network together spread out
 };
 
+/** The API's answer for a session whose participant withdrew (410). */
+export const WITHDRAWN_PROBLEM = "/problems/withdrawn";
+
 export class Outbox {
   #database;
   #memory = new MemoryEntries();
@@ -319,6 +322,11 @@ export class Outbox {
 
           // Refused for good (another 4xx): sending it again would be refused again and hold back the rest.
           await this.#done(entry, from);
+          if (error?.type === WITHDRAWN_PROBLEM) {
+            // Its person withdrew: everything else of that session would get the same 410. Dropped, not retried.
+            await this.#dropSession(entry.sessionId);
+          }
+
           this.#emit("refused", entry, error);
         }
       }
@@ -326,6 +334,23 @@ export class Outbox {
       this.#running = false;
       this.#changed();
     }
+  }
+
+  async #dropSession(sessionId) {
+    for (const from of [this.#database, this.#memory]) {
+      try {
+        for (const other of from ? await from.all() : []) {
+          if (other.sessionId === sessionId) {
+            await from.remove(other.seq);
+          }
+        }
+      } catch {
+        // Unreadable just now: those entries come back later, and are dropped then.
+      }
+    }
+
+    this.#pending = (await this.#databaseEntries()).length + this.#memory.entries.length;
+    this.#changed();
   }
 
   #send(entry) {
