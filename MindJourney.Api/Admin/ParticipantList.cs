@@ -3,7 +3,8 @@ using Npgsql;
 namespace MindJourney.Api.Admin;
 
 /// <summary>One row of the researcher page's participants table: a session, its person's number and its progress.
-/// <see cref="VisitorNumber"/> is a pilot number when <see cref="Mode"/> is pilot.</summary>
+/// <see cref="VisitorNumber"/> is a pilot number when <see cref="Mode"/> is pilot. The recruitment fields: the panel
+/// that sent the person to the study and its ids (null for someone who came without).</summary>
 public sealed record ParticipantRow(
     Guid SessionId,
     int? VisitorNumber,
@@ -16,7 +17,11 @@ public sealed record ParticipantRow(
     long Responses,
     long Files,
     Guid ExperimentId,
-    int? StudyParticipantNumber);
+    int? StudyParticipantNumber,
+    string? RecruitmentSource = null,
+    string? RecruitmentParticipantId = null,
+    string? RecruitmentStudyId = null,
+    string? RecruitmentSessionId = null);
 
 /// <summary>
 /// Sessions newest first, a page at a time. Session ids are UUIDv7 (time-ordered), so the primary key is the
@@ -31,12 +36,17 @@ public sealed class ParticipantList(NpgsqlDataSource dataSource)
 
     private const string Columns = """
         SELECT s.id, s.visitor_number, s.mode, s.condition, s.created_at, s.current_level, e.total_levels, s.is_completed,
-               c.responses, c.files, s.experiment_id, s.study_participant_number
+               c.responses, c.files, s.experiment_id, s.study_participant_number,
+               p.source, p.participant_id, p.panel_study_id, p.panel_session_id
         FROM experiment_sessions s
         JOIN experiments e ON e.id = s.experiment_id
         CROSS JOIN LATERAL (
             SELECT count(*) AS responses, count(r.file_id) AS files FROM experiment_responses r WHERE r.session_id = s.id
         ) c
+        LEFT JOIN LATERAL (
+            SELECT x.source, x.participant_id, x.panel_study_id, x.panel_session_id FROM recruitments x
+            WHERE x.user_id = s.user_id AND x.experiment_id = s.experiment_id ORDER BY x.created_at LIMIT 1
+        ) p ON TRUE
         """;
 
     // One study's page walks the (experiment_id, id) index the same way.
@@ -73,7 +83,11 @@ public sealed class ParticipantList(NpgsqlDataSource dataSource)
                 reader.GetInt64(8),
                 reader.GetInt64(9),
                 reader.GetGuid(10),
-                reader.IsDBNull(11) ? null : reader.GetInt32(11)));
+                reader.IsDBNull(11) ? null : reader.GetInt32(11),
+                reader.IsDBNull(12) ? null : reader.GetString(12),
+                reader.IsDBNull(13) ? null : reader.GetString(13),
+                reader.IsDBNull(14) ? null : reader.GetString(14),
+                reader.IsDBNull(15) ? null : reader.GetString(15)));
         }
 
         return rows;
