@@ -109,7 +109,8 @@ public sealed class CompletionUrlTests(PostgresServer postgres)
 
         var recruitment = new { source = "prolific", participantId = Pid, studyId = StudyId, sessionId = SessionId };
         var session = await ApiCalls.StartSessionAsync(api.Client, new { experimentId = study.Id, recruitment });
-        using (await Studies.PlayAsync(api.Client, new { experimentId = study.Id, recruitment = recruitment with { studyId = Pid + "\0" } }))
+        var bad = recruitment with { studyId = Pid + "\0" };
+        using (await Studies.PlayAsync(api.Client, new { experimentId = study.Id, recruitment = bad }))
         {
         }
 

@@ -118,7 +118,7 @@ public sealed class RecruitmentTests(PostgresServer postgres)
 
         // Anonymous Plays among them go through the batch as before, beside the recruited ones.
         var plays = Enumerable.Range(0, 30).Select(i => ApiCalls.StartSessionAsync(api.Hosts[i % 2].CreateClient(),
-            i < 20 ? new { experimentId = study.Id, recruitment = (object?)person } : new { experimentId = study.Id, recruitment = (object?)null },
+            new { experimentId = study.Id, recruitment = i < 20 ? (object?)person : null },
             $"at-once-play-key-{i:D4}"));
         var sessions = await Task.WhenAll(plays);
 

@@ -7,7 +7,8 @@ namespace MindJourney.Web.Tests;
 
 /// <summary>A panel's participant in Chromium: the page sends the ids on the study link with Play, and at the end shows
 /// the completion screen with their number and a "Return to Prolific" button, and goes back to the panel by itself
-/// after 5 s (the navigation intercepted, never performed), again after a reload; a SONA link with the study's own
+/// after 5 s (the navigation intercepted, never performed), again after a reload, and another person's link on the
+/// same computer starts that person; a SONA link with the study's own
 /// parameter is read, and a study without a completion link thanks the participant instead.</summary>
 [Collection(BrowserCollection.Name)]
 public sealed class CompletionPageTests(PostgresServer postgres, ChromiumFixture chromium)
@@ -50,6 +51,11 @@ public sealed class CompletionPageTests(PostgresServer postgres, ChromiumFixture
         await participant.Page.WaitForURLAsync(Back, new() { Timeout = 10_000 });
         Assert.Equal(2, left.Count);
         Assert.Equal(1, await api.ScalarAsync<long>("SELECT count(*) FROM experiment_sessions"));
+
+        // Another person's link on the same computer starts them, not the person before.
+        await participant.Page.GotoAsync("/?study=prolific-study&PROLIFIC_PID=someone-else&STUDY_ID=60aa&SESSION_ID=62cc");
+        await participant.PlayButton.ClickAsync();
+        Assert.Equal(2, await participant.WelcomeNumberAsync());
     }
 
     [Fact]

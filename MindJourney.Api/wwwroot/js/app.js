@@ -4,7 +4,7 @@
 // and the line under the tracker always says whether they are saved.
 
 import { api } from "./api.js";
-import { recruitmentFrom, showCompletion } from "./completion.js";
+import { anotherPanelPerson, recruitmentFrom, showCompletion } from "./completion.js";
 import { h, replaceChildren, focusElement, uid } from "./dom.js";
 import { MediaAnswer, responseTypeOf } from "./media-answer.js";
 import { Outbox, SaveState, MemoryReason } from "./outbox.js";
@@ -561,6 +561,10 @@ async function openOutbox() {
 async function init() {
   clearErrors();
   await openOutbox();
+  if (anotherPanelPerson()) {
+    visitorStore.forgetUser(); // a panel's link for someone else: they start (or continue) as themselves
+  }
+
   try {
     const sessionId = visitorStore.sessionId;
     if (sessionId && await resume(sessionId)) {

@@ -10,26 +10,37 @@ export const REDIRECT_DELAY_MS = 5000;
 
 const PANEL_NAMES = { prolific: "Prolific", mturk: "MTurk", sona: "SONA" };
 
-// Remembered at Play, so a reload of the completed session names the panel even when the link's parameter is the
-// study's own (SONA's sonaParameter, which only the study's details say).
+// Remembered at Play: the panel, so a reload of the completed session names it even when the link's parameter is
+// the study's own (SONA's sonaParameter, which only the study's details say); and the person, so that another
+// person's link on the same device (a lab computer) starts them rather than resuming whoever was here before.
 const SOURCE_KEY = "mindjourney.recruitmentSource";
+const PERSON_KEY = "mindjourney.recruitmentPerson";
 
-function remember(source) {
+const personOf = (recruitment) => `${recruitment.source}:${recruitment.participantId}`;
+
+function remember(recruitment) {
   try {
-    if (source) {
-      window.localStorage.setItem(SOURCE_KEY, source);
+    if (recruitment) {
+      window.localStorage.setItem(SOURCE_KEY, recruitment.source);
+      window.localStorage.setItem(PERSON_KEY, personOf(recruitment));
     }
   } catch {
     // Storage blocked: the button says "Return", nothing else changes.
   }
 }
 
-function remembered() {
+function remembered(key) {
   try {
-    return window.localStorage.getItem(SOURCE_KEY);
+    return window.localStorage.getItem(key);
   } catch {
     return null;
   }
+}
+
+/** True when the page's link names a panel person other than the one this device last started. */
+export function anotherPanelPerson(search = window.location.search) {
+  const linked = idsOnLink(null, search);
+  return linked !== null && remembered(PERSON_KEY) !== personOf(linked);
 }
 
 /**
@@ -38,6 +49,12 @@ function remembered() {
  * (default `id`); any other link `participant`.
  */
 export function recruitmentFrom(sonaParameter, search = window.location.search) {
+  const recruitment = idsOnLink(sonaParameter, search);
+  remember(recruitment);
+  return recruitment;
+}
+
+function idsOnLink(sonaParameter, search) {
   const params = new URLSearchParams(search);
   const get = (name) => params.get(name) || null;
   const withIds = (source, participantId, studyId, sessionId) => {
@@ -64,7 +81,6 @@ export function recruitmentFrom(sonaParameter, search = window.location.search) 
     recruitment = withIds("link", get("participant"));
   }
 
-  remember(recruitment?.source);
   return recruitment;
 }
 
@@ -101,7 +117,7 @@ export function showCompletion(session, visitor, { focus = true } = {}) {
     return () => {};
   }
 
-  const panel = PANEL_NAMES[remembered()] ?? null;
+  const panel = PANEL_NAMES[remembered(SOURCE_KEY)] ?? null;
   const label = panel ? `Return to ${panel}` : "Return";
   const screen = h("div", { className: "start", "data-testid": "complete", "data-completion": "panel" },
     h("div", { className: "done-mark", "aria-hidden": "true" }, "✓"),
