@@ -39,6 +39,8 @@ public sealed class CompletionPageTests(PostgresServer postgres, ChromiumFixture
         var button = participant.Page.GetByRole(AriaRole.Link, new() { Name = "Return to Prolific" });
         await Expect(button).ToHaveAttributeAsync("href", Back);
         await Expect(participant.Page.GetByText("taken back automatically in 5 seconds")).ToBeVisibleAsync();
+        await participant.ExpectAccessibleAsync();
+        await participant.ScreenshotAsync("completion-prolific.png");
         await participant.Page.WaitForURLAsync(Back, new() { Timeout = 10_000 });
         Assert.Equal(Back, Assert.Single(left).Url);
         Assert.True(left[0].At - shownAt >= TimeSpan.FromSeconds(4.5), $"redirected after {left[0].At - shownAt}");
