@@ -40,6 +40,33 @@ internal static class AdminClient
         }
     }
 
+    /// <summary>GET {api}/admin/experiments/{id} → the study's cap and people, or why not.</summary>
+    public static async Task<(StudySnapshot? Study, string? Error)> GetStudyAsync(HttpClient http, string apiBase, string adminKey,
+        Guid studyId, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout);
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"{apiBase}/admin/experiments/{studyId:D}");
+        request.Headers.TryAddWithoutValidation(KeyHeader, adminKey);
+        try
+        {
+            using var response = await http.SendAsync(request, cts.Token).ConfigureAwait(false);
+            var body = await response.Content.ReadAsByteArrayAsync(cts.Token).ConfigureAwait(false);
+            return response.IsSuccessStatusCode
+                ? (StudySnapshot.Parse(body), null)
+                : (null, $"GET /admin/experiments/{studyId:D} answered {(int)response.StatusCode} {response.ReasonPhrase}");
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return (null, $"GET /admin/experiments/{studyId:D} timed out");
+        }
+        catch (Exception e) when (e is HttpRequestException or JsonException or IOException or InvalidOperationException
+            or FormatException)
+        {
+            return (null, $"GET /admin/experiments/{studyId:D} failed: {e.Message}");
+        }
+    }
+
     /// <summary>GET {api}/admin/export?format=jsonl (live sessions, numbers <paramref name="from"/> to
     /// <paramref name="to"/> when given) → every stored answer, or why not. Rows of sessions without an answer are
     /// skipped.</summary>

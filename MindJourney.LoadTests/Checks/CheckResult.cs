@@ -31,4 +31,6 @@ public static class CheckNames
     public const string UploadsStored = "uploads_stored";
     public const string UploadsDownloadMatch = "uploads_download_match";
     public const string AnswersExactlyOnce = "answers_exactly_once";
+    public const string StudyNumbersContiguous = "study_numbers_contiguous";
+    public const string StudyFullExactly = "study_full_exactly";
 }

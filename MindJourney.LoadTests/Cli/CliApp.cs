@@ -205,6 +205,19 @@ public static class CliApp
             HelpName = "percent"
         };
 
+        private readonly Option<string?> _study = new("--study")
+        {
+            Description = "Play in this study, by its slug (its link's ?study=); it must exist and take people "
+                + "[default: the most recently opened open study].",
+            HelpName = "slug"
+        };
+
+        private readonly Option<bool> _expectFull = new("--expect-full")
+        {
+            Description = "With --study: Plays refused with 409 /problems/study-full are expected (counted apart, not errors); "
+                + "checks that exactly min(cap - already started, tried) people were numbered and the rest refused."
+        };
+
         public CommandDefinition(CliEnvironment env)
         {
             _env = env;
@@ -213,7 +226,7 @@ public static class CliApp
             {
                 _apiUrl, _users, _duration, _iterations, _rampUp, _warmUp, _rate, _maxInFlight, _scenario, _reportDir, _percentiles,
                 _maxP99, _maxErrorRate, _minRps, _adminKey, _config, _allowRemote, _allowFallback, _quiet, _timeout, _verifySample,
-                _flaky,
+                _flaky, _study, _expectFull,
             };
             Root.SetAction(RunAsync);
         }

@@ -76,6 +76,10 @@ internal sealed class ConsoleRenderer(IAnsiConsole console)
             + $"{ReportText.Num(t.Rps, "0.0")} req/s; error rate {ReportText.Num(t.ErrorRate * 100, "0.###")}%; "
             + $"{ReportText.Int(t.SessionsCreated)} sessions, {ReportText.Int(t.FallbackSessions)} fallback; "
             + $"sent {ReportText.Bytes(t.BytesSent)}, received {ReportText.Bytes(t.BytesReceived)}"));
+        if (ReportText.Refusals(r) is { } refusals)
+        {
+            console.MarkupLine(Markup.Escape($"Refused: {refusals}."));
+        }
 
         foreach (var table in StepTables(r, s => s.Latency, "Latency (ms)", includeAll: true))
         {

@@ -50,6 +50,7 @@ public static class LoadTestTelemetry
         RequestOutcome.HttpError => "http_error",
         RequestOutcome.InvalidResponse => "invalid_response",
         RequestOutcome.Timeout => "timeout",
+        RequestOutcome.Refused => "refused",
         _ => "transport_error",
     };
 }

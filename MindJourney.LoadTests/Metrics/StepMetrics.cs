@@ -16,6 +16,9 @@ public enum RequestOutcome
     Timeout,
 
     TransportError,
+
+    /// <summary>A refusal the run expects (a full study's 409 with <c>--expect-full</c>): neither ok nor failed.</summary>
+    Refused,
 }
 
 /// <summary>Counters and latencies of one step (one kind of HTTP call). Thread-safe for writers; no allocation per record.</summary>
@@ -24,6 +27,7 @@ public sealed class StepMetrics
     private readonly long[] _statusCounts = new long[600];
     private long _ok;
     private long _failed;
+    private long _refused;
     private long _bytesSent;
     private long _bytesReceived;
     private long _timeouts;
@@ -43,7 +47,10 @@ public sealed class StepMetrics
 
     public long Failed => Interlocked.Read(ref _failed);
 
-    public long Requests => Ok + Failed;
+    /// <summary>Expected refusals (<see cref="RequestOutcome.Refused"/>), counted apart from ok and failed.</summary>
+    public long Refused => Interlocked.Read(ref _refused);
+
+    public long Requests => Ok + Failed + Refused;
 
     public long BytesSent => Interlocked.Read(ref _bytesSent);
 
@@ -61,6 +68,10 @@ public sealed class StepMetrics
         if (outcome == RequestOutcome.Ok)
         {
             Interlocked.Increment(ref _ok);
+        }
+        else if (outcome == RequestOutcome.Refused)
+        {
+            Interlocked.Increment(ref _refused);
         }
         else
         {
@@ -129,6 +140,7 @@ public sealed class StepMetrics
         Requests = Requests,
         Ok = Ok,
         Failed = Failed,
+        Refused = Refused,
         Rps = seconds > 0 ? Requests / seconds : 0,
         BytesSent = BytesSent,
         BytesReceived = BytesReceived,

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
 using Microsoft.Extensions.Configuration;
 
 namespace MindJourney.LoadTests.Options;
@@ -31,7 +32,7 @@ public enum LoadModel
 /// Everything one run needs. CLI, config file and environment are layered and bound into one of these by
 /// <see cref="OptionsResolver"/>; a test can also build one directly.
 /// </summary>
-public sealed record LoadTestOptions
+public sealed partial record LoadTestOptions
 {
     public const string DefaultApiUrl = "http://localhost:5000/api";
     public static readonly TimeSpan DefaultDuration = TimeSpan.FromSeconds(30);
@@ -97,6 +98,14 @@ public sealed record LoadTestOptions
     /// <summary>Journey: the percentage (0–100) of answer and upload requests cut before their answer arrives, then
     /// retried with the same Idempotency-Key, as a flaky mobile network would.</summary>
     public double Flaky { get; init; }
+
+    /// <summary>The study the virtual users Play in, by its slug (its link's <c>?study=</c>); resolved to its id once
+    /// at start. Null: the most recently opened open study (<c>GET /api/experiment</c>).</summary>
+    public string? Study { get; init; }
+
+    /// <summary>With <see cref="Study"/>: a Play answered 409 <c>/problems/study-full</c> is an expected outcome,
+    /// counted apart as refused, not as an error (a run that fills the study's cap).</summary>
+    public bool ExpectFull { get; init; }
 
     [JsonIgnore]
     public LoadModel Model => Rate is null ? LoadModel.Closed : LoadModel.Open;
@@ -213,6 +222,16 @@ public sealed record LoadTestOptions
             errors.Add("--flaky cuts answers and uploads, which only the journey scenario sends (add --scenario journey).");
         }
 
+        if (Study is not null && !StudySlug().IsMatch(Study))
+        {
+            errors.Add($"--study must be a study's slug (3 to 64 of a-z, 0-9 and -, as in its link /?study=...), got '{Study}'.");
+        }
+
+        if (ExpectFull && Study is null)
+        {
+            errors.Add("--expect-full needs --study: the study whose cap the run is expected to fill.");
+        }
+
         return errors;
     }
 
@@ -232,7 +251,11 @@ public sealed record LoadTestOptions
             CultureInfo.InvariantCulture,
             $"AdminKey = {(AdminKey is null ? "(none)" : "***")}, AllowRemote = {AllowRemote}, AllowFallback = {AllowFallback}, ");
         sb.Append(CultureInfo.InvariantCulture, $"Quiet = {Quiet}, RequestTimeout = {RequestTimeout}, VerifySample = {VerifySample}, ");
-        sb.Append(CultureInfo.InvariantCulture, $"Flaky = {Flaky} }}");
+        sb.Append(CultureInfo.InvariantCulture, $"Flaky = {Flaky}, Study = {Study}, ExpectFull = {ExpectFull} }}");
         return sb.ToString();
     }
+
+    // The API's slug rule (MindJourney.Api's StudySlugs): a typo fails here rather than as a 404 at start.
+    [GeneratedRegex("^[a-z0-9-]{3,64}$")]
+    private static partial Regex StudySlug();
 }

@@ -67,6 +67,10 @@ public static class HtmlReport
         }
 
         sb.Append("</tr></table>");
+        if (ReportText.Refusals(r) is { } refusals)
+        {
+            sb.Append("<p>Refused: ").Append(T(refusals)).Append(".</p>");
+        }
 
         sb.Append("<h2>Checks</h2><table><tr><th class=\"l\">check</th><th class=\"l\">outcome</th><th class=\"l\">detail</th></tr>");
         foreach (var c in r.Checks)

@@ -35,6 +35,11 @@ public static class MarkdownReport
             + $"| {ReportText.Int(t.IterationsOk)}/{ReportText.Int(t.IterationsFailed)} "
             + $"| {ReportText.Int(t.SessionsCreated)} | {ReportText.Int(t.FallbackSessions)} "
             + $"| {ReportText.Bytes(t.BytesSent)} | {ReportText.Bytes(t.BytesReceived)} |");
+        if (ReportText.Refusals(r) is { } refusals)
+        {
+            sb.AppendLine();
+            sb.AppendLine($"Refused: {refusals}.");
+        }
 
         sb.AppendLine();
         sb.AppendLine("## Checks");

@@ -62,8 +62,15 @@ public static class ReportText
             (null, { } i) => $"{Int(i)} iterations{(r.Model == LoadModel.Open ? " in total" : " per user")}",
             _ => "-",
         };
-        return $"scenario {o.Scenario.ToString().ToLowerInvariant()}, {load}, bound {bound}";
+        var study = o.Study is null ? "" : $", study {o.Study}{(o.ExpectFull ? " (expected to fill: --expect-full)" : "")}";
+        return $"scenario {o.Scenario.ToString().ToLowerInvariant()}, {load}, bound {bound}{study}";
     }
+
+    /// <summary>With <c>--expect-full</c>: how many Plays the full study refused, which are not errors; else null.</summary>
+    public static string? Refusals(LoadTestResult r) => r.Options.ExpectFull
+        ? $"{Int(r.Totals.Refused)} Plays refused because the study is full (409 /problems/study-full): expected with --expect-full, "
+            + "counted apart, not errors"
+        : null;
 
     /// <summary>What the latency figures mean in this run.</summary>
     public static string LatencyNote(LoadTestResult r) => r.Model == LoadModel.Open

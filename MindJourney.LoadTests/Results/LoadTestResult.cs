@@ -52,6 +52,14 @@ public sealed record LoadTestResult
     /// <summary>The visitor numbers handed out in the run, sorted (fallback sessions excluded, see Totals).</summary>
     public IReadOnlyList<int> VisitorNumbers { get; init; } = [];
 
+    /// <summary>With <c>--study</c>: the study's participant numbers handed out in the run, sorted.</summary>
+    public IReadOnlyList<int> StudyNumbers { get; init; } = [];
+
+    /// <summary>With <c>--study</c> and an admin key: the study as the admin API answered before and after the load.</summary>
+    public StudySnapshot? StudyBefore { get; init; }
+
+    public StudySnapshot? StudyAfter { get; init; }
+
     /// <summary>True only when there was no fatal error or interruption and every check and threshold passed.</summary>
     public bool Passed { get; init; }
 
@@ -62,9 +70,13 @@ public sealed record LoadTestResult
 
 public sealed record RunTotals
 {
+    /// <summary>Ok + failed + refused.</summary>
     public long Requests { get; init; }
     public long Ok { get; init; }
     public long Failed { get; init; }
+
+    /// <summary>Plays refused because the study is full, expected with <c>--expect-full</c>: not errors.</summary>
+    public long Refused { get; init; }
 
     /// <summary>Open model: arrivals not started because the in-flight cap was reached.</summary>
     public long Dropped { get; init; }
@@ -78,7 +90,7 @@ public sealed record RunTotals
     /// <summary>Requests (ok + failed) per second of the load phase.</summary>
     public double Rps { get; init; }
 
-    /// <summary>(failed + dropped) / (requests + dropped).</summary>
+    /// <summary>(failed + dropped) / (requests + dropped): refused answers are not errors.</summary>
     public double ErrorRate { get; init; }
 
     public long SessionsCreated { get; init; }
@@ -99,6 +111,9 @@ public sealed record StepResult
     public long Requests { get; init; }
     public long Ok { get; init; }
     public long Failed { get; init; }
+
+    /// <summary>Expected refusals (a full study's 409 with <c>--expect-full</c>), neither ok nor failed.</summary>
+    public long Refused { get; init; }
     public double Rps { get; init; }
     public long BytesSent { get; init; }
     public long BytesReceived { get; init; }

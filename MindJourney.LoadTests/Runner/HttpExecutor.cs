@@ -161,6 +161,11 @@ internal sealed class HttpExecutor(HttpClient http, MetricsCollector metrics, Ti
         step.Record(answer.IntendedTicks, answer.SentTicks, answer.EndTicks, answer.Status, outcome, answer.BytesSent, answer.Length);
     }
 
+    /// <summary>Records the attempt as a refusal the run expects (<see cref="RequestOutcome.Refused"/>).</summary>
+    public static void RecordRefused(StepMetrics step, in Answer answer) =>
+        step.Record(answer.IntendedTicks, answer.SentTicks, answer.EndTicks, answer.Status, RequestOutcome.Refused, answer.BytesSent,
+            answer.Length);
+
     private static async ValueTask<(byte[] Buffer, int Length)> ReadBodyAsync(HttpContent content, CancellationToken token)
     {
         var declared = content.Headers.ContentLength;

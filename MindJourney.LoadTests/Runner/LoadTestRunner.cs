@@ -60,9 +60,9 @@ public static class LoadTestRunner
         var apiBase = options.ApiUrl.AbsoluteUri.TrimEnd('/');
         var metrics = new MetricsCollector(IScenario.StepsOf(options.Scenario));
 
-        // setup: the active experiment, and the audit before
-        var (experimentId, setupError) = await GetExperimentIdAsync(http, apiBase, options.RequestTimeout, cancellationToken)
-            .ConfigureAwait(false);
+        // setup: the study (--study's, else the active one), and the audit before
+        var (experimentId, setupError) = await GetExperimentIdAsync(http, apiBase, options.Study, options.RequestTimeout,
+            cancellationToken).ConfigureAwait(false);
         if (setupError is not null || cancellationToken.IsCancellationRequested)
         {
             return Unstarted(
@@ -89,6 +89,7 @@ public static class LoadTestRunner
         var before = options.AdminKey is { } key
             ? await AdminClient.GetAuditAsync(http, apiBase, key, options.RequestTimeout, cancellationToken).ConfigureAwait(false)
             : default;
+        var studyBefore = await ReadStudyAsync(options, http, apiBase, experimentId, cancellationToken).ConfigureAwait(false);
 
         var ledger = new RunLedger();
         var seconds = await RunLoadPhaseAsync(options, http, metrics, ledger, experimentId, progress, cancellationToken)
@@ -99,10 +100,16 @@ public static class LoadTestRunner
         var after = options.AdminKey is { } keyAfter && !interrupted
             ? await AdminClient.GetAuditAsync(http, apiBase, keyAfter, options.RequestTimeout, cancellationToken).ConfigureAwait(false)
             : default;
+        var studyAfter = interrupted ? default
+            : await ReadStudyAsync(options, http, apiBase, experimentId, cancellationToken).ConfigureAwait(false);
         var sessions = ledger.Sessions.ToArray();
         var numbers = sessions.Where(s => s.VisitorNumber is not null).Select(s => s.VisitorNumber!.Value).Order().ToArray();
         var checks = await CheckAsync(options, http, apiBase, ledger, sessions, numbers, before, after, interrupted, cancellationToken)
             .ConfigureAwait(false);
+        if (options.Study is not null)
+        {
+            checks.AddRange(StudyCheckList(options, sessions, ledger.RefusedFull, studyBefore, studyAfter, interrupted));
+        }
 
         // totals and thresholds
         var steps = metrics.Steps.Select(s => s.ToResult(seconds, options.Percentiles, options.Model == LoadModel.Open)).ToArray();
@@ -121,6 +128,9 @@ public static class LoadTestRunner
             AuditBefore = before.Snapshot,
             AuditAfter = after.Snapshot,
             VisitorNumbers = numbers,
+            StudyNumbers = sessions.Where(s => s.StudyNumber is not null).Select(s => s.StudyNumber!.Value).Order().ToArray(),
+            StudyBefore = studyBefore.Study,
+            StudyAfter = studyAfter.Study,
             Passed = passed,
         };
     }
@@ -224,6 +234,40 @@ public static class LoadTestRunner
         return checks;
     }
 
+    /// <summary>With <c>--study</c> and an admin key, the study's cap and people as the admin API answers them.</summary>
+    private static async Task<(StudySnapshot? Study, string? Error)> ReadStudyAsync(LoadTestOptions options, HttpClient http,
+        string apiBase, Guid studyId, CancellationToken cancellationToken) =>
+        options is { Study: not null, AdminKey: { } key }
+            ? await AdminClient.GetStudyAsync(http, apiBase, key, studyId, options.RequestTimeout, cancellationToken).ConfigureAwait(false)
+            : default;
+
+    /// <summary>The checks of a run in one study: its people contiguous in study participant number, and with
+    /// <c>--expect-full</c> its cap filled exactly.</summary>
+    private static IEnumerable<CheckResult> StudyCheckList(LoadTestOptions options, CreatedSession[] sessions, long refused,
+        (StudySnapshot? Study, string? Error) before, (StudySnapshot? Study, string? Error) after, bool interrupted)
+    {
+        var readError = options.AdminKey is null ? null : before.Error ?? after.Error;
+        if (interrupted || readError is not null)
+        {
+            var why = interrupted ? "the run was interrupted" : readError!;
+            yield return interrupted ? CheckResult.Skip(CheckNames.StudyNumbersContiguous, why)
+                : CheckResult.Fail(CheckNames.StudyNumbersContiguous, why);
+            if (options.ExpectFull)
+            {
+                yield return interrupted ? CheckResult.Skip(CheckNames.StudyFullExactly, why)
+                    : CheckResult.Fail(CheckNames.StudyFullExactly, why);
+            }
+
+            yield break;
+        }
+
+        yield return StudyChecks.Contiguous(sessions.Select(s => s.StudyNumber).ToArray(), before.Study, after.Study);
+        if (options.ExpectFull)
+        {
+            yield return StudyChecks.FullExactly(sessions.Count(s => s.StudyNumber is not null), refused, before.Study, after.Study);
+        }
+    }
+
     /// <summary>Reads the stored answers back through the admin export (the key needed, like the audit) and compares
     /// them with the ledger.</summary>
     private static async Task<CheckResult> AnswersExactlyOnceAsync(LoadTestOptions options, HttpClient http, string apiBase,
@@ -259,18 +303,20 @@ public static class LoadTestRunner
     {
         var ok = steps.Sum(s => s.Ok);
         var failed = steps.Sum(s => s.Failed);
+        var refused = steps.Sum(s => s.Refused);
         var dropped = metrics.Dropped;
-        var attempts = ok + failed + dropped;
+        var attempts = ok + failed + refused + dropped;
         return new RunTotals
         {
-            Requests = ok + failed,
+            Requests = ok + failed + refused,
             Ok = ok,
             Failed = failed,
+            Refused = refused,
             Dropped = dropped,
             Aborted = metrics.Aborted,
             IterationsOk = metrics.IterationsOk,
             IterationsFailed = metrics.IterationsFailed,
-            Rps = (ok + failed) / seconds,
+            Rps = (ok + failed + refused) / seconds,
             ErrorRate = attempts == 0 ? 0 : (failed + dropped) / (double)attempts,
             SessionsCreated = sessions.Length,
             FallbackSessions = sessions.Count(s => s.VisitorNumber is null),
@@ -320,28 +366,37 @@ public static class LoadTestRunner
         }
     }
 
-    private static async Task<(Guid Id, string? Error)> GetExperimentIdAsync(HttpClient http, string apiBase, TimeSpan timeout,
-        CancellationToken cancellationToken)
+    /// <summary>The id of the study the run plays in: <paramref name="study"/>'s (looked up once, by its slug), else the
+    /// most recently opened open one.</summary>
+    private static async Task<(Guid Id, string? Error)> GetExperimentIdAsync(HttpClient http, string apiBase, string? study,
+        TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         cts.CancelAfter(timeout);
+        var url = apiBase + RunContext.ExperimentPath(study);
         try
         {
-            using var response = await http.GetAsync(apiBase + "/experiment", cts.Token).ConfigureAwait(false);
+            using var response = await http.GetAsync(url, cts.Token).ConfigureAwait(false);
             var body = await response.Content.ReadAsByteArrayAsync(cts.Token).ConfigureAwait(false);
             if (!response.IsSuccessStatusCode)
             {
-                return (Guid.Empty, $"GET {apiBase}/experiment answered {(int)response.StatusCode} {response.ReasonPhrase}; "
-                    + "the run needs an active experiment");
+                var answered = $"GET {url} answered {(int)response.StatusCode} {response.ReasonPhrase}";
+                var (_, detail) = ApiJson.ReadProblem(body);
+                return (Guid.Empty, (study, response.StatusCode) switch
+                {
+                    (null, _) => answered + "; the run needs an active experiment",
+                    (_, HttpStatusCode.NotFound) => $"study '{study}' does not exist ({answered}); check --study",
+                    _ => $"study '{study}' cannot be played ({answered}{(detail is null ? "" : ": " + detail)})",
+                });
             }
 
             return ApiJson.TryReadExperiment(body, out var id, out _)
                 ? (id, null)
-                : (Guid.Empty, $"GET {apiBase}/experiment answered a body without an experiment id");
+                : (Guid.Empty, $"GET {url} answered a body without an experiment id");
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return (Guid.Empty, $"GET {apiBase}/experiment timed out after {timeout.TotalSeconds:0.#} s; is the API running?");
+            return (Guid.Empty, $"GET {url} timed out after {timeout.TotalSeconds:0.#} s; is the API running?");
         }
         catch (OperationCanceledException)
         {
@@ -349,7 +404,7 @@ public static class LoadTestRunner
         }
         catch (HttpRequestException e)
         {
-            return (Guid.Empty, $"GET {apiBase}/experiment failed: {e.Message}; is the API running?");
+            return (Guid.Empty, $"GET {url} failed: {e.Message}; is the API running?");
         }
     }
 
@@ -370,6 +425,8 @@ public static class LoadTestRunner
                 CheckResult.Skip(CheckNames.UploadsStored, reason),
                 CheckResult.Skip(CheckNames.UploadsDownloadMatch, reason),
                 CheckResult.Skip(CheckNames.AnswersExactlyOnce, reason),
+                .. options.Study is null ? [] : new[] { CheckResult.Skip(CheckNames.StudyNumbersContiguous, reason) },
+                .. options.ExpectFull ? new[] { CheckResult.Skip(CheckNames.StudyFullExactly, reason) } : [],
             ],
             Passed = false,
         };

@@ -22,7 +22,7 @@ internal sealed class RunContext
         ExperimentId = experimentId;
         HardStop = hardStop;
         ApiBase = options.ApiUrl.AbsoluteUri.TrimEnd('/');
-        ExperimentUri = new Uri(ApiBase + "/experiment");
+        ExperimentUri = new Uri(ApiBase + ExperimentPath(options.Study));
         SessionUri = new Uri(ApiBase + "/session");
         ResponseUri = new Uri(ApiBase + "/response");
         SessionBody = Encoding.UTF8.GetBytes($"{{\"experimentId\":\"{experimentId:D}\"}}");
@@ -55,6 +55,10 @@ internal sealed class RunContext
 
     /// <summary><c>{"experimentId":"..."}</c>, shared read-only by every POST /api/session.</summary>
     public ReadOnlyMemory<byte> SessionBody { get; }
+
+    /// <summary>The page's study read: the study of <c>--study</c>, else the most recently opened one.</summary>
+    public static string ExperimentPath(string? study) =>
+        study is null ? "/experiment" : "/experiment?study=" + Uri.EscapeDataString(study);
 
     /// <summary>A key unique to this request (run prefix + counter).</summary>
     public string NextIdempotencyKey()

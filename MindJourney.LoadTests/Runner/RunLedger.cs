@@ -2,9 +2,9 @@ using System.Collections.Concurrent;
 
 namespace MindJourney.LoadTests.Runner;
 
-/// <summary>A session the run created, with the number the API handed out (null = fallback) and the secret that
-/// reads and updates it.</summary>
-public sealed record CreatedSession(Guid Id, int? VisitorNumber, string? Secret = null);
+/// <summary>A session the run created, with the number the API handed out (null = fallback), the secret that
+/// reads and updates it, and the study's own participant number (null when the API gives none).</summary>
+public sealed record CreatedSession(Guid Id, int? VisitorNumber, string? Secret = null, int? StudyNumber = null);
 
 /// <summary>An upload the run made, and what the API said about it.</summary>
 public sealed record UploadRecord(
@@ -35,6 +35,7 @@ internal sealed class RunLedger
     private long _responsesCompared;
     private long _responsesMismatched;
     private int _examples;
+    private long _refusedFull;
 
     public ConcurrentQueue<CreatedSession> Sessions { get; } = new();
 
@@ -49,7 +50,13 @@ internal sealed class RunLedger
 
     public long ResponsesMismatched => Interlocked.Read(ref _responsesMismatched);
 
-    public void SessionCreated(Guid id, int? number) => Sessions.Enqueue(new CreatedSession(id, number));
+    /// <summary>Plays refused because the study is full (409 <c>/problems/study-full</c>), with <c>--expect-full</c>.</summary>
+    public long RefusedFull => Interlocked.Read(ref _refusedFull);
+
+    public void SessionCreated(Guid id, int? number, int? studyNumber = null) =>
+        Sessions.Enqueue(new CreatedSession(id, number, StudyNumber: studyNumber));
+
+    public void RefusedAsFull() => Interlocked.Increment(ref _refusedFull);
 
     public void ResponseSeen(Guid sessionId, Guid responseId, int? sessionNumber, int? responseNumber)
     {

@@ -7,9 +7,14 @@ namespace MindJourney.LoadTests.Scenarios;
 /// <summary>A level as the journey needs it.</summary>
 internal sealed record LevelInfo(string Id, int LevelNumber, IReadOnlyList<string> QuestionIds);
 
-/// <summary>Session 201. <c>visitorNumber</c> must be present (null is the fallback), so it is required.</summary>
+/// <summary>Session 201. <c>visitorNumber</c> must be present (null is the fallback), so it is required; the study's
+/// own participant number (<c>studyParticipantNumber</c>) is read when the API gives one.</summary>
 internal sealed record SessionAnswer(
-    [property: JsonRequired] Guid Id, [property: JsonRequired] int? VisitorNumber, string? SessionSecret);
+    [property: JsonRequired] Guid Id, [property: JsonRequired] int? VisitorNumber, string? SessionSecret,
+    int? StudyParticipantNumber = null);
+
+/// <summary>A refusal (RFC 9457): its <c>type</c> tells which (<c>/problems/study-full</c>), its detail why.</summary>
+internal sealed record ProblemAnswer(string? Type, string? Detail);
 
 internal sealed record ExperimentAnswer([property: JsonRequired] Guid Id, int TotalLevels);
 
@@ -27,18 +32,30 @@ internal sealed record StoredObjectAnswer(string? Status, string? ObjectName);
 [JsonSerializable(typeof(ExperimentAnswer))]
 [JsonSerializable(typeof(List<LevelAnswer>))]
 [JsonSerializable(typeof(ResponseAnswer))]
+[JsonSerializable(typeof(ProblemAnswer))]
 internal sealed partial class ApiAnswerJson : JsonSerializerContext;
 
 /// <summary>Reads the fields the harness checks from API answers; an answer that does not fit is invalid.</summary>
 internal static class ApiJson
 {
     /// <summary>Session 201: <c>id</c>, <c>visitorNumber</c> and the <c>sessionSecret</c> that later reads need.</summary>
-    public static bool TryReadSession(ReadOnlySpan<byte> json, out Guid id, out int? visitorNumber, out string? secret)
+    public static bool TryReadSession(ReadOnlySpan<byte> json, out Guid id, out int? visitorNumber, out string? secret) =>
+        TryReadSession(json, out id, out visitorNumber, out secret, out _);
+
+    /// <summary>Session 201, with the study's own participant number (null when the API gives none).</summary>
+    public static bool TryReadSession(ReadOnlySpan<byte> json, out Guid id, out int? visitorNumber, out string? secret,
+        out int? studyNumber)
     {
         var answer = Read(json, ApiAnswerJson.Default.SessionAnswer);
-        (id, visitorNumber, secret) = answer is null ? (Guid.Empty, null, null) : (answer.Id, answer.VisitorNumber, answer.SessionSecret);
+        (id, visitorNumber, secret, studyNumber) = answer is null
+            ? (Guid.Empty, null, null, null)
+            : (answer.Id, answer.VisitorNumber, answer.SessionSecret, answer.StudyParticipantNumber);
         return answer is not null;
     }
+
+    /// <summary>The <c>type</c> and <c>detail</c> of a problem+json answer (nulls when the body is not one).</summary>
+    public static (string? Type, string? Detail) ReadProblem(ReadOnlySpan<byte> json) =>
+        Read(json, ApiAnswerJson.Default.ProblemAnswer) is { } problem ? (problem.Type, problem.Detail) : (null, null);
 
     /// <summary>GET /api/experiment: <c>id</c> (and <c>totalLevels</c> when given).</summary>
     public static bool TryReadExperiment(ReadOnlySpan<byte> json, out Guid id, out int totalLevels)

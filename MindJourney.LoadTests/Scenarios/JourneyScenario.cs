@@ -65,10 +65,10 @@ internal sealed class JourneyScenario(RunContext context) : IScenario
         }
 
         // 2. the session (and its visitor number)
-        var session = await SessionScenario.CreateSessionAsync(context, _createSession, user, 0).ConfigureAwait(false);
-        if (session is null)
+        var play = await SessionScenario.CreateSessionAsync(context, _createSession, user, 0).ConfigureAwait(false);
+        if (play.Session is not { } session)
         {
-            return false;
+            return play.RefusedFull; // a full study's refusal ends the journey as expected
         }
 
         // 3. the levels

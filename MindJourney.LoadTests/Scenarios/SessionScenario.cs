@@ -12,14 +12,18 @@ internal sealed class SessionScenario(RunContext context) : IScenario
 
     public IReadOnlyList<string> Steps => StepList;
 
+    /// <summary>The problem type of a full study's refusal (MindJourney.Api's StudyProblems).</summary>
+    public const string StudyFullProblem = "/problems/study-full";
+
     public async ValueTask<bool> RunIterationAsync(VirtualUser user, long scheduledStartTicks)
     {
-        var session = await CreateSessionAsync(context, _step, user, scheduledStartTicks).ConfigureAwait(false);
-        return session is not null;
+        var play = await CreateSessionAsync(context, _step, user, scheduledStartTicks).ConfigureAwait(false);
+        return play.Session is not null || play.RefusedFull;
     }
 
-    /// <summary>POST /api/session; the created session, or null when the step failed.</summary>
-    internal static async ValueTask<CreatedSession?> CreateSessionAsync(RunContext context, StepMetrics step, VirtualUser user,
+    /// <summary>POST /api/session: the created session; or, with <c>--expect-full</c>, a refusal because the study is
+    /// full (an expected outcome: the iteration ends there, as a participant's would); or neither when the step failed.</summary>
+    internal static async ValueTask<Play> CreateSessionAsync(RunContext context, StepMetrics step, VirtualUser user,
         long intendedStartTicks)
     {
         var content = new ReadOnlyMemoryContent(context.SessionBody);
@@ -31,16 +35,23 @@ internal sealed class SessionScenario(RunContext context) : IScenario
             .ConfigureAwait(false);
         try
         {
-            var valid = ApiJson.TryReadSession(answer.Body, out var id, out var number, out var secret);
+            if (context.Options.ExpectFull && answer.Status == 409 && ApiJson.ReadProblem(answer.Body).Type == StudyFullProblem)
+            {
+                HttpExecutor.RecordRefused(step, answer);
+                context.Ledger.RefusedAsFull();
+                return new Play(null, RefusedFull: true);
+            }
+
+            var valid = ApiJson.TryReadSession(answer.Body, out var id, out var number, out var secret, out var studyNumber);
             HttpExecutor.Record(step, answer, valid);
             if (!answer.IsSuccess || !valid)
             {
-                return null;
+                return default;
             }
 
-            context.Ledger.SessionCreated(id, number);
+            context.Ledger.SessionCreated(id, number, studyNumber);
             context.Metrics.SessionCreated();
-            return new CreatedSession(id, number, secret);
+            return new Play(new CreatedSession(id, number, secret, studyNumber), RefusedFull: false);
         }
         finally
         {
@@ -48,3 +59,6 @@ internal sealed class SessionScenario(RunContext context) : IScenario
         }
     }
 }
+
+/// <summary>What one Play came to: a session, an expected refusal (the study is full), or neither (the step failed).</summary>
+internal readonly record struct Play(CreatedSession? Session, bool RefusedFull);

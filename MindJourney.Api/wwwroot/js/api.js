@@ -2,13 +2,14 @@
 // ApiError with the status (0 for a network failure) so callers can decide whether a retry makes sense.
 
 export class ApiError extends Error {
-  constructor(status, title, detail, retryAfterSeconds = null) {
+  constructor(status, title, detail, retryAfterSeconds = null, type = null) {
     super(detail || title || (status === 0 ? "The network request failed." : `HTTP ${status}`));
     this.name = "ApiError";
     this.status = status;
     this.title = title ?? null;
     this.detail = detail ?? null;
     this.retryAfterSeconds = retryAfterSeconds;
+    this.type = type; // the problem's type (/problems/study-full): which refusal it is, without reading the text
   }
 
   /** Worth trying again: the network, the server (5xx), a timeout (408) or the rate limit (429). */
@@ -26,15 +27,17 @@ function retryAfterOf(value) {
 export async function errorFrom(response) {
   let title = null;
   let detail = null;
+  let type = null;
   try {
     const problem = await response.json();
     title = typeof problem?.title === "string" ? problem.title : null;
     detail = typeof problem?.detail === "string" ? problem.detail : null;
+    type = typeof problem?.type === "string" ? problem.type : null;
   } catch {
     // Not JSON (a proxy's page, an empty body): the status says enough.
   }
 
-  return new ApiError(response.status, title, detail, retryAfterOf(response.headers.get("Retry-After")));
+  return new ApiError(response.status, title, detail, retryAfterOf(response.headers.get("Retry-After")), type);
 }
 
 // A request that hangs (a dead mobile link, a stuck proxy) fails after this long, so it can be retried.

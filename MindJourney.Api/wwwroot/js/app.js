@@ -10,6 +10,7 @@ import { MediaAnswer, responseTypeOf } from "./media-answer.js";
 import { Outbox, SaveState, MemoryReason } from "./outbox.js";
 import { visitorStore, newIdempotencyKey, pageMode, pageStudy, pilotToken } from "./storage.js";
 import { showStatus, showError, clearErrors, dismissStatus } from "./toast.js";
+import { showStudyRefusal } from "./study-screens.js";
 
 const MAX_TEXT_LENGTH = 5000;
 
@@ -274,6 +275,12 @@ async function startSession(attempt) {
     if (error.status === 410) {
       showMessage("You have withdrawn from this study", "Your data was erased as you asked, so this study cannot go on. "
         + "Thank you for your time.");
+      return;
+    }
+
+    // Full, closed or not open yet: a screen of its own. Nothing was started (no session kept, nothing in the outbox),
+    // so the same link works again once the study takes people.
+    if (showStudyRefusal(error)) {
       return;
     }
 
@@ -573,6 +580,10 @@ async function init() {
 
     state.experiment = await api.activeExperiment(pageStudy, pilotToken);
   } catch (error) {
+    if (showStudyRefusal(error, { fromLink: pageStudy !== null })) {
+      return;
+    }
+
     if (error.status === 404) {
       showMessage("No journey is open right now", "Please come back a little later.");
       return;
