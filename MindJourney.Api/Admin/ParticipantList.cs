@@ -4,7 +4,8 @@ namespace MindJourney.Api.Admin;
 
 /// <summary>One row of the researcher page's participants table: a session, its person's number and its progress.
 /// <see cref="VisitorNumber"/> is a pilot number when <see cref="Mode"/> is pilot. <see cref="WithdrawnAt"/>: the person
-/// withdrew then (their data is erased, the row shows "Withdrawn").</summary>
+/// withdrew then (their data is erased, the row shows "Withdrawn"). The recruitment fields: the panel that sent the
+/// person to the study and its ids (null for someone who came without, and once withdrawn).</summary>
 public sealed record ParticipantRow(
     Guid SessionId,
     int? VisitorNumber,
@@ -19,7 +20,11 @@ public sealed record ParticipantRow(
     Guid ExperimentId,
     int? StudyParticipantNumber,
     Guid UserId,
-    DateTimeOffset? WithdrawnAt);
+    DateTimeOffset? WithdrawnAt,
+    string? RecruitmentSource = null,
+    string? RecruitmentParticipantId = null,
+    string? RecruitmentStudyId = null,
+    string? RecruitmentSessionId = null);
 
 /// <summary>
 /// Sessions newest first, a page at a time. Session ids are UUIDv7 (time-ordered), so the primary key is the
@@ -34,13 +39,18 @@ public sealed class ParticipantList(NpgsqlDataSource dataSource)
 
     private const string Columns = """
         SELECT s.id, s.visitor_number, s.mode, s.condition, s.created_at, s.current_level, e.total_levels, s.is_completed,
-               c.responses, c.files, s.experiment_id, s.study_participant_number, s.user_id, u.withdrawn_at
+               c.responses, c.files, s.experiment_id, s.study_participant_number, s.user_id, u.withdrawn_at,
+               p.source, p.participant_id, p.panel_study_id, p.panel_session_id
         FROM experiment_sessions s
         JOIN experiments e ON e.id = s.experiment_id
         JOIN users u ON u.id = s.user_id
         CROSS JOIN LATERAL (
             SELECT count(*) AS responses, count(r.file_id) AS files FROM experiment_responses r WHERE r.session_id = s.id
         ) c
+        LEFT JOIN LATERAL (
+            SELECT x.source, x.participant_id, x.panel_study_id, x.panel_session_id FROM recruitments x
+            WHERE x.user_id = s.user_id AND x.experiment_id = s.experiment_id ORDER BY x.created_at LIMIT 1
+        ) p ON TRUE
         """;
 
     // One study's page walks the (experiment_id, id) index the same way. A search names a person: by visitor number, or
@@ -95,7 +105,11 @@ public sealed class ParticipantList(NpgsqlDataSource dataSource)
                 reader.GetGuid(10),
                 reader.IsDBNull(11) ? null : reader.GetInt32(11),
                 reader.GetGuid(12),
-                reader.IsDBNull(13) ? null : reader.GetFieldValue<DateTimeOffset>(13)));
+                reader.IsDBNull(13) ? null : reader.GetFieldValue<DateTimeOffset>(13),
+                reader.IsDBNull(14) ? null : reader.GetString(14),
+                reader.IsDBNull(15) ? null : reader.GetString(15),
+                reader.IsDBNull(16) ? null : reader.GetString(16),
+                reader.IsDBNull(17) ? null : reader.GetString(17)));
         }
 
         return rows;

@@ -39,7 +39,7 @@ public static class ExperimentsApi
             .Select(e => new
             {
                 Summary = new ExperimentSummary(e.Id, e.Title, e.Description, e.TotalLevels, e.Status == StudyStatuses.Open,
-                    e.CreatedAt, e.Slug, e.Status),
+                    e.CreatedAt, e.Slug, e.Status, e.SonaParameter),
                 e.PilotNonce,
             })
             .FirstOrDefaultAsync(cancellationToken);

@@ -2,6 +2,7 @@ using System.Text.Json;
 using MindJourney.Api.Data;
 using MindJourney.Api.Infrastructure;
 using MindJourney.Api.Responses;
+using MindJourney.Api.Sessions;
 
 namespace MindJourney.Api.Experiments;
 
@@ -147,10 +148,9 @@ public sealed class StudyInput
         if (Has(body, CompletionUrl, out var url, required: false, nullable: true) && url.ValueKind != JsonValueKind.Null)
         {
             var text = Text(url, CompletionUrl, MaxUrlLength, required: true);
-            if (text is not null && !(Uri.TryCreate(text, UriKind.Absolute, out var uri)
-                && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp)))
+            if (text is not null && CompletionLinks.TemplateProblem(text) is { } problem)
             {
-                Error(CompletionUrl, "completionUrl must be null or an absolute http or https URL.");
+                Error(CompletionUrl, problem);
             }
             else
             {

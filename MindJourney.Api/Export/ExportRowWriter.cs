@@ -23,6 +23,7 @@ public sealed class ExportRowWriter(Stream destination, string format)
     [
         "visitor_number", "mode", "condition", "session_id", "user_id", "response_id", "level_id", "question_id",
         "response_type", "text", "file_object_name", "file_size_bytes", "file_md5", "created_at",
+        "recruitment_source", "recruitment_participant_id", "recruitment_study_id", "recruitment_session_id",
     ];
 
     private static readonly JsonEncodedText[] JsonNames = Columns.Select(c => JsonEncodedText.Encode(CamelCase(c))).ToArray();
@@ -95,6 +96,11 @@ public sealed class ExportRowWriter(Stream destination, string format)
         Cell(row.FileSizeBytes);
         Cell(row.FileMd5, participant: false);
         Cell(row.CreatedAt?.UtcDateTime, "O");
+        Cell(row.RecruitmentSource, participant: false);
+        // A panel's ids arrive on the study link: whatever the participant's browser sent.
+        Cell(row.RecruitmentParticipantId, participant: true);
+        Cell(row.RecruitmentStudyId, participant: true);
+        Cell(row.RecruitmentSessionId, participant: true);
         EndCsvRow();
     }
 
@@ -135,12 +141,17 @@ public sealed class ExportRowWriter(Stream destination, string format)
         json.WriteString(JsonNames[i++], row.FileMd5);
         if (row.CreatedAt is { } createdAt)
         {
-            json.WriteString(JsonNames[i], createdAt.UtcDateTime);
+            json.WriteString(JsonNames[i++], createdAt.UtcDateTime);
         }
         else
         {
-            json.WriteNull(JsonNames[i]);
+            json.WriteNull(JsonNames[i++]);
         }
+
+        json.WriteString(JsonNames[i++], row.RecruitmentSource);
+        json.WriteString(JsonNames[i++], row.RecruitmentParticipantId);
+        json.WriteString(JsonNames[i++], row.RecruitmentStudyId);
+        json.WriteString(JsonNames[i], row.RecruitmentSessionId);
 
         json.WriteEndObject();
         json.Flush();

@@ -17,7 +17,8 @@ public sealed record ExportFilter(string Mode, int? From, int? To, Guid? Experim
 public readonly record struct ExportRow(
     int? VisitorNumber, string Mode, string? Condition, Guid SessionId, Guid UserId, Guid? ResponseId, string? LevelId,
     string? QuestionId, string? ResponseType, string? Text, string? FileObjectName, long? FileSizeBytes, string? FileMd5,
-    DateTimeOffset? CreatedAt, bool Pending)
+    DateTimeOffset? CreatedAt, bool Pending, string? RecruitmentSource = null, string? RecruitmentParticipantId = null,
+    string? RecruitmentStudyId = null, string? RecruitmentSessionId = null)
 {
     /// <summary>A stored file (or text) belongs to the row: in storage, or still in the durable copy.</summary>
     public bool HasFile => ResponseId is not null && FileObjectName is not null;
@@ -42,11 +43,17 @@ public static class ExportRows
                r.id, r.level_id, r.question_id, r.response_type,
                CASE WHEN r.response_type = 'text' THEN r.response_data::text END,
                CASE WHEN r.storage_status IS NOT NULL THEN r.file_id END, r.file_size_bytes, r.file_md5, r.created_at,
-               d.response_id IS NOT NULL
+               d.response_id IS NOT NULL,
+               p.source, p.participant_id, p.panel_study_id, p.panel_session_id
         FROM experiment_sessions s
         JOIN users u ON u.id = s.user_id AND u.withdrawn_at IS NULL
         LEFT JOIN experiment_responses r ON r.session_id = s.id
         LEFT JOIN storage_deliveries d ON d.response_id = r.id
+        -- The panel's ids of the person in this study (recruitments): the researcher's way back to the panel.
+        LEFT JOIN LATERAL (
+            SELECT x.source, x.participant_id, x.panel_study_id, x.panel_session_id FROM recruitments x
+            WHERE x.user_id = s.user_id AND x.experiment_id = s.experiment_id ORDER BY x.created_at LIMIT 1
+        ) p ON TRUE
         {Covered}
         ORDER BY s.mode, s.visitor_number NULLS LAST, s.created_at, s.id, r.created_at, r.id
         """;
@@ -90,7 +97,11 @@ public static class ExportRows
                 FileSizeBytes: reader.IsDBNull(11) ? null : reader.GetInt64(11),
                 FileMd5: reader.IsDBNull(12) ? null : reader.GetString(12),
                 CreatedAt: reader.IsDBNull(13) ? null : reader.GetFieldValue<DateTimeOffset>(13),
-                Pending: reader.GetBoolean(14));
+                Pending: reader.GetBoolean(14),
+                RecruitmentSource: reader.IsDBNull(15) ? null : reader.GetString(15),
+                RecruitmentParticipantId: reader.IsDBNull(16) ? null : reader.GetString(16),
+                RecruitmentStudyId: reader.IsDBNull(17) ? null : reader.GetString(17),
+                RecruitmentSessionId: reader.IsDBNull(18) ? null : reader.GetString(18));
         }
     }
 

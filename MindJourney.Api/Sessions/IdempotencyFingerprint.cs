@@ -8,7 +8,8 @@ namespace MindJourney.Api.Sessions;
 /// must carry the same, or it is another request under a reused key and gets nothing of the first one.</summary>
 public static class IdempotencyFingerprint
 {
-    public static byte[] Of(Guid experimentId, Guid? userId, int currentLevel, string? branchingPath, string? sessionDataJson, string mode)
+    public static byte[] Of(Guid experimentId, Guid? userId, int currentLevel, string? branchingPath, string? sessionDataJson, string mode,
+        RecruitmentInput? recruitment = null)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         Span<byte> fixedPart = stackalloc byte[37];
@@ -24,6 +25,16 @@ public static class IdempotencyFingerprint
         if (mode != Data.SessionModes.Live)
         {
             AppendText(hash, mode);
+        }
+
+        // Only a recruited request adds its ids: the same key with another person's ids is another request.
+        if (recruitment is not null)
+        {
+            AppendText(hash, "recruitment");
+            AppendText(hash, recruitment.Source);
+            AppendText(hash, recruitment.ParticipantId);
+            AppendText(hash, recruitment.StudyId);
+            AppendText(hash, recruitment.SessionId);
         }
 
         return hash.GetHashAndReset();

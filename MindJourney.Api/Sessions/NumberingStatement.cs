@@ -4,10 +4,11 @@ using NpgsqlTypes;
 namespace MindJourney.Api.Sessions;
 
 /// <summary>What one request asks a numbering statement to do. <c>IdempotencyKey</c> is the key's HMAC
-/// (<see cref="IdempotencyKeyHasher"/>), never the key as sent.</summary>
+/// (<see cref="IdempotencyKeyHasher"/>), never the key as sent. <c>Recruitment</c>: a panel's person, only ever
+/// through the single statement (<see cref="VisitorNumberSql.Recruited"/>).</summary>
 internal readonly record struct NumberingRequest(
     Guid ExperimentId, int CurrentLevel, Guid UserId, Guid SessionId, string? BranchingPath, string? SessionData,
-    string? IdempotencyKey, byte[]? Fingerprint, byte[] SecretHash, string Mode);
+    string? IdempotencyKey, byte[]? Fingerprint, byte[] SecretHash, string Mode, Recruited? Recruitment = null);
 
 /// <summary>The session a numbering statement created or replayed.</summary>
 internal readonly record struct NumberingRow(
@@ -46,13 +47,31 @@ internal static class NumberingStatement
         new Parameter<string>(NpgsqlDbType.Text, r => r.Mode),
     ];
 
-    /// <summary>The single statement for one request.</summary>
+    // $11 to $15 of a recruited request's statement: the panel's source, the person's key and the ids as sent.
+    private static readonly Parameter[] RecruitmentParameters =
+    [
+        new Parameter<string>(NpgsqlDbType.Text, r => r.Recruitment!.Source),
+        new Parameter<byte[]>(NpgsqlDbType.Bytea, r => r.Recruitment!.ParticipantKey),
+        new Parameter<string>(NpgsqlDbType.Text, r => r.Recruitment!.ParticipantId),
+        new Parameter<string?>(NpgsqlDbType.Text, r => r.Recruitment!.StudyId),
+        new Parameter<string?>(NpgsqlDbType.Text, r => r.Recruitment!.SessionId),
+    ];
+
+    /// <summary>The single statement for one request (a recruited one's takes its recruitment too).</summary>
     public static NpgsqlBatchCommand ForOne(string sql, in NumberingRequest request)
     {
         var command = new NpgsqlBatchCommand(sql);
         foreach (var parameter in Parameters)
         {
             command.Parameters.Add(parameter.One(request));
+        }
+
+        if (request.Recruitment is not null)
+        {
+            foreach (var parameter in RecruitmentParameters)
+            {
+                command.Parameters.Add(parameter.One(request));
+            }
         }
 
         return command;

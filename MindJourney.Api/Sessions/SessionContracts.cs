@@ -8,7 +8,8 @@ using MindJourney.Api.Infrastructure;
 namespace MindJourney.Api.Sessions;
 
 /// <summary>Body of <c>POST /api/session</c>, with its rules. Unknown fields are ignored, as the original platform did.
-/// <c>mode: "pilot"</c> takes the study's pilot token (<see cref="PilotTokens"/>).</summary>
+/// <c>mode: "pilot"</c> takes the study's pilot token (<see cref="PilotTokens"/>). <c>recruitment</c> (a panel's ids,
+/// checked by the handler so that every broken rule is reported) makes the person the panel's.</summary>
 public sealed record CreateSessionRequest(
     [property: RequiredId] Guid? ExperimentId,
     Guid? UserId,
@@ -20,7 +21,8 @@ public sealed record CreateSessionRequest(
     string? BranchingPath,
     [property: StoredJson] JsonElement? SessionData,
     [property: StringLength(PilotTokens.MaxLength, ErrorMessage = "pilotToken is longer than {1} characters.")]
-    string? PilotToken = null);
+    string? PilotToken = null,
+    RecruitmentInput? Recruitment = null);
 
 /// <summary>Body of <c>PATCH /api/session/{id}</c>, with its rules. The identity fields are read only so that an
 /// attempt to change them is refused rather than silently ignored. The level's upper bound is the experiment's.</summary>
@@ -55,6 +57,11 @@ public record SessionDetails(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt)
 {
+    /// <summary>The study's completion link filled for this session (<see cref="CompletionLinks"/>): only on a completed
+    /// session of a study that has one; absent otherwise.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? CompletionUrl { get; init; }
+
     /// <summary>"Level 1 of 4" is 25 % complete; a completed session is 100 %.</summary>
     public static int Percent(int currentLevel, int totalLevels, bool isCompleted) =>
         isCompleted ? 100 : totalLevels <= 0 ? 0 : Math.Clamp(currentLevel * 100 / totalLevels, 0, 100);

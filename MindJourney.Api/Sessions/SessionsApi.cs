@@ -42,7 +42,7 @@ public static class SessionsApi
         return app;
     }
 
-    public static async Task<Results<Created<StartedSession>, ProblemHttpResult>> CreateSession(
+    public static async Task<Results<Created<StartedSession>, ProblemHttpResult, ValidationProblem>> CreateSession(
         CreateSessionRequest request,
         [FromHeader(Name = IdempotencyKeyHeader), IdempotencyKey] string? idempotencyKey,
         VisitorNumberAssigner assigner,
@@ -51,6 +51,21 @@ public static class SessionsApi
         HttpContext http,
         CancellationToken cancellationToken)
     {
+        // A panel's ids are the person (docs/SECURITY.md): checked all at once, never echoed (personal data).
+        if (request.Recruitment is { } recruitment)
+        {
+            var errors = recruitment.Errors();
+            if (request.UserId is not null)
+            {
+                errors["userId"] = ["Send userId or recruitment, not both: a panel's ids already name the person."];
+            }
+
+            if (errors.Count > 0)
+            {
+                return Problems.Invalid(errors);
+            }
+        }
+
         // Resuming a person takes proof of being them; without it the answer is the one for a person who does not
         // exist, so a userId learnt elsewhere neither opens their number nor tells that they exist.
         if (request.UserId is { } userId && !await SessionAccess.ProvesPersonAsync(http, userId))
@@ -74,7 +89,7 @@ public static class SessionsApi
         }
 
         var result = await assigner.StartSessionAsync(request.ExperimentId!.Value, request.UserId, request.CurrentLevel ?? 1,
-            request.BranchingPath, request.SessionData, idempotencyKey, mode, cancellationToken);
+            request.BranchingPath, request.SessionData, idempotencyKey, mode, cancellationToken, request.Recruitment);
 
         if (result.Session is not { } session)
         {
@@ -87,6 +102,7 @@ public static class SessionsApi
                 StartSessionError.StudyClosed => StudyProblems.Closed(result.Detail!),
                 StartSessionError.ModeMismatch => Problems.Conflict(result.Detail!),
                 StartSessionError.IdempotencyKeyReused => Problems.UnprocessableEntity(result.Detail!),
+                StartSessionError.Withdrawn => Withdrawal.PersonWithdrawnException.Problem(),
                 _ => Problems.BadRequest(result.Detail!),
             };
         }
@@ -106,12 +122,15 @@ public static class SessionsApi
     {
         var session = await db.ExperimentSessions.AsNoTracking()
             .Where(s => s.Id == id)
-            .Select(s => new { Session = s, s.Experiment!.TotalLevels })
+            .Select(s => new { Session = s, s.Experiment!.TotalLevels, s.Experiment.CompletionUrl })
             .FirstOrDefaultAsync(cancellationToken);
 
         return session is null
             ? Problems.NotFound($"No session with id '{id}'.")
-            : TypedResults.Ok(ToResponse(session.Session, session.TotalLevels));
+            : TypedResults.Ok(ToResponse(session.Session, session.TotalLevels) with
+            {
+                CompletionUrl = await CompletionUrlAsync(db, session.Session, session.CompletionUrl, cancellationToken),
+            });
     }
 
     /// <summary>Moves a session on. Completion feeds the least-filled tallies, so a participant (the session's secret)
@@ -183,7 +202,31 @@ public static class SessionsApi
 
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        return TypedResults.Ok(ToResponse(session, totalLevels));
+        return TypedResults.Ok(ToResponse(session, totalLevels) with
+        {
+            CompletionUrl = await CompletionUrlAsync(db, session, session.Experiment.CompletionUrl, cancellationToken),
+        });
+    }
+
+    /// <summary>A completed session's way back to its panel: the study's stored template filled with the number
+    /// and the person's panel ids in this study (none for a person who came without). Null before completion or
+    /// for a study without a link.</summary>
+    private static async Task<string?> CompletionUrlAsync(MindJourneyDbContext db, ExperimentSession session, string? template,
+        CancellationToken cancellationToken)
+    {
+        if (!session.IsCompleted || template is null)
+        {
+            return null;
+        }
+
+        var ids = CompletionLinks.NeedsPanelIds(template)
+            ? await db.Recruitments.AsNoTracking()
+                .Where(r => r.UserId == session.UserId && r.ExperimentId == session.ExperimentId)
+                .OrderBy(r => r.CreatedAt)
+                .Select(r => new { r.ParticipantId, r.PanelStudyId, r.PanelSessionId })
+                .FirstOrDefaultAsync(cancellationToken)
+            : null;
+        return CompletionLinks.Fill(template, session.VisitorNumber, ids?.ParticipantId, ids?.PanelStudyId, ids?.PanelSessionId);
     }
 
     /// <summary>A participant's completion rule. 409 for a completion before the last level: the request is well

@@ -17,6 +17,7 @@ public static class SessionsServiceExtensions
         builder.Services.AddOptions<IdempotencyOptions>().BindConfiguration(IdempotencyOptions.SectionName)
             .ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<IdempotencyKeyHasher>();
+        builder.Services.AddSingleton<RecruitmentKeyHasher>();
         builder.Services.AddHostedService<IdempotencyKeyExpiry>();
         // The Play path runs once before /health turns Healthy, drawing no number.
         builder.Services.AddOptions<WarmUpOptions>().BindConfiguration(WarmUpOptions.SectionName)

@@ -18,6 +18,7 @@ public enum StartSessionError
     UserNotFound,
     IdempotencyKeyReused,
     ModeMismatch,
+    Withdrawn,
 }
 
 /// <summary>A start's outcome. For the study refusals (<see cref="StartSessionError.StudyFull"/>, …) the detail is the
@@ -36,19 +37,22 @@ public readonly record struct StartSessionResult(SessionDetails? Session, bool R
 /// the session row with its condition in one database round trip (<see cref="VisitorNumberSql"/>); a pilot draws
 /// from the pilot sequence, never the live one. New visitors that arrive together are numbered together, by one
 /// statement (<see cref="NumberingBatcher"/>); a returning user, and whatever that statement does not number, goes
-/// through the single statement. Both send it through <see cref="NumberingStatement"/>. When numbering fails the
+/// through the single statement. Both send it through <see cref="NumberingStatement"/>. A panel's person (a
+/// recruitment) always goes through the single statement, under the person's lock: panels send tens of people a
+/// second, not thousands, and finding or making the person is one more step only they need. When numbering fails the
 /// session is still created, without a number, so the participant can play (the admin recovery numbers it later).
 /// </summary>
 public sealed partial class VisitorNumberAssigner(
     NpgsqlDataSource dataSource,
     NumberingBatcher batcher,
     IdempotencyKeyHasher keyHasher,
+    RecruitmentKeyHasher recruitmentHasher,
     VisitorNumberingTelemetry telemetry,
     ILogger<VisitorNumberAssigner> logger)
 {
     public async Task<StartSessionResult> StartSessionAsync(
         Guid experimentId, Guid? userId, int currentLevel, string? branchingPath, JsonElement? sessionData,
-        string? idempotencyKey, string mode, CancellationToken cancellationToken)
+        string? idempotencyKey, string mode, CancellationToken cancellationToken, RecruitmentInput? recruitment = null)
     {
         var sessionId = Guid.CreateVersion7();
         var startedAt = Stopwatch.GetTimestamp();
@@ -57,15 +61,17 @@ public sealed partial class VisitorNumberAssigner(
 
         var sessionDataJson = sessionData is { } data ? data.GetRawText() : null;
         var fingerprint = idempotencyKey is null ? null
-            : IdempotencyFingerprint.Of(experimentId, userId, currentLevel, branchingPath, sessionDataJson, mode);
+            : IdempotencyFingerprint.Of(experimentId, userId, currentLevel, branchingPath, sessionDataJson, mode, recruitment);
         var secret = SessionSecrets.Issue();
+        var recruited = recruitment is null ? null : new Recruited(recruitment.Source!, recruitmentHasher.Hash(recruitment.ParticipantId!),
+            recruitment.ParticipantId!, recruitment.StudyId, recruitment.SessionId);
         var args = new NumberingRequest(experimentId, currentLevel, userId ?? Guid.CreateVersion7(), sessionId,
             branchingPath, sessionDataJson, idempotencyKey is null ? null : keyHasher.Hash(idempotencyKey), fingerprint, secret.Hash,
-            mode);
+            mode, recruited);
 
         // The common case, a new visitor, is numbered with those arriving beside it; what that statement leaves
         // (a replay, a least-filled experiment, a request to refuse, a batch PostgreSQL refused) comes back empty.
-        var row = userId is null ? await batcher.NumberAsync(args, cancellationToken) : null;
+        var row = userId is null && recruited is null ? await batcher.NumberAsync(args, cancellationToken) : null;
         var outcome = VisitorNumberingTelemetry.OutcomeAssigned;
         if (row is null)
         {
@@ -135,7 +141,8 @@ public sealed partial class VisitorNumberAssigner(
         string outcome;
         try
         {
-            row = await ExecuteAsync(connection, userId is null ? VisitorNumberSql.NewVisitor : VisitorNumberSql.ReturningUser, args);
+            row = await ExecuteAsync(connection, args.Recruitment is not null ? VisitorNumberSql.Recruited
+                : userId is null ? VisitorNumberSql.NewVisitor : VisitorNumberSql.ReturningUser, args);
             outcome = row is { NewlyAssigned: true } ? VisitorNumberingTelemetry.OutcomeAssigned : VisitorNumberingTelemetry.OutcomeReused;
         }
         catch (PostgresException ex) when (!ex.IsTransient && !PostgresErrors.IsCausedByClientData(ex))
@@ -146,7 +153,8 @@ public sealed partial class VisitorNumberAssigner(
             activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
 
             // If this one fails too the database is unreachable, and the caller answers 503.
-            var fallback = userId is null ? VisitorNumberSql.NewVisitorWithoutNumber : VisitorNumberSql.ReturningUserWithoutNumbering;
+            var fallback = args.Recruitment is not null ? VisitorNumberSql.RecruitedWithoutNumber
+                : userId is null ? VisitorNumberSql.NewVisitorWithoutNumber : VisitorNumberSql.ReturningUserWithoutNumbering;
             row = await ExecuteAsync(connection, fallback, args);
             outcome = row is { Session.VisitorNumber: not null }
                 ? VisitorNumberingTelemetry.OutcomeReused
@@ -160,6 +168,18 @@ public sealed partial class VisitorNumberAssigner(
 
         if (row is null)
         {
+            if (args.Recruitment is { } person)
+            {
+                // The ids name a person: why they got nothing is theirs (withdrawn, or of the other mode).
+                var (known, withdrawn) = await RecruitedPersonAsync(connection, args.ExperimentId, person, cancellationToken);
+                if (withdrawn)
+                {
+                    return (null, outcome, StartSessionResult.Failed(StartSessionError.Withdrawn, "withdrawn"));
+                }
+
+                userId = known;
+            }
+
             return (null, outcome, await DiagnoseAsync(connection, args.ExperimentId, userId, args.CurrentLevel, args.Mode,
                 cancellationToken));
         }
@@ -190,6 +210,15 @@ public sealed partial class VisitorNumberAssigner(
             batch.BatchCommands.Add(lockKey);
         }
 
+        if (args.Recruitment is { } person)
+        {
+            var lockPerson = new NpgsqlBatchCommand(VisitorNumberSql.LockRecruitment);
+            lockPerson.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = args.ExperimentId });
+            lockPerson.Parameters.Add(new NpgsqlParameter<string> { TypedValue = person.Source });
+            lockPerson.Parameters.Add(new NpgsqlParameter<byte[]> { TypedValue = person.ParticipantKey });
+            batch.BatchCommands.Add(lockPerson);
+        }
+
         // Takes a lock only for a least-filled experiment (its starts decide on shared counts); same round trip.
         var lockExperiment = new NpgsqlBatchCommand(ConditionSql.LockLeastFilled);
         lockExperiment.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = args.ExperimentId });
@@ -208,6 +237,17 @@ public sealed partial class VisitorNumberAssigner(
         }
 
         return await reader.ReadAsync() ? new NumberingStatement.Columns(reader).Read(reader) : null;
+    }
+
+    private static async Task<(Guid? UserId, bool Withdrawn)> RecruitedPersonAsync(NpgsqlConnection connection, Guid experimentId,
+        Recruited person, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(VisitorNumberSql.RecruitedPerson, connection);
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = experimentId });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = person.Source });
+        command.Parameters.Add(new NpgsqlParameter<byte[]> { TypedValue = person.ParticipantKey });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? (reader.GetGuid(0), reader.GetBoolean(1)) : (null, false);
     }
 
     private static async Task<StartSessionResult> DiagnoseAsync(NpgsqlConnection connection, Guid experimentId, Guid? userId,

@@ -40,8 +40,9 @@ internal static class VisitorNumberSql
     /// <item>The answer: the new session, or the one replayed.</item>
     /// </list>
     /// </summary>
-    private static string OneRequest(string visitor, string earlier, string person) => $$"""
-        WITH existing AS (
+    private static string OneRequest(string visitor, string earlier, string person, string prelude = "", string beforeVisitor = "",
+        string afterVisitor = "") => $$"""
+        WITH {{prelude}}existing AS (
             SELECT s.id, s.user_id, s.experiment_id, s.visitor_number, s.study_participant_number, s.current_level,
                    s.branching_path,
                    s.is_completed, s.created_at, s.updated_at, e.total_levels, FALSE AS newly_assigned, TRUE AS replayed,
@@ -82,10 +83,10 @@ internal static class VisitorNumberSql
             UNION ALL
             SELECT study_participant_number FROM claimed
         ),
-        visitor AS (
+        {{beforeVisitor}}visitor AS (
         {{visitor}}
         ),
-        assigned AS (
+        {{afterVisitor}}assigned AS (
             SELECT v.id AS user_id, v.visitor_number, v.mode, v.study_participant_number, e.id AS experiment_id,
                    e.condition_scheme, FALSE AS done, {{ConditionSql.Columns}}
             FROM (SELECT p.*, a.study_participant_number FROM visitor p CROSS JOIN admitted a) v
@@ -150,6 +151,61 @@ internal static class VisitorNumberSql
         WHERE u.id = p.id AND u.mode = $10 AND EXISTS (SELECT 1 FROM admitted)
         RETURNING u.id, u.visitor_number, u.mode, p.previous IS NULL AS newly_assigned
         """, earlier: EarlierCondition, person: KnownPerson);
+
+    /// <summary>
+    /// A panel's person (<c>$11</c> source, <c>$12</c> their key, <c>$13</c>-<c>$15</c> the ids as sent), in ONE
+    /// statement: <c>known</c> finds them in the study; a known person continues as a returning user does (their
+    /// number, study number and condition; a number drawn now only if they never had one) and claims nothing, a new
+    /// one claims a study number, takes the next visitor number and is recorded with their ids. A withdrawn person (or
+    /// one of the other mode) matches nothing and draws nothing; the caller tells why. The caller holds the person's
+    /// advisory lock (<see cref="LockRecruitment"/>), so two Plays of one person never both find them unknown.
+    /// <c>numbered: false</c> is its fallback, as <see cref="NewVisitorWithoutNumber"/>.
+    /// </summary>
+    private static string RecruitedRequest(bool numbered) => OneRequest(
+        prelude: """
+        known AS (
+            SELECT r.user_id, u.mode, u.withdrawn_at FROM recruitments r JOIN users u ON u.id = r.user_id
+            WHERE r.experiment_id = $1 AND r.source = $11 AND r.participant_key = $12
+        ),
+        """,
+        earlier: """
+        SELECT s.condition, s.condition_order, s.study_participant_number FROM experiment_sessions s
+        JOIN known k ON k.user_id = s.user_id AND k.withdrawn_at IS NULL AND k.mode = $10
+        WHERE s.experiment_id = $1 AND s.study_participant_number IS NOT NULL
+        ORDER BY s.condition IS NULL, s.created_at LIMIT 1
+        """,
+        person: "NOT EXISTS (SELECT 1 FROM known)",
+        beforeVisitor: $$"""
+        continuing AS (
+            UPDATE users u
+            SET visitor_number = {{(numbered ? $"COALESCE(u.visitor_number, {NextNumber})" : "u.visitor_number")}},
+                updated_at = CASE WHEN u.visitor_number IS NULL THEN now() ELSE u.updated_at END
+            FROM (SELECT x.id, x.visitor_number AS previous FROM users x JOIN known k ON k.user_id = x.id FOR UPDATE OF x) p
+            WHERE u.id = p.id AND u.mode = $10 AND u.withdrawn_at IS NULL AND EXISTS (SELECT 1 FROM admitted)
+            RETURNING u.id, u.visitor_number, u.mode, {{(numbered ? "p.previous IS NULL" : "FALSE")}} AS newly_assigned
+        ),
+        fresh AS (
+            INSERT INTO users (id, is_anonymous, mode, visitor_number, created_at, updated_at)
+            SELECT $3, TRUE, $10, {{(numbered ? NextNumber : "NULL")}}, now(), now() FROM claimed
+            RETURNING id, visitor_number, mode, {{(numbered ? "TRUE" : "FALSE")}} AS newly_assigned
+        ),
+
+        """,
+        visitor: "SELECT * FROM continuing UNION ALL SELECT * FROM fresh",
+        afterVisitor: """
+        recorded AS (
+            INSERT INTO recruitments (experiment_id, source, participant_key, participant_id, panel_study_id,
+                                      panel_session_id, user_id, created_at)
+            SELECT $1, $11, $12, $13, $14, $15, f.id, now() FROM fresh f
+        ),
+
+        """);
+
+    /// <summary>A recruited request (<see cref="RecruitedRequest"/>).</summary>
+    public static readonly string Recruited = RecruitedRequest(numbered: true);
+
+    /// <summary>Its fallback when numbering failed: a new person is recorded without a number.</summary>
+    public static readonly string RecruitedWithoutNumber = RecruitedRequest(numbered: false);
 
     /// <summary>Fallback when numbering failed: the participant can still play; the admin recovery numbers them
     /// later (and gives the session its condition then). A new visitor's user row is created without a number.</summary>
@@ -262,6 +318,19 @@ internal static class VisitorNumberSql
     /// <summary>Runs first in the same batch (one round trip, one implicit transaction) when the request carries
     /// an Idempotency-Key: two requests with the same key queue here instead of both numbering a visitor.</summary>
     public const string LockKey = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
+
+    /// <summary>Runs before a recruited request's statement (after its Idempotency-Key's lock), in the same round trip:
+    /// two Plays of one panel person in one study queue here, so the second finds the person the first made.
+    /// $1 the experiment id, $2 the source, $3 the person's key.</summary>
+    public const string LockRecruitment =
+        "SELECT pg_advisory_xact_lock(hashtextextended($1::text || ':' || $2 || ':' || encode($3, 'hex'), 2))";
+
+    /// <summary>Why a recruited request made no session (only on that rare path): the person the ids name, if any,
+    /// and whether they withdrew. $1 the experiment id, $2 the source, $3 the person's key.</summary>
+    public const string RecruitedPerson = """
+        SELECT u.id, u.withdrawn_at IS NOT NULL FROM recruitments r JOIN users u ON u.id = r.user_id
+        WHERE r.experiment_id = $1 AND r.source = $2 AND r.participant_key = $3
+        """;
 
     /// <summary>
     /// Sent first in every numbering round trip. The numbering statements are prepared, and PostgreSQL keeps the

@@ -21,7 +21,8 @@ namespace MindJourney.Api.Tests;
 public sealed class ExportTests(PostgresServer postgres)
 {
     private const string Header = "visitor_number,mode,condition,session_id,user_id,response_id,level_id,question_id,response_type,"
-        + "text,file_object_name,file_size_bytes,file_md5,created_at";
+        + "text,file_object_name,file_size_bytes,file_md5,created_at,recruitment_source,recruitment_participant_id,"
+        + "recruitment_study_id,recruitment_session_id";
 
     [Fact]
     public async Task Csv_has_a_row_per_response_and_per_session_without_one_in_number_order_with_formulas_neutralised()
@@ -391,7 +392,7 @@ public sealed class ExportTests(PostgresServer postgres)
     }
 
     /// <summary>RFC 4180: fields separated by commas, records by CRLF, quoted fields with doubled quotes inside.</summary>
-    private static List<string[]> ParseCsv(string text)
+    internal static List<string[]> ParseCsv(string text)
     {
         var records = new List<string[]>();
         var fields = new List<string>();

@@ -18,12 +18,14 @@ public sealed class NumberingPlanTests(PostgresServer postgres)
     [InlineData(nameof(VisitorNumberSql.NewVisitors))]
     [InlineData(nameof(VisitorNumberSql.NewVisitor))]
     [InlineData(nameof(VisitorNumberSql.ReturningUser))]
+    [InlineData(nameof(VisitorNumberSql.Recruited))]
     public async Task A_plan_made_on_a_small_table_reads_sessions_through_their_indexes(string statement)
     {
         var (sql, parameters) = statement switch
         {
             nameof(VisitorNumberSql.NewVisitors) => (VisitorNumberSql.NewVisitors, BatchParameters),
             nameof(VisitorNumberSql.NewVisitor) => (VisitorNumberSql.NewVisitor, SingleParameters),
+            nameof(VisitorNumberSql.Recruited) => (VisitorNumberSql.Recruited, SingleParameters + ", text, bytea, text, text, text"),
             _ => (VisitorNumberSql.ReturningUser, SingleParameters),
         };
         await using var api = await SmallAnalyzedStudyAsync();

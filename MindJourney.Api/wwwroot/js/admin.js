@@ -150,13 +150,32 @@ function participantRow(row) {
     h("td", { text: row.withdrawnAt ? "Withdrawn" : row.isCompleted ? "Yes" : "No" }),
     h("td", { className: "number", text: count.format(row.responses) }),
     h("td", { className: "number", text: count.format(row.files) }),
-    h("td", {}, h("code", { className: "session-id", text: row.sessionId })));
+    h("td", {}, h("code", { className: "session-id", text: row.sessionId })),
+    h("td", { className: "panel-ids", text: panelIds(row) }));
+}
+
+/** The panel that sent the person and its ids ("prolific: 5f… · study 60… · session 61…"), or a dash. */
+function panelIds(row) {
+  if (!row.recruitmentSource) {
+    return "—";
+  }
+
+  const parts = [`${row.recruitmentSource}: ${row.recruitmentParticipantId ?? "—"}`];
+  if (row.recruitmentStudyId) {
+    parts.push(`study ${row.recruitmentStudyId}`);
+  }
+
+  if (row.recruitmentSessionId) {
+    parts.push(`session ${row.recruitmentSessionId}`);
+  }
+
+  return parts.join(" · ");
 }
 
 function renderParticipants() {
   const body = $("participants-body");
   if (state.rows.length === 0) {
-    replaceChildren(body, h("tr", {}, h("td", { colspan: 9, className: "empty", text: "No participants yet." })));
+    replaceChildren(body, h("tr", {}, h("td", { colspan: 10, className: "empty", text: "No participants yet." })));
   } else {
     replaceChildren(body, state.rows.map(participantRow));
   }

@@ -4,6 +4,7 @@
 // and the line under the tracker always says whether they are saved.
 
 import { api } from "./api.js";
+import { anotherPanelPerson, recruitmentFrom, showCompletion } from "./completion.js";
 import { h, replaceChildren, focusElement, uid } from "./dom.js";
 import { MediaAnswer, responseTypeOf } from "./media-answer.js";
 import { Outbox, SaveState, MemoryReason } from "./outbox.js";
@@ -231,17 +232,10 @@ function showStart() {
       `${levels} short ${levels === 1 ? "level" : "levels"}. Your progress is saved as you go.`)));
 }
 
+// The completion screen (completion.js): back to the panel with the session's completionUrl, else a thank-you.
 function showComplete({ focus = true } = {}) {
-  const visitor = visitorLabel(state.session);
-  const heading = h("h1", { tabindex: "-1", "data-testid": "complete-heading" },
-    visitor ? `Thank you, ${visitor}` : "Thank you");
-  showView(h("div", { className: "start", "data-testid": "complete" },
-    h("div", { className: "done-mark", "aria-hidden": "true" }, "✓"),
-    heading,
-    h("p", { className: "lead" }, "Your journey is complete and your answers are saved. You can close this page now.")));
-  if (focus) {
-    focusElement(heading);
-  }
+  state.leaveView?.();
+  state.leaveView = showCompletion(state.session, visitorLabel(state.session), { focus });
 }
 
 // ---------------------------------------------------------------- Press Play
@@ -257,7 +251,9 @@ function newAttempt() {
     visitorStore.forgetUser();
   }
 
-  return { key: newIdempotencyKey(), userId: userSecret ? visitorStore.userId : null, userSecret };
+  // A panel's ids on the link name the person on any device: they go instead of the kept user, with every retry.
+  const recruitment = recruitmentFrom(state.experiment?.sonaParameter);
+  return { key: newIdempotencyKey(), userId: userSecret && !recruitment ? visitorStore.userId : null, userSecret, recruitment };
 }
 
 async function startSession(attempt) {
@@ -285,6 +281,10 @@ async function startSession(attempt) {
       body.userId = attempt.userId;
     }
 
+    if (attempt.recruitment) {
+      body.recruitment = attempt.recruitment;
+    }
+
     session = await api.startSession(body, attempt.key, attempt.userId ? attempt.userSecret : null);
   } catch (error) {
     state.busy = false;
@@ -303,6 +303,12 @@ async function startSession(attempt) {
       // cleared account): start a new person.
       visitorStore.forgetUser();
       return startSession(newAttempt());
+    }
+
+    if (error.status === 410) {
+      showMessage("You have withdrawn from this study", "Your data was erased as you asked, so this study cannot go on. "
+        + "Thank you for your time.");
+      return;
     }
 
     // Full, closed or not open yet: a screen of its own. Nothing was started (no session kept, nothing in the outbox),
@@ -595,6 +601,10 @@ async function openOutbox() {
 async function init() {
   clearErrors();
   await openOutbox();
+  if (anotherPanelPerson()) {
+    visitorStore.forgetUser(); // a panel's link for someone else: they start (or continue) as themselves
+  }
+
   try {
     const sessionId = visitorStore.sessionId;
     if (sessionId && await resume(sessionId)) {
