@@ -146,7 +146,8 @@ public static class LoadTestRunner
     {
         using var hard = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var executor = new HttpExecutor(http, metrics, options.RequestTimeout, new ApiTargets(options.LoadUrls, options.Study), acknowledged);
+        var targets = new ApiTargets(options.LoadUrls, options.Study);
+        var executor = new HttpExecutor(http, metrics, options.RequestTimeout, targets, acknowledged);
         var context = new RunContext(options, executor, metrics, ledger, experimentId, hard.Token, acknowledged);
         var scenario = IScenario.For(options.Scenario, context);
 
