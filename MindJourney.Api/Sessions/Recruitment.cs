@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Options;
 using MindJourney.Api.Data;
+using MindJourney.Api.Infrastructure;
 
 namespace MindJourney.Api.Sessions;
 
