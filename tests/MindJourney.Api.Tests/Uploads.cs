@@ -106,12 +106,12 @@ internal static class Uploads
         }
     }
 
-    public static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
+    public static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, int withinSeconds = 30)
     {
         var clock = Stopwatch.StartNew();
         while (!await condition())
         {
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"not within 30 s: {what}");
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(withinSeconds), $"not within {withinSeconds} s: {what}");
             await Task.Delay(100);
         }
     }
