@@ -156,7 +156,8 @@ public sealed class ResponseIntake(
             var bytes = System.Text.Encoding.UTF8.GetBytes(text);
             var md5 = Convert.ToBase64String(System.Security.Cryptography.MD5.HashData(bytes));
             content = new AnswerText(answer.SessionId, bytes.Length, md5, DateTimeOffset.UtcNow);
-            (reservation, var overBudget) = await budgets.ReserveAsync(http, bytes.Length, cancellationToken);
+            (reservation, var overBudget) = await budgets.ReserveAsync(http, bytes.Length, cancellationToken,
+                copiedToOutbox: false);
             if (reservation is null)
             {
                 // A replay costs no bytes: it is answered even when the client's budget is spent.

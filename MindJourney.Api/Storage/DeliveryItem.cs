@@ -23,6 +23,10 @@ public sealed record DeliveryItem(
     /// <summary>The metadata key of the visitor number: the admin recovery and the worker patch it later.</summary>
     public const string VisitorNumberKey = "visitorNumber";
 
+    /// <summary>An answer's text as its object holds it (UTF-8), carried by the worker's claim so that delivering it
+    /// costs no query of its own; null for a file, whose bytes are read from the outbox's chunks.</summary>
+    public byte[]? AnswerText { get; init; }
+
     /// <summary>The object's custom metadata (all strings); visitorNumber is empty while the
     /// session has no number yet.</summary>
     public Dictionary<string, string> Metadata() => new()

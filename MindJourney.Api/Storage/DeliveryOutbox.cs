@@ -28,7 +28,8 @@ public sealed class DeliveryOutbox(NpgsqlDataSource dataSource, BulkDataSource b
              JOIN experiment_sessions s ON s.id = r.session_id
         WHERE d.response_id = due.response_id AND r.id = d.response_id
         RETURNING d.response_id, d.object_name, d.content_type, d.size_bytes, d.md5_hash, d.original_name,
-                  d.uploaded_at, d.attempts, r.session_id, r.user_id, s.experiment_id, r.visitor_number, r.response_type
+                  d.uploaded_at, d.attempts, r.session_id, r.user_id, s.experiment_id, r.visitor_number, r.response_type,
+                  CASE WHEN d.from_answer_text THEN r.response_data::text END
         """;
 
     // Deleting the row (its chunks go with it) and marking the response stored is one statement: there is no
@@ -44,16 +45,35 @@ public sealed class DeliveryOutbox(NpgsqlDataSource dataSource, BulkDataSource b
         SELECT EXISTS (SELECT 1 FROM experiment_responses WHERE id = $1)
         """;
 
+    // The same for a round of answers' texts at once: one statement, one commit. Answers the ids whose response is
+    // gone (its delivery went with it), whose objects must go too.
+    private const string CompleteManySql = """
+        WITH batch AS (SELECT * FROM unnest($1::uuid[], $2::integer[]) AS b(response_id, object_visitor_number)),
+        done AS (
+            DELETE FROM storage_deliveries d USING batch b WHERE d.response_id = b.response_id RETURNING d.response_id
+        ),
+        marked AS (
+            UPDATE experiment_responses r SET storage_status = 'stored', object_visitor_number = b.object_visitor_number
+            FROM batch b
+            WHERE r.id = b.response_id AND r.id IN (SELECT response_id FROM done)
+        )
+        SELECT b.response_id FROM batch b WHERE NOT EXISTS (SELECT 1 FROM experiment_responses r WHERE r.id = b.response_id)
+        """;
+
     /// <summary>Uploads accepted but not yet in storage (the admin audit's <c>pendingUploads</c>); every count also
     /// refreshes the metrics gauges' values and the pending ceiling's total.</summary>
     public async Task<long> CountPendingAsync(CancellationToken cancellationToken = default) =>
         (await CountPendingTotalsAsync(cancellationToken)).Count;
 
-    /// <summary>How many uploads are pending and how many bytes their durable copies hold.</summary>
-    public async Task<(long Count, long Bytes)> CountPendingTotalsAsync(CancellationToken cancellationToken = default)
+    /// <summary>How many uploads are pending (objects not yet in storage, answers' texts included) and how many bytes
+    /// the outbox holds for them (files' chunks only: an answer's text is its own row, already under its session's
+    /// quota, and holds no copy of its own).</summary>
+    public async Task<(long Count, long ChunkBytes)> CountPendingTotalsAsync(CancellationToken cancellationToken = default)
     {
         var localBefore = pendingCount.LocalBytes;
-        await using var command = dataSource.CreateCommand("SELECT count(*), coalesce(sum(size_bytes), 0)::bigint FROM storage_deliveries");
+        await using var command = dataSource.CreateCommand("""
+            SELECT count(*), coalesce(sum(size_bytes) FILTER (WHERE NOT from_answer_text), 0)::bigint FROM storage_deliveries
+            """);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         var (count, bytes) = (reader.GetInt64(0), reader.GetInt64(1));
@@ -135,7 +155,13 @@ public sealed class DeliveryOutbox(NpgsqlDataSource dataSource, BulkDataSource b
                 UserId: reader.GetGuid(9),
                 ExperimentId: reader.GetGuid(10),
                 VisitorNumber: reader.IsDBNull(11) ? null : reader.GetInt32(11),
-                ResponseType: reader.GetString(12)));
+                ResponseType: reader.GetString(12))
+            {
+                // A text answer's content is its own row's answer: read with the claim, as PendingContentStream would.
+                AnswerText = reader.IsDBNull(13)
+                    ? null
+                    : System.Text.Encoding.UTF8.GetBytes(Responses.ResponseIntake.TextOf(reader.GetString(13)) ?? ""),
+            });
         }
 
         return items;
@@ -150,6 +176,24 @@ public sealed class DeliveryOutbox(NpgsqlDataSource dataSource, BulkDataSource b
         command.Parameters.Add(
             new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Integer, Value = (object?)objectVisitorNumber ?? DBNull.Value });
         return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    /// <summary><see cref="CompleteAsync"/> for many uploads in one statement: the ids among them whose response is
+    /// gone.</summary>
+    internal async Task<List<Guid>> CompleteManyAsync(IReadOnlyList<(Guid ResponseId, int? ObjectVisitorNumber)> stored,
+        CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(CompleteManySql);
+        command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. stored.Select(s => s.ResponseId)] });
+        command.Parameters.Add(new NpgsqlParameter<int?[]> { TypedValue = [.. stored.Select(s => s.ObjectVisitorNumber)] });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var gone = new List<Guid>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            gone.Add(reader.GetGuid(0));
+        }
+
+        return gone;
     }
 
     internal Task RescheduleAsync(Guid responseId, TimeSpan delay, string error, CancellationToken cancellationToken) =>

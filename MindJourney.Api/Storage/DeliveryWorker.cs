@@ -55,12 +55,16 @@ public sealed partial class DeliveryWorker(
                 }
 
                 busy = due.Count > 0;
-                await Task.WhenAll(due.Select(item => deliverer.DeliverAsync(item,
-                    _ => Task.FromResult(deliveries.OpenContent(item.ResponseId, item.SizeBytes)),
-                    settings.AttemptTimeout(item.SizeBytes), fromRequest: false, stoppingToken)));
-
-                if (!answerTexts)
+                if (answerTexts)
                 {
+                    // The claim carried the texts: one request per object, one statement for the round.
+                    await deliverer.DeliverTextsAsync(due, item => settings.AttemptTimeout(item.SizeBytes), stoppingToken);
+                }
+                else
+                {
+                    await Task.WhenAll(due.Select(item => deliverer.DeliverAsync(item,
+                        _ => Task.FromResult(deliveries.OpenContent(item.ResponseId, item.SizeBytes)),
+                        settings.AttemptTimeout(item.SizeBytes), fromRequest: false, stoppingToken)));
                     await objectNumbers.RefreshStaleAsync(StaleObjectBatch, stoppingToken);
                 }
 

@@ -20,7 +20,7 @@ public sealed class PendingBytesCeiling(DeliveryOutbox outbox, PendingCountCache
     public async ValueTask<long> TotalAsync(CancellationToken cancellationToken)
     {
         var counted = cache.ReadBytes(() => outbox.CountPendingTotalsAsync())
-            ?? (await outbox.CountPendingTotalsAsync(cancellationToken)).Bytes;
+            ?? (await outbox.CountPendingTotalsAsync(cancellationToken)).ChunkBytes;
         return counted + cache.LocalBytes;
     }
 

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Headers;
 using Google;
 using Google.Cloud.Storage.V1;
 using StorageObject = Google.Apis.Storage.v1.Data.Object;
@@ -46,15 +47,75 @@ public sealed partial class ResponseStorage(StorageTarget target, IConfiguration
         }
         catch (GoogleApiException ex) when (ex.HttpStatusCode == HttpStatusCode.PreconditionFailed)
         {
-            var existing = await Client.GetObjectAsync(Bucket, item.ObjectName, cancellationToken: cancellationToken);
-            if (existing.Md5Hash == item.Md5Hash && existing.Size == (ulong)item.SizeBytes)
-            {
-                LogAlreadyThere(logger, item.ResponseId);
-                return existing;
-            }
-
-            throw new StorageConflictException("The object already exists in storage with other content.");
+            return await ExistingAsThisUploadAsync(item, cancellationToken);
         }
+    }
+
+    /// <summary><see cref="UploadAsync"/> for a small object held in memory (an answer's text), in one request: the
+    /// JSON API's multipart upload (the object's resource, then its bytes), where the client's own upload takes two
+    /// (a resumable session, then its bytes). Storage checks <see cref="DeliveryItem.Md5Hash"/> (400 when the bytes
+    /// differ). Sent through the client's own HTTP client (its credentials, its retries), and its failures surface
+    /// as the client's do: <see cref="GoogleApiException"/> with the status, or the transport's exception.</summary>
+    internal async Task<StorageObject> UploadInOneRequestAsync(DeliveryItem item, byte[] content, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await InsertMultipartAsync(item, content, cancellationToken);
+        }
+        catch (GoogleApiException ex) when (ex.HttpStatusCode == HttpStatusCode.PreconditionFailed)
+        {
+            return await ExistingAsThisUploadAsync(item, cancellationToken);
+        }
+    }
+
+    /// <summary>POST {upload root}/b/{bucket}/o?uploadType=multipart&amp;ifGenerationMatch=0, a multipart/related body
+    /// (https://cloud.google.com/storage/docs/uploading-objects, "multipart upload"). The URI is built as the client
+    /// library builds its uploads': <c>/upload/</c> + the service's base path, from the root of its base URI.</summary>
+    private async Task<StorageObject> InsertMultipartAsync(DeliveryItem item, byte[] content, CancellationToken cancellationToken)
+    {
+        var service = Client.Service;
+        var resource = new StorageObject
+        {
+            Name = item.ObjectName,
+            ContentType = item.ContentType,
+            Md5Hash = item.Md5Hash,
+            Metadata = item.Metadata(),
+        };
+        var uri = new Uri(new Uri(service.BaseUri),
+            $"/upload/{service.BasePath}b/{Uri.EscapeDataString(Bucket)}/o?uploadType=multipart&ifGenerationMatch=0");
+        using var body = new MultipartContent("related")
+        {
+            new StringContent(service.Serializer.Serialize(resource), System.Text.Encoding.UTF8, "application/json"),
+            new ByteArrayContent(content) { Headers = { ContentType = MediaTypeHeaderValue.Parse(item.ContentType) } },
+        };
+        using var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = body };
+        using var response = await service.HttpClient.SendAsync(request, cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            // As the library's own requests fail: the error storage described, or the status alone.
+            var error = await service.DeserializeError(response);
+            throw new GoogleApiException(service.Name, error?.Message ?? $"{(int)response.StatusCode} {response.StatusCode}")
+            {
+                Error = error,
+                HttpStatusCode = response.StatusCode,
+            };
+        }
+
+        return await service.DeserializeResponse<StorageObject>(response);
+    }
+
+    /// <summary>The object a conditional write found in place: this upload's when it holds the same bytes (an earlier
+    /// attempt whose answer was lost), else <see cref="StorageConflictException"/>.</summary>
+    private async Task<StorageObject> ExistingAsThisUploadAsync(DeliveryItem item, CancellationToken cancellationToken)
+    {
+        var existing = await Client.GetObjectAsync(Bucket, item.ObjectName, cancellationToken: cancellationToken);
+        if (existing.Md5Hash == item.Md5Hash && existing.Size == (ulong)item.SizeBytes)
+        {
+            LogAlreadyThere(logger, item.ResponseId);
+            return existing;
+        }
+
+        throw new StorageConflictException("The object already exists in storage with other content.");
     }
 
     /// <summary>Chunk size of an upload that follows its spool (a multiple of 256 KiB, as the protocol asks).</summary>

@@ -30,14 +30,21 @@ public sealed class UploadBudgets(ClientUploadBytes clients, PendingBytesCeiling
         return await ceiling.IsFullAsync(cancellationToken) ? Full(http) : null;
     }
 
-    /// <summary>Reserves <paramref name="bytes"/> in both budgets; a refusal reserves nothing.</summary>
+    /// <summary>Reserves <paramref name="bytes"/> in both budgets; a refusal reserves nothing. An answer's text
+    /// (<paramref name="copiedToOutbox"/> false) passes only its client's budget: the outbox holds no copy of it (its
+    /// object is written from the answer's own row), so it adds nothing to the pending bytes.</summary>
     public async ValueTask<(UploadReservation? Reservation, ProblemHttpResult? Refusal)> ReserveAsync(
-        HttpContext http, long bytes, CancellationToken cancellationToken)
+        HttpContext http, long bytes, CancellationToken cancellationToken, bool copiedToOutbox = true)
     {
         var client = ClientAddress.PartitionKey(http);
         if (clients.TryReserve(client, bytes) is { } wait)
         {
             return (null, ClientSpent(http, wait));
+        }
+
+        if (!copiedToOutbox)
+        {
+            return (new UploadReservation(() => clients.Release(client, bytes), () => { }), null);
         }
 
         if (!await ceiling.TryReserveAsync(bytes, cancellationToken))

@@ -47,86 +47,161 @@ public sealed partial class UploadDeliverer(
     public async Task<bool> DeliverAsync(DeliveryItem item, Func<CancellationToken, Task<Stream>> openContent, TimeSpan timeout,
         bool fromRequest, CancellationToken cancellationToken)
     {
-        using var activity = StorageTelemetry.ActivitySource.StartActivity(StorageTelemetry.UploadActivity);
-        activity?.SetTag(StorageTelemetry.ResponseTypeTag, item.ResponseType);
-        activity?.SetTag(StorageTelemetry.ResponseIdTag, item.ResponseId);
-        activity?.SetTag(StorageTelemetry.AttemptTag, item.Attempts);
-
-        int? carried;
-        using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        using var activity = StartUpload(item);
+        var attempt = await AttemptAsync(item, async token =>
         {
-            deadline.CancelAfter(timeout);
-            try
-            {
-                var stored = await _breaker.ExecuteAsync(async token =>
-                {
-                    await using var content = await openContent(token);
-                    return await storage.UploadAsync(item, content, token);
-                }, deadline.Token);
-                carried = stored.Metadata is { } metadata && metadata.TryGetValue(DeliveryItem.VisitorNumberKey, out var n)
-                    && int.TryParse(n, out var parsed) ? parsed : null;
-            }
-            catch (BrokenCircuitException) when (fromRequest)
-            {
-                // Storage failed moments ago: answer pending now, the worker delivers.
-                activity?.SetTag(StorageTelemetry.OutcomeTag, StorageTelemetry.OutcomeQueued);
-                telemetry.RecordUpload(item.ResponseType, StorageTelemetry.OutcomeQueued);
-                await deliveries.RescheduleAsync(
-                    item.ResponseId, TimeSpan.Zero, "storage was unavailable moments ago; left to the worker", CancellationToken.None);
-                return false;
-            }
-            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
-            {
-                // Whatever went wrong (storage down, slow, refusing, an answer the client could not read), the
-                // bytes stay in the outbox and the delivery is tried again later.
-                var error = Describe(ex, timeout);
-                var outcome = fromRequest ? StorageTelemetry.OutcomeQueued : StorageTelemetry.OutcomeFailed;
-                MarkFailed(activity, ex, error, outcome);
-                telemetry.RecordUpload(item.ResponseType, outcome);
-                await DeferAsync(item, ex, error);
-                return false;
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                // Shutting down mid-attempt: hand the delivery back now rather than when the lease ends, so another
-                // replica (or this one after its restart) takes it at once.
-                using var release = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-                try
-                {
-                    await deliveries.RescheduleAsync(item.ResponseId, TimeSpan.Zero, "interrupted by shutdown", release.Token);
-                }
-                catch (Exception ex) when (ex is Npgsql.NpgsqlException or OperationCanceledException)
-                {
-                    // The lease ends on its own.
-                }
-
-                throw;
-            }
-        }
-
-        if (!await deliveries.CompleteAsync(item.ResponseId, carried, CancellationToken.None))
+            await using var content = await openContent(token);
+            return await storage.UploadAsync(item, content, token);
+        }, activity, timeout, fromRequest, cancellationToken);
+        if (!attempt.Uploaded)
         {
-            // Its person withdrew while it travelled: nothing of theirs may stay in storage.
-            try
-            {
-                await storage.DeleteIfThereAsync(item.ObjectName, CancellationToken.None);
-            }
-            catch (Exception ex) when (ResponseStorage.IsUnavailable(ex))
-            {
-                LogErasedLeft(logger, item.ResponseId, ex.GetType().Name);
-            }
-
             return false;
         }
 
+        if (!await deliveries.CompleteAsync(item.ResponseId, attempt.Carried, CancellationToken.None))
+        {
+            await EraseWithdrawnAsync(item);
+            return false;
+        }
+
+        MarkStored(item, activity, fromRequest);
+        return true;
+    }
+
+    /// <summary>
+    /// The worker's round of answers' texts (each carrying its bytes, <see cref="DeliveryItem.AnswerText"/>): every
+    /// object written at once, each by one request, then all those written completed by one statement. A completion
+    /// that fails leaves their deliveries leased: they come back when the lease ends and find their objects in place
+    /// (counted as delivered), so nothing is lost or written twice. Never throws for storage trouble.
+    /// </summary>
+    public async Task DeliverTextsAsync(IReadOnlyList<DeliveryItem> items, Func<DeliveryItem, TimeSpan> timeout,
+        CancellationToken cancellationToken)
+    {
+        var activities = items.Select(StartUpload).ToArray();
+        try
+        {
+            var attempts = await Task.WhenAll(items.Select((item, i) => AttemptAsync(item, token =>
+            {
+                var text = item.AnswerText ?? throw new InvalidOperationException($"Delivery {item.ResponseId} carries no text.");
+                if (text.Length != item.SizeBytes)
+                {
+                    throw new InvalidDataException($"The text of response {item.ResponseId} has an unexpected size.");
+                }
+
+                return storage.UploadInOneRequestAsync(item, text, token);
+            }, activities[i], timeout(item), fromRequest: false, cancellationToken)));
+
+            var uploaded = Enumerable.Range(0, items.Count).Where(i => attempts[i].Uploaded).ToList();
+            if (uploaded.Count == 0)
+            {
+                return;
+            }
+
+            var gone = (await deliveries.CompleteManyAsync(
+                [.. uploaded.Select(i => (items[i].ResponseId, attempts[i].Carried))], CancellationToken.None)).ToHashSet();
+            foreach (var i in uploaded)
+            {
+                if (gone.Contains(items[i].ResponseId))
+                {
+                    await EraseWithdrawnAsync(items[i]);
+                }
+                else
+                {
+                    MarkStored(items[i], activities[i], fromRequest: false);
+                }
+            }
+        }
+        finally
+        {
+            foreach (var activity in activities)
+            {
+                activity?.Dispose();
+            }
+        }
+    }
+
+    private static Activity? StartUpload(DeliveryItem item)
+    {
+        var activity = StorageTelemetry.ActivitySource.StartActivity(StorageTelemetry.UploadActivity);
+        activity?.SetTag(StorageTelemetry.ResponseTypeTag, item.ResponseType);
+        activity?.SetTag(StorageTelemetry.ResponseIdTag, item.ResponseId);
+        activity?.SetTag(StorageTelemetry.AttemptTag, item.Attempts);
+        return activity;
+    }
+
+    /// <summary>Writes the object through the outage breaker within <paramref name="timeout"/>: uploaded, with the
+    /// visitor number its metadata carries, or not (the delivery put back with its backoff).</summary>
+    private async Task<(bool Uploaded, int? Carried)> AttemptAsync(DeliveryItem item,
+        Func<CancellationToken, Task<Google.Apis.Storage.v1.Data.Object>> upload, Activity? activity, TimeSpan timeout,
+        bool fromRequest, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            var stored = await _breaker.ExecuteAsync(async token => await upload(token), deadline.Token);
+            return (true, stored.Metadata is { } metadata && metadata.TryGetValue(DeliveryItem.VisitorNumberKey, out var n)
+                && int.TryParse(n, out var parsed) ? parsed : null);
+        }
+        catch (BrokenCircuitException) when (fromRequest)
+        {
+            // Storage failed moments ago: answer pending now, the worker delivers.
+            activity?.SetTag(StorageTelemetry.OutcomeTag, StorageTelemetry.OutcomeQueued);
+            telemetry.RecordUpload(item.ResponseType, StorageTelemetry.OutcomeQueued);
+            await deliveries.RescheduleAsync(
+                item.ResponseId, TimeSpan.Zero, "storage was unavailable moments ago; left to the worker", CancellationToken.None);
+            return (false, null);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Whatever went wrong (storage down, slow, refusing, an answer the client could not read), the
+            // bytes stay in the outbox and the delivery is tried again later.
+            var error = Describe(ex, timeout);
+            var outcome = fromRequest ? StorageTelemetry.OutcomeQueued : StorageTelemetry.OutcomeFailed;
+            MarkFailed(activity, ex, error, outcome);
+            telemetry.RecordUpload(item.ResponseType, outcome);
+            await DeferAsync(item, ex, error);
+            return (false, null);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Shutting down mid-attempt: hand the delivery back now rather than when the lease ends, so another
+            // replica (or this one after its restart) takes it at once.
+            using var release = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            try
+            {
+                await deliveries.RescheduleAsync(item.ResponseId, TimeSpan.Zero, "interrupted by shutdown", release.Token);
+            }
+            catch (Exception ex) when (ex is Npgsql.NpgsqlException or OperationCanceledException)
+            {
+                // The lease ends on its own.
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>Its person withdrew while it travelled: nothing of theirs may stay in storage.</summary>
+    private async Task EraseWithdrawnAsync(DeliveryItem item)
+    {
+        try
+        {
+            await storage.DeleteIfThereAsync(item.ObjectName, CancellationToken.None);
+        }
+        catch (Exception ex) when (ResponseStorage.IsUnavailable(ex))
+        {
+            LogErasedLeft(logger, item.ResponseId, ex.GetType().Name);
+        }
+    }
+
+    private void MarkStored(DeliveryItem item, Activity? activity, bool fromRequest)
+    {
         activity?.SetTag(StorageTelemetry.OutcomeTag, StorageTelemetry.OutcomeStored);
         telemetry.RecordUpload(item.ResponseType, StorageTelemetry.OutcomeStored);
         if (!fromRequest)
         {
             LogDelivered(logger, item.ResponseId, item.Attempts);
         }
-
-        return true;
     }
 
     /// <summary>

@@ -61,7 +61,8 @@ public sealed class StorageTelemetry
             "{upload}", "Uploads accepted but not yet delivered to storage.");
         _meter.CreateObservableGauge("mindjourney.storage.pending.bytes",
             () => pendingBytes() is { } bytes ? [new Measurement<long>(bytes)] : Array.Empty<Measurement<long>>(),
-            "By", "Bytes of the uploads' durable copies in the database, not yet delivered (MindJourney:Storage:MaxPendingBytes).");
+            "By", "Bytes of the files' durable copies in the database, not yet delivered (MindJourney:Storage:MaxPendingBytes); " +
+            "answers' texts are their own rows and count none.");
     }
 
     public void RecordUpload(string responseType, string outcome) =>

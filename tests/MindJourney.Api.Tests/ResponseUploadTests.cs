@@ -59,6 +59,8 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
         var stored = await _storage.Client.GetObjectAsync(TestStorage.Bucket, objectName);
         Assert.Equal("text/plain; charset=utf-8", stored.ContentType);
         Assert.Equal(Encoding.UTF8.GetBytes(answer), await _storage.DownloadAsync(objectName));
+        Assert.Equal(Convert.ToBase64String(System.Security.Cryptography.MD5.HashData(Encoding.UTF8.GetBytes(answer))), stored.Md5Hash);
+        Assert.Equal(["multipart upload"], _storage.WritesOf(objectName)); // one request: the resource and the bytes
         Assert.Equal(MetadataKeys.Order(), stored.Metadata.Keys.Order());
         Assert.Equal("1", stored.Metadata["visitorNumber"]);
         Assert.Equal(sessionId.ToString("D"), stored.Metadata["sessionId"]);

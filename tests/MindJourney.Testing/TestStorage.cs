@@ -3,6 +3,7 @@ extern alias emulator;
 using emulator::MindJourney.StorageEmulator;
 using Google.Cloud.Storage.V1;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using StorageObject = Google.Apis.Storage.v1.Data.Object;
 
 namespace MindJourney.Testing;
@@ -17,13 +18,15 @@ public sealed class TestStorage : IAsyncDisposable
     public const string Bucket = "mindjourney-test.appspot.com";
 
     private readonly string _dataPath;
+    private readonly WritesLog _writes;
     private StorageEmulatorHandle? _emulator;
     private long? _maxRequestBodySize;
 
-    private TestStorage(StorageEmulatorHandle emulator, string dataPath)
+    private TestStorage(StorageEmulatorHandle emulator, string dataPath, WritesLog writes)
     {
         _emulator = emulator;
         _dataPath = dataPath;
+        _writes = writes;
         Port = emulator.Port;
         Client = new StorageClientBuilder { BaseUri = $"http://{HostAndPort}/", UnauthenticatedAccess = true }.Build();
     }
@@ -48,7 +51,8 @@ public sealed class TestStorage : IAsyncDisposable
     public static async Task<TestStorage> StartAsync(long? maxRequestBodySize = null)
     {
         var dataPath = Path.Combine(Path.GetTempPath(), $"mindjourney-storage-{Guid.NewGuid():N}");
-        return new TestStorage(await StartEmulatorAsync(0, dataPath, maxRequestBodySize), dataPath)
+        var writes = new WritesLog();
+        return new TestStorage(await StartEmulatorAsync(0, dataPath, maxRequestBodySize, writes), dataPath, writes)
         {
             _maxRequestBodySize = maxRequestBodySize,
         };
@@ -69,9 +73,14 @@ public sealed class TestStorage : IAsyncDisposable
     {
         if (_emulator is null)
         {
-            _emulator = await StartEmulatorAsync(Port, _dataPath, _maxRequestBodySize);
+            _emulator = await StartEmulatorAsync(Port, _dataPath, _maxRequestBodySize, _writes);
         }
     }
+
+    /// <summary>How the emulator received each write of <paramref name="objectName"/>, in order, as it logs them:
+    /// "multipart upload" (one request carrying the resource and the bytes), "resumable upload (N requests)",
+    /// "media upload"...</summary>
+    public IReadOnlyList<string> WritesOf(string objectName) => _writes.Of(objectName);
 
     public async Task<List<StorageObject>> ListAsync(string prefix)
     {
@@ -98,7 +107,8 @@ public sealed class TestStorage : IAsyncDisposable
         return buffer.ToArray();
     }
 
-    private static async Task<StorageEmulatorHandle> StartEmulatorAsync(int port, string? dataPath, long? maxRequestBodySize)
+    private static async Task<StorageEmulatorHandle> StartEmulatorAsync(int port, string? dataPath, long? maxRequestBodySize,
+        WritesLog writes)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -108,7 +118,12 @@ public sealed class TestStorage : IAsyncDisposable
                 {
                     Port = port,
                     DataPath = dataPath,
-                    ConfigureLogging = logging => logging.SetMinimumLevel(LogLevel.Warning),
+                    ConfigureLogging = logging =>
+                    {
+                        logging.SetMinimumLevel(LogLevel.Warning);
+                        logging.AddProvider(writes);
+                        logging.AddFilter<WritesLog>(WritesLog.Category, LogLevel.Debug);
+                    },
                 };
                 if (maxRequestBodySize is { } limit)
                 {
@@ -136,6 +151,46 @@ public sealed class TestStorage : IAsyncDisposable
         {
         }
         catch (IOException)
+        {
+        }
+    }
+
+    /// <summary>The emulator's "Stored gs://bucket/name ... via {Via}" lines (its object store logs every write).</summary>
+    private sealed class WritesLog : ILoggerProvider, ILogger
+    {
+        public const string Category = "MindJourney.StorageEmulator.ObjectStore";
+
+        private readonly List<(string Name, string Via)> _writes = [];
+
+        public IReadOnlyList<string> Of(string objectName)
+        {
+            lock (_writes)
+            {
+                return [.. _writes.Where(w => w.Name == objectName).Select(w => w.Via)];
+            }
+        }
+
+        public ILogger CreateLogger(string categoryName) => categoryName == Category ? this : NullLogger.Instance;
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception,
+            Func<TState, Exception?, string> formatter)
+        {
+            if (state is IReadOnlyList<KeyValuePair<string, object?>> fields
+                && fields.FirstOrDefault(f => f.Key == "Via").Value is string via
+                && fields.FirstOrDefault(f => f.Key == "Name").Value is string name)
+            {
+                lock (_writes)
+                {
+                    _writes.Add((name, via));
+                }
+            }
+        }
+
+        public void Dispose()
         {
         }
     }
