@@ -77,6 +77,45 @@ public sealed class StorageContractTests(StorageFixture fixture)
     }
 
     [Fact]
+    public async Task MultipartUpload_HonoursIfGenerationMatchAndChecksMd5Hash()
+    {
+        var name = Unique("multipart-conditional") + "/text-response.txt";
+        var media = "one request ✓"u8.ToArray();
+        var md5 = Convert.ToBase64String(System.Security.Cryptography.MD5.HashData(media));
+        HttpContent Body(string md5Hash, byte[] bytes) => new MultipartContent("related")
+        {
+            new StringContent(JsonSerializer.Serialize(new { name, contentType = "text/plain; charset=utf-8", md5Hash }),
+                Encoding.UTF8, "application/json"),
+            new ByteArrayContent(bytes) { Headers = { ContentType = new MediaTypeHeaderValue("text/plain") } },
+        };
+        var url = $"upload/storage/v1/b/{_bucket}/o?uploadType=multipart&ifGenerationMatch=0";
+
+        // Bytes that are not what md5Hash says: refused, nothing stored (as GCS does).
+        using (var wrong = await fixture.Http.PostAsync(url, Body(md5, "other bytes"u8.ToArray())))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, wrong.StatusCode);
+        }
+
+        await Assert.ThrowsAsync<GoogleApiException>(() => _client.GetObjectAsync(_bucket, name));
+        using (var created = await fixture.Http.PostAsync(url, Body(md5, media)))
+        {
+            Assert.Equal(HttpStatusCode.OK, created.StatusCode);
+        }
+
+        var stored = await _client.GetObjectAsync(_bucket, name);
+        Assert.Equal(md5, stored.Md5Hash);
+
+        // ifGenerationMatch=0 while the object exists: 412, the object untouched.
+        using (var again = await fixture.Http.PostAsync(url, Body(md5, media)))
+        {
+            Assert.Equal(HttpStatusCode.PreconditionFailed, again.StatusCode);
+        }
+
+        Assert.Equal(stored.Generation, (await _client.GetObjectAsync(_bucket, name)).Generation);
+        Assert.Equal(media, await DownloadAsync(name));
+    }
+
+    [Fact]
     public async Task MediaUpload_OverHttp_UsesContentTypeHeader()
     {
         var name = Unique("media") + "/raw.bin";
