@@ -3,7 +3,8 @@ using Microsoft.Extensions.Options;
 namespace MindJourney.Api.Storage;
 
 /// <summary>
-/// The global ceiling on pending bytes (<see cref="StorageOptions.MaxPendingBytes"/>). The total is the last count of
+/// The global ceiling on pending bytes (<see cref="StorageOptions.MaxPendingBytes"/>): the files' durable copies in the
+/// outbox; an answer's text holds none (its object is written from its row) and counts nothing. The total is the last count of
 /// the outbox (at most <see cref="PendingCountCache.Lifetime"/> old, recounted in the background) plus what this
 /// instance reserved since, so an upload costs no query. Each replica sees the others' uploads only at its next count:
 /// the ceiling can be passed by what the other replicas accept within that time, and is otherwise exact or high

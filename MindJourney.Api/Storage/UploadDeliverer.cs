@@ -97,8 +97,24 @@ public sealed partial class UploadDeliverer(
                 return;
             }
 
-            var gone = (await deliveries.CompleteManyAsync(
-                [.. uploaded.Select(i => (items[i].ResponseId, attempts[i].Carried))], CancellationToken.None)).ToHashSet();
+            HashSet<Guid> gone;
+            try
+            {
+                gone = (await deliveries.CompleteManyAsync(
+                    [.. uploaded.Select(i => (items[i].ResponseId, attempts[i].Carried))], CancellationToken.None)).ToHashSet();
+            }
+            catch (Exception ex)
+            {
+                // The objects are in storage; their deliveries stay leased and come back to find them (the round's
+                // failure is logged by the worker).
+                foreach (var i in uploaded)
+                {
+                    MarkFailed(activities[i], ex, $"not completed: {ex.GetType().Name}", StorageTelemetry.OutcomeFailed);
+                }
+
+                throw;
+            }
+
             foreach (var i in uploaded)
             {
                 if (gone.Contains(items[i].ResponseId))
