@@ -1,6 +1,8 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using MindJourney.Api.Experiments;
 using MindJourney.Api.Storage;
 using MindJourney.Testing;
 using Npgsql;
@@ -47,6 +49,52 @@ public sealed class OrphanSweepTests(PostgresServer postgres)
         Assert.Equal((5, 1, 1, 4, false), Counts(fourDays));
         Assert.Equal(Sorted(kept), await NamesAsync(storage));
         Assert.Equal(2, await api.ScalarAsync<long>($"SELECT count(*) FROM admin_actions WHERE action = '{OrphanSweepApi.ActionName}'"));
+    }
+
+    [Fact]
+    public async Task An_api_killed_between_an_uploads_object_and_its_row_leaves_an_orphan_the_sweep_deletes()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await using var storage = await TestStorage.StartAsync();
+        var database = await postgres.CreateDatabaseAsync();
+        var processSettings = new Dictionary<string, string>
+        {
+            ["STORAGE_EMULATOR_HOST"] = storage.HostAndPort,
+            ["FIREBASE_STORAGE_BUCKET"] = TestStorage.Bucket,
+            ["MindJourney:Storage:UploadTimeoutSeconds"] = "30",
+        };
+        Guid sessionId;
+        await using (var killed = await ApiProcess.StartAsync(database, processSettings, timeout.Token))
+        {
+            using var client = new HttpClient { BaseAddress = killed.Address, Timeout = TimeSpan.FromSeconds(60) };
+            var experiment = await client.GetFromJsonAsync<ExperimentSummary>("/api/experiment", timeout.Token);
+            sessionId = (await ApiCalls.StartSessionAsync(client, new { experimentId = experiment!.Id })).Id;
+            await using var rowLock = await SessionRowLock.TakeAsync(database, sessionId);
+            var upload = client.PostAsync("/api/response",
+                Uploads.Multipart(Uploads.Fields(sessionId, "video"), Uploads.RandomBytes(256 * 1024, seed: 72)), timeout.Token);
+            await Uploads.WaitUntilAsync(async () => (await NamesAsync(storage)).Count == 1, "the upload's object is in storage");
+            await rowLock.WaitForWaiterAsync();
+            await killed.KillAsync();
+            await Assert.ThrowsAnyAsync<HttpRequestException>(() => upload);
+            // The database fails the statement the dead API left waiting (a backend left alone would still commit it).
+            await ExecuteAsync(database, "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE NOT granted AND pid <> pg_backend_pid()");
+            await rowLock.ReleaseAsync();
+        }
+
+        var orphan = Assert.Single(await NamesAsync(storage));
+        Assert.Contains($"session-{sessionId}", orphan, StringComparison.Ordinal);
+        Assert.Equal(0L, await ScalarAsync(database, $"SELECT count(*) FROM experiment_responses WHERE session_id = '{sessionId}'"));
+        await Task.Delay(TimeSpan.FromSeconds(GraceSeconds + 0.5));
+
+        var settings = Settings();
+        foreach (var (key, value) in storage.Settings)
+        {
+            settings[key] = value;
+        }
+
+        await using var host = new ApiHost(database, settings);
+        Assert.Equal((1, 1, 1, 2, false), Counts(await SweepAsync(host.CreateClient(), "")));
+        Assert.Empty(await NamesAsync(storage));
     }
 
     [Fact]
@@ -173,6 +221,22 @@ public sealed class OrphanSweepTests(PostgresServer postgres)
         var (storageStatus, storageType, problem) = await Studies.ProblemAsync(noStorage);
         Assert.Equal((HttpStatusCode.Conflict, "/problems/storage-not-configured"), (storageStatus, storageType));
         Assert.Contains("No storage is configured", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    private static async Task ExecuteAsync(string connectionString, string sql)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private static async Task<long> ScalarAsync(string connectionString, string sql)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private static Dictionary<string, string?> Settings() => new(AdminTests.WithAdminKey)
