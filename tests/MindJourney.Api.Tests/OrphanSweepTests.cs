@@ -1,9 +1,13 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using MindJourney.Api.Experiments;
 using MindJourney.Api.Storage;
+using MindJourney.Api.Telemetry;
 using MindJourney.Testing;
 using Npgsql;
 
@@ -25,6 +29,9 @@ public sealed class OrphanSweepTests(PostgresServer postgres)
     {
         await using var storage = await TestStorage.StartAsync();
         await using var api = await TestApi.StartAsync(postgres, settings: Settings(), storage: storage);
+        using var deletedCounter = new MetricCollector<long>(api.Hosts[0].Services.GetRequiredService<IMeterFactory>(),
+            StorageTelemetry.SourceName, "mindjourney.storage.orphans.deleted");
+        using var spans = new SpanRecorder(StorageTelemetry.SourceName);
         var session = await Uploads.NewSessionAsync(api);
         var answered = await Uploads.PostCreatedAsync(api.Client,
             Uploads.Multipart(Uploads.Fields(session.Id, "video"), Uploads.RandomBytes(64 * 1024, seed: 71)));
@@ -49,6 +56,11 @@ public sealed class OrphanSweepTests(PostgresServer postgres)
         Assert.Equal((5, 1, 1, 4, false), Counts(fourDays));
         Assert.Equal(Sorted(kept), await NamesAsync(storage));
         Assert.Equal(2, await api.ScalarAsync<long>($"SELECT count(*) FROM admin_actions WHERE action = '{OrphanSweepApi.ActionName}'"));
+        Assert.Equal(3, deletedCounter.GetMeasurementSnapshot().Sum(m => m.Value));
+        var rounds = spans.Completed.Where(s => s.OperationName == StorageTelemetry.OrphanSweepActivity).ToList();
+        Assert.Equal(new[] { (0, true), (2, false), (1, false) },
+            rounds.Select(s => ((int)s.GetTagItem(StorageTelemetry.SweepDeletedTag)!,
+                (bool)s.GetTagItem(StorageTelemetry.SweepDryRunTag)!)));
     }
 
     [Fact]
