@@ -57,7 +57,7 @@ app.MapExperimentsApi();
 app.MapSessionsApi();
 app.MapResponsesApi();
 app.MapStorageApi();
-app.MapAdminGroup().MapAdminApi().MapExportApi().MapStudiesApi().MapWithdrawalApi();
+app.MapAdminGroup().MapAdminApi().MapExportApi().MapStudiesApi().MapWithdrawalApi().MapOrphanSweepApi();
 
 await app.MigrateDatabaseAsync();
 app.Run();

@@ -5,6 +5,7 @@ using MindJourney.Api.Experiments;
 using MindJourney.Api.Export;
 using MindJourney.Api.Responses;
 using MindJourney.Api.Sessions;
+using MindJourney.Api.Storage;
 using MindJourney.Api.Withdrawal;
 
 namespace MindJourney.Api.Infrastructure;
@@ -35,4 +36,5 @@ namespace MindJourney.Api.Infrastructure;
 [JsonSerializable(typeof(WithdrawRequest))]
 [JsonSerializable(typeof(WithdrawalResult))]
 [JsonSerializable(typeof(WithdrawalLogEntry))]
+[JsonSerializable(typeof(OrphanSweepResult))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

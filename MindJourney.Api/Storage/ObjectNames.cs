@@ -27,7 +27,11 @@ public static class ObjectNames
     /// <summary>The folder of a session's objects uploaded on <paramref name="day"/>'s UTC date (a withdrawal lists
     /// each day of a session's life).</summary>
     public static string SessionFolder(Guid sessionId, DateTimeOffset day) =>
-        string.Create(CultureInfo.InvariantCulture, $"{Prefix}/{day.UtcDateTime:yyyy-MM-dd}/session-{sessionId:D}/");
+        string.Create(CultureInfo.InvariantCulture, $"{DayFolder(day)}session-{sessionId:D}/");
+
+    /// <summary>The folder of every object uploaded on <paramref name="day"/>'s UTC date (the orphan sweep lists it).</summary>
+    public static string DayFolder(DateTimeOffset day) =>
+        string.Create(CultureInfo.InvariantCulture, $"{Prefix}/{day.UtcDateTime:yyyy-MM-dd}/");
 
     /// <summary>The client's file name reduced to letters, digits, '.', '-' and '_': the last path segment only,
     /// control characters dropped, anything else replaced by '_', no leading dots (no "..", no hidden files), at

@@ -189,6 +189,34 @@ public sealed partial class ResponseStorage(StorageTarget target, IConfiguration
         return names;
     }
 
+    /// <summary>The objects under <paramref name="prefix"/>, a page of storage's listing at a time, each with its
+    /// generation and creation time (none when the bucket does not exist yet).</summary>
+    internal async IAsyncEnumerable<IReadOnlyList<StorageObject>> ListPagesAsync(string prefix, int pageSize,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var pages = Client.ListObjectsAsync(Bucket, prefix, new ListObjectsOptions { PageSize = pageSize }).AsRawResponses();
+        await using var enumerator = pages.GetAsyncEnumerator(cancellationToken);
+        while (true)
+        {
+            try
+            {
+                if (!await enumerator.MoveNextAsync())
+                {
+                    yield break;
+                }
+            }
+            catch (GoogleApiException ex) when (ex.HttpStatusCode == HttpStatusCode.NotFound)
+            {
+                yield break; // no bucket, no objects
+            }
+
+            if (enumerator.Current.Items is { Count: > 0 } items)
+            {
+                yield return [.. items];
+            }
+        }
+    }
+
     /// <summary>Deletes the object whatever its generation; one already gone is fine.</summary>
     internal async Task DeleteIfThereAsync(string objectName, CancellationToken cancellationToken)
     {

@@ -80,6 +80,31 @@ public sealed class StorageOptions : IValidatableObject
 
     public TimeSpan UploadTimeout => TimeSpan.FromSeconds(UploadTimeoutSeconds);
 
+    /// <summary>How often an API instance sweeps storage for objects no answer names (<see cref="OrphanObjectSweep"/>);
+    /// one instance sweeps at a time.</summary>
+    [Range(0.1, 604_800, ErrorMessage = "MindJourney:Storage:OrphanSweepIntervalSeconds must be between {1} and {2}.")]
+    public double OrphanSweepIntervalSeconds { get; set; } = 3600;
+
+    /// <summary>UTC days (today first) whose folders a sweep lists: today and yesterday cover any upload cut short.</summary>
+    [Range(1, MaxOrphanSweepDays, ErrorMessage = "MindJourney:Storage:OrphanSweepDays must be between {1} and {2}.")]
+    public int OrphanSweepDays { get; set; } = 2;
+
+    /// <summary>An object younger than this is never swept, whatever the database says; empty means
+    /// <see cref="OrphanGrace"/>'s default. Shorter than an upload can take only where none runs (tests).</summary>
+    [Range(0, 604_800, ErrorMessage = "MindJourney:Storage:OrphanSweepGraceSeconds must be between {1} and {2}.")]
+    public double? OrphanSweepGraceSeconds { get; set; }
+
+    /// <summary>The most days one sweep lists (a year and a day).</summary>
+    public const int MaxOrphanSweepDays = 366;
+
+    public TimeSpan OrphanSweepInterval => TimeSpan.FromSeconds(OrphanSweepIntervalSeconds);
+
+    /// <summary>Longer than any upload between its object and its row: the attempt of the largest file a request may
+    /// make, and the lease margin a claim adds to it.</summary>
+    public TimeSpan OrphanGrace => OrphanSweepGraceSeconds is { } seconds
+        ? TimeSpan.FromSeconds(seconds)
+        : AttemptTimeout(MaxMediaBytes) + LeaseMargin;
+
     /// <summary>The time one attempt may take for <paramref name="sizeBytes"/>; the lease a claim takes is a
     /// little longer, so nobody else starts the same delivery meanwhile.</summary>
     public TimeSpan AttemptTimeout(long sizeBytes) =>

@@ -8,8 +8,9 @@ namespace MindJourney.Api.Storage;
 public static class StorageServiceExtensions
 {
     /// <summary>Storage of response files and texts: the client (or none), the durable outbox, its worker, the
-    /// outage circuit breaker, the telemetry, a readiness check that degrades rather than fails, and the limits that
-    /// keep uploads from starving the rest (a bulk connection pool, uploads in flight per client, the spool folder).</summary>
+    /// outage circuit breaker, the orphan object sweep, the telemetry, a readiness check that degrades rather than
+    /// fails, and the limits that keep uploads from starving the rest (a bulk connection pool, uploads in flight per
+    /// client, the spool folder).</summary>
     public static IHostApplicationBuilder AddStorage(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.SectionName)
@@ -40,6 +41,9 @@ public static class StorageServiceExtensions
         });
         builder.Services.AddSingleton<DeliverySignal>();
         builder.Services.AddHostedService<DeliveryWorker>();
+        // One instance, both the background sweep and what the admin route runs on demand.
+        builder.Services.AddSingleton<OrphanObjectSweep>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<OrphanObjectSweep>());
         builder.Services.AddSingleton<StorageHealthCheck>();
         builder.Services.AddHealthChecks().AddCheck<StorageHealthCheck>("storage", HealthStatus.Degraded, ["ready"]);
         return builder;

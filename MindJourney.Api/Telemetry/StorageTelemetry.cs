@@ -32,6 +32,15 @@ public sealed class StorageTelemetry
     /// <summary>A worker's delivery attempt failed; it is retried later.</summary>
     public const string OutcomeFailed = "failed";
 
+    /// <summary>One round of the orphan sweep (<c>MindJourney.Api.Storage.OrphanObjectSweep</c>).</summary>
+    public const string OrphanSweepActivity = "storage.orphan_sweep";
+
+    public const string SweepDaysTag = "mindjourney.storage.sweep.days";
+    public const string SweepDryRunTag = "mindjourney.storage.sweep.dry_run";
+    public const string SweepListedTag = "mindjourney.storage.sweep.listed";
+    public const string SweepOrphansTag = "mindjourney.storage.sweep.orphans";
+    public const string SweepDeletedTag = "mindjourney.storage.sweep.deleted";
+
     public static readonly ActivitySource ActivitySource = new(SourceName);
 
     private readonly Meter _meter;
@@ -47,10 +56,13 @@ public sealed class StorageTelemetry
             {
                 HistogramBucketBoundaries = [1_024, 16_384, 131_072, 1_048_576, 8_388_608, 33_554_432, 104_857_600, 209_715_200],
             });
+        OrphansDeleted = _meter.CreateCounter<long>("mindjourney.storage.orphans.deleted", "{object}",
+            "Objects the orphan sweep deleted from storage: no answer named them (an upload cut short between object and row).");
     }
 
     public Counter<long> Uploads { get; }
     public Histogram<long> UploadSize { get; }
+    public Counter<long> OrphansDeleted { get; }
 
     /// <summary>Registers <c>mindjourney.storage.pending</c> and <c>mindjourney.storage.pending.bytes</c>; both
     /// functions must answer from a cache.</summary>

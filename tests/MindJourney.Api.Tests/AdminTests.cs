@@ -269,6 +269,7 @@ public sealed class AdminTests(PostgresServer postgres)
         (HttpMethod.Post, "/api/admin/assign-visitor-numbers"),
         (HttpMethod.Get, "/api/admin/visitor-numbers/audit"),
         (HttpMethod.Get, "/api/admin/visitor-numbers/health"),
+        (HttpMethod.Post, "/api/admin/storage/orphans/sweep"),
     ];
 
     internal static async Task<JsonElement> AuditAsync(HttpClient client)
