@@ -13,7 +13,7 @@ internal static partial class LoadTestResources
     /// <summary>
     /// The load harness as a resource that starts only when asked (its start button in the dashboard), against the
     /// API by reference, with <c>MindJourney:LoadTest:Users</c>, <c>:Duration</c> and <c>:Scenario</c> (10, 30s,
-    /// session). Its exit code (0: every check and threshold passed) is the resource's final state, each run's reports
+    /// session) and, when set, <c>:Study</c> (a study's slug). Its exit code (0: every check and threshold passed) is the resource's final state, each run's reports
     /// go to a folder of their own under the data folder, and the admin key lets its journey scenario run the audit.
     /// </summary>
     public static IResourceBuilder<ProjectResource> AddLoadTests(this IDistributedApplicationBuilder builder,
@@ -27,6 +27,15 @@ internal static partial class LoadTestResources
             .WithEnvironment("ADMIN_API_KEY", adminApiKey)
             .WithArgs("--users", settings["Users"] ?? "10", "--duration", settings["Duration"] ?? "30s",
                 "--scenario", settings["Scenario"] ?? "session")
+            // One study by its slug; without it the harness plays in the most recently opened open study.
+            .WithArgs(context =>
+            {
+                if (settings["Study"] is { Length: > 0 } study)
+                {
+                    context.Args.Add("--study");
+                    context.Args.Add(study);
+                }
+            })
             // A folder per run, named when the run starts, as the harness does from a terminal: no run replaces another's.
             .WithArgs(context => context.Args.Add(
                 $"--report-dir={Path.Combine(reports, DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture))}"))

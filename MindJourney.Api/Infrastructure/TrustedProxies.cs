@@ -70,6 +70,6 @@ public static class TrustedProxies
         return values.SelectMany(v => v.Split([',', ' ', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 
-    private static InvalidOperationException Invalid(IConfigurationSection section, string key, string value, string expected) =>
+    internal static InvalidOperationException Invalid(IConfigurationSection section, string key, string value, string expected) =>
         new($"{section.Path}:{key} has '{value}', which is not {expected}.");
 }

@@ -17,6 +17,7 @@ public sealed class MetricsCollector
     private long _lastSampleTicks;
     private long _lastOk;
     private long _lastFailed;
+    private long _lastRefused;
     private long _lastDropped;
     private long _dropped;
     private long _inFlight;
@@ -115,16 +116,17 @@ public sealed class MetricsCollector
                 _all.Add(interval);
             }
 
-            long ok = 0, failed = 0;
+            long ok = 0, failed = 0, refused = 0;
             foreach (var step in _steps)
             {
                 ok += step.Ok;
                 failed += step.Failed;
+                refused += step.Refused;
             }
 
             var dropped = Dropped;
             var intervalSeconds = Math.Max(Ticks.ToSeconds(nowTicks - _lastSampleTicks), 1e-3);
-            var requests = ok - _lastOk + (failed - _lastFailed);
+            var requests = ok - _lastOk + (failed - _lastFailed) + (refused - _lastRefused);
             var count = _second.TotalCount;
             _lastP99Ms = count == 0 ? 0 : LatencyRecorder.ToMs(_second.GetValueAtPercentile(99));
             var sample = new SecondSample
@@ -133,6 +135,7 @@ public sealed class MetricsCollector
                 Requests = requests,
                 Ok = ok - _lastOk,
                 Failed = failed - _lastFailed,
+                Refused = refused - _lastRefused,
                 Dropped = dropped - _lastDropped,
                 Rps = requests / intervalSeconds,
                 P50Ms = count == 0 ? 0 : LatencyRecorder.ToMs(_second.GetValueAtPercentile(50)),
@@ -143,11 +146,12 @@ public sealed class MetricsCollector
             _series.Add(sample);
             _lastOk = ok;
             _lastFailed = failed;
+            _lastRefused = refused;
             _lastDropped = dropped;
             _lastSampleTicks = nowTicks;
             return new LiveStats(
                 TimeSpan.FromSeconds(Ticks.ToSeconds(nowTicks - _startTicks)),
-                ok + failed,
+                ok + failed + refused,
                 sample.Rps,
                 failed,
                 dropped,

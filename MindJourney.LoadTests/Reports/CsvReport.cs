@@ -6,7 +6,7 @@ namespace MindJourney.LoadTests.Reports;
 public static class CsvReport
 {
     public static string Header(IReadOnlyList<double> percentiles) =>
-        "step,requests,ok,failed,rps,min_ms,mean_ms,max_ms,stddev_ms,"
+        "step,requests,ok,failed,refused,rps,min_ms,mean_ms,max_ms,stddev_ms,"
         + string.Concat(percentiles.Select(p => ReportText.PercentileColumn(p) + ","))
         + "bytes_sent,bytes_received,status_codes";
 
@@ -18,8 +18,8 @@ public static class CsvReport
         foreach (var s in r.Steps)
         {
             var l = s.Latency;
-            sb.Append($"{Field(s.Name)},{ReportText.Int(s.Requests)},{ReportText.Int(s.Ok)},{ReportText.Int(s.Failed)},{N(s.Rps)},"
-                + $"{N(l.MinMs)},{N(l.MeanMs)},{N(l.MaxMs)},{N(l.StdDevMs)},");
+            sb.Append($"{Field(s.Name)},{ReportText.Int(s.Requests)},{ReportText.Int(s.Ok)},{ReportText.Int(s.Failed)},"
+                + $"{ReportText.Int(s.Refused)},{N(s.Rps)},{N(l.MinMs)},{N(l.MeanMs)},{N(l.MaxMs)},{N(l.StdDevMs)},");
             foreach (var p in r.Options.Percentiles)
             {
                 sb.Append(N(l.At(p) ?? 0)).Append(',');

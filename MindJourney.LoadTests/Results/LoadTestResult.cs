@@ -154,10 +154,17 @@ public sealed record SecondSample
 {
     /// <summary>Seconds since the load phase started, at the end of this sample.</summary>
     public double ElapsedSeconds { get; init; }
+
+    /// <summary>Ok + failed + refused.</summary>
     public long Requests { get; init; }
     public long Ok { get; init; }
     public long Failed { get; init; }
+
+    /// <summary>Expected refusals (a full study's 409 with <c>--expect-full</c>), neither ok nor failed.</summary>
+    public long Refused { get; init; }
     public long Dropped { get; init; }
+
+    /// <summary>Requests (refused included) per second of the sample.</summary>
     public double Rps { get; init; }
     public double P50Ms { get; init; }
     public double P99Ms { get; init; }

@@ -64,6 +64,38 @@ public sealed partial class PageSecurityTests(PostgresServer postgres) : IAsyncL
         Assert.Equal("DENY", Assert.Single(response.Headers.GetValues("X-Frame-Options")));
     }
 
+    /// <summary>An MTurk ExternalQuestion HIT shows the study in a frame on MTurk's worker site: the sites named in
+    /// <c>MindJourney:PageFraming:AllowedOrigins</c> may frame the participant page, never the researcher's.</summary>
+    [Fact]
+    public async Task Named_sites_may_frame_the_participant_page_and_never_the_researchers()
+    {
+        await using var api = await TestApi.StartAsync(postgres, settings: new Dictionary<string, string?>
+        {
+            ["MindJourney:PageFraming:AllowedOrigins"] = "https://worker.mturk.com, https://workersandbox.mturk.com",
+        });
+
+        foreach (var path in new[] { "/", "/index.html", "/js/app.js" })
+        {
+            using var page = await api.Client.GetAsync(path);
+            Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+            Assert.Contains("frame-ancestors https://worker.mturk.com https://workersandbox.mturk.com",
+                Directives(page), StringComparer.Ordinal);
+            Assert.False(page.Headers.Contains("X-Frame-Options"), $"{path} keeps X-Frame-Options, which would forbid every frame");
+        }
+
+        foreach (var path in new[] { "/admin/", "/admin/index.html" })
+        {
+            using var researcher = await api.Client.GetAsync(path);
+            Assert.Equal(HttpStatusCode.OK, researcher.StatusCode);
+            Assert.Contains("frame-ancestors 'none'", Directives(researcher), StringComparer.Ordinal);
+            Assert.Equal("DENY", Assert.Single(researcher.Headers.GetValues("X-Frame-Options")));
+        }
+    }
+
+    private static string[] Directives(HttpResponseMessage response) =>
+        Assert.Single(response.Headers.GetValues("Content-Security-Policy"))
+            .Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+
     [Theory]
     [InlineData("/api/experiment", HttpStatusCode.OK)]
     [InlineData("/api/session/00000000-0000-0000-0000-00000000beef", HttpStatusCode.Unauthorized)]

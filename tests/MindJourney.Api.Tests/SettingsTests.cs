@@ -27,6 +27,9 @@ public sealed class SettingsTests(PostgresServer postgres)
     [InlineData("MindJourney:Responses:MaxPageBytes", "0")]
     [InlineData("MindJourney:Idempotency:PruneIntervalSeconds", "0")]
     [InlineData("MindJourney:Idempotency:KeyLifetimeHours", "-1")]
+    [InlineData("MindJourney:PageFraming:AllowedOrigins", "http://worker.mturk.com")] // not https
+    [InlineData("MindJourney:PageFraming:AllowedOrigins", "https://worker.mturk.com/mturk")] // a path, not an origin
+    [InlineData("MindJourney:PageFraming:AllowedOrigins", "https://*.mturk.com")]
     public async Task An_invalid_setting_stops_the_start_with_a_message_naming_it(string setting, string value)
     {
         var failure = await Assert.ThrowsAnyAsync<Exception>(() => TestApi.StartAsync(postgres,

@@ -78,6 +78,34 @@ public sealed class LoadTestResourceTests
         Assert.Contains("mismatchedSessions 1", audit.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(null)]
+    [InlineData("pilot-study-2")]
+    public async Task The_load_run_plays_in_the_study_its_setting_names(string? study)
+    {
+        string[] settings = study is null ? Load : [.. Load, $"MindJourney:LoadTest:Study={study}"];
+        await using var builder = await LocalAppHost.DescribeAsync(settings);
+
+        var loadTests = Assert.Single(builder.Resources.OfType<ProjectResource>(), r => r.Name == LoadTestResources.ResourceName);
+        var values = new List<object>();
+        var context = new CommandLineArgsCallbackContext(values, CancellationToken.None);
+        foreach (var callback in loadTests.Annotations.OfType<CommandLineArgsCallbackAnnotation>())
+        {
+            await callback.Callback(context);
+        }
+
+        var args = values.Select(v => v.ToString()).ToList();
+        Assert.Equal("4", args[args.IndexOf("--users") + 1]);
+        if (study is null)
+        {
+            Assert.DoesNotContain("--study", args);
+        }
+        else
+        {
+            Assert.Equal(study, args[args.IndexOf("--study") + 1]);
+        }
+    }
+
     private static async Task<ResourceEvent> RunLoadTestsAsync(DistributedApplication app, CancellationToken cancellationToken)
     {
         var started = DateTime.UtcNow; // a run before this one is terminal too: wait for this one's end

@@ -93,27 +93,34 @@ public sealed class LatencyTests
             b.Record(t0, t0, t0 + Ticks.FromMicroseconds(50_000), 429, RequestOutcome.HttpError, 10, 20);
         }
 
+        for (var i = 0; i < 5; i++)
+        {
+            b.Record(t0, t0, t0 + Ticks.FromMicroseconds(2_000), 409, RequestOutcome.Refused, 10, 20);
+        }
+
         var live = m.Sample(t0 + Ticks.FromSeconds(1));
         var second = Assert.Single(m.Series);
-        Assert.Equal(100, second.Requests);
+        Assert.Equal(105, second.Requests);
         Assert.Equal(90, second.Ok);
         Assert.Equal(10, second.Failed);
-        Assert.Equal(100, second.Rps, 3);
+        Assert.Equal(5, second.Refused); // a full study's refusals are in the series, apart from failures
+        Assert.Equal(105, second.Rps, 3);
         Assert.InRange(second.P50Ms, 1.99, 2.01);
         Assert.InRange(second.P99Ms, 49.9, 50.1);
-        Assert.Equal(100, live.Requests);
+        Assert.Equal(105, live.Requests);
         Assert.Equal(10, live.Failed);
 
         var next = m.Sample(t0 + Ticks.FromSeconds(2));
-        Assert.Equal(100, next.Requests); // live view: cumulative
+        Assert.Equal(105, next.Requests); // live view: cumulative
         Assert.Equal(2, m.Series.Count);
         Assert.Equal(0, m.Series[1].Requests); // series: per interval
 
         var stepB = b.ToResult(2, [50], includeServiceTime: false);
         Assert.Equal(10, stepB.StatusCodes["429"]);
         Assert.Equal(10, stepB.Failed);
-        Assert.Equal(200, stepB.BytesReceived);
-        Assert.Equal(100, m.AllRequests([50]).Count);
+        Assert.Equal(5, stepB.Refused);
+        Assert.Equal(300, stepB.BytesReceived);
+        Assert.Equal(105, m.AllRequests([50]).Count);
     }
 
     [Fact]

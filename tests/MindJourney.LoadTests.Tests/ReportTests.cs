@@ -132,11 +132,11 @@ public sealed class ReportTests : IDisposable
     {
         var lines = CsvReport.Render(Sample()).ReplaceLineEndings("\n").TrimEnd('\n').Split('\n');
         Assert.Equal(
-            "step,requests,ok,failed,rps,min_ms,mean_ms,max_ms,stddev_ms,p50_ms,p75_ms,p95_ms,p99_ms,p99_9_ms," +
+            "step,requests,ok,failed,refused,rps,min_ms,mean_ms,max_ms,stddev_ms,p50_ms,p75_ms,p95_ms,p99_ms,p99_9_ms," +
             "bytes_sent,bytes_received,status_codes",
             lines[0]);
         Assert.Equal(3, lines.Length);
-        Assert.StartsWith("create_session,100,100,0,5,1,5,40,3,5,7.5,9.5,9.9,9.99,", lines[1], StringComparison.Ordinal);
+        Assert.StartsWith("create_session,100,100,0,0,5,1,5,40,3,5,7.5,9.5,9.9,9.99,", lines[1], StringComparison.Ordinal);
         Assert.EndsWith("\"201:98 429:2\"", lines[2], StringComparison.Ordinal);
     }
 
