@@ -29,6 +29,8 @@ public sealed class ResponseIntake(
     StorageTelemetry telemetry,
     ResponsesTelemetry responsesTelemetry,
     UploadBudgets budgets,
+    PendingBytesCeiling ceiling,
+    DatabaseDeadline deadline,
     IOptions<StorageOptions> storageOptions)
 {
     /// <summary>How often a text answer takes the next millisecond's object name when the one it had was taken.</summary>
@@ -156,6 +158,9 @@ public sealed class ResponseIntake(
             var bytes = System.Text.Encoding.UTF8.GetBytes(text);
             var md5 = Convert.ToBase64String(System.Security.Cryptography.MD5.HashData(bytes));
             content = new AnswerText(answer.SessionId, bytes.Length, md5, DateTimeOffset.UtcNow);
+            // The pending-bytes ceiling's first count is a query (later ones run in the background): bounded too.
+            await deadline.RunAsync(_ => ceiling.TotalAsync(CancellationToken.None).AsTask(), responsesTelemetry.DeadlinesPassed,
+                "An answer", cancellationToken);
             (reservation, var overBudget) = await budgets.ReserveAsync(http, bytes.Length, cancellationToken);
             if (reservation is null)
             {
@@ -177,7 +182,11 @@ public sealed class ResponseIntake(
         {
             for (var attempt = 0; ; attempt++)
             {
-                result = await batcher.RecordAsync(request, cancellationToken);
+                // Bounded by the deadline: a silent database answers 503, and the retry with the same key is stored once
+                // (its statement waits for this one's, which ends with the partition: the batcher keeps a session's order).
+                var sent = request;
+                result = await deadline.RunAsync(token => batcher.RecordAsync(sent, token), responsesTelemetry.DeadlinesPassed,
+                    "An answer", cancellationToken);
                 if (result.Outcome != AnswerOutcome.NameTaken)
                 {
                     break;
