@@ -37,6 +37,12 @@ public sealed partial class DatabaseDeadline(IOptions<DatabaseOptions> options, 
             throw;
         }
 
+        if (task.IsCompleted)
+        {
+            workDeadline.Dispose();
+            return await task; // answered at once (a cached value, say): nothing to wait for
+        }
+
         // The work may outlive the request: it keeps its token until it ends, and its late failure is observed here.
         _ = task.ContinueWith(static (done, source) =>
         {
