@@ -7,7 +7,7 @@
 # numbers (live numbers the sequence drew that nobody holds), refusals from the fault on by status, seconds from the
 # fault's end to the first acknowledgement and to no upload pending from before it, the longest request, and uploads
 # whose bytes differ. Exit code 1 when any scenario loses, changes or duplicates anything.
-#   usage: benchmarks/faults.sh [scenario ...]     scenarios 1-8 (default all), e.g. benchmarks/faults.sh 1 4
+#   usage: benchmarks/faults.sh [scenario ...]     scenarios 1-9 (default all), e.g. benchmarks/faults.sh 1 4
 #   FAULTS_LOGS=dir keeps each scenario's logs and ledger in dir/<n>/ (the system's folder is removed at its end).
 #   1 PostgreSQL SIGKILL at 8 s, started again at 20 s; session scenario, 40 s
 #   2 the same, journey scenario (answers and uploads)
@@ -18,9 +18,12 @@
 #   7 the network between the API and PostgreSQL partitioned from 8 s to 18 s (connections open but silent: the
 #     harness's partition-proxy); journey, the harness's request timeout raised to 60 s so a hang would show
 #   8 the upload spool folder's disk full from 8 s to 18 s (a 20 MiB tmpfs, filled); journey
+#   9 as 7, the partition held 40 s (8 s to 48 s) in a 60 s run, under the session scenario (Play only, 16 users):
+#     longer than Npgsql's timeouts, so the longest request shows the API's own deadline for Play
+#     (MindJourney:Database:RequestDeadlineSeconds, 10 s), not the partition
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SCENARIOS=("$@"); [ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(1 2 3 4 5 6 7 8)
+SCENARIOS=("$@"); [ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(1 2 3 4 5 6 7 8 9)
 RUN_SECONDS=40
 BUCKET=mindjourney-faults.appspot.com
 RESULTS=$(mktemp /tmp/mj-faults-results.XXXXXX)
@@ -33,7 +36,7 @@ now_ms() { date +%s%3N; }
 
 # One scenario on its own fresh system, in a subshell (its trap stops what it started).
 scenario() (
-  local n=$1 name users=10 kind=journey instances=1 timeout=30s
+  local n=$1 name users=10 kind=journey instances=1 timeout=30s run_seconds=$RUN_SECONDS partition_seconds=10
   WORK_NAME=faults-$n source benchmarks/lib/fresh-system.sh
   local pids=() ports=() proxy_pid= spool= fault_start= fault_end=
   stop_extra() {
@@ -51,12 +54,14 @@ scenario() (
     6) name="1 of 2 APIs SIGTERM at 8 s, restarted, journey"; instances=2 ;;
     7) name="API-PostgreSQL partition 8-18 s, journey"; timeout=60s ;;
     8) name="spool disk full 8-18 s, journey" ;;
+    9) name="API-PostgreSQL partition 8-48 s, session"; kind=session; users=16; timeout=60s; run_seconds=60
+       partition_seconds=40 ;;
     *) echo "unknown scenario $n" >&2; return 2 ;;
   esac
   start_postgres
   launch_storage_emulator
   local dbport=$PGPORT
-  if [ "$n" = 7 ]; then
+  if [ "$n" = 7 ] || [ "$n" = 9 ]; then
     dbport=$(free_port)
     "${HARNESS[@]}" partition-proxy --listen "$dbport" --to "$PGPORT" >"$WORK/proxy.log" 2>&1 &
     proxy_pid=$!
@@ -83,7 +88,7 @@ scenario() (
   local db="Host=127.0.0.1;Port=$PGPORT;Username=postgres;Database=mindjourney"
 
   "${HARNESS[@]}" --api-url "http://127.0.0.1:${ports[0]}/api" --targets "${targets%,}" --users "$users" \
-    --duration "${RUN_SECONDS}s" --scenario "$kind" --timeout "$timeout" --report-dir "$WORK/report" --quiet \
+    --duration "${run_seconds}s" --scenario "$kind" --timeout "$timeout" --report-dir "$WORK/report" --quiet \
     --ledger "$WORK/ledger.jsonl" >"$WORK/harness.log" 2>&1 &
   local harness=$! harness_start; harness_start=$(now_ms)
   case $n in
@@ -104,9 +109,9 @@ scenario() (
       echo "the instance exited $(( $(now_ms) - fault_start )) ms after SIGTERM" >"$WORK/exit.txt"
       APIPORT=${ports[1]} API_LOG=api-1 launch_api "${api_env[@]}"; pids[1]=$API_PID; API_PID=
       APIPORT=${ports[1]} wait_healthy 0.1; fault_end=$(now_ms) ;;
-    7)
+    7|9)
       sleep 8; fault_start=$(now_ms); kill -USR1 "$proxy_pid"
-      sleep 10; kill -USR2 "$proxy_pid"; fault_end=$(now_ms) ;;
+      sleep "$partition_seconds"; kill -USR2 "$proxy_pid"; fault_end=$(now_ms) ;;
     8)
       sleep 8; fault_start=$(now_ms); dd if=/dev/zero of="$spool/filler" bs=1M count=64 2>/dev/null || true
       sleep 10; rm -f "$spool/filler"; fault_end=$(now_ms) ;;
@@ -138,7 +143,7 @@ scenario() (
     'BEGIN { printf "fault from %.1f s to %.1f s after the harness started\n", (a - s) / 1000, (b - s) / 1000 }'
   [ -f "$WORK/exit.txt" ] && cat "$WORK/exit.txt"
   head -n -1 "$WORK/verify.txt"
-  [ "$n" = 7 ] && echo "proxy: $(tr '\n' ' ' <"$WORK/proxy.log")"
+  [ -f "$WORK/proxy.log" ] && echo "proxy: $(tr '\n' ' ' <"$WORK/proxy.log")"
   grep -h -i -m3 -E 'fail|error' "$WORK"/api-*.log 2>/dev/null | cut -c1-200 | sed 's/^/  api log: /' || true
   tail -n 1 "$WORK/verify.txt" >>"$RESULTS"
   [ -n "${FAULTS_LOGS:-}" ] && mkdir -p "$FAULTS_LOGS/$n" && cp "$WORK"/*.log "$WORK"/*.txt "$WORK"/ledger.jsonl "$FAULTS_LOGS/$n/"

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using MindJourney.Api.Data;
+using MindJourney.Api.Infrastructure;
 using MindJourney.Api.Storage;
 using Npgsql;
 
@@ -19,7 +20,7 @@ public sealed record NumberingHealthReport(string Status, string? Reason);
 /// Degraded (HTTP 200) with the reason, and logs each change so the dashboard's logs say why.
 /// </summary>
 public sealed partial class NumberingHealthCheck(NpgsqlDataSource dataSource, IOptions<NumberingHealthOptions> options,
-    PendingBytesCeiling pendingBytes, ILogger<NumberingHealthCheck> logger) : IHealthCheck
+    PendingBytesCeiling pendingBytes, DatabaseDeadline deadline, ILogger<NumberingHealthCheck> logger) : IHealthCheck
 {
     public const string Name = "visitor-numbering";
 
@@ -57,6 +58,7 @@ public sealed partial class NumberingHealthCheck(NpgsqlDataSource dataSource, IO
 
     private readonly SemaphoreSlim _gate = new(1, 1);
     private HealthCheckResult? _last;
+    private Task<HealthCheckResult>? _looking;
     private long _lastAt;
 
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
@@ -75,7 +77,23 @@ public sealed partial class NumberingHealthCheck(NpgsqlDataSource dataSource, IO
                 return fresh;
             }
 
-            var result = await LookAsync(cancellationToken);
+            // One look at a time, waited for at most the deadline: behind a silent network a look waits as long as the
+            // silence lasts (its cancellation too), and /health must still answer (the database check says why).
+            if (_looking is not { IsCompleted: false })
+            {
+                _looking = LookAsync(CancellationToken.None);
+            }
+
+            HealthCheckResult result;
+            try
+            {
+                result = await _looking.WaitAsync(deadline.Limit, cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+                result = HealthCheckResult.Degraded("The numbering check's query has not answered in time.");
+            }
+
             if (result.Status != _last?.Status || result.Description != _last?.Description)
             {
                 if (result.Status == HealthStatus.Healthy)

@@ -2,8 +2,8 @@ using System.ComponentModel.DataAnnotations;
 
 namespace MindJourney.Api.Data;
 
-/// <summary>Settings under <c>MindJourney:Database</c>: the sizes of the API's two connection pools. Why these
-/// defaults: docs/BENCHMARKS.md.</summary>
+/// <summary>Settings under <c>MindJourney:Database</c>: the sizes of the API's two connection pools (why these
+/// defaults: docs/BENCHMARKS.md), and how long a participant's request waits for the database.</summary>
 public sealed class DatabaseOptions
 {
     public const string SectionName = "MindJourney:Database";
@@ -21,4 +21,9 @@ public sealed class DatabaseOptions
     /// <summary>The bulk pool (<see cref="Storage.BulkDataSource"/>).</summary>
     [Range(1, 1000, ErrorMessage = "MindJourney:Database:BulkMaxPoolSize must be between {1} and {2}.")]
     public int BulkMaxPoolSize { get; set; } = DefaultBulkMaxPoolSize;
+
+    /// <summary>How long Play and an answer without a file wait for the database before they are answered 503
+    /// (<see cref="Infrastructure.DatabaseDeadline"/>); their statement, once sent, still runs to its end.</summary>
+    [Range(0.5, 300, ErrorMessage = "MindJourney:Database:RequestDeadlineSeconds must be between {1} and {2}.")]
+    public double RequestDeadlineSeconds { get; set; } = 10;
 }

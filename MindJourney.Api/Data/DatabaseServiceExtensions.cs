@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
 
 namespace MindJourney.Api.Data;
@@ -12,7 +13,8 @@ public static class DatabaseServiceExtensions
     {
         builder.Services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions.SectionName)
             .ValidateDataAnnotations().ValidateOnStart();
-        builder.AddNpgsqlDataSource(ResourceNames.Database, configureDataSourceBuilder: dataSource =>
+        // Aspire's health check would wait on a silent network as long as the silence lasts: ours is bounded.
+        builder.AddNpgsqlDataSource(ResourceNames.Database, settings => settings.DisableHealthChecks = true, dataSource =>
         {
             // Session creation sends the same few statements over and over: keep them prepared.
             dataSource.ConnectionStringBuilder.MaxAutoPrepare = 32;
@@ -28,6 +30,9 @@ public static class DatabaseServiceExtensions
                     (builder.Configuration.GetSection(DatabaseOptions.SectionName).Get<DatabaseOptions>() ?? new()).MaxPoolSize;
             }
         });
+        builder.Services.AddSingleton<Infrastructure.DatabaseDeadline>();
+        builder.Services.AddSingleton<DatabaseHealthCheck>(); // one instance: it keeps the probe in flight
+        builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>(DatabaseHealthCheck.Name, HealthStatus.Unhealthy, ["ready"]);
         builder.Services.AddDbContextPool<MindJourneyDbContext>((services, options) => options
             .UseNpgsql(services.GetRequiredService<NpgsqlDataSource>())
             .UseSnakeCaseNamingConvention());

@@ -55,13 +55,13 @@ internal sealed class ApiExceptionHandler(IProblemDetailsService problemDetails)
             // that died mid-query is as unreachable as one that refuses connections.
             case InvalidOperationException { InnerException: NpgsqlException inner } when inner is not PostgresException
                 || inner.IsTransient:
-                problem = new ProblemDetails
-                {
-                    Status = StatusCodes.Status503ServiceUnavailable,
-                    Title = "Service unavailable",
-                    Detail = "The database cannot be reached. Nothing was saved; please retry.",
-                };
-                httpContext.Response.Headers.RetryAfter = "5";
+                problem = Unavailable(httpContext, "The database cannot be reached. Nothing was saved; please retry.");
+                break;
+
+            case DatabaseDeadlineException:
+                // The same problem: the client retries either way, and its Idempotency-Key finds what was stored.
+                problem = Unavailable(httpContext,
+                    "The database did not answer in time. What was sent may still be saved: retry with the same Idempotency-Key.");
                 break;
 
             default:
@@ -75,6 +75,17 @@ internal sealed class ApiExceptionHandler(IProblemDetailsService problemDetails)
             ProblemDetails = problem,
             Exception = exception,
         });
+    }
+
+    private static ProblemDetails Unavailable(HttpContext httpContext, string detail)
+    {
+        httpContext.Response.Headers.RetryAfter = "5";
+        return new ProblemDetails
+        {
+            Status = StatusCodes.Status503ServiceUnavailable,
+            Title = "Service unavailable",
+            Detail = detail,
+        };
     }
 
     /// <summary>PostgreSQL's refusal of the client's data, directly or through EF Core's DbUpdateException.</summary>

@@ -29,6 +29,7 @@ public sealed class ResponseIntake(
     StorageTelemetry telemetry,
     ResponsesTelemetry responsesTelemetry,
     UploadBudgets budgets,
+    DatabaseDeadline deadline,
     IOptions<StorageOptions> storageOptions)
 {
     /// <summary>How often a text answer takes the next millisecond's object name when the one it had was taken.</summary>
@@ -178,7 +179,11 @@ public sealed class ResponseIntake(
         {
             for (var attempt = 0; ; attempt++)
             {
-                result = await batcher.RecordAsync(request, cancellationToken);
+                // Bounded by the deadline: a silent database answers 503, and the retry with the same key is stored once
+                // (its statement waits for this one's, which ends with the partition: the batcher keeps a session's order).
+                var sent = request;
+                result = await deadline.RunAsync(token => batcher.RecordAsync(sent, token), responsesTelemetry.DeadlinesPassed,
+                    "An answer", cancellationToken);
                 if (result.Outcome != AnswerOutcome.NameTaken)
                 {
                     break;

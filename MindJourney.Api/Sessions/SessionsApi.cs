@@ -4,6 +4,7 @@ using Microsoft.EntityFrameworkCore;
 using MindJourney.Api.Data;
 using MindJourney.Api.Experiments;
 using MindJourney.Api.Infrastructure;
+using MindJourney.Api.Telemetry;
 using Npgsql;
 
 namespace MindJourney.Api.Sessions;
@@ -46,6 +47,8 @@ public static class SessionsApi
         CreateSessionRequest request,
         [FromHeader(Name = IdempotencyKeyHeader), IdempotencyKey] string? idempotencyKey,
         VisitorNumberAssigner assigner,
+        DatabaseDeadline deadline,
+        VisitorNumberingTelemetry telemetry,
         PilotTokens pilots,
         Withdrawal.PersonWithdrawal withdrawal,
         HttpContext http,
@@ -88,8 +91,10 @@ public static class SessionsApi
             return StudyProblems.PilotToken();
         }
 
-        var result = await assigner.StartSessionAsync(request.ExperimentId!.Value, request.UserId, request.CurrentLevel ?? 1,
-            request.BranchingPath, request.SessionData, idempotencyKey, mode, cancellationToken, request.Recruitment);
+        // Bounded by the deadline: a silent database answers 503, and the retry with the same key gets the same number.
+        var result = await deadline.RunAsync(token => assigner.StartSessionAsync(request.ExperimentId!.Value, request.UserId,
+            request.CurrentLevel ?? 1, request.BranchingPath, request.SessionData, idempotencyKey, mode, token, request.Recruitment),
+            telemetry.DeadlinesPassed, "Play", cancellationToken);
 
         if (result.Session is not { } session)
         {

@@ -30,11 +30,14 @@ public sealed class ResponsesTelemetry
             "Answer statements PostgreSQL refused as a whole, whose answers were then sent one statement each.");
         IdempotentAnswers = meter.CreateCounter<long>("mindjourney.responses.idempotent", "{answer}",
             "Answers sent with an Idempotency-Key, by mindjourney.idempotency.outcome (first, replayed, reused).");
+        DeadlinesPassed = meter.CreateCounter<long>("mindjourney.responses.deadlines_passed", "{answer}",
+            "Answers answered 503 because the database did not answer within MindJourney:Database:RequestDeadlineSeconds.");
     }
 
     public Histogram<int> BatchSize { get; }
     public Counter<long> BatchFallbacks { get; }
     public Counter<long> IdempotentAnswers { get; }
+    public Counter<long> DeadlinesPassed { get; }
 
     public void RecordKey(string outcome) => IdempotentAnswers.Add(1, new KeyValuePair<string, object?>(KeyOutcomeTag, outcome));
 }

@@ -51,6 +51,8 @@ public sealed class VisitorNumberingTelemetry
             "Sessions numbered after the fact by the admin recovery.");
         RateLimited = _meter.CreateCounter<long>("mindjourney.visitor_number.rate_limited", "{request}",
             "Requests refused with 429 because one client sent too many, by mindjourney.rate_limit.policy.");
+        DeadlinesPassed = _meter.CreateCounter<long>("mindjourney.visitor_number.deadlines_passed", "{request}",
+            "Plays answered 503 because the database did not answer within MindJourney:Database:RequestDeadlineSeconds.");
     }
 
     public Counter<long> Assignments { get; }
@@ -59,5 +61,6 @@ public sealed class VisitorNumberingTelemetry
     public Histogram<int> BatchSize { get; }
     public Counter<long> Recovered { get; }
     public Counter<long> RateLimited { get; }
+    public Counter<long> DeadlinesPassed { get; }
 
 }

@@ -23,6 +23,9 @@ public sealed class TestApi : IAsyncDisposable
 
     public string ConnectionString { get; }
 
+    /// <summary>What the hosts connect with: <see cref="ConnectionString"/>, or through a relay.</summary>
+    public string HostConnectionString { get; private init; } = "";
+
     /// <summary>The storage emulator the hosts use, when the test asked for one.</summary>
     public TestStorage? Storage { get; private init; }
 
@@ -33,10 +36,11 @@ public sealed class TestApi : IAsyncDisposable
     /// <summary>Hosts on a fresh database; with <paramref name="storage"/>, pointed at that emulator, with a storage
     /// worker that polls and retries within a second (so tests need not wait for production backoffs); with
     /// <paramref name="services"/>, those added to each host's own; with <paramref name="productionLimits"/>, every
-    /// per-client limit at its production default (as a stranger with the study link meets it).</summary>
+    /// per-client limit at its production default (as a stranger with the study link meets it); with
+    /// <paramref name="relay"/>, the hosts reach PostgreSQL through it (the test's own reads do not).</summary>
     public static async Task<TestApi> StartAsync(PostgresServer server, int instances = 1,
         IReadOnlyDictionary<string, string?>? settings = null, TestStorage? storage = null, Action<IServiceCollection>? services = null,
-        bool productionLimits = false)
+        bool productionLimits = false, PostgresRelay? relay = null)
     {
         var merged = new Dictionary<string, string?>();
         if (storage is not null)
@@ -57,10 +61,16 @@ public sealed class TestApi : IAsyncDisposable
             merged[key] = value;
         }
 
-        var api = new TestApi(await server.CreateDatabaseAsync(), merged, services, productionLimits) { Storage = storage };
+        var database = await server.CreateDatabaseAsync();
+        var api = new TestApi(database, merged, services, productionLimits)
+        {
+            Storage = storage,
+            HostConnectionString = relay is null ? database
+                : new NpgsqlConnectionStringBuilder(database) { Port = relay.Port }.ConnectionString,
+        };
         for (var i = 0; i < instances; i++)
         {
-            api._hosts.Add(new ApiHost(api.ConnectionString, merged, services, productionLimits));
+            api._hosts.Add(new ApiHost(api.HostConnectionString, merged, services, productionLimits));
         }
 
         // Start them together, as replicas would: migrations must not race.
@@ -73,7 +83,7 @@ public sealed class TestApi : IAsyncDisposable
     public async Task RestartHostAsync(int index = 0)
     {
         await _hosts[index].DisposeAsync();
-        var host = new ApiHost(ConnectionString, _settings, _services, _productionLimits);
+        var host = new ApiHost(HostConnectionString, _settings, _services, _productionLimits);
         host.StartServer();
         _hosts[index] = host;
     }

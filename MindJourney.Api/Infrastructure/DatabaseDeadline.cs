@@ -1,0 +1,70 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Options;
+using MindJourney.Api.Data;
+
+namespace MindJourney.Api.Infrastructure;
+
+/// <summary>
+/// Bounds how long a participant's request waits for the database (<see cref="DatabaseOptions.RequestDeadlineSeconds"/>).
+/// Npgsql's own timeouts do not bound a silent network: a timed-out command first sends a cancel request and waits,
+/// with no timeout, for the server to close it (docs/RELIABILITY.md). When the deadline passes the request is answered
+/// 503 (<see cref="DatabaseDeadlineException"/>) and the work goes on without it: the token it was given is cancelled,
+/// which takes it out of a batcher's queue before its statement is sent, and a statement already sent runs to its end
+/// (its result is dropped, as for a client that left). The client's retry with its Idempotency-Key finds what it stored.
+/// </summary>
+public sealed partial class DatabaseDeadline(IOptions<DatabaseOptions> options, ILogger<DatabaseDeadline> logger)
+{
+    public TimeSpan Limit { get; } = TimeSpan.FromSeconds(options.Value.RequestDeadlineSeconds);
+
+    /// <summary>Runs <paramref name="work"/> with a token cancelled at the deadline (or when the client leaves), and
+    /// waits for it at most until the deadline. Throws <see cref="DatabaseDeadlineException"/> when it passes, counted
+    /// on <paramref name="passed"/> and logged once; a client that left gets its cancellation, as before.</summary>
+    public async Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> work, Counter<long> passed, string what,
+        CancellationToken requestAborted)
+    {
+        // The work's token and the wait below have timers of their own: a callback on the work's token may block (a
+        // cancelled Npgsql query sends a cancel request, which a silent network holds), and must not hold the wait.
+        var workDeadline = CancellationTokenSource.CreateLinkedTokenSource(requestAborted);
+        workDeadline.CancelAfter(Limit);
+        Task<T> task;
+        try
+        {
+            task = work(workDeadline.Token);
+        }
+        catch
+        {
+            workDeadline.Dispose();
+            throw;
+        }
+
+        if (task.IsCompleted)
+        {
+            workDeadline.Dispose();
+            return await task; // answered at once (a cached value, say): nothing to wait for
+        }
+
+        // The work may outlive the request: it keeps its token until it ends, and its late failure is observed here.
+        _ = task.ContinueWith(static (done, source) =>
+        {
+            _ = done.Exception;
+            ((IDisposable)source!).Dispose();
+        }, workDeadline, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+        try
+        {
+            return await task.WaitAsync(Limit, requestAborted);
+        }
+        catch (Exception ex) when (ex is TimeoutException
+            || (ex is OperationCanceledException && !requestAborted.IsCancellationRequested && workDeadline.IsCancellationRequested))
+        {
+            passed.Add(1);
+            LogPassed(logger, what, Limit.TotalSeconds);
+            throw new DatabaseDeadlineException(Limit);
+        }
+    }
+
+    // Once per request, without a stack: the database being slow or cut off is not this request's error.
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "{What} waited {Seconds} s for the database without an answer: answered 503, to be retried with its Idempotency-Key")]
+    private static partial void LogPassed(ILogger logger, string what, double seconds);
+}

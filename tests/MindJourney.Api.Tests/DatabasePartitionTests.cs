@@ -1,0 +1,163 @@
+using System.Net;
+using System.Net.Http.Json;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+using MindJourney.Api.Infrastructure;
+using MindJourney.Api.Sessions;
+using MindJourney.Testing;
+
+namespace MindJourney.Api.Tests;
+
+/// <summary>
+/// The network between the API and PostgreSQL goes silent (<see cref="PostgresRelay"/>: connections stay open, no byte
+/// moves), as in the fault suite's partition: Play and a text answer are answered 503 with the database-unavailable
+/// problem once <c>MindJourney:Database:RequestDeadlineSeconds</c> passes, instead of waiting as long as the silence
+/// lasts, and so are the requests that arrive while their statements hang; /health says Unhealthy. After the network
+/// heals, each request's retry with its Idempotency-Key gets what its first attempt stored, once.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class DatabasePartitionTests(PostgresServer postgres)
+{
+    private static readonly Dictionary<string, string?> Settings = new(AdminTests.WithAdminKey)
+    {
+        ["MindJourney:Database:RequestDeadlineSeconds"] = "2",
+    };
+
+    [Fact]
+    public async Task A_Play_during_a_partition_answers_503_by_the_deadline_and_its_retry_gets_one_number()
+    {
+        await using var relay = PostgresRelay.To(postgres);
+        await using var api = await TestApi.StartAsync(postgres, settings: Settings, relay: relay);
+        var logs = new FakeLogCollector();
+        api.Hosts[0].Services.GetRequiredService<ILoggerFactory>().AddProvider(new FakeLoggerProvider(logs));
+        using var client = ClientOf(api);
+        var experimentId = await api.ActiveExperimentIdAsync(client);
+        var before = await ApiCalls.StartSessionAsync(client, new { experimentId }, "partition-play-before-" + Guid.NewGuid());
+
+        var healthBefore = await (await client.GetAsync("/health")).Content.ReadAsStringAsync();
+        Assert.NotEqual("Unhealthy", healthBefore);
+
+        relay.Partition();
+        var key = "partition-play-first-" + Guid.NewGuid();
+        var later = "partition-play-later-" + Guid.NewGuid();
+        // The first is sent and its statement hangs; the second arrives behind it (one numbering statement in flight).
+        var first = SendAsync(client, PlayRequest(experimentId, key));
+        await Task.Delay(200);
+        var second = await SendAsync(client, PlayRequest(experimentId, later));
+        var firstRefusal = await first;
+        using var health = await client.GetAsync("/health");
+        var healthWhileSilent = (health.StatusCode, await health.Content.ReadAsStringAsync());
+        relay.Heal();
+
+        foreach (var refusal in new[] { firstRefusal, second })
+        {
+            AssertDatabaseUnavailable(refusal);
+        }
+
+        Assert.Equal((HttpStatusCode.ServiceUnavailable, "Unhealthy"), healthWhileSilent);
+
+        // The first's statement ends now and keeps its number: the retry gets it, as often as it is sent.
+        var retried = await ApiCalls.StartSessionAsync(client, new { experimentId }, key);
+        var again = await ApiCalls.StartSessionAsync(client, new { experimentId }, key);
+        var secondRetried = await ApiCalls.StartSessionAsync(client, new { experimentId }, later);
+        Assert.Equal(retried.Id, again.Id);
+        Assert.Equal(retried.VisitorNumber, again.VisitorNumber);
+        Assert.Equal(
+            new int?[] { before.VisitorNumber + 1, before.VisitorNumber + 2 },
+            new[] { retried.VisitorNumber, secondRetried.VisitorNumber }.Order());
+        var audit = await ApiCalls.AuditAsync(client);
+        Assert.Empty(audit.Duplicates);
+        Assert.Empty(audit.Gaps);
+        Assert.Equal(3, audit.SequenceLastValue);
+        Assert.Equal(3, audit.NumberedUsers);
+        Assert.Equal(0, audit.UnnumberedSessions);
+
+        // Each refusal is one warning, with no stack; none is an error.
+        var lines = logs.GetSnapshot();
+        Assert.Equal(2, lines.Count(l => l.Category == typeof(DatabaseDeadline).FullName && l.Level == LogLevel.Warning));
+        Assert.DoesNotContain(lines, l => l.Exception is DatabaseDeadlineException);
+        await WaitUntilHealthAsync(client, healthBefore);
+    }
+
+    [Fact]
+    public async Task A_text_answer_during_a_partition_answers_503_and_its_retry_stores_it_once()
+    {
+        await using var relay = PostgresRelay.To(postgres);
+        await using var api = await TestApi.StartAsync(postgres, settings: Settings, relay: relay);
+        using var client = ClientOf(api);
+        var experimentId = await api.ActiveExperimentIdAsync(client);
+        var session = await ApiCalls.StartSessionAsync(client, new { experimentId });
+
+        relay.Partition();
+        var key = "partition-answer-" + Guid.NewGuid();
+        var refusal = await SendAsync(client, TextRequest(session.Id, "said once", key));
+        // Another session's answer arrives while the statement hangs: refused by its own deadline too.
+        var other = await SendAsync(client, TextRequest(Guid.NewGuid(), "behind it", "partition-answer-" + Guid.NewGuid()));
+        relay.Heal();
+
+        AssertDatabaseUnavailable(refusal);
+        AssertDatabaseUnavailable(other);
+        using var retry = await client.SendAsync(TextRequest(session.Id, "said once", key));
+        Assert.Equal(HttpStatusCode.Created, retry.StatusCode);
+        using var replay = await client.SendAsync(TextRequest(session.Id, "said once", key));
+        Assert.Equal(HttpStatusCode.Created, replay.StatusCode);
+        Assert.Equal(1, await api.ScalarAsync<long>($"SELECT count(*) FROM experiment_responses WHERE session_id = '{session.Id}'"));
+        Assert.Equal(1, await api.ScalarAsync<int>($"SELECT response_count FROM experiment_sessions WHERE id = '{session.Id}'"));
+    }
+
+    /// <summary>Short enough that a request waiting out the partition fails the test instead of hanging it.</summary>
+    private static HttpClient ClientOf(TestApi api)
+    {
+        var client = api.Hosts[0].CreateClient();
+        client.Timeout = TimeSpan.FromSeconds(20);
+        return client;
+    }
+
+    private static void AssertDatabaseUnavailable((HttpStatusCode Status, ProblemDetails? Problem, bool RetryAfter) refusal)
+    {
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refusal.Status);
+        Assert.Equal(Problems.TypePrefix + "service-unavailable", refusal.Problem?.Type);
+        Assert.True(refusal.RetryAfter);
+    }
+
+    private static async Task<(HttpStatusCode Status, ProblemDetails? Problem, bool RetryAfter)> SendAsync(HttpClient client,
+        HttpRequestMessage request)
+    {
+        using (request)
+        {
+            using var response = await client.SendAsync(request);
+            var problem = response.Content.Headers.ContentType?.MediaType == "application/problem+json"
+                ? await response.Content.ReadFromJsonAsync<ProblemDetails>()
+                : null;
+            return (response.StatusCode, problem, response.Headers.RetryAfter is not null);
+        }
+    }
+
+    private static HttpRequestMessage PlayRequest(Guid experimentId, string key) => new(HttpMethod.Post, "/api/session")
+    {
+        Content = JsonContent.Create(new { experimentId }),
+        Headers = { { SessionsApi.IdempotencyKeyHeader, key } },
+    };
+
+    private static HttpRequestMessage TextRequest(Guid sessionId, string text, string key) => new(HttpMethod.Post, "/api/response")
+    {
+        Content = JsonContent.Create(
+            new { sessionId, levelId = "1", questionId = "q1", responseType = "text", responseData = new { text } }),
+        Headers = { { SessionsApi.IdempotencyKeyHeader, key } },
+    };
+
+    /// <summary>/health as before the partition (Degraded without storage), once the database answers again.</summary>
+    private static async Task WaitUntilHealthAsync(HttpClient client, string before)
+    {
+        var status = "";
+        for (var attempt = 0; attempt < 100 && status != before; attempt++)
+        {
+            await Task.Delay(100);
+            status = await (await client.GetAsync("/health")).Content.ReadAsStringAsync();
+        }
+
+        Assert.Equal(before, status);
+    }
+}
