@@ -10,6 +10,8 @@
 # in the emulator and that every count matches (answers acknowledged, rows, the sessions' counters).
 #   usage: benchmarks/answers-vs-pgbench.sh [connections] [seconds] [NAME=VALUE ...]   (extra environment for the API,
 #          e.g. MindJourney__Responses__MaxBatchSize=16)
+#   ANSWER_TYPE=email benchmarks/answers-vs-pgbench.sh   the same answers as responseType "email": no storage object,
+#          the answer's statement alone (what the text's object costs is the difference)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || apt-get install -y wrk >/dev/null
