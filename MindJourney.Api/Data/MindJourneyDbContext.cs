@@ -122,8 +122,9 @@ public sealed class MindJourneyDbContext(DbContextOptions<MindJourneyDbContext> 
             e.Property(x => x.CreatedAt).HasDefaultValueSql("now()");
             // Object names are unique (two uploads never share one), and the admin recovery finds rows by them.
             e.HasIndex(x => x.FileId).IsUnique();
-            // A replayed answer finds its first by key, and two requests with one key cannot both insert.
-            e.HasIndex(x => new { x.SessionId, x.IdempotencyKey }).IsUnique().HasFilter("idempotency_key IS NOT NULL")
+            // A replayed answer finds its first by key, and two requests with one key cannot both insert. Led by the key, so
+            // that a lookup by key cannot be served by the session's other index (AnswerSql.FindByKey).
+            e.HasIndex(x => new { x.IdempotencyKey, x.SessionId }).IsUnique().HasFilter("idempotency_key IS NOT NULL")
                 .HasDatabaseName(AnswerKeyIndex);
             e.Property(x => x.StorageStatus).HasMaxLength(16);
             // Only stored objects whose metadata lags the row's number: the storage worker's to-do list stays tiny.

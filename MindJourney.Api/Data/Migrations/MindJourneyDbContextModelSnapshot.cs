@@ -404,13 +404,13 @@ namespace MindJourney.Api.Data.Migrations
                     b.HasIndex("UserId")
                         .HasDatabaseName("ix_experiment_responses_user_id");
 
-                    b.HasIndex("SessionId", "CreatedAt")
-                        .HasDatabaseName("ix_experiment_responses_session_id_created_at");
-
-                    b.HasIndex("SessionId", "IdempotencyKey")
+                    b.HasIndex("IdempotencyKey", "SessionId")
                         .IsUnique()
                         .HasDatabaseName("ix_experiment_responses_idempotency_key")
                         .HasFilter("idempotency_key IS NOT NULL");
+
+                    b.HasIndex("SessionId", "CreatedAt")
+                        .HasDatabaseName("ix_experiment_responses_session_id_created_at");
 
                     b.ToTable("experiment_responses", (string)null);
                 });
