@@ -13,8 +13,9 @@ internal static partial class LoadTestResources
     /// <summary>
     /// The load harness as a resource that starts only when asked (its start button in the dashboard), against the
     /// API by reference, with <c>MindJourney:LoadTest:Users</c>, <c>:Duration</c> and <c>:Scenario</c> (10, 30s,
-    /// session) and, when set, <c>:Study</c> (a study's slug). Its exit code (0: every check and threshold passed) is the resource's final state, each run's reports
-    /// go to a folder of their own under the data folder, and the admin key lets its journey scenario run the audit.
+    /// session) and, when set, <c>:Study</c> (a study's slug). Its exit code (0: every check and threshold passed) is
+    /// the resource's final state, each run's reports go to a folder of their own under the data folder, and the admin
+    /// key lets its journey scenario run the audit.
     /// </summary>
     public static IResourceBuilder<ProjectResource> AddLoadTests(this IDistributedApplicationBuilder builder,
         IResourceBuilder<ProjectResource> api, IResourceBuilder<ParameterResource> adminApiKey)
