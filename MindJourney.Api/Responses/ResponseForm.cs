@@ -15,6 +15,10 @@ internal sealed partial class ResponseForm : IAsyncDisposable
     public const string FilePartName = "file";
 
     private const int MaxBoundaryLength = 70; // RFC 2046
+
+    /// <summary>The multipart reader hands a part's body out at most a buffer at a time: its default (4 KiB) costs a
+    /// read, a hash and a write call per 4 KiB of a video.</summary>
+    private const int ReadBufferBytes = 64 * 1024;
     private const int MaxIdFieldBytes = 4 * ResponsesApi.MaxIdLength; // 200 characters of UTF-8
 
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
@@ -79,7 +83,7 @@ internal sealed partial class ResponseForm : IAsyncDisposable
         try
         {
             var body = new CountingReadStream(request.Body);
-            var reader = new MultipartReader(boundaryText, body);
+            var reader = new MultipartReader(boundaryText, body, ReadBufferBytes);
             MultipartSection? section;
             while ((section = await reader.ReadNextSectionAsync(cancellationToken)) is not null)
             {
