@@ -27,10 +27,11 @@ public sealed partial class FileIntake(
 
     /// <summary>Starts the upload to storage while the file still arrives, following its spool
     /// (<see cref="EarlyUpload.Tap"/>): for a file whose session and type came before its bytes. Storage sees the file's
-    /// end only once <see cref="RecordAsync"/> accepts it; disposing the result unaccepted leaves nothing there.</summary>
-    public EarlyUpload Begin(Guid sessionId, string responseType, string contentType, string? clientFileName)
+    /// end only once <see cref="RecordAsync"/> accepts it; disposing the result unaccepted leaves nothing there.
+    /// <paramref name="bodyBytesLeft"/>: what the request's body has left, which the file most likely nearly fills.</summary>
+    public EarlyUpload Begin(Guid sessionId, string responseType, string contentType, string? clientFileName, long? bodyBytesLeft = null)
     {
-        var early = new EarlyUpload(new SpoolTap(), Guid.CreateVersion7(), DateTimeOffset.UtcNow);
+        var early = new EarlyUpload(new SpoolTap(SpoolTap.FirstChunkFor(bodyBytesLeft)), Guid.CreateVersion7(), DateTimeOffset.UtcNow);
         early.Attempt = StartEarlyAsync(early, sessionId, responseType, contentType, clientFileName);
         return early;
     }

@@ -15,6 +15,10 @@ internal sealed partial class ResponseForm : IAsyncDisposable
     public const string FilePartName = "file";
 
     private const int MaxBoundaryLength = 70; // RFC 2046
+
+    /// <summary>The multipart reader hands a part's body out at most a buffer at a time: its default (4 KiB) costs a
+    /// read, a hash and a write call per 4 KiB of a video.</summary>
+    private const int ReadBufferBytes = 64 * 1024;
     private const int MaxIdFieldBytes = 4 * ResponsesApi.MaxIdLength; // 200 characters of UTF-8
 
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
@@ -78,7 +82,8 @@ internal sealed partial class ResponseForm : IAsyncDisposable
         UploadContent? file = null;
         try
         {
-            var reader = new MultipartReader(boundaryText, request.Body);
+            var body = new CountingReadStream(request.Body);
+            var reader = new MultipartReader(boundaryText, body, ReadBufferBytes);
             MultipartSection? section;
             while ((section = await reader.ReadNextSectionAsync(cancellationToken)) is not null)
             {
@@ -110,7 +115,10 @@ internal sealed partial class ResponseForm : IAsyncDisposable
                         ? star
                         : HeaderUtilities.RemoveQuotes(disposition.FileName).Value;
                     var contentType = MediaTypes.Normalise(section.ContentType);
-                    if (onFile?.Invoke(new FilePartStart(fields, contentType, clientName)) is { } begun)
+                    // What the body has left once the part's start is read (the reader may have read a little past it): the
+                    // file's size give or take the end boundary, when the file is the last part (as browsers send it).
+                    var remaining = request.ContentLength is { } total ? total - body.BytesRead : (long?)null;
+                    if (onFile?.Invoke(new FilePartStart(fields, contentType, clientName, remaining)) is { } begun)
                     {
                         started(early = begun);
                     }
@@ -266,6 +274,54 @@ internal sealed partial class ResponseForm : IAsyncDisposable
     private static partial void LogSpoolFailed(ILogger logger, bool diskFull, string error);
 }
 
-/// <summary>A file part about to be read: the fields sent before it, its content type (normalised) and the client's
-/// file name.</summary>
-internal sealed record FilePartStart(IReadOnlyDictionary<string, string> Fields, string ContentType, string? ClientFileName);
+/// <summary>A file part about to be read: the fields sent before it, its content type (normalised), the client's
+/// file name, and the bytes the request's body has left (unknown without a Content-Length).</summary>
+internal sealed record FilePartStart(IReadOnlyDictionary<string, string> Fields, string ContentType, string? ClientFileName,
+    long? BodyBytesLeft);
+
+/// <summary>A request body that counts what was read from it.</summary>
+internal sealed class CountingReadStream(Stream inner) : Stream
+{
+    public long BytesRead { get; private set; }
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => BytesRead;
+        set => throw new NotSupportedException();
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var read = await inner.ReadAsync(buffer, cancellationToken);
+        BytesRead += read;
+        return read;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override int Read(byte[] buffer, int offset, int count)
+    {
+        var read = inner.Read(buffer, offset, count);
+        BytesRead += read;
+        return read;
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+}

@@ -99,7 +99,7 @@ public sealed class ResponseIntake(
             && fields.TryGetValue("sessionId", out var session) && Guid.TryParse(session, out var sessionId)
             && fields.TryGetValue("responseType", out var responseType) && MediaTypes.AllowedFor(responseType) is { } allowed
             && MediaTypes.Matches(part.ContentType, allowed)
-            ? files.Begin(sessionId, responseType, part.ContentType, part.ClientFileName)
+            ? files.Begin(sessionId, responseType, part.ContentType, part.ClientFileName, part.BodyBytesLeft)
             : null;
     }
 

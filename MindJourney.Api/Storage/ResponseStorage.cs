@@ -136,6 +136,12 @@ public sealed partial class ResponseStorage(StorageTarget target, IConfiguration
             Md5Hash = item.Md5Hash.Length > 0 ? item.Md5Hash : null, // unknown while the client still sends: checked after
             Metadata = item.Metadata(),
         };
+        if (content is SpoolTap.Reader { Tap.FirstChunkBytes: > 0 } following)
+        {
+            // Nearly all of it streamed as it arrives: only the last few bytes and the object's creation follow its end.
+            return await CreateFollowingAsync(destination, following, cancellationToken);
+        }
+
         StorageObject stored;
         try
         {

@@ -6,13 +6,31 @@ namespace MindJourney.Api.Storage;
 /// request has accepted the whole upload (<see cref="Finish"/>); until then storage holds an unfinished upload that
 /// is no object, and <see cref="Abort"/> (a refusal, a broken body) leaves it so.
 /// </summary>
-public sealed class SpoolTap
+public sealed class SpoolTap(long firstChunkBytes = 0)
 {
+    /// <summary>The granularity of a resumable upload's chunks (all but the last), as the protocol asks.</summary>
+    public const int ChunkGranule = 256 * 1024;
+
+    /// <summary>Room left for what may follow the file in its request: the end boundary (at most 78 bytes) and a
+    /// few small fields.</summary>
+    private const long BodyTailAllowance = 8 * 1024;
+
     private readonly TaskCompletionSource<bool> _end = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<string> _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource _advanced = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _written;
     private int _complete;
+
+    /// <summary>The bytes the file most likely has at least (a multiple of <see cref="ChunkGranule"/>), sent to storage as
+    /// one streamed chunk while they arrive; 0 when unknown or too small to matter.</summary>
+    public long FirstChunkBytes { get; } = firstChunkBytes;
+
+    /// <summary>The first chunk for a file whose request has <paramref name="bodyBytesLeft"/> bytes left as it begins.</summary>
+    public static long FirstChunkFor(long? bodyBytesLeft) =>
+        bodyBytesLeft is { } left && left > BodyTailAllowance ? (left - BodyTailAllowance) / ChunkGranule * ChunkGranule : 0;
+
+    /// <summary>Bytes in the spool file so far; its length once <see cref="Decided"/> is true.</summary>
+    public long Written => Interlocked.Read(ref _written);
 
     /// <summary>Completes when the request has decided: the reader may see the end (true) or must give up (false).</summary>
     public Task<bool> Decided => _end.Task;
@@ -31,6 +49,20 @@ public sealed class SpoolTap
     /// <summary>A new stream following the spool from its start; the caller disposes it.</summary>
     public Stream OpenReader() => new Reader(this);
 
+    /// <summary>The spool file from <paramref name="offset"/>, once it is complete and accepted; the caller disposes it.</summary>
+    public async Task<Stream> OpenCompleteAsync(long offset)
+    {
+        if (!await Decided)
+        {
+            throw new SpoolAbandonedException();
+        }
+
+        var file = new FileStream(await _opened.Task, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 81_920,
+            FileOptions.Asynchronous | FileOptions.SequentialScan);
+        file.Seek(offset, SeekOrigin.Begin);
+        return file;
+    }
+
     internal void Opened(string path) => _opened.TrySetResult(path);
 
     /// <summary><paramref name="written"/> bytes are in the spool file (flushed).</summary>
@@ -48,9 +80,13 @@ public sealed class SpoolTap
     private void Pulse() =>
         Interlocked.Exchange(ref _advanced, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
-    private sealed class Reader(SpoolTap tap) : Stream
+    /// <summary>Follows a <see cref="SpoolTap"/>'s file (<see cref="OpenReader"/>).</summary>
+    internal sealed class Reader(SpoolTap tap) : Stream
     {
         private FileStream? _file;
+
+        public SpoolTap Tap => tap;
+
         private long _position;
 
         public override bool CanRead => true;

@@ -45,8 +45,9 @@ public sealed class UploadContent : IAsyncDisposable
             ObjectNames.TextContentType, ObjectNames.TextFileName, ObjectNames.TextFileName);
     }
 
-    /// <summary>Bytes spooled between two reports to a <see cref="SpoolTap"/> (each report flushes the file).</summary>
-    private const long TapStepBytes = 1024 * 1024;
+    /// <summary>Bytes spooled between two reports to a <see cref="SpoolTap"/> (each report flushes the file): what the
+    /// upload to storage may trail the client by, and have left to send when the file ends.</summary>
+    private const long TapStepBytes = SpoolTap.ChunkGranule;
 
     /// <summary>Copies <paramref name="source"/> to a temporary file, hashing as it goes; null when it is longer
     /// than <paramref name="maxBytes"/> (reading stops there). With <paramref name="tap"/>, a reader may follow the

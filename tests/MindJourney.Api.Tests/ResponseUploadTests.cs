@@ -160,6 +160,37 @@ public sealed class ResponseUploadTests(PostgresServer postgres) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task A_file_followed_by_more_fields_than_its_request_length_allows_for_is_stored_whole()
+    {
+        // The upload streams as many bytes as the request's length promises in its first chunk; a field after the
+        // file makes that promise too long, so the first chunk breaks and the rest goes from what storage kept.
+        var session = await ApiCalls.StartSessionAsync(_api);
+        var video = Uploads.RandomBytes((1024 * 1024) - 1000, seed: 61);
+        const string boundary = "----mindjourney-late-field";
+        using var body = new MemoryStream();
+        void Write(string text) => body.Write(Encoding.UTF8.GetBytes(text));
+        foreach (var (name, value) in Uploads.Fields(session.Id, "video"))
+        {
+            Write($"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n");
+        }
+
+        Write($"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"clip.webm\"\r\n");
+        Write("Content-Type: video/webm\r\n\r\n");
+        body.Write(video);
+        Write($"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\n{new string('n', 40_000)}\r\n");
+        Write($"--{boundary}--\r\n");
+        var content = new ByteArrayContent(body.ToArray());
+        content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse($"multipart/form-data; boundary={boundary}");
+
+        var created = await ApiCalls.RecordAsync(_api.Client, content);
+
+        Assert.Equal("stored", created.Storage.Status);
+        Assert.Equal(video, await _storage.DownloadAsync(created.Storage.ObjectName!));
+        Assert.Equal(video, (await Uploads.DownloadAsync(_api.Client, created.Id, session.SessionSecret!)).Bytes);
+        Assert.Equal(0, await _api.ScalarAsync<long>("SELECT count(*) FROM storage_deliveries"));
+    }
+
+    [Fact]
     public async Task An_upload_whose_session_fills_up_while_it_travels_is_refused_and_its_object_deleted()
     {
         var session = await ApiCalls.StartSessionAsync(_api);
