@@ -37,45 +37,66 @@ internal sealed partial class ObjectStore
 
         var blob = staged.Detach(blobFile is null ? null : Path.Combine(ObjectDir(draft.Bucket), blobFile));
 
-        StoredObject created;
-        StoredObject? replaced;
+        // The version and its sidecar are made, and the sidecar flushed to disk, outside the lock: the lock only
+        // checks the preconditions again and publishes, so concurrent uploads no longer queue behind each other's
+        // flush (a burst of small objects was bound by one flush at a time).
+        long generation;
         lock (_gate)
         {
-            try
+            generation = NextGeneration();
+        }
+
+        var now = Now();
+        var created = new StoredObject
+        {
+            Bucket = draft.Bucket,
+            Name = draft.Name,
+            Generation = generation,
+            Metageneration = 1,
+            Size = staged.Length,
+            ContentType = string.IsNullOrEmpty(draft.ContentType) ? "application/octet-stream" : draft.ContentType,
+            Md5Hash = md5,
+            Crc32c = crc,
+            TimeCreated = now,
+            Updated = now,
+            CacheControl = draft.CacheControl,
+            ContentDisposition = draft.ContentDisposition,
+            ContentEncoding = draft.ContentEncoding,
+            ContentLanguage = draft.ContentLanguage,
+            CustomTime = draft.CustomTime,
+            Metadata = draft.Metadata is { Count: > 0 } ? draft.Metadata : null,
+            BlobFile = blobFile,
+            Blob = blob,
+        };
+        string? sidecar = null;
+        StoredObject? replaced;
+        try
+        {
+            sidecar = StageObjectSidecar(created);
+            lock (_gate)
             {
                 var bucket = GetOrCreateBucket(draft.Bucket);
                 replaced = bucket.Objects.GetValueOrDefault(draft.Name);
                 pre.CheckWrite(replaced);
-                var now = Now();
-                created = new StoredObject
+                if (replaced is not null && replaced.Generation > created.Generation)
                 {
-                    Bucket = draft.Bucket,
-                    Name = draft.Name,
-                    Generation = NextGeneration(),
-                    Metageneration = 1,
-                    Size = staged.Length,
-                    ContentType = string.IsNullOrEmpty(draft.ContentType) ? "application/octet-stream" : draft.ContentType,
-                    Md5Hash = md5,
-                    Crc32c = crc,
-                    TimeCreated = now,
-                    Updated = now,
-                    CacheControl = draft.CacheControl,
-                    ContentDisposition = draft.ContentDisposition,
-                    ContentEncoding = draft.ContentEncoding,
-                    ContentLanguage = draft.ContentLanguage,
-                    CustomTime = draft.CustomTime,
-                    Metadata = draft.Metadata is { Count: > 0 } ? draft.Metadata : null,
-                    BlobFile = blobFile,
-                    Blob = blob,
-                };
-                WriteObjectSidecar(created);
+                    // A write of the same name that began later published first: this one replaces it, so it takes
+                    // the newer generation (an object's generations only grow). Rare: the sidecar is written again.
+                    AtomicFile.Discard(sidecar);
+                    created = created with { Generation = NextGeneration() };
+                    sidecar = StageObjectSidecar(created);
+                }
+
+                PublishObjectSidecar(created, sidecar);
+                sidecar = null;
                 bucket.Objects[draft.Name] = created;
             }
-            catch
-            {
-                blob.Delete();
-                throw;
-            }
+        }
+        catch
+        {
+            AtomicFile.Discard(sidecar);
+            blob.Delete();
+            throw;
         }
 
         replaced?.Blob.Delete();

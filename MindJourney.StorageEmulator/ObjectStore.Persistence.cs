@@ -7,6 +7,18 @@ internal sealed partial class ObjectStore
 {
     private string SidecarPath(string bucket, string name) => Path.Combine(ObjectDir(bucket), Key(name) + ".json");
 
+    /// <summary>The object's sidecar, flushed under a temporary name (null without a data folder).</summary>
+    private string? StageObjectSidecar(StoredObject obj) =>
+        DataPath is null ? null : AtomicFile.Stage(JsonSerializer.SerializeToUtf8Bytes(obj, SidecarJson), TempDir);
+
+    private void PublishObjectSidecar(StoredObject obj, string? staged)
+    {
+        if (staged is not null)
+        {
+            AtomicFile.Publish(staged, SidecarPath(obj.Bucket, obj.Name));
+        }
+    }
+
     private void WriteObjectSidecar(StoredObject obj)
     {
         if (DataPath is not null)

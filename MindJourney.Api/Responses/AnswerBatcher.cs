@@ -251,9 +251,11 @@ public sealed partial class AnswerBatcher : IAsyncDisposable
         return results[0];
     }
 
-    /// <summary>New text answers wait for the delivery worker: it is told at once, not at its next poll.</summary>
+    /// <summary>New text answers wait for the delivery worker: it is told at once, not at its next poll (and how many
+    /// answers the statement carried, which paces it).</summary>
     private void Delivered(AnswerResult[] results)
     {
+        _deliveries.AnswerStatementRan(results.Length);
         foreach (var result in results)
         {
             if (result is { Outcome: AnswerOutcome.Recorded, Stored.FileId: not null })

@@ -30,13 +30,14 @@ internal static class AnswerSql
     /// <summary>
     /// The work, its steps in the order they run:
     /// <list type="bullet">
-    /// <item><c>existing</c>: an answer whose Idempotency-Key its session already holds is a replay (or a reused
-    /// key: the caller compares the fingerprint); it inserts nothing and is not counted. Found through the key's
-    /// index alone (<see cref="FindByKey"/> says why).</item>
-    /// <item><c>allowed</c>: the others, within the session's quotas (answers and bytes, its text included), of a person
-    /// who has not withdrawn (read after the lock, so a withdrawal that committed before it is seen).</item>
-    /// <item><c>inserted</c>: the answers, with their session's user and visitor number; a text answer's object
-    /// name taken in the same millisecond (ON CONFLICT) comes back without a row and is sent again under the next.</item>
+    /// <item><c>checked</c>: each answer beside its session (read after the lock, so a withdrawal or an answer
+    /// committed before it is seen) and the answer its session already holds under its Idempotency-Key, if any: a
+    /// replay (or a reused key: the caller compares the fingerprint), which inserts nothing and is not counted. Found
+    /// through the key's index alone (<see cref="FindByKey"/> says why). One pass of index probes: every later step
+    /// reads these rows, none looks a row up again.</item>
+    /// <item><c>inserted</c>: the answers within their session's quotas (answers and bytes, its text included), of a
+    /// person who has not withdrawn, with their session's user and visitor number; a text answer's object name
+    /// taken in the same millisecond (ON CONFLICT) comes back without a row and is sent again under the next.</item>
     /// <item><c>bumped</c>: the counters of the sessions whose answer was inserted.</item>
     /// <item><c>delivered</c>: a text answer's delivery, whose content is the answer's own text: the worker writes
     /// the object, no copy of its bytes is kept.</item>
@@ -52,24 +53,21 @@ internal static class AnswerSql
                                      idempotency_key, fingerprint, object_name, text_bytes, text_md5, uploaded_at, file_url,
                                      {{AnswerStatement.Position}})
         ),
-        session AS (
-            SELECT s.id, s.user_id, s.visitor_number, s.response_count, s.stored_bytes, u.withdrawn_at IS NOT NULL AS withdrawn
-            FROM experiment_sessions s JOIN users u ON u.id = s.user_id
-            WHERE s.id IN (SELECT session_id FROM request)
-        ),
-        existing AS (
-            SELECT r.{{AnswerStatement.Position}}, x.id, x.user_id, x.visitor_number, x.level_id, x.question_id,
-                   x.response_type, x.response_data, x.file_id, x.file_url, x.created_at, x.storage_status,
-                   x.idempotency_fingerprint
-            FROM request r JOIN experiment_responses x
-                ON x.idempotency_key = r.idempotency_key AND x.session_id IS NOT DISTINCT FROM r.session_id -- as FindByKey
-            WHERE x.idempotency_key IS NOT NULL -- the key's partial index
-        ),
-        allowed AS (
-            SELECT r.*, s.user_id, s.visitor_number FROM request r JOIN session s ON s.id = r.session_id
-            WHERE NOT EXISTS (SELECT 1 FROM existing x WHERE x.{{AnswerStatement.Position}} = r.{{AnswerStatement.Position}})
-              AND NOT s.withdrawn
-              AND s.response_count < $15 AND s.stored_bytes + r.data_bytes + coalesce(r.text_bytes, 0) <= $16
+        checked AS (
+            SELECT r.*, s.id IS NOT NULL AS session_found, s.user_id, s.visitor_number, s.response_count, s.stored_bytes,
+                   u.withdrawn_at IS NOT NULL AS withdrawn,
+                   s.id IS NOT NULL AND x.id IS NULL AND u.withdrawn_at IS NULL AND s.response_count < $15
+                       AND s.stored_bytes + r.data_bytes + coalesce(r.text_bytes, 0) <= $16 AS allowed,
+                   x.id AS x_id, x.user_id AS x_user_id, x.visitor_number AS x_visitor_number, x.level_id AS x_level_id,
+                   x.question_id AS x_question_id, x.response_type AS x_response_type, x.response_data AS x_response_data,
+                   x.file_id AS x_file_id, x.file_url AS x_file_url, x.created_at AS x_created_at,
+                   x.storage_status AS x_storage_status, x.idempotency_fingerprint AS x_fingerprint
+            FROM request r
+            LEFT JOIN experiment_sessions s ON s.id = r.session_id
+            LEFT JOIN users u ON u.id = s.user_id
+            LEFT JOIN experiment_responses x -- as FindByKey; IS NOT NULL: the key's partial index
+                ON x.idempotency_key = r.idempotency_key AND x.session_id IS NOT DISTINCT FROM r.session_id
+                   AND x.idempotency_key IS NOT NULL
         ),
         inserted AS (
             INSERT INTO experiment_responses (id, session_id, user_id, visitor_number, level_id, question_id, response_type,
@@ -78,32 +76,30 @@ internal static class AnswerSql
             SELECT id, session_id, user_id, visitor_number, level_id, question_id, response_type, response_data, data_bytes,
                    object_name, file_url, text_bytes, text_md5, CASE WHEN object_name IS NOT NULL THEN 'pending' END,
                    idempotency_key, fingerprint, now()
-            FROM allowed
+            FROM checked
+            WHERE allowed
             ON CONFLICT DO NOTHING
-            RETURNING id, created_at
+            RETURNING id, session_id, response_data_bytes + coalesce(file_size_bytes, 0) AS counted_bytes, file_id, created_at
         ),
         bumped AS (
             UPDATE experiment_sessions s
-            SET response_count = s.response_count + 1, stored_bytes = s.stored_bytes + a.data_bytes + coalesce(a.text_bytes, 0)
-            FROM allowed a JOIN inserted i ON i.id = a.id
-            WHERE s.id = a.session_id
+            SET response_count = s.response_count + 1, stored_bytes = s.stored_bytes + i.counted_bytes
+            FROM inserted i
+            WHERE s.id = i.session_id
         ),
         delivered AS (
             INSERT INTO storage_deliveries (response_id, object_name, content_type, size_bytes, md5_hash, original_name,
                                             uploaded_at, attempts, next_attempt_at, created_at, from_answer_text)
-            SELECT a.id, a.object_name, $17, a.text_bytes, a.text_md5, $18, a.uploaded_at, 0, now(), now(), TRUE
-            FROM allowed a JOIN inserted i ON i.id = a.id
-            WHERE a.object_name IS NOT NULL
+            SELECT c.id, c.object_name, $17, c.text_bytes, c.text_md5, $18, c.uploaded_at, 0, now(), now(), TRUE
+            FROM inserted i JOIN checked c ON c.id = i.id
+            WHERE i.file_id IS NOT NULL
         )
-        SELECT r.{{AnswerStatement.Position}}, s.id IS NOT NULL AS session_found, s.response_count, s.stored_bytes,
-               a.id IS NOT NULL AS allowed, i.created_at AS inserted_at, a.user_id AS inserted_user_id,
-               a.visitor_number AS inserted_visitor_number,
-               x.id, x.user_id, x.visitor_number, x.level_id, x.question_id, x.response_type, x.response_data::text,
-               x.file_id, x.file_url, x.created_at, x.storage_status, x.idempotency_fingerprint, s.withdrawn
-        FROM request r
-        LEFT JOIN session s ON s.id = r.session_id
-        LEFT JOIN allowed a ON a.{{AnswerStatement.Position}} = r.{{AnswerStatement.Position}}
-        LEFT JOIN inserted i ON i.id = r.id
-        LEFT JOIN existing x ON x.{{AnswerStatement.Position}} = r.{{AnswerStatement.Position}}
+        SELECT c.{{AnswerStatement.Position}}, c.session_found, c.response_count, c.stored_bytes, c.allowed,
+               i.created_at AS inserted_at, c.user_id AS inserted_user_id, c.visitor_number AS inserted_visitor_number,
+               c.x_id, c.x_user_id, c.x_visitor_number, c.x_level_id, c.x_question_id, c.x_response_type,
+               c.x_response_data::text, c.x_file_id, c.x_file_url, c.x_created_at, c.x_storage_status, c.x_fingerprint,
+               c.withdrawn
+        FROM checked c
+        LEFT JOIN inserted i ON i.id = c.id
         """;
 }

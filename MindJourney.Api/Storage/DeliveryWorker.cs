@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using OpenTelemetry;
@@ -44,6 +45,7 @@ public sealed partial class DeliveryWorker(
         while (!stoppingToken.IsCancellationRequested)
         {
             var busy = false;
+            var roundStarted = Stopwatch.GetTimestamp();
             try
             {
                 // The poll itself runs every couple of seconds forever: tracing it would bury the traces that
@@ -83,7 +85,19 @@ public sealed partial class DeliveryWorker(
                 busy = false;
             }
 
-            if (!busy)
+            if (busy && answerTexts && signal.RestAfterTextRound(Stopwatch.GetElapsedTime(roundStarted), settings) is { } rest
+                && rest > TimeSpan.Zero)
+            {
+                try
+                {
+                    await Task.Delay(rest, stoppingToken); // answers queue: they go first
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+            else if (!busy)
             {
                 try
                 {

@@ -78,6 +78,17 @@ public sealed class StorageOptions : IValidatableObject
     [Range(1, 256, ErrorMessage = "MindJourney:Storage:MaxParallelTextDeliveries must be between {1} and {2}.")]
     public int MaxParallelTextDeliveries { get; set; } = 32;
 
+    /// <summary>The share of the time the texts' objects are written in while answers queue for the database
+    /// (<see cref="DeliverySignal"/>): the rest goes to the answers, and the objects wait, pending, until the queue
+    /// is gone. 1 writes them at full speed always.</summary>
+    [Range(0.01, 1, ErrorMessage = "MindJourney:Storage:TextDeliveryShareWhileAnswersQueue must be between {1} and {2}.")]
+    public double TextDeliveryShareWhileAnswersQueue { get; set; } = 0.1;
+
+    /// <summary>Answers per statement, on average over the last second, from which answers count as queueing: one
+    /// statement carries the answers that arrived while the one before it ran, so a long queue makes large ones.</summary>
+    [Range(1, 1000, ErrorMessage = "MindJourney:Storage:TextsGiveWayAtAnswersPerStatement must be between {1} and {2}.")]
+    public int TextsGiveWayAtAnswersPerStatement { get; set; } = 8;
+
     public TimeSpan UploadTimeout => TimeSpan.FromSeconds(UploadTimeoutSeconds);
 
     /// <summary>How often an API instance sweeps storage for objects no answer names (<see cref="OrphanObjectSweep"/>);

@@ -88,6 +88,60 @@ public sealed class PersistenceTests : IDisposable
         Assert.Equal(2, files.Count(f => f.EndsWith(".bin", StringComparison.Ordinal)));
     }
 
+    [Fact]
+    public async Task Concurrent_writes_each_publish_whole_and_the_newest_generation_is_the_one_kept()
+    {
+        const string bucket = "concurrent-bucket";
+        int port;
+        Google.Apis.Storage.v1.Data.Object newest;
+        byte[][] payloads = [.. Enumerable.Range(0, 16).Select(i => StorageFixture.RandomBytes(64 + i, seed: i))];
+        await using (var first = await StorageEmulatorServer.StartAsync(Options(0, _dataPath)))
+        {
+            port = first.Port;
+            using var client = Client(first);
+            await client.CreateBucketAsync(StorageFixture.ProjectId, bucket);
+
+            // Creates of one name race: exactly one wins, the others are refused (412), as GCS does.
+            var creates = await Task.WhenAll(payloads.Select(async p =>
+            {
+                try
+                {
+                    return await client.UploadObjectAsync(bucket, "created-once.txt", "text/plain", new MemoryStream(p),
+                        new UploadObjectOptions { IfGenerationMatch = 0 });
+                }
+                catch (Google.GoogleApiException e) when (e.HttpStatusCode == System.Net.HttpStatusCode.PreconditionFailed)
+                {
+                    return null;
+                }
+            }));
+            Assert.Single(creates, c => c is not null);
+
+            // Overwrites of one name race: the version kept is the one with the newest generation.
+            var overwrites = await Task.WhenAll(payloads.Select(p =>
+                client.UploadObjectAsync(bucket, "overwritten.txt", "text/plain", new MemoryStream(p))));
+            Assert.Equal(payloads.Length, overwrites.Select(o => o.Generation).Distinct().Count());
+            newest = overwrites.MaxBy(o => o.Generation)!;
+            Assert.Equal(newest.Generation, (await client.GetObjectAsync(bucket, "overwritten.txt")).Generation);
+
+            // The refused creates left nothing staged behind (a restart would clear it, so look before).
+            Assert.Empty(Directory.GetFiles(Path.Combine(_dataPath, "tmp")));
+        }
+
+        await using var second = await StorageEmulatorServer.StartAsync(Options(port, _dataPath));
+        using var again = Client(second);
+        var kept = await again.GetObjectAsync(bucket, "overwritten.txt");
+        Assert.Equal(newest.Generation, kept.Generation);
+        Assert.Equal(newest.Md5Hash, kept.Md5Hash);
+        using var buffer = new MemoryStream();
+        await again.DownloadObjectAsync(bucket, "overwritten.txt", buffer);
+        Assert.Equal(newest.Md5Hash, StorageFixture.Md5Base64(buffer.ToArray()));
+
+        // One sidecar and one blob per live object.
+        var files = Directory.GetFiles(Path.Combine(_dataPath, "buckets", bucket, "objects"));
+        Assert.Equal(2, files.Count(f => f.EndsWith(".json", StringComparison.Ordinal)));
+        Assert.Equal(2, files.Count(f => f.EndsWith(".bin", StringComparison.Ordinal)));
+    }
+
     public void Dispose()
     {
         try
