@@ -85,8 +85,10 @@ public sealed partial class DeliveryWorker(
                 busy = false;
             }
 
-            if (busy && answerTexts && signal.RestAfterTextRound(Stopwatch.GetElapsedTime(roundStarted), settings) is { } rest
-                && rest > TimeSpan.Zero)
+            var rest = busy && answerTexts
+                ? signal.RestAfterTextRound(Stopwatch.GetElapsedTime(roundStarted), settings)
+                : TimeSpan.Zero;
+            if (rest > TimeSpan.Zero)
             {
                 try
                 {
