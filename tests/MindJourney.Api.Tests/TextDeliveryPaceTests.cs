@@ -27,10 +27,7 @@ public sealed class TextDeliveryPaceTests
     public void Answers_that_arrive_one_per_statement_do_not_slow_the_texts()
     {
         var signal = new DeliverySignal(new ManualTime());
-        for (var i = 0; i < 200; i++)
-        {
-            signal.AnswerStatementRan(1);
-        }
+        StatementsRan(signal, 1);
 
         Assert.Equal(TimeSpan.Zero, signal.RestAfterTextRound(Round, Settings));
     }
@@ -40,10 +37,7 @@ public sealed class TextDeliveryPaceTests
     {
         var time = new ManualTime();
         var signal = new DeliverySignal(time);
-        for (var i = 0; i < 200; i++)
-        {
-            signal.AnswerStatementRan(15);
-        }
+        StatementsRan(signal, 15);
 
         Assert.True(signal.AnswersQueue(Settings));
         // A 20 ms round at a 10 % share: 180 ms of rest, so the rounds fill a tenth of the time.
@@ -63,27 +57,28 @@ public sealed class TextDeliveryPaceTests
     {
         var time = new ManualTime();
         var signal = new DeliverySignal(time);
-        for (var i = 0; i < 200; i++)
-        {
-            signal.AnswerStatementRan(15);
-        }
+        StatementsRan(signal, 15);
 
         time.Advance(TimeSpan.FromMilliseconds(1500)); // no statement for a second and a half: the queue is gone
         Assert.False(signal.AnswersQueue(Settings));
         Assert.Equal(TimeSpan.Zero, signal.RestAfterTextRound(Round, Settings));
 
-        for (var i = 0; i < 200; i++)
-        {
-            signal.AnswerStatementRan(15);
-        }
+        StatementsRan(signal, 15);
 
         Assert.True(signal.AnswersQueue(Settings));
-        for (var i = 0; i < 200; i++)
-        {
-            signal.AnswerStatementRan(2); // the rate falls: statements carry few answers again
-        }
+        StatementsRan(signal, 2); // the rate falls: statements carry few answers again
 
         Assert.False(signal.AnswersQueue(Settings));
+    }
+
+    /// <summary>Two hundred answer statements of <paramref name="answers"/> answers each: enough for the mean to
+    /// settle.</summary>
+    private static void StatementsRan(DeliverySignal signal, int answers)
+    {
+        for (var i = 0; i < 200; i++)
+        {
+            signal.AnswerStatementRan(answers);
+        }
     }
 
     /// <summary>A clock that moves only when told.</summary>
