@@ -33,31 +33,37 @@ public sealed class DeliveryOutbox(NpgsqlDataSource dataSource, BulkDataSource b
         """;
 
     // Deleting the row (its chunks go with it) and marking the response stored is one statement: there is no
-    // moment when the upload is neither pending nor stored.
+    // moment when the upload is neither pending nor stored. The response is locked first, before its delivery, as a
+    // withdrawal locks it before the cascade takes the delivery (docs/RELIABILITY.md, "Lock order"): the other way
+    // round, each would wait for the other and PostgreSQL would abort one.
     // Answers whether the response is still there: a person's withdrawal may have erased it (its delivery with it)
     // while the object travelled, and then the object must go too.
     private const string CompleteSql = """
-        WITH done AS (DELETE FROM storage_deliveries WHERE response_id = $1 RETURNING response_id),
+        WITH locked AS (SELECT id FROM experiment_responses WHERE id = $1 FOR NO KEY UPDATE),
+        done AS (DELETE FROM storage_deliveries d USING locked l WHERE d.response_id = l.id RETURNING d.response_id),
         marked AS (
             UPDATE experiment_responses SET storage_status = 'stored', object_visitor_number = $2
             WHERE id IN (SELECT response_id FROM done)
         )
-        SELECT EXISTS (SELECT 1 FROM experiment_responses WHERE id = $1)
+        SELECT EXISTS (SELECT 1 FROM locked)
         """;
 
-    // The same for a round of answers' texts at once: one statement, one commit. Answers the ids whose response is
-    // gone (its delivery went with it), whose objects must go too.
+    // The same for a round of answers' texts at once: one statement, one commit. The responses are locked first, in
+    // id order (a withdrawal locks its person's in the same order), then their deliveries go. A response a withdrawal
+    // erased meanwhile is not locked (the lock waits for the withdrawal's commit, then skips the row): its id is
+    // answered, and its object must go too.
     private const string CompleteManySql = """
         WITH batch AS (SELECT * FROM unnest($1::uuid[], $2::integer[]) AS b(response_id, object_visitor_number)),
+        locked AS (SELECT id FROM experiment_responses WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE),
         done AS (
-            DELETE FROM storage_deliveries d USING batch b WHERE d.response_id = b.response_id RETURNING d.response_id
+            DELETE FROM storage_deliveries d USING locked l WHERE d.response_id = l.id RETURNING d.response_id
         ),
         marked AS (
             UPDATE experiment_responses r SET storage_status = 'stored', object_visitor_number = b.object_visitor_number
             FROM batch b
             WHERE r.id = b.response_id AND r.id IN (SELECT response_id FROM done)
         )
-        SELECT b.response_id FROM batch b WHERE NOT EXISTS (SELECT 1 FROM experiment_responses r WHERE r.id = b.response_id)
+        SELECT b.response_id FROM batch b WHERE b.response_id NOT IN (SELECT id FROM locked)
         """;
 
     /// <summary>Uploads accepted but not yet in storage (the admin audit's <c>pendingUploads</c>); every count also

@@ -9,18 +9,22 @@ public sealed record WithdrawalOutcome(WithdrawalResult? Result, bool StorageCle
 
 /// <summary>
 /// Erases a person's data and keeps their place in the numbering (docs/SECURITY.md, "Withdrawal"). One transaction
-/// locks the person and every session of theirs (the lock answers and uploads take before they insert), erases their
-/// answers (their durable copies and chunks go with them), their sessions' data and branching path, their recruitment
-/// ids, takes their completed sessions out of the least-filled tallies, and marks them withdrawn. The user row (their
-/// visitor number) and session rows (numbers, condition, study participant number) stay, so the audit finds no gap and
-/// the study's cap still counts the place. Then storage: the objects their answers named, and every object under their
-/// sessions' folders, whatever a crashed or racing upload left there. Statements that insert an answer or a file check
-/// <c>withdrawn_at</c> under the session's lock, so nothing is recorded after the commit; an upload refused so deletes
-/// the object it had already written.
+/// locks the person, every session of theirs (the lock answers and uploads take before they insert) and their answers
+/// in id order (as the delivery worker's completion does), erases their answers (their durable copies and chunks go
+/// with them), their sessions' data and branching path, their recruitment ids, takes their completed sessions out of
+/// the least-filled tallies, and marks them withdrawn (run again if PostgreSQL aborts it as a deadlock's victim). The
+/// user row (their visitor number) and session rows (numbers, condition, study participant number) stay, so the audit
+/// finds no gap and the study's cap still counts the place. Then storage: the objects their answers named, and every
+/// object under their sessions' folders, whatever a crashed or racing upload left there. Statements that insert an
+/// answer or a file check <c>withdrawn_at</c> under the session's lock, so nothing is recorded after the commit; an
+/// upload refused so deletes the object it had already written.
 /// </summary>
 public sealed partial class PersonWithdrawal(NpgsqlDataSource dataSource, ResponseStorage storage, ILogger<PersonWithdrawal> logger)
 {
     public const int MaxReasonLength = 500;
+
+    /// <summary>How many times the database part runs when PostgreSQL aborts it as a deadlock's victim.</summary>
+    private const int MaxAttempts = 3;
 
     /// <summary>How long storage's part may take before the call answers 503 (a repeat finishes it): a storage that
     /// does not answer must not hold the researcher's request for the HTTP client's own timeouts.</summary>
@@ -38,6 +42,11 @@ public sealed partial class PersonWithdrawal(NpgsqlDataSource dataSource, Respon
               GROUP BY experiment_id, mode, condition) c
         WHERE t.experiment_id = c.experiment_id AND t.mode = c.mode AND t.condition = c.condition
         """;
+
+    // Their answers in id order before any is deleted: the delivery worker's completion locks answers in the same
+    // order, and each before its delivery, as the cascade below takes them (docs/RELIABILITY.md, "Lock order"). A
+    // DELETE alone would lock them in the order it finds them, which rewritten rows change.
+    private const string LockAnswersSql = "SELECT id FROM experiment_responses WHERE session_id = ANY($1) ORDER BY id FOR UPDATE";
 
     // storage_deliveries and storage_delivery_chunks cascade from their response.
     private const string EraseAnswersSql = "DELETE FROM experiment_responses WHERE session_id = ANY($1) RETURNING file_id";
@@ -68,79 +77,115 @@ public sealed partial class PersonWithdrawal(NpgsqlDataSource dataSource, Respon
     /// keeps the first time.</summary>
     public async Task<WithdrawalOutcome> WithdrawAsync(Guid userId, CancellationToken cancellationToken)
     {
+        Erasure? erased;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                erased = await EraseAsync(userId, cancellationToken);
+                break;
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.DeadlockDetected && attempt < MaxAttempts)
+            {
+                // The lock order makes this rare (background work takes the same order); a new lock-taker that does
+                // not must still not refuse a person their withdrawal. Rolled back whole: safe to run again.
+                LogDeadlockVictim(logger, userId, attempt);
+            }
+        }
+
+        if (erased is null)
+        {
+            return new WithdrawalOutcome(null, StorageCleared: true);
+        }
+
+        var (visitorNumber, withdrawnAt, sessions, objectNames, answers) = erased;
+        var result = new WithdrawalResult(userId, visitorNumber, withdrawnAt, new ErasedData(answers, objectNames.Count));
+        LogWithdrawn(logger, userId, answers, objectNames.Count);
+        return new WithdrawalOutcome(result, await ClearStorageAsync(userId, sessions, objectNames));
+    }
+
+    /// <summary>What the database part erased: the person's number, the first withdrawal's time, their sessions, the
+    /// objects their answers named, and how many answers.</summary>
+    private sealed record Erasure(int? VisitorNumber, DateTimeOffset WithdrawnAt, List<(Guid Id, DateTimeOffset CreatedAt)> Sessions,
+        List<string> ObjectNames, int Answers);
+
+    /// <summary>The database part, one transaction; null when there is no such person.</summary>
+    private async Task<Erasure?> EraseAsync(Guid userId, CancellationToken cancellationToken)
+    {
         int? visitorNumber;
         DateTimeOffset withdrawnAt;
         var sessions = new List<(Guid Id, DateTimeOffset CreatedAt)>();
         var objectNames = new List<string>();
         var answers = 0;
-        await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
-        await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        bool first;
+        await using (var command = new NpgsqlCommand(LockPersonSql, connection, transaction))
         {
-            bool first;
-            await using (var command = new NpgsqlCommand(LockPersonSql, connection, transaction))
+            command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = userId });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken))
             {
-                command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = userId });
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-                if (!await reader.ReadAsync(cancellationToken))
-                {
-                    return new WithdrawalOutcome(null, StorageCleared: true);
-                }
-
-                visitorNumber = reader.IsDBNull(0) ? null : reader.GetInt32(0);
-                first = reader.IsDBNull(1);
+                return null;
             }
 
-            await using (var command = new NpgsqlCommand(LockSessionsSql, connection, transaction))
-            {
-                command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = userId });
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-                while (await reader.ReadAsync(cancellationToken))
-                {
-                    sessions.Add((reader.GetGuid(0), reader.GetFieldValue<DateTimeOffset>(1)));
-                }
-            }
-
-            var sessionIds = sessions.Select(s => s.Id).ToArray();
-            if (first)
-            {
-                await ExecuteAsync(connection, transaction, UncountCompletedSql, userId, cancellationToken);
-            }
-
-            await using (var command = new NpgsqlCommand(EraseAnswersSql, connection, transaction))
-            {
-                command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = sessionIds });
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-                while (await reader.ReadAsync(cancellationToken))
-                {
-                    answers++;
-                    if (!reader.IsDBNull(0))
-                    {
-                        objectNames.Add(reader.GetString(0));
-                    }
-                }
-            }
-
-            await using (var command = new NpgsqlCommand(EraseSessionDataSql, connection, transaction))
-            {
-                command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = sessionIds });
-                await command.ExecuteNonQueryAsync(cancellationToken);
-            }
-
-            await ExecuteAsync(connection, transaction, EraseRecruitmentSql, userId, cancellationToken);
-            await using (var command = new NpgsqlCommand(MarkSql, connection, transaction))
-            {
-                command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = userId });
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-                await reader.ReadAsync(cancellationToken);
-                withdrawnAt = reader.GetFieldValue<DateTimeOffset>(0);
-            }
-
-            await transaction.CommitAsync(cancellationToken);
+            visitorNumber = reader.IsDBNull(0) ? null : reader.GetInt32(0);
+            first = reader.IsDBNull(1);
         }
 
-        var result = new WithdrawalResult(userId, visitorNumber, withdrawnAt, new ErasedData(answers, objectNames.Count));
-        LogWithdrawn(logger, userId, answers, objectNames.Count);
-        return new WithdrawalOutcome(result, await ClearStorageAsync(userId, sessions, objectNames));
+        await using (var command = new NpgsqlCommand(LockSessionsSql, connection, transaction))
+        {
+            command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = userId });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                sessions.Add((reader.GetGuid(0), reader.GetFieldValue<DateTimeOffset>(1)));
+            }
+        }
+
+        var sessionIds = sessions.Select(s => s.Id).ToArray();
+        if (first)
+        {
+            await ExecuteAsync(connection, transaction, UncountCompletedSql, userId, cancellationToken);
+        }
+
+        await using (var command = new NpgsqlCommand(LockAnswersSql, connection, transaction))
+        {
+            command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = sessionIds });
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await using (var command = new NpgsqlCommand(EraseAnswersSql, connection, transaction))
+        {
+            command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = sessionIds });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                answers++;
+                if (!reader.IsDBNull(0))
+                {
+                    objectNames.Add(reader.GetString(0));
+                }
+            }
+        }
+
+        await using (var command = new NpgsqlCommand(EraseSessionDataSql, connection, transaction))
+        {
+            command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = sessionIds });
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await ExecuteAsync(connection, transaction, EraseRecruitmentSql, userId, cancellationToken);
+        await using (var command = new NpgsqlCommand(MarkSql, connection, transaction))
+        {
+            command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = userId });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            withdrawnAt = reader.GetFieldValue<DateTimeOffset>(0);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return new Erasure(visitorNumber, withdrawnAt, sessions, objectNames, answers);
     }
 
     /// <summary>After the commit, so an upload that lost the race has already been refused (and deletes its own
@@ -193,6 +238,10 @@ public sealed partial class PersonWithdrawal(NpgsqlDataSource dataSource, Respon
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Person {UserId} withdrew: {Answers} answers and {Files} files erased")]
     private static partial void LogWithdrawn(ILogger logger, Guid userId, int answers, int files);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Withdrawal of person {UserId} was aborted as a deadlock's victim (attempt {Attempt}); running it again")]
+    private static partial void LogDeadlockVictim(ILogger logger, Guid userId, int attempt);
 
     [LoggerMessage(Level = LogLevel.Warning,
         Message = "Person {UserId} withdrew, but storage could not be cleared ({Error}); withdrawing them again finishes it")]
