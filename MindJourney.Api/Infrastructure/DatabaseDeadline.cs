@@ -63,6 +63,32 @@ public sealed partial class DatabaseDeadline(IOptions<DatabaseOptions> options, 
         }
     }
 
+    /// <summary><see cref="RunAsync{T}"/> for work that uses the request's own services (its DbContext, the
+    /// HttpContext): when the request is answered before the work ends (the deadline, or a client that left), the
+    /// request's services are disposed only once the work has ended, never under it. The answer is not held: they are
+    /// disposed after the response is complete.</summary>
+    public async Task<T> RunForRequestAsync<T>(HttpContext http, Func<CancellationToken, Task<T>> work, Counter<long> passed,
+        string what)
+    {
+        Task<T>? started = null;
+        try
+        {
+            return await RunAsync(token => started = work(token), passed, what, http.RequestAborted);
+        }
+        catch (Exception) when (started is { IsCompleted: false })
+        {
+            // Registered after the request's services were: disposals run last first, so this one is awaited before.
+            http.Response.RegisterForDisposeAsync(new Outliving(started));
+            throw;
+        }
+    }
+
+    /// <summary>Waits for work the request left behind; its outcome was observed by <see cref="RunAsync{T}"/>.</summary>
+    private sealed class Outliving(Task work) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync() => await work.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
     // Once per request, without a stack: the database being slow or cut off is not this request's error.
     [LoggerMessage(Level = LogLevel.Warning,
         Message = "{What} waited {Seconds} s for the database without an answer: answered 503, to be retried with its Idempotency-Key")]

@@ -30,10 +30,11 @@ public static class SessionsApi
             .WithSummary("Press Play: start a session and give the visitor their number")
             .RequireRateLimiting(RateLimiting.SessionCreationPolicy);
 
-        // A session's own data: its secret (returned by CreateSession) or the admin key.
+        // A session's own data: its secret (returned by CreateSession) or the admin key. Its reads and PATCH wait for the
+        // database at most the deadline; a withdrawal, which also waits for storage, does not.
         var session = api.MapGroup("/{id:guid}").RequireSessionSecret();
-        session.MapGet("", GetSession).WithName("GetSession").RequireRateLimiting(RateLimiting.ReadPolicy);
-        session.MapPatch("", UpdateSession).WithName("UpdateSession")
+        session.MapGet("", GetSession).WithName("GetSession").RequireRateLimiting(RateLimiting.ReadPolicy).WithDatabaseDeadline();
+        session.MapPatch("", UpdateSession).WithName("UpdateSession").WithDatabaseDeadline()
             .WithSummary("Move a session through its levels; its identity and visitor number cannot change")
             .RequireRateLimiting(RateLimiting.SessionUpdatePolicy);
         session.MapDelete("", Withdrawal.WithdrawalApi.WithdrawSessionPerson).WithName("WithdrawSessionPerson")
