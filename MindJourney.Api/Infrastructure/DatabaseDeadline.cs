@@ -14,6 +14,8 @@ namespace MindJourney.Api.Infrastructure;
 /// </summary>
 public sealed partial class DatabaseDeadline(IOptions<DatabaseOptions> options, ILogger<DatabaseDeadline> logger)
 {
+    private const string OutlivedKey = "mindjourney:database-work-outlives-request";
+
     public TimeSpan Limit { get; } = TimeSpan.FromSeconds(options.Value.RequestDeadlineSeconds);
 
     /// <summary>Runs <paramref name="work"/> with a token cancelled at the deadline (or when the client leaves), and
@@ -79,7 +81,19 @@ public sealed partial class DatabaseDeadline(IOptions<DatabaseOptions> options, 
         {
             // Registered after the request's services were: disposals run last first, so this one is awaited before.
             http.Response.RegisterForDisposeAsync(new Outliving(started));
+            http.Items[OutlivedKey] = true;
             throw;
+        }
+    }
+
+    /// <summary>An HTTP/1 connection serves its next request only once the work left behind has ended: the answer
+    /// closes it, so the client's next request takes another instead of waiting there (HTTP/2 streams do not wait).</summary>
+    public static void CloseConnectionIfOutlived(HttpContext http)
+    {
+        if (http.Items.ContainsKey(OutlivedKey)
+            && (HttpProtocol.IsHttp11(http.Request.Protocol) || HttpProtocol.IsHttp10(http.Request.Protocol)))
+        {
+            http.Response.Headers.Connection = "close";
         }
     }
 

@@ -137,12 +137,24 @@ public sealed class DatabasePartitionTests(PostgresServer postgres)
         var session = await ApiCalls.StartSessionAsync(client, new { experimentId });
 
         relay.Partition();
-        // With the session's secret, as the page sends it: its lookup and the PATCH's transaction both wait on the database.
+        // With the session's secret, as the page sends it (its lookup waits on the database), and with the admin key
+        // (no lookup: the PATCH's own transaction waits). The same level: a refused PATCH may still land once it heals.
         var refusal = await TimedAsync(client, () => PatchRequest(session, 2));
+        var byResearcher = await TimedAsync(client, () =>
+        {
+            var request = PatchRequest(session, 2);
+            request.Headers.Remove(SessionSecretRequests.Header);
+            request.Headers.Add("X-Admin-Key", AdminTests.AdminKey);
+            return request;
+        });
         relay.Heal();
 
-        AssertDatabaseUnavailable(refusal.Answer);
-        AssertBeforeNpgsqlGivesUp(refusal.Took);
+        foreach (var refused in new[] { refusal, byResearcher })
+        {
+            AssertDatabaseUnavailable(refused.Answer);
+            AssertBeforeNpgsqlGivesUp(refused.Took);
+        }
+
         using var repeat = await client.SendAsync(PatchRequest(session, 2));
         Assert.Equal(HttpStatusCode.OK, repeat.StatusCode);
         Assert.Equal(2, (await repeat.Content.ReadFromJsonAsync<SessionDetails>())!.CurrentLevel);
