@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using MindJourney.Api.Experiments;
 using MindJourney.Api.Infrastructure;
+using MindJourney.Api.Responses;
 using MindJourney.Api.Sessions;
 using MindJourney.Testing;
 
@@ -196,6 +197,43 @@ public sealed class DatabasePartitionTests(PostgresServer postgres)
         var storedUnderKey = await api.ScalarAsync<long>(
             $"SELECT count(*) FROM experiment_responses WHERE session_id = '{session.Id}' AND idempotency_key IS NOT NULL");
         Assert.Equal(1, storedUnderKey);
+    }
+
+    [Fact]
+    public async Task A_file_upload_to_storage_during_a_partition_answers_503_by_the_deadline_and_its_retry_is_stored_once()
+    {
+        await using var storage = await TestStorage.StartAsync();
+        await using var relay = PostgresRelay.To(postgres);
+        await using var api = await TestApi.StartAsync(postgres, settings: Settings, storage: storage, relay: relay);
+        using var client = ClientOf(api);
+        var experimentId = await api.ActiveExperimentIdAsync(client);
+        var session = await ApiCalls.StartSessionAsync(client, new { experimentId });
+        var clip = Uploads.RandomBytes(64 * 1024, 11);
+        await ApiCalls.RecordAsync(client, Uploads.Multipart(Uploads.Fields(session.Id, "video"), clip));
+
+        relay.Partition();
+        var key = "partition-stored-upload-" + Guid.NewGuid();
+        // Its fields come before the file, so its upload to storage starts as the file arrives and reads the session
+        // first: that read waits on the database too, and must not hold the refusal.
+        var keyed = TimedAsync(client, () => UploadRequest(session.Id, clip, key));
+        var unkeyed = await TimedAsync(client, () => UploadRequest(session.Id, clip, key: null));
+        var keyedRefusal = await keyed;
+        relay.Heal();
+
+        foreach (var refusal in new[] { keyedRefusal, unkeyed })
+        {
+            AssertDatabaseUnavailable(refusal.Answer);
+            AssertBeforeNpgsqlGivesUp(refusal.Took);
+        }
+
+        using var retry = await client.SendAsync(UploadRequest(session.Id, clip, key));
+        Assert.Equal(HttpStatusCode.Created, retry.StatusCode);
+        Assert.Equal(StorageInfo.Stored, (await retry.Content.ReadFromJsonAsync<ResponseDetails>())!.Storage.Status);
+        using var replay = await client.SendAsync(UploadRequest(session.Id, clip, key));
+        Assert.Equal(HttpStatusCode.Created, replay.StatusCode);
+        Assert.True(replay.Headers.Contains(SessionsApi.IdempotentReplayedHeader));
+        Assert.Equal(1, await api.ScalarAsync<long>(
+            $"SELECT count(*) FROM experiment_responses WHERE session_id = '{session.Id}' AND idempotency_key IS NOT NULL"));
     }
 
     /// <summary>Npgsql's own wait for a connection (15 s) would answer 503 too, much later: the deadline (2 s) is what
