@@ -44,8 +44,8 @@ public static class SessionAccess
 
     /// <summary>True when the request proves it is the person <paramref name="userId"/>: the secret of any of their
     /// sessions or the admin key.</summary>
-    public static async Task<bool> ProvesPersonAsync(HttpContext http, Guid userId) =>
-        (await ProveAsync(http, PersonHashesSql, userId, http.RequestAborted)).Proof is Proof.Secret or Proof.AdminKey;
+    public static async Task<bool> ProvesPersonAsync(HttpContext http, Guid userId, CancellationToken cancellationToken) =>
+        (await ProveAsync(http, PersonHashesSql, userId, cancellationToken)).Proof is Proof.Secret or Proof.AdminKey;
 
     /// <summary>Routes whose <c>{id}</c> is a session id.</summary>
     public static TBuilder RequireSessionSecret<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
