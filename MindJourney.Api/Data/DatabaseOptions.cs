@@ -22,8 +22,9 @@ public sealed class DatabaseOptions
     [Range(1, 1000, ErrorMessage = "MindJourney:Database:BulkMaxPoolSize must be between {1} and {2}.")]
     public int BulkMaxPoolSize { get; set; } = DefaultBulkMaxPoolSize;
 
-    /// <summary>How long Play and an answer without a file wait for the database before they are answered 503
-    /// (<see cref="Infrastructure.DatabaseDeadline"/>); their statement, once sent, still runs to its end.</summary>
+    /// <summary>How long a participant's request (Play, an answer, an upload's database steps, the reads and a
+    /// session's PATCH) waits for the database before it is answered 503 (<see cref="Infrastructure.DatabaseDeadline"/>);
+    /// its statement, once sent, still runs to its end.</summary>
     [Range(0.5, 300, ErrorMessage = "MindJourney:Database:RequestDeadlineSeconds must be between {1} and {2}.")]
     public double RequestDeadlineSeconds { get; set; } = 10;
 }

@@ -14,7 +14,8 @@ public static class ExperimentsApi
         var api = app.MapGroup("/api")
             .WithTags("Experiments")
             .RequireRateLimiting(RateLimiting.ReadPolicy)
-            .WithRequestValidation();
+            .WithRequestValidation()
+            .WithDatabaseDeadline();
 
         api.MapGet("/experiment", GetActiveExperiment).WithName("GetActiveExperiment");
         api.MapGet("/experiment/{id:guid}/levels", GetLevels).WithName("GetExperimentLevels");

@@ -60,6 +60,7 @@ internal sealed class ApiExceptionHandler(IProblemDetailsService problemDetails)
 
             case DatabaseDeadlineException:
                 // The same problem: the client retries either way, and its Idempotency-Key finds what was stored.
+                DatabaseDeadline.CloseConnectionIfOutlived(httpContext);
                 problem = Unavailable(httpContext,
                     "The database did not answer in time. What was sent may still be saved: retry with the same Idempotency-Key.");
                 break;

@@ -14,6 +14,8 @@ namespace MindJourney.Api.Infrastructure;
 /// </summary>
 public sealed partial class DatabaseDeadline(IOptions<DatabaseOptions> options, ILogger<DatabaseDeadline> logger)
 {
+    private const string OutlivedKey = "mindjourney:database-work-outlives-request";
+
     public TimeSpan Limit { get; } = TimeSpan.FromSeconds(options.Value.RequestDeadlineSeconds);
 
     /// <summary>Runs <paramref name="work"/> with a token cancelled at the deadline (or when the client leaves), and
@@ -61,6 +63,44 @@ public sealed partial class DatabaseDeadline(IOptions<DatabaseOptions> options, 
             LogPassed(logger, what, Limit.TotalSeconds);
             throw new DatabaseDeadlineException(Limit);
         }
+    }
+
+    /// <summary><see cref="RunAsync{T}"/> for work that uses the request's own services (its DbContext, the
+    /// HttpContext): when the request is answered before the work ends (the deadline, or a client that left), the
+    /// request's services are disposed only once the work has ended, never under it. The answer is not held: they are
+    /// disposed after the response is complete.</summary>
+    public async Task<T> RunForRequestAsync<T>(HttpContext http, Func<CancellationToken, Task<T>> work, Counter<long> passed,
+        string what)
+    {
+        Task<T>? started = null;
+        try
+        {
+            return await RunAsync(token => started = work(token), passed, what, http.RequestAborted);
+        }
+        catch (Exception) when (started is { IsCompleted: false })
+        {
+            // Registered after the request's services were: disposals run last first, so this one is awaited before.
+            http.Response.RegisterForDisposeAsync(new Outliving(started));
+            http.Items[OutlivedKey] = true;
+            throw;
+        }
+    }
+
+    /// <summary>An HTTP/1 connection serves its next request only once the work left behind has ended: the answer
+    /// closes it, so the client's next request takes another instead of waiting there (HTTP/2 streams do not wait).</summary>
+    public static void CloseConnectionIfOutlived(HttpContext http)
+    {
+        if (http.Items.ContainsKey(OutlivedKey)
+            && (HttpProtocol.IsHttp11(http.Request.Protocol) || HttpProtocol.IsHttp10(http.Request.Protocol)))
+        {
+            http.Response.Headers.Connection = "close";
+        }
+    }
+
+    /// <summary>Waits for work the request left behind; its outcome was observed by <see cref="RunAsync{T}"/>.</summary>
+    private sealed class Outliving(Task work) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync() => await work.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     // Once per request, without a stack: the database being slow or cut off is not this request's error.

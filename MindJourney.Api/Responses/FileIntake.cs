@@ -1,5 +1,6 @@
 using System.Text;
 using Microsoft.Extensions.Options;
+using MindJourney.Api.Infrastructure;
 using MindJourney.Api.Storage;
 using MindJourney.Api.Telemetry;
 using MindJourney.Api.Withdrawal;
@@ -13,12 +14,16 @@ namespace MindJourney.Api.Responses;
 /// checks and bumps the session's counters and inserts the row as <c>stored</c>. Only when storage fails, refuses or
 /// misses the deadline is the durable copy taken in PostgreSQL (the outbox), and the answer says <c>pending</c>. An API
 /// killed in between leaves at most an object without a row, which no client was told about (Storage/README.md).
+/// Each of its database steps waits at most <see cref="DatabaseDeadline"/> (then 503, the step going on without the
+/// request, its retry with the Idempotency-Key finding what it stored); storage's part has its own timeouts.
 /// </summary>
 public sealed partial class FileIntake(
     ResponseRecorder recorder,
     ResponseStorage storage,
     UploadDeliverer deliverer,
     StorageTelemetry telemetry,
+    DatabaseDeadline deadline,
+    ResponsesTelemetry responsesTelemetry,
     IOptions<StorageOptions> options,
     ILogger<FileIntake> logger)
 {
@@ -43,7 +48,8 @@ public sealed partial class FileIntake(
         UploadOwner? owner;
         try
         {
-            owner = await recorder.CheckRoomAsync(sessionId, responseType, 0, CancellationToken.None);
+            // No longer than the deadline: the request refuses itself by its own lookup, and must not wait for this one.
+            owner = await recorder.CheckRoomAsync(sessionId, responseType, 0, CancellationToken.None).WaitAsync(deadline.Limit);
         }
         catch (Exception ex) when (ex is SessionQuotaExceededException or PersonWithdrawnException)
         {
@@ -102,7 +108,8 @@ public sealed partial class FileIntake(
         var size = file.Length + Encoding.UTF8.GetByteCount(responseDataJson);
         // A full session is refused before its bytes travel; a parallel answer that takes the room meanwhile is
         // caught by the insert, which then deletes the object.
-        if (await recorder.CheckRoomAsync(sessionId, responseType, size, cancellationToken) is not { } owner)
+        if (await BoundedAsync(token => recorder.CheckRoomAsync(sessionId, responseType, size, token), cancellationToken)
+            is not { } owner)
         {
             return null;
         }
@@ -144,30 +151,10 @@ public sealed partial class FileIntake(
                 break;
             }
 
-            StoredRecord recorded;
-            try
-            {
-                recorded = await recorder.RecordStoredAsync(responseId, sessionId, levelId, questionId, responseType,
-                    responseDataJson, item.ObjectName, file, item.VisitorNumber, idempotencyKey, fingerprint, CancellationToken.None);
-            }
-            catch (SessionQuotaExceededException)
-            {
-                await DiscardAsync(stored, "the session's quota refused it after the upload");
-                throw;
-            }
-            catch (PersonWithdrawnException)
-            {
-                // The person withdrew while the file travelled: the withdrawal's own sweep may have run before it landed.
-                await DiscardAsync(stored, "its person withdrew during the upload");
-                throw;
-            }
-            catch (Npgsql.PostgresException ex) when (ex.SqlState == Npgsql.PostgresErrorCodes.UniqueViolation
-                && ex.ConstraintName == Data.MindJourneyDbContext.AnswerKeyIndex)
-            {
-                // Another instance recorded this Idempotency-Key's answer meanwhile: the caller replays it; this copy goes.
-                await DiscardAsync(stored, "another request recorded its Idempotency-Key first");
-                throw;
-            }
+            // The row, with what its refusal leaves to discard: done to its end even when the request stops waiting.
+            var named = item;
+            var recorded = await BoundedAsync(_ => RecordRowAsync(responseId, sessionId, levelId, questionId, responseType,
+                responseDataJson, named, stored, file, idempotencyKey, fingerprint), cancellationToken);
 
             if (recorded.Response is { } created)
             {
@@ -184,7 +171,8 @@ public sealed partial class FileIntake(
 
             // A pending upload holds this name and will deliver to it. Other bytes it would never take for its own
             // (a conflict): ours must go. The same bytes it may already count as delivered: they stay.
-            if (await recorder.Md5OfAsync(item.ObjectName, CancellationToken.None) != file.Md5Hash)
+            var held = item.ObjectName;
+            if (await BoundedAsync(_ => recorder.Md5OfAsync(held, CancellationToken.None), cancellationToken) != file.Md5Hash)
             {
                 await DiscardAsync(stored, "a pending upload holds its name");
             }
@@ -197,8 +185,9 @@ public sealed partial class FileIntake(
         RecordedUpload? pending;
         try
         {
-            pending = await recorder.RecordWithContentAsync(new PlannedUpload(responseId, sessionId, uploadedAt), levelId,
-                questionId, responseType, responseDataJson, file, TimeSpan.Zero, idempotencyKey, fingerprint, cancellationToken);
+            pending = await BoundedAsync(token => recorder.RecordWithContentAsync(new PlannedUpload(responseId, sessionId, uploadedAt),
+                levelId, questionId, responseType, responseDataJson, file, TimeSpan.Zero, idempotencyKey, fingerprint, token),
+                cancellationToken);
         }
         catch (PersonWithdrawnException)
         {
@@ -213,8 +202,50 @@ public sealed partial class FileIntake(
         }
 
         telemetry.RecordUpload(responseType, StorageTelemetry.OutcomeQueued);
-        await deliverer.DeferAsync(pending.Delivery, failed!.Failure!, failed.Error!);
+        try
+        {
+            await deliverer.DeferAsync(pending.Delivery, failed!.Failure!, failed.Error!).WaitAsync(deadline.Limit);
+        }
+        catch (TimeoutException)
+        {
+            // The answer and its copy are committed, and the workers take the delivery as it is: only its delay is late.
+        }
+
         return ResponseDetails.From(pending.Response);
+    }
+
+    /// <summary>A database step of the upload, waited for at most the deadline.</summary>
+    private Task<T> BoundedAsync<T>(Func<CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
+        deadline.RunAsync(work, responsesTelemetry.DeadlinesPassed, "An upload", cancellationToken);
+
+    /// <summary>The row of a file storage took; an object no row will name is deleted.</summary>
+    private async Task<StoredRecord> RecordRowAsync(Guid responseId, Guid sessionId, string levelId, string questionId,
+        string responseType, string responseDataJson, DeliveryItem item, StorageObject stored, UploadContent file,
+        string? idempotencyKey, byte[]? fingerprint)
+    {
+        try
+        {
+            return await recorder.RecordStoredAsync(responseId, sessionId, levelId, questionId, responseType,
+                responseDataJson, item.ObjectName, file, item.VisitorNumber, idempotencyKey, fingerprint, CancellationToken.None);
+        }
+        catch (SessionQuotaExceededException)
+        {
+            await DiscardAsync(stored, "the session's quota refused it after the upload");
+            throw;
+        }
+        catch (PersonWithdrawnException)
+        {
+            // The person withdrew while the file travelled: the withdrawal's own sweep may have run before it landed.
+            await DiscardAsync(stored, "its person withdrew during the upload");
+            throw;
+        }
+        catch (Npgsql.PostgresException ex) when (ex.SqlState == Npgsql.PostgresErrorCodes.UniqueViolation
+            && ex.ConstraintName == Data.MindJourneyDbContext.AnswerKeyIndex)
+        {
+            // Another instance recorded this Idempotency-Key's answer meanwhile: the caller replays it; this copy goes.
+            await DiscardAsync(stored, "another request recorded its Idempotency-Key first");
+            throw;
+        }
     }
 
     /// <summary>Deletes an object this request wrote and no row will name; one left behind is an orphan (no row, no

@@ -264,8 +264,10 @@ public sealed class ResponseIntake(
             RecordedUpload? recorded = null;
             try
             {
-                recorded = await recorder.RecordWithContentAsync(answer.SessionId, answer.LevelId, answer.QuestionId,
-                    answer.ResponseType, answer.ResponseData, content, lease, key?.Hash, key?.Fingerprint, cancellationToken);
+                // After the body was read: the deadline times the database, not the client's sending.
+                recorded = await BoundedAsync(token => recorder.RecordWithContentAsync(answer.SessionId, answer.LevelId,
+                    answer.QuestionId, answer.ResponseType, answer.ResponseData, content, lease, key?.Hash, key?.Fingerprint, token),
+                    cancellationToken);
             }
             catch (SessionQuotaExceededException quota)
             {
@@ -383,9 +385,14 @@ public sealed class ResponseIntake(
     /// session holds none.</summary>
     private async Task<Results<Created<ResponseDetails>, ProblemHttpResult>?> FindReplayAsync(HttpContext http, Guid sessionId, Key key,
         CancellationToken cancellationToken) =>
-        await recorder.FindByKeyAsync(sessionId, key.Hash, cancellationToken) is { } found
+        await BoundedAsync(token => recorder.FindByKeyAsync(sessionId, key.Hash, token), cancellationToken) is { } found
             ? Replay(http, found.Answer, found.Fingerprint, key)
             : null;
+
+    /// <summary>A database step of an answer outside the answer statement (a replay's lookup, an upload's row and copy),
+    /// waited for at most the deadline.</summary>
+    private Task<T> BoundedAsync<T>(Func<CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
+        deadline.RunAsync(work, responsesTelemetry.DeadlinesPassed, "An answer", cancellationToken);
 
     /// <summary>The first answer again, as its 201 said it (its storage status as it is now), when the body is the
     /// one the key was first sent with; else 422, saying nothing of the first answer.</summary>

@@ -45,6 +45,7 @@ public static class ResponsesApi
             .WithMetadata(new RequestSizeLimitAttribute(RequestLimits.JsonBodyBytes))
             .WithRequestValidation()
             .RequireSessionSecret()
+            .WithDatabaseDeadline()
             .MapGet("/responses", ListResponses)
             .WithName("ListSessionResponses")
             .RequireRateLimiting(RateLimiting.ResponsePagePolicy);

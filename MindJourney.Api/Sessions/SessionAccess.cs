@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Authentication;
 using MindJourney.Api.Admin;
 using MindJourney.Api.Infrastructure;
+using MindJourney.Api.Telemetry;
 using Npgsql;
 
 namespace MindJourney.Api.Sessions;
@@ -43,8 +44,8 @@ public static class SessionAccess
 
     /// <summary>True when the request proves it is the person <paramref name="userId"/>: the secret of any of their
     /// sessions or the admin key.</summary>
-    public static async Task<bool> ProvesPersonAsync(HttpContext http, Guid userId) =>
-        (await ProveAsync(http, PersonHashesSql, userId)).Proof is Proof.Secret or Proof.AdminKey;
+    public static async Task<bool> ProvesPersonAsync(HttpContext http, Guid userId, CancellationToken cancellationToken) =>
+        (await ProveAsync(http, PersonHashesSql, userId, cancellationToken)).Proof is Proof.Secret or Proof.AdminKey;
 
     /// <summary>Routes whose <c>{id}</c> is a session id.</summary>
     public static TBuilder RequireSessionSecret<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
@@ -60,7 +61,8 @@ public static class SessionAccess
 
     /// <summary>A secret of the wrong form is refused before any query; every row's hashes are compared (in constant
     /// time), so the time taken does not tell which one matched.</summary>
-    private static async Task<(Proof Proof, AuthenticateResult? Admin)> ProveAsync(HttpContext http, string hashesSql, Guid id)
+    private static async Task<(Proof Proof, AuthenticateResult? Admin)> ProveAsync(HttpContext http, string hashesSql, Guid id,
+        CancellationToken cancellationToken)
     {
         var presented = http.Request.Headers[SessionSecrets.Header];
         if (presented.Count == 0)
@@ -77,9 +79,9 @@ public static class SessionAccess
         var dataSource = http.RequestServices.GetRequiredService<NpgsqlDataSource>();
         await using var command = dataSource.CreateCommand(hashesSql);
         command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = id });
-        await using var reader = await command.ExecuteReaderAsync(http.RequestAborted);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var match = false;
-        while (await reader.ReadAsync(http.RequestAborted))
+        while (await reader.ReadAsync(cancellationToken))
         {
             match |= !reader.IsDBNull(0) && SessionSecrets.Matches(presented[0], reader.GetFieldValue<byte[][]>(0));
         }
@@ -90,10 +92,10 @@ public static class SessionAccess
     /// <summary>Marks an endpoint that needs the secret of the session its route value names.</summary>
     private sealed record SecretRequired(string RouteValue, string HashesSql, string What)
     {
-        public async Task<IResult?> RefusalAsync(HttpContext http)
+        public async Task<IResult?> RefusalAsync(HttpContext http, CancellationToken cancellationToken)
         {
             var id = Guid.Parse((string)http.GetRouteValue(RouteValue)!); // the route's guid constraint matched
-            var (proof, admin) = await ProveAsync(http, HashesSql, id);
+            var (proof, admin) = await ProveAsync(http, HashesSql, id, cancellationToken);
             switch (proof)
             {
                 case Proof.Secret:
@@ -110,12 +112,14 @@ public static class SessionAccess
         }
     }
 
-    private sealed class SessionAccessMiddleware(RequestDelegate next)
+    private sealed class SessionAccessMiddleware(RequestDelegate next, DatabaseDeadline deadline, VisitorNumberingTelemetry telemetry)
     {
         public async Task InvokeAsync(HttpContext http)
         {
+            // The secret's lookup waits for the database at most the deadline, as the route behind it does.
             if (http.GetEndpoint()?.Metadata.GetMetadata<SecretRequired>() is { } required
-                && await required.RefusalAsync(http) is { } refusal)
+                && await deadline.RunForRequestAsync(http, token => required.RefusalAsync(http, token),
+                    telemetry.OtherDeadlinesPassed, "A session's secret") is { } refusal)
             {
                 await refusal.ExecuteAsync(http);
                 return;

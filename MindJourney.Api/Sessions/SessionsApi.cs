@@ -30,10 +30,11 @@ public static class SessionsApi
             .WithSummary("Press Play: start a session and give the visitor their number")
             .RequireRateLimiting(RateLimiting.SessionCreationPolicy);
 
-        // A session's own data: its secret (returned by CreateSession) or the admin key.
+        // A session's own data: its secret (returned by CreateSession) or the admin key. Its reads and PATCH wait for the
+        // database at most the deadline; a withdrawal, which also waits for storage, does not.
         var session = api.MapGroup("/{id:guid}").RequireSessionSecret();
-        session.MapGet("", GetSession).WithName("GetSession").RequireRateLimiting(RateLimiting.ReadPolicy);
-        session.MapPatch("", UpdateSession).WithName("UpdateSession")
+        session.MapGet("", GetSession).WithName("GetSession").RequireRateLimiting(RateLimiting.ReadPolicy).WithDatabaseDeadline();
+        session.MapPatch("", UpdateSession).WithName("UpdateSession").WithDatabaseDeadline()
             .WithSummary("Move a session through its levels; its identity and visitor number cannot change")
             .RequireRateLimiting(RateLimiting.SessionUpdatePolicy);
         session.MapDelete("", Withdrawal.WithdrawalApi.WithdrawSessionPerson).WithName("WithdrawSessionPerson")
@@ -69,15 +70,19 @@ public static class SessionsApi
             }
         }
 
+        // Its checks before the numbering wait for the database at most the deadline too.
+        Task<T> Bounded<T>(Func<CancellationToken, Task<T>> work) =>
+            deadline.RunAsync(work, telemetry.DeadlinesPassed, "Play", cancellationToken);
+
         // Resuming a person takes proof of being them; without it the answer is the one for a person who does not
         // exist, so a userId learnt elsewhere neither opens their number nor tells that they exist.
-        if (request.UserId is { } userId && !await SessionAccess.ProvesPersonAsync(http, userId))
+        if (request.UserId is { } userId && !await Bounded(token => SessionAccess.ProvesPersonAsync(http, userId, token)))
         {
             return UnknownUser(userId);
         }
 
         // A person who withdrew takes part no more: resuming them is refused (410), as their answers are.
-        if (request.UserId is { } resumed && await withdrawal.IsWithdrawnAsync(resumed, cancellationToken))
+        if (request.UserId is { } resumed && await Bounded(token => withdrawal.IsWithdrawnAsync(resumed, token)))
         {
             return Withdrawal.PersonWithdrawnException.Problem();
         }
@@ -86,7 +91,7 @@ public static class SessionsApi
         // unknown study goes on, to be answered 404 as for a live person.
         var mode = request.Mode ?? SessionModes.Live;
         if (mode == SessionModes.Pilot
-            && await pilots.IsValidAsync(request.ExperimentId!.Value, request.PilotToken, cancellationToken) == false)
+            && await Bounded(token => pilots.IsValidAsync(request.ExperimentId!.Value, request.PilotToken, token)) == false)
         {
             return StudyProblems.PilotToken();
         }

@@ -32,24 +32,16 @@ public static partial class StorageApi
     /// rest then comes from storage (the same bytes).</summary>
     public static async Task<Results<PushStreamHttpResult, ProblemHttpResult>> Download(
         Guid responseId, HttpContext http, NpgsqlDataSource dataSource, BulkDataSource bulk, ResponseStorage storage,
-        ILoggerFactory loggers, CancellationToken cancellationToken)
+        DatabaseDeadline deadline, Telemetry.VisitorNumberingTelemetry telemetry, ILoggerFactory loggers,
+        CancellationToken cancellationToken)
     {
         var logger = loggers.CreateLogger(typeof(StorageApi));
-        string? objectName, status, pendingType;
-        long pendingSize;
-        await using (var lookup = dataSource.CreateCommand(LookupSql))
+        // Only the lookup waits for the database at most the deadline: storage and the client's reading are not timed.
+        var found = await deadline.RunForRequestAsync(http, token => LookupAsync(dataSource, responseId, token),
+            telemetry.OtherDeadlinesPassed, "A download's lookup");
+        if (found is not var (objectName, status, pendingType, pendingSize))
         {
-            lookup.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = responseId });
-            await using var reader = await lookup.ExecuteReaderAsync(cancellationToken);
-            if (!await reader.ReadAsync(cancellationToken))
-            {
-                return Problems.NotFound($"No response with id '{responseId}'.");
-            }
-
-            objectName = reader.IsDBNull(0) ? null : reader.GetString(0);
-            status = reader.IsDBNull(1) ? null : reader.GetString(1);
-            pendingType = reader.IsDBNull(2) ? null : reader.GetString(2);
-            pendingSize = reader.IsDBNull(3) ? 0 : reader.GetInt64(3);
+            return Problems.NotFound($"No response with id '{responseId}'.");
         }
 
         if (objectName is null || status is null)
@@ -108,6 +100,21 @@ public static partial class StorageApi
                 http.Abort();
             }
         }, stored.ContentType ?? "application/octet-stream", fileName);
+    }
+
+    private static async Task<(string? ObjectName, string? Status, string? PendingType, long PendingSize)?> LookupAsync(
+        NpgsqlDataSource dataSource, Guid responseId, CancellationToken cancellationToken)
+    {
+        await using var lookup = dataSource.CreateCommand(LookupSql);
+        lookup.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = responseId });
+        await using var reader = await lookup.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+
+        return (reader.IsDBNull(0) ? null : reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1),
+            reader.IsDBNull(2) ? null : reader.GetString(2), reader.IsDBNull(3) ? 0 : reader.GetInt64(3));
     }
 
     private static async Task StreamPendingAsync(HttpContext http, Stream body, BulkDataSource bulk, ResponseStorage storage,

@@ -31,7 +31,8 @@ public sealed class ResponsesTelemetry
         IdempotentAnswers = meter.CreateCounter<long>("mindjourney.responses.idempotent", "{answer}",
             "Answers sent with an Idempotency-Key, by mindjourney.idempotency.outcome (first, replayed, reused).");
         DeadlinesPassed = meter.CreateCounter<long>("mindjourney.responses.deadlines_passed", "{answer}",
-            "Answers answered 503 because the database did not answer within MindJourney:Database:RequestDeadlineSeconds.");
+            "Answers (with or without a file) answered 503 because the database did not answer within "
+            + "MindJourney:Database:RequestDeadlineSeconds.");
     }
 
     public Histogram<int> BatchSize { get; }

@@ -53,6 +53,9 @@ public sealed class VisitorNumberingTelemetry
             "Requests refused with 429 because one client sent too many, by mindjourney.rate_limit.policy.");
         DeadlinesPassed = _meter.CreateCounter<long>("mindjourney.visitor_number.deadlines_passed", "{request}",
             "Plays answered 503 because the database did not answer within MindJourney:Database:RequestDeadlineSeconds.");
+        OtherDeadlinesPassed = _meter.CreateCounter<long>("mindjourney.visitor_number.other_deadlines_passed", "{request}",
+            "Participant requests other than Play and answers (session reads and updates, the study, answer lists, downloads, "
+            + "session secrets) answered 503 because the database did not answer within MindJourney:Database:RequestDeadlineSeconds.");
     }
 
     public Counter<long> Assignments { get; }
@@ -62,5 +65,6 @@ public sealed class VisitorNumberingTelemetry
     public Counter<long> Recovered { get; }
     public Counter<long> RateLimited { get; }
     public Counter<long> DeadlinesPassed { get; }
+    public Counter<long> OtherDeadlinesPassed { get; }
 
 }

@@ -4,7 +4,9 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
+using MindJourney.Api.Experiments;
 using MindJourney.Api.Infrastructure;
+using MindJourney.Api.Responses;
 using MindJourney.Api.Sessions;
 using MindJourney.Testing;
 
@@ -105,6 +107,166 @@ public sealed class DatabasePartitionTests(PostgresServer postgres)
         Assert.Equal(HttpStatusCode.Created, replay.StatusCode);
         Assert.Equal(1, await api.ScalarAsync<long>($"SELECT count(*) FROM experiment_responses WHERE session_id = '{session.Id}'"));
         Assert.Equal(1, await api.ScalarAsync<int>($"SELECT response_count FROM experiment_sessions WHERE id = '{session.Id}'"));
+    }
+
+    [Fact]
+    public async Task An_EF_read_during_a_partition_answers_503_by_the_deadline_and_succeeds_once_it_heals()
+    {
+        await using var relay = PostgresRelay.To(postgres);
+        await using var api = await TestApi.StartAsync(postgres, settings: Settings, relay: relay);
+        using var client = ClientOf(api);
+        var experimentId = await api.ActiveExperimentIdAsync(client);
+
+        relay.Partition();
+        var refusal = await TimedAsync(client, () => new HttpRequestMessage(HttpMethod.Get, "/api/experiment"));
+        relay.Heal();
+
+        AssertDatabaseUnavailable(refusal.Answer);
+        AssertBeforeNpgsqlGivesUp(refusal.Took);
+        using var healed = await client.GetAsync("/api/experiment");
+        Assert.Equal(HttpStatusCode.OK, healed.StatusCode);
+        Assert.Equal(experimentId, (await healed.Content.ReadFromJsonAsync<ExperimentSummary>())!.Id);
+    }
+
+    [Fact]
+    public async Task A_session_PATCH_during_a_partition_answers_503_by_the_deadline_and_its_repeat_moves_it_once_healed()
+    {
+        await using var relay = PostgresRelay.To(postgres);
+        await using var api = await TestApi.StartAsync(postgres, settings: Settings, relay: relay);
+        using var client = ClientOf(api);
+        var experimentId = await api.ActiveExperimentIdAsync(client);
+        var session = await ApiCalls.StartSessionAsync(client, new { experimentId });
+
+        relay.Partition();
+        // With the session's secret, as the page sends it (its lookup waits on the database), and with the admin key
+        // (no lookup: the PATCH's own transaction waits). The same level: a refused PATCH may still land once it heals.
+        var refusal = await TimedAsync(client, () => PatchRequest(session, 2));
+        var byResearcher = await TimedAsync(client, () =>
+        {
+            var request = PatchRequest(session, 2);
+            request.Headers.Remove(SessionSecretRequests.Header);
+            request.Headers.Add("X-Admin-Key", AdminTests.AdminKey);
+            return request;
+        });
+        relay.Heal();
+
+        foreach (var refused in new[] { refusal, byResearcher })
+        {
+            AssertDatabaseUnavailable(refused.Answer);
+            AssertBeforeNpgsqlGivesUp(refused.Took);
+        }
+
+        using var repeat = await client.SendAsync(PatchRequest(session, 2));
+        Assert.Equal(HttpStatusCode.OK, repeat.StatusCode);
+        Assert.Equal(2, (await repeat.Content.ReadFromJsonAsync<SessionDetails>())!.CurrentLevel);
+        Assert.Equal(2, await api.ScalarAsync<int>($"SELECT current_level FROM experiment_sessions WHERE id = '{session.Id}'"));
+    }
+
+    [Fact]
+    public async Task A_file_upload_during_a_partition_answers_503_by_the_deadline_and_its_retry_stores_it_once()
+    {
+        await using var relay = PostgresRelay.To(postgres);
+        await using var api = await TestApi.StartAsync(postgres, settings: Settings, relay: relay);
+        using var client = ClientOf(api);
+        var experimentId = await api.ActiveExperimentIdAsync(client);
+        var session = await ApiCalls.StartSessionAsync(client, new { experimentId });
+        var clip = Uploads.RandomBytes(64 * 1024, 9);
+        await ApiCalls.RecordAsync(client, Uploads.Multipart(Uploads.Fields(session.Id, "video"), clip));
+
+        relay.Partition();
+        var key = "partition-upload-" + Guid.NewGuid();
+        // One with a key (its replay lookup waits), one without (its row and copy on the bulk pool wait).
+        var keyed = TimedAsync(client, () => UploadRequest(session.Id, clip, key));
+        var unkeyed = await TimedAsync(client, () => UploadRequest(session.Id, clip, key: null));
+        var keyedRefusal = await keyed;
+        relay.Heal();
+
+        foreach (var refusal in new[] { keyedRefusal, unkeyed })
+        {
+            AssertDatabaseUnavailable(refusal.Answer);
+            AssertBeforeNpgsqlGivesUp(refusal.Took);
+        }
+
+        // The unkeyed upload's row may land once the network heals (its statement was sent): the keyed one is the
+        // retry a page makes, and is stored exactly once however often it is sent.
+        using var retry = await client.SendAsync(UploadRequest(session.Id, clip, key));
+        Assert.Equal(HttpStatusCode.Created, retry.StatusCode);
+        using var replay = await client.SendAsync(UploadRequest(session.Id, clip, key));
+        Assert.Equal(HttpStatusCode.Created, replay.StatusCode);
+        Assert.True(replay.Headers.Contains(SessionsApi.IdempotentReplayedHeader));
+        var storedUnderKey = await api.ScalarAsync<long>(
+            $"SELECT count(*) FROM experiment_responses WHERE session_id = '{session.Id}' AND idempotency_key IS NOT NULL");
+        Assert.Equal(1, storedUnderKey);
+    }
+
+    [Fact]
+    public async Task A_file_upload_to_storage_during_a_partition_answers_503_by_the_deadline_and_its_retry_is_stored_once()
+    {
+        await using var storage = await TestStorage.StartAsync();
+        await using var relay = PostgresRelay.To(postgres);
+        await using var api = await TestApi.StartAsync(postgres, settings: Settings, storage: storage, relay: relay);
+        using var client = ClientOf(api);
+        var experimentId = await api.ActiveExperimentIdAsync(client);
+        var session = await ApiCalls.StartSessionAsync(client, new { experimentId });
+        var clip = Uploads.RandomBytes(64 * 1024, 11);
+        await ApiCalls.RecordAsync(client, Uploads.Multipart(Uploads.Fields(session.Id, "video"), clip));
+
+        relay.Partition();
+        var key = "partition-stored-upload-" + Guid.NewGuid();
+        // Its fields come before the file, so its upload to storage starts as the file arrives and reads the session
+        // first: that read waits on the database too, and must not hold the refusal.
+        var keyed = TimedAsync(client, () => UploadRequest(session.Id, clip, key));
+        var unkeyed = await TimedAsync(client, () => UploadRequest(session.Id, clip, key: null));
+        var keyedRefusal = await keyed;
+        relay.Heal();
+
+        foreach (var refusal in new[] { keyedRefusal, unkeyed })
+        {
+            AssertDatabaseUnavailable(refusal.Answer);
+            AssertBeforeNpgsqlGivesUp(refusal.Took);
+        }
+
+        using var retry = await client.SendAsync(UploadRequest(session.Id, clip, key));
+        Assert.Equal(HttpStatusCode.Created, retry.StatusCode);
+        Assert.Equal(StorageInfo.Stored, (await retry.Content.ReadFromJsonAsync<ResponseDetails>())!.Storage.Status);
+        using var replay = await client.SendAsync(UploadRequest(session.Id, clip, key));
+        Assert.Equal(HttpStatusCode.Created, replay.StatusCode);
+        Assert.True(replay.Headers.Contains(SessionsApi.IdempotentReplayedHeader));
+        Assert.Equal(1, await api.ScalarAsync<long>(
+            $"SELECT count(*) FROM experiment_responses WHERE session_id = '{session.Id}' AND idempotency_key IS NOT NULL"));
+    }
+
+    /// <summary>Npgsql's own wait for a connection (15 s) would answer 503 too, much later: the deadline (2 s) is what
+    /// answered when it comes well before.</summary>
+    private static void AssertBeforeNpgsqlGivesUp(TimeSpan took) => Assert.True(took < TimeSpan.FromSeconds(10), $"took {took}");
+
+    private static async Task<((HttpStatusCode Status, ProblemDetails? Problem, bool RetryAfter) Answer, TimeSpan Took)> TimedAsync(
+        HttpClient client, Func<HttpRequestMessage> request)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var answer = await SendAsync(client, request());
+        return (answer, clock.Elapsed);
+    }
+
+    private static HttpRequestMessage PatchRequest(StartedSession session, int level) =>
+        new(HttpMethod.Patch, $"/api/session/{session.Id}")
+        {
+            Content = JsonContent.Create(new { currentLevel = level }),
+            Headers = { { SessionSecretRequests.Header, session.SessionSecret } },
+        };
+
+    private static HttpRequestMessage UploadRequest(Guid sessionId, byte[] clip, string? key)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/api/response")
+        {
+            Content = Uploads.Multipart(Uploads.Fields(sessionId, "video"), clip),
+        };
+        if (key is not null)
+        {
+            request.Headers.Add(SessionsApi.IdempotencyKeyHeader, key);
+        }
+
+        return request;
     }
 
     /// <summary>Short enough that a request waiting out the partition fails the test instead of hanging it.</summary>
