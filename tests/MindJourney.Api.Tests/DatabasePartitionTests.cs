@@ -173,19 +173,9 @@ public sealed class DatabasePartitionTests(PostgresServer postgres)
         var clip = Uploads.RandomBytes(64 * 1024, 9);
         await ApiCalls.RecordAsync(client, Uploads.Multipart(Uploads.Fields(session.Id, "video"), clip));
 
-        relay.Partition();
         var key = "partition-upload-" + Guid.NewGuid();
         // One with a key (its replay lookup waits), one without (its row and copy on the bulk pool wait).
-        var keyed = TimedAsync(client, () => UploadRequest(session.Id, clip, key));
-        var unkeyed = await TimedAsync(client, () => UploadRequest(session.Id, clip, key: null));
-        var keyedRefusal = await keyed;
-        relay.Heal();
-
-        foreach (var refusal in new[] { keyedRefusal, unkeyed })
-        {
-            AssertDatabaseUnavailable(refusal.Answer);
-            AssertBeforeNpgsqlGivesUp(refusal.Took);
-        }
+        await UploadsRefusedDuringPartitionAsync(relay, client, session.Id, clip, key);
 
         // The unkeyed upload's row may land once the network heals (its statement was sent): the keyed one is the
         // retry a page makes, and is stored exactly once however often it is sent.
@@ -211,20 +201,10 @@ public sealed class DatabasePartitionTests(PostgresServer postgres)
         var clip = Uploads.RandomBytes(64 * 1024, 11);
         await ApiCalls.RecordAsync(client, Uploads.Multipart(Uploads.Fields(session.Id, "video"), clip));
 
-        relay.Partition();
         var key = "partition-stored-upload-" + Guid.NewGuid();
         // Its fields come before the file, so its upload to storage starts as the file arrives and reads the session
         // first: that read waits on the database too, and must not hold the refusal.
-        var keyed = TimedAsync(client, () => UploadRequest(session.Id, clip, key));
-        var unkeyed = await TimedAsync(client, () => UploadRequest(session.Id, clip, key: null));
-        var keyedRefusal = await keyed;
-        relay.Heal();
-
-        foreach (var refusal in new[] { keyedRefusal, unkeyed })
-        {
-            AssertDatabaseUnavailable(refusal.Answer);
-            AssertBeforeNpgsqlGivesUp(refusal.Took);
-        }
+        await UploadsRefusedDuringPartitionAsync(relay, client, session.Id, clip, key);
 
         using var retry = await client.SendAsync(UploadRequest(session.Id, clip, key));
         Assert.Equal(HttpStatusCode.Created, retry.StatusCode);
@@ -275,6 +255,24 @@ public sealed class DatabasePartitionTests(PostgresServer postgres)
         var client = api.Hosts[0].CreateClient();
         client.Timeout = TimeSpan.FromSeconds(20);
         return client;
+    }
+
+    /// <summary>Two uploads of <paramref name="clip"/> sent while the database is silent, one under
+    /// <paramref name="key"/> and one without a key: both refused by the deadline, before Npgsql would give up.</summary>
+    private static async Task UploadsRefusedDuringPartitionAsync(PostgresRelay relay, HttpClient client, Guid sessionId,
+        byte[] clip, string key)
+    {
+        relay.Partition();
+        var keyed = TimedAsync(client, () => UploadRequest(sessionId, clip, key));
+        var unkeyed = await TimedAsync(client, () => UploadRequest(sessionId, clip, key: null));
+        var keyedRefusal = await keyed;
+        relay.Heal();
+
+        foreach (var refusal in new[] { keyedRefusal, unkeyed })
+        {
+            AssertDatabaseUnavailable(refusal.Answer);
+            AssertBeforeNpgsqlGivesUp(refusal.Took);
+        }
     }
 
     private static void AssertDatabaseUnavailable((HttpStatusCode Status, ProblemDetails? Problem, bool RetryAfter) refusal)

@@ -41,13 +41,7 @@ public sealed class WithdrawalLockOrderTests(PostgresServer postgres)
         await WaitForWaitersAsync(api, 1, completion);
 
         // The person withdraws meanwhile: it finishes, or waits for the completion (never the other way round).
-        var withdrawal = AdminWithdrawAsync(api, leaving.UserId);
-        await WaitForWaitersAsync(api, 2, withdrawal);
-        await holder.ReleaseAsync();
-        using (var response = await withdrawal)
-        {
-            Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
-        }
+        await WithdrawOnceBothWaitAsync(api, holder, leaving.UserId);
 
         // The completion finished too, and named the withdrawn person's answers as gone: their objects are deleted.
         var gone = await completion;
@@ -78,13 +72,7 @@ public sealed class WithdrawalLockOrderTests(PostgresServer postgres)
         await WaitForWaitersAsync(api, 1, completion);
 
         // The withdrawal waits for the completion at the person's first answer, holding none of theirs.
-        var withdrawal = AdminWithdrawAsync(api, leaving.UserId);
-        await WaitForWaitersAsync(api, 2, withdrawal);
-        await holder.ReleaseAsync();
-        using (var response = await withdrawal)
-        {
-            Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
-        }
+        await WithdrawOnceBothWaitAsync(api, holder, leaving.UserId);
 
         // The completion ran first and stored all three; the withdrawal then erased the person's (their objects go
         // with the withdrawal's listing of their folders). Neither was a deadlock's victim.
@@ -136,6 +124,17 @@ public sealed class WithdrawalLockOrderTests(PostgresServer postgres)
 
     /// <summary>Waits until <paramref name="count"/> statements of the test's database wait for a lock, or
     /// <paramref name="running"/> ended (it waited for nothing), or fails after 30 s.</summary>
+    /// <summary>The person withdraws while the completion waits at the hold; once both wait, the hold is released, and
+    /// the withdrawal must succeed (it finishes, or waits for the completion: never the other way round).</summary>
+    private static async Task WithdrawOnceBothWaitAsync(TestApi api, AnswerHold holder, Guid userId)
+    {
+        var withdrawal = AdminWithdrawAsync(api, userId);
+        await WaitForWaitersAsync(api, 2, withdrawal);
+        await holder.ReleaseAsync();
+        using var response = await withdrawal;
+        Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+    }
+
     private static async Task WaitForWaitersAsync(TestApi api, int count, Task running)
     {
         var clock = Stopwatch.StartNew();
